@@ -1,0 +1,206 @@
+"""Frozen settings for one relying party, validated once at start-up."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from urllib.parse import urlsplit
+
+from ._errors import ConfigurationError
+
+__all__ = ["DEFAULT_ID_TOKEN_ALGS", "OIDCConfig"]
+
+log = logging.getLogger("oidc_kit")
+
+DEFAULT_ID_TOKEN_ALGS = ("RS256", "PS256", "ES256", "EdDSA")
+_ASYMMETRIC_ALGS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+_HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in _LOOPBACK_HOSTS
+
+
+@dataclass(frozen=True, kw_only=True)
+class OIDCConfig:
+    """Everything the kit needs to know about the provider, the client and the sessions.
+
+    Every field has a matching environment variable read by :meth:`from_env`; the docs'
+    configuration page lists them. Secrets are never part of ``repr``.
+    """
+
+    #: The provider's issuer URL, compared exactly with the discovered ``issuer``.
+    issuer: str
+    #: The client id registered at the provider.
+    client_id: str
+    #: The client secret (``client_secret_basic``, or ``_post`` when that is all it supports).
+    client_secret: str | None = field(default=None, repr=False)
+    #: The app's external origin; ``redirect_uri`` is ``{base_url}/auth/callback``.
+    base_url: str
+    #: Scopes asked for at login; ``openid`` is always among them.
+    scopes: tuple[str, ...] = ("openid",)
+    #: ID-token signature algorithms accepted, decided by the client, never by the token.
+    id_token_algs: tuple[str, ...] = DEFAULT_ID_TOKEN_ALGS
+    #: Seconds of clock skew tolerated on ``exp``/``iat``/``auth_time``.
+    clock_leeway: int = 30
+    #: Seconds before expiry at which an access token is refreshed (at most half its life).
+    refresh_leeway: int = 30
+    #: Allow an ``http://`` issuer. Loopback development and the sandbox only.
+    allow_insecure_http: bool = False
+    #: Key material for cookie signing and token sealing, oldest first, newest last.
+    session_secrets: tuple[str, ...] = field(repr=False)
+    #: Where sessions live: ``memory://``, ``sqlite:///PATH``.
+    session_store: str = "sqlite:///.oidc_kit/sessions.db"
+    #: A session unused for this many seconds ends.
+    session_idle_timeout: int = 30 * 60
+    #: A session ends this many seconds after login, used or not.
+    session_absolute_timeout: int = 12 * 3600
+    #: A login must come back from the provider within this many seconds.
+    login_timeout: int = 600
+    #: How long discovery metadata is cached.
+    discovery_ttl: int = 3600
+    #: At most one JWKS refetch for an unknown ``kid`` per this many seconds.
+    jwks_refetch_interval: int = 60
+    #: Timeout of each HTTP call to the provider, in seconds.
+    http_timeout: float = 10.0
+    #: ``response_mode`` sent at login (``None``: the provider's default, the query string).
+    response_mode: str | None = None
+    #: Name of the session cookie (``__Host-`` is prefixed on https).
+    cookie_name: str = "oidc_session"
+    #: Name of the short-lived cookie that binds a login to the browser that started it.
+    login_cookie_name: str = "oidc_login"
+
+    def __post_init__(self) -> None:
+        self._check_urls()
+        self._check_algs()
+        if "openid" not in self.scopes:
+            object.__setattr__(self, "scopes", ("openid", *self.scopes))
+        if not self.session_secrets or any(len(s) < 16 for s in self.session_secrets):
+            raise ConfigurationError("session secrets must each be at least 16 characters")
+        if self.refresh_leeway < 0 or self.clock_leeway < 0:
+            raise ConfigurationError("leeways cannot be negative")
+
+    def _check_urls(self) -> None:
+        for name in ("issuer", "base_url"):
+            parts = urlsplit(getattr(self, name))
+            if parts.scheme not in ("https", "http") or not parts.hostname:
+                raise ConfigurationError(f"{name} must be an absolute http(s) URL")
+            if parts.query or parts.fragment:
+                raise ConfigurationError(f"{name} must not have a query or fragment")
+        if urlsplit(self.issuer).scheme == "http" and not (
+            self.allow_insecure_http and _is_loopback(self.issuer)
+        ):
+            raise ConfigurationError(
+                "refusing an http:// issuer; only a loopback issuer with allow_insecure_http "
+                "(OIDC_ALLOW_INSECURE_HTTP=1) may use http, for local development",
+                expected="https",
+                actual=self.issuer,
+            )
+        if self.base_url.endswith("/"):
+            object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+    def _check_algs(self) -> None:
+        if not self.id_token_algs:
+            raise ConfigurationError("id_token_algs cannot be empty")
+        for alg in self.id_token_algs:
+            if alg in _HMAC_ALGS:
+                if not self.client_secret:
+                    raise ConfigurationError(f"{alg} ID tokens need a client secret")
+            elif alg not in _ASYMMETRIC_ALGS:
+                # `none` and anything unknown are refused outright.
+                raise ConfigurationError(f"ID token algorithm {alg!r} is not allowed")
+
+    @property
+    def redirect_uri(self) -> str:
+        """``{base_url}/auth/callback``, the only redirect URI this client uses."""
+        return f"{self.base_url}/auth/callback"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """True when the app is served over https: cookies get ``Secure`` and ``__Host-``."""
+        return self.base_url.startswith("https://")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> OIDCConfig:
+        """Settings from ``OIDC_*``/``SESSION_*``/``APP_BASE_URL`` variables.
+
+        ``overrides`` win over the environment (the example app passes the sandbox's issuer
+        this way). Without ``SESSION_SECRET`` a random one is made for this process, with a
+        warning: sessions then do not survive a restart or work across processes.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(_ENV_NAMES.get(f.name, ""), "").strip()
+            if raw:
+                values[f.name] = _parse(f.name, raw)
+        values.update(overrides)
+        if "session_secrets" not in values:
+            log.warning(
+                "SESSION_SECRET is not set: using a random secret for this process; "
+                "sessions will not survive a restart"
+            )
+            values["session_secrets"] = (secrets.token_urlsafe(32),)
+        for required in ("issuer", "client_id", "base_url"):
+            if required not in values:
+                raise ConfigurationError(f"{_ENV_NAMES[required]} is not set")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+_ENV_NAMES = {
+    "issuer": "OIDC_ISSUER",
+    "client_id": "OIDC_CLIENT_ID",
+    "client_secret": "OIDC_CLIENT_SECRET",
+    "base_url": "APP_BASE_URL",
+    "scopes": "OIDC_SCOPES",
+    "id_token_algs": "OIDC_ID_TOKEN_ALGS",
+    "clock_leeway": "OIDC_CLOCK_LEEWAY",
+    "refresh_leeway": "OIDC_REFRESH_LEEWAY",
+    "allow_insecure_http": "OIDC_ALLOW_INSECURE_HTTP",
+    "session_secrets": "SESSION_SECRET",
+    "session_store": "SESSION_STORE",
+    "session_idle_timeout": "SESSION_IDLE_TIMEOUT",
+    "session_absolute_timeout": "SESSION_ABSOLUTE_TIMEOUT",
+    "login_timeout": "OIDC_LOGIN_TIMEOUT",
+    "discovery_ttl": "OIDC_DISCOVERY_TTL",
+    "jwks_refetch_interval": "OIDC_JWKS_REFETCH_INTERVAL",
+    "http_timeout": "OIDC_HTTP_TIMEOUT",
+    "response_mode": "OIDC_RESPONSE_MODE",
+}
+
+_INT_FIELDS = frozenset(
+    {
+        "clock_leeway",
+        "refresh_leeway",
+        "session_idle_timeout",
+        "session_absolute_timeout",
+        "login_timeout",
+        "discovery_ttl",
+        "jwks_refetch_interval",
+    }
+)
+
+
+def _parse(name: str, raw: str) -> object:
+    """Turn one environment value into the field's type, with a clear error."""
+    try:
+        if name in ("scopes", "id_token_algs", "session_secrets"):
+            # Secrets: space- or comma-separated, oldest first (rotation).
+            return tuple(raw.replace(",", " ").split())
+        if name in _INT_FIELDS:
+            return int(raw)
+        if name == "http_timeout":
+            return float(raw)
+        if name == "allow_insecure_http":
+            return raw.lower() in ("1", "true", "yes", "on")
+    except ValueError:
+        raise ConfigurationError(f"{_ENV_NAMES[name]} must be a number") from None
+    return raw

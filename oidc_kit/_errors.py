@@ -1,0 +1,197 @@
+"""The one error tree of oidc_kit.
+
+Every error carries a stable, machine-readable ``code`` (what a JSON client receives as
+``error``), the HTTP ``status`` the Starlette integration answers with, and, where they help,
+the ``expected`` and ``actual`` values. Messages never contain a token.
+
+    OIDCError
+    ├── ConfigurationError            configuration_error    (500: the app is misconfigured)
+    ├── ProviderError                 provider_error         (502)
+    │   ├── ProviderUnavailable       provider_unavailable   (503)
+    │   └── DiscoveryError            invalid_discovery      (502)
+    ├── LoginError                    (400 unless noted)
+    │   ├── InvalidState              invalid_state
+    │   ├── InvalidCallback           invalid_request
+    │   ├── AuthorizationFailed       access_denied, login_required, ... (the provider's code)
+    │   ├── IssuerMismatch            invalid_issuer
+    │   ├── InvalidIdToken            invalid_id_token
+    │   ├── InvalidUserinfo           invalid_userinfo
+    │   └── TokenRequestFailed        invalid_grant, token_request_failed, ...
+    ├── InvalidLogoutToken            invalid_logout_token   (400)
+    └── SessionError                  (401)
+        ├── LoginRequired             login_required
+        └── SessionEnded              login_required         (refresh refused: session ended)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthorizationFailed",
+    "ConfigurationError",
+    "DiscoveryError",
+    "InvalidCallback",
+    "InvalidIdToken",
+    "InvalidLogoutToken",
+    "InvalidState",
+    "InvalidUserinfo",
+    "IssuerMismatch",
+    "LoginError",
+    "LoginRequired",
+    "OIDCError",
+    "ProviderError",
+    "ProviderUnavailable",
+    "SessionEnded",
+    "SessionError",
+    "TokenRequestFailed",
+]
+
+_UNSET: Any = object()
+
+
+class OIDCError(Exception):
+    """Base of every oidc_kit error: a stable ``code``, an HTTP ``status``, a description."""
+
+    code: ClassVar[str] = "oidc_error"
+    status: ClassVar[int] = 400
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        code: str | None = None,
+        expected: Any = _UNSET,
+        actual: Any = _UNSET,
+    ) -> None:
+        super().__init__(description)
+        self.description = description
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # an instance may narrow its class code
+        self.expected = None if expected is _UNSET else expected
+        self.actual = None if actual is _UNSET else actual
+        self._has_values = expected is not _UNSET or actual is not _UNSET
+
+    def __str__(self) -> str:
+        if not self._has_values:
+            return f"{self.code}: {self.description}"
+        return f"{self.code}: {self.description} (expected {self.expected!r}, got {self.actual!r})"
+
+    def as_dict(self) -> dict[str, str]:
+        """The JSON body a client receives: ``{"error": code, "error_description": text}``."""
+        return {"error": self.code, "error_description": self.description}
+
+
+class ConfigurationError(OIDCError):
+    """The kit is configured in a way it refuses (an ``http://`` issuer, the ``none`` alg...)."""
+
+    code = "configuration_error"
+    status = 500
+
+
+class ProviderError(OIDCError):
+    """The OpenID Provider answered something the kit cannot use."""
+
+    code = "provider_error"
+    status = 502
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached, timed out, or answered 5xx."""
+
+    code = "provider_unavailable"
+    status = 503
+
+
+class DiscoveryError(ProviderError):
+    """The discovery document or JWKS is invalid (wrong issuer, missing endpoints, bad keys)."""
+
+    code = "invalid_discovery"
+
+
+class LoginError(OIDCError):
+    """The login (authorization response, code exchange, ID token) failed. No session is made."""
+
+    code = "login_failed"
+    status = 400
+
+
+class InvalidState(LoginError):
+    """The callback's ``state`` is missing, unknown, expired, reused or not this browser's."""
+
+    code = "invalid_state"
+
+
+class InvalidCallback(LoginError):
+    """The callback's parameters are malformed (no ``code``, duplicated parameters...)."""
+
+    code = "invalid_request"
+
+
+class AuthorizationFailed(LoginError):
+    """The provider answered the authorization request with an ``error`` parameter."""
+
+    code = "access_denied"
+    status = 401
+
+    #: Provider error codes passed through as they are (OpenID Connect Core 3.1.2.6, RFC 6749).
+    KNOWN_CODES: ClassVar[frozenset[str]] = frozenset(
+        {
+            "access_denied",
+            "login_required",
+            "consent_required",
+            "interaction_required",
+            "account_selection_required",
+            "invalid_request",
+            "invalid_scope",
+            "unauthorized_client",
+            "unsupported_response_type",
+            "server_error",
+            "temporarily_unavailable",
+        }
+    )
+
+
+class IssuerMismatch(LoginError):
+    """An issuer (discovery, RFC 9207 ``iss`` parameter, ID token) is not the configured one."""
+
+    code = "invalid_issuer"
+
+
+class InvalidIdToken(LoginError):
+    """The ID token failed validation: signature, ``iss``, ``aud``, ``exp``, ``nonce``..."""
+
+    code = "invalid_id_token"
+
+
+class InvalidUserinfo(LoginError):
+    """The userinfo response is unusable or its ``sub`` differs from the ID token's."""
+
+    code = "invalid_userinfo"
+
+
+class TokenRequestFailed(LoginError):
+    """The token endpoint refused a grant; ``code`` is the provider's (``invalid_grant``...)."""
+
+    code = "token_request_failed"
+
+
+class InvalidLogoutToken(OIDCError):
+    """A back-channel ``logout_token`` failed validation."""
+
+    code = "invalid_logout_token"
+
+
+class SessionError(OIDCError):
+    """No usable session for this request."""
+
+    code = "login_required"
+    status = 401
+
+
+class LoginRequired(SessionError):
+    """The request has no session, or it expired: log in."""
+
+
+class SessionEnded(SessionError):
+    """The session was ended (the provider refused its refresh token, or it was logged out)."""
