@@ -127,9 +127,7 @@ class OIDCConfig:
         return self.base_url.startswith("https://")
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: object
-    ) -> OIDCConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> OIDCConfig:
         """Settings from ``OIDC_*``/``SESSION_*``/``APP_BASE_URL`` variables.
 
         ``overrides`` win over the environment (the example app passes the sandbox's issuer

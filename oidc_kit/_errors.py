@@ -18,6 +18,7 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     │   ├── InvalidUserinfo           invalid_userinfo
     │   └── TokenRequestFailed        invalid_grant, token_request_failed, ...
     ├── InvalidLogoutToken            invalid_logout_token   (400)
+    ├── CrossSiteRequest              cross_site_request     (403)
     └── SessionError                  (401)
         ├── LoginRequired             login_required
         └── SessionEnded              login_required         (refresh refused: session ended)
@@ -30,6 +31,7 @@ from typing import Any, ClassVar
 __all__ = [
     "AuthorizationFailed",
     "ConfigurationError",
+    "CrossSiteRequest",
     "DiscoveryError",
     "InvalidCallback",
     "InvalidIdToken",
@@ -180,6 +182,13 @@ class InvalidLogoutToken(OIDCError):
     """A back-channel ``logout_token`` failed validation."""
 
     code = "invalid_logout_token"
+
+
+class CrossSiteRequest(OIDCError):
+    """A state-changing request (logout) came from another site."""
+
+    code = "cross_site_request"
+    status = 403
 
 
 class SessionError(OIDCError):

@@ -1,0 +1,183 @@
+"""An embedded store: one SQLite file, shared by every process of the app on one machine.
+
+Each call is a single statement on a local file in WAL mode (readers never wait for the writer,
+writers hold the lock for microseconds), so calls run directly on the event loop. A thread hop
+per call (``asyncio.to_thread``) would cost more than the statement itself; bench/ measures
+this. The price is that a call waiting on another process's lock blocks the loop for up to
+``busy_timeout``, which only a pathologically busy file ever reaches.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+
+__all__ = ["SQLiteStore"]
+
+#: Expired rows are purged every this many writes, at most ``_PURGE_LIMIT`` at a time, so one
+#: purge never stalls the loop and purging still outpaces writing (each write adds one row).
+_PURGE_EVERY = 100
+_PURGE_LIMIT = 1000
+_BUSY_TIMEOUT_MS = 5000
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS kv ("
+    " key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at)",
+)
+
+
+class SQLiteStore:
+    """A :class:`~oidc_kit.stores.SessionStore` in a SQLite file (``sqlite:///PATH``).
+
+    Several processes may open the same file: every write is one autocommitted statement and
+    :meth:`take` is a single ``DELETE ... RETURNING``, so of racing processes one wins.
+    The connection is opened on first use; the directory is created (``0700``) if missing and a
+    new database file is made ``0600``, since it holds (sealed) tokens.
+    """
+
+    def __init__(self, path: str, *, clock: Callable[[], float] = time.time) -> None:
+        # Wall-clock time, unlike MemoryStore: expiry times are shared between processes and
+        # outlive restarts and reboots, which a monotonic clock does not survive.
+        self._path = path
+        self._clock = clock
+        self._conn: sqlite3.Connection | None = None
+        self._writes = 0
+
+    @property
+    def path(self) -> str:
+        """The database file, as given."""
+        return self._path
+
+    async def get(self, key: str) -> bytes | None:
+        """The value under ``key``, or ``None`` when absent or expired."""
+        # The typeof() test makes a non-numeric expiry (a hand edit, a foreign writer) count
+        # as expired, as in take(); SQLite would otherwise sort text after every number.
+        row = (
+            self._db()
+            .execute(
+                "SELECT value FROM kv WHERE key = ? AND expires_at > ?"
+                " AND typeof(expires_at) IN ('real', 'integer')",
+                (key, self._clock()),
+            )
+            .fetchone()
+        )
+        return None if row is None else _as_bytes(row[0])
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any old value."""
+        self._db().execute(
+            "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE"
+            " SET value = excluded.value, expires_at = excluded.expires_at",
+            (key, bytes(value), self._clock() + ttl),
+        )
+        self._writes += 1
+        if self._writes % _PURGE_EVERY == 0:
+            self._purge_expired()
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; absent keys are fine."""
+        self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    async def take(self, key: str) -> bytes | None:
+        """Read and remove ``key`` in one statement; an expired value is removed, not returned."""
+        # fetchall() steps the statement to its end: only then does the autocommit transaction
+        # commit and release the write lock (a half-read RETURNING cursor would keep it).
+        rows = (
+            self._db()
+            .execute("DELETE FROM kv WHERE key = ? RETURNING value, expires_at", (key,))
+            .fetchall()
+        )
+        if not rows:
+            return None
+        value, expires_at = rows[0]
+        if not isinstance(expires_at, int | float) or expires_at <= self._clock():
+            return None
+        return _as_bytes(value)
+
+    async def close(self) -> None:
+        """Close the connection; a later call opens it again."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._path != ":memory:":
+            _prepare_file(self._path)
+        # isolation_level=None: autocommit, every statement is its own transaction, so no
+        # lock is ever held between two awaits. check_same_thread=False: the connection opens
+        # on whichever thread first uses it, and an app may run a later loop, or its shutdown,
+        # on another; calls never overlap, since each runs to completion on the loop.
+        conn = sqlite3.connect(
+            self._path,
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        # TEXT comes back as raw bytes: a value some other writer stored as (possibly invalid
+        # UTF-8) text must reach the caller's unsealing, not fail to decode in here.
+        conn.text_factory = bytes
+        try:
+            # busy_timeout first: switching to WAL needs a lock another process may hold.
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable across application crashes in WAL mode; only an OS crash can
+            # lose the last writes, which for sessions means a user logs in again.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _purge_expired(self) -> None:
+        self._db().execute(
+            "DELETE FROM kv WHERE key IN (SELECT key FROM kv WHERE expires_at <= ? LIMIT ?)",
+            (self._clock(), _PURGE_LIMIT),
+        )
+
+
+def _prepare_file(path: str) -> None:
+    """Create the parent directory (0700) and the database file (0600) when they are missing.
+
+    The file is created here rather than by SQLite so that it never exists, even for an
+    instant, with the umask's usual world-readable mode. SQLite gives its ``-wal`` and
+    ``-shm`` files the database file's mode. Existing files and directories are left as the
+    operator made them.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        os.chmod(parent, 0o700)  # makedirs' mode is filtered by the umask
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)  # an unusual umask could have removed bits we need
+    finally:
+        os.close(fd)
+
+
+def _as_bytes(value: object) -> bytes | None:
+    """The stored value as bytes, whatever an older version or a hand edit put in the column.
+
+    Callers treat the bytes as untrusted (they unseal and decode them), so a value of the
+    wrong type is handed on for them to reject cleanly rather than crashing here.
+    """
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if value is None:
+        return None
+    return str(value).encode()

@@ -1,0 +1,61 @@
+"""oidc_kit: OpenID Connect login for Starlette/FastAPI apps, and ORCA API calls for the user.
+
+The public API is re-exported here; everything in ``oidc_kit._*`` modules is private.
+"""
+
+from ._config import DEFAULT_ID_TOKEN_ALGS, OIDCConfig
+from ._errors import (
+    AuthorizationFailed,
+    ConfigurationError,
+    CrossSiteRequest,
+    DiscoveryError,
+    InvalidCallback,
+    InvalidIdToken,
+    InvalidLogoutToken,
+    InvalidState,
+    InvalidUserinfo,
+    IssuerMismatch,
+    LoginError,
+    LoginRequired,
+    OIDCError,
+    ProviderError,
+    ProviderUnavailable,
+    SessionEnded,
+    SessionError,
+    TokenRequestFailed,
+)
+from ._tokens import TokenSet
+from .httpx_auth import BearerAuth, TokenSource
+from .stores import MemoryStore, SessionStore, SQLiteStore, open_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_ID_TOKEN_ALGS",
+    "AuthorizationFailed",
+    "BearerAuth",
+    "ConfigurationError",
+    "CrossSiteRequest",
+    "DiscoveryError",
+    "InvalidCallback",
+    "InvalidIdToken",
+    "InvalidLogoutToken",
+    "InvalidState",
+    "InvalidUserinfo",
+    "IssuerMismatch",
+    "LoginError",
+    "LoginRequired",
+    "MemoryStore",
+    "OIDCConfig",
+    "OIDCError",
+    "ProviderError",
+    "ProviderUnavailable",
+    "SQLiteStore",
+    "SessionEnded",
+    "SessionError",
+    "SessionStore",
+    "TokenRequestFailed",
+    "TokenSet",
+    "TokenSource",
+    "open_store",
+]

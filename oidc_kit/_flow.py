@@ -1,0 +1,254 @@
+"""The authorization-code flow with PKCE: start a login, finish it at the callback.
+
+A login transaction (state, nonce, PKCE verifier, where to go next) is kept in the store
+under a hash of its ``state``, and bound to the browser that started it by a random binding id
+carried in a short-lived signed cookie. At the callback it is taken (read and deleted in one
+step), so it works once; a callback from another browser, a replay, or one arriving after
+``login_timeout`` fails with ``invalid_state``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from ._config import OIDCConfig
+from ._errors import (
+    AuthorizationFailed,
+    InvalidCallback,
+    InvalidIdToken,
+    InvalidState,
+    InvalidUserinfo,
+    IssuerMismatch,
+)
+from ._http import fetch, json_object
+from ._id_token import IdTokenChecks, validate_id_token
+from ._provider import Provider, ProviderMetadata
+from ._tokens import TokenSet, token_request
+from .stores import SessionStore
+
+__all__ = ["LoginFlow", "LoginResult", "LoginTransaction"]
+
+log = logging.getLogger("oidc_kit")
+
+#: Claims that describe the ID token itself: userinfo never overrides them.
+_PROTOCOL_CLAIMS = frozenset(
+    {
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+        "nonce",
+        "azp",
+        "auth_time",
+        "at_hash",
+        "sid",
+        "jti",
+        "acr",
+        "amr",
+    }
+)
+#: Claims kept out of the session: they only made sense while validating the ID token.
+_DROPPED_CLAIMS = frozenset({"nonce", "at_hash", "c_hash"})
+
+
+@dataclass(frozen=True)
+class LoginTransaction:
+    """One login in progress, from the redirect to the provider until its callback."""
+
+    state: str
+    nonce: str
+    code_verifier: str
+    binding: str
+    next_path: str
+    created_at: float
+    max_age: int | None = None
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> LoginTransaction:
+        try:
+            return cls(**json.loads(raw))
+        except (TypeError, ValueError):
+            raise InvalidState("the login transaction is unreadable") from None
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A finished login: validated tokens, the user's claims, where to go next."""
+
+    tokens: TokenSet
+    claims: dict[str, Any]
+    next_path: str
+    #: The provider's session id (``sid`` claim) for back-channel logout, when it sent one.
+    provider_sid: str | None
+
+
+def _txn_key(state: str) -> str:
+    return "login:" + hashlib.sha256(state.encode()).hexdigest()
+
+
+class LoginFlow:
+    """Builds authorization URLs and turns callbacks into validated logins."""
+
+    def __init__(
+        self,
+        config: OIDCConfig,
+        provider: Provider,
+        store: SessionStore,
+        http: httpx.AsyncClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._provider = provider
+        self._store = store
+        self._http = http
+        self._clock = clock
+
+    async def start(self, binding: str, next_path: str = "/", *, max_age: int | None = None) -> str:
+        """Record a new transaction for the browser ``binding``; the authorization URL."""
+        meta = await self._provider.metadata()
+        txn = LoginTransaction(
+            state=secrets.token_urlsafe(32),
+            nonce=secrets.token_urlsafe(32),
+            code_verifier=secrets.token_urlsafe(64),
+            binding=binding,
+            next_path=next_path,
+            created_at=self._clock(),
+            max_age=max_age,
+        )
+        await self._store.set(_txn_key(txn.state), txn.encode(), self._config.login_timeout)
+        params = {
+            "response_type": "code",
+            "client_id": self._config.client_id,
+            "redirect_uri": self._config.redirect_uri,
+            "scope": " ".join(self._config.scopes),
+            "state": txn.state,
+            "nonce": txn.nonce,
+            "code_challenge": create_s256_code_challenge(txn.code_verifier),
+            "code_challenge_method": "S256",
+        }
+        if self._config.response_mode:
+            params["response_mode"] = self._config.response_mode
+        if max_age is not None:
+            params["max_age"] = str(max_age)
+        separator = "&" if "?" in meta.authorization_endpoint else "?"
+        return meta.authorization_endpoint + separator + urlencode(params)
+
+    async def finish(self, params: Mapping[str, Sequence[str]], binding: str | None) -> LoginResult:
+        """Validate a callback's parameters, exchange the code, validate the ID token."""
+        txn = await self._take_transaction(_single(params, "state"), binding)
+        meta = await self._provider.metadata()
+        self._check_issuer_parameter(_single(params, "iss"), meta)
+        error = _single(params, "error")
+        if error is not None:
+            raise _authorization_error(error, _single(params, "error_description"))
+        code = _single(params, "code")
+        if not code:
+            raise InvalidCallback("the callback has no code")
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self._config.redirect_uri,
+            "code_verifier": txn.code_verifier,
+        }
+        tokens, _ = await token_request(self._http, self._config, meta, form, self._clock())
+        if tokens.id_token is None:
+            raise InvalidIdToken("the token response has no id_token")
+        checks = IdTokenChecks(
+            nonce=txn.nonce, max_age=txn.max_age, access_token=tokens.access_token
+        )
+        claims = await validate_id_token(
+            tokens.id_token, self._config, self._provider, checks, self._clock()
+        )
+        userinfo = await self._userinfo(meta, tokens.access_token, claims["sub"])
+        merged = {k: v for k, v in claims.items() if k not in _DROPPED_CLAIMS}
+        merged.update({k: v for k, v in userinfo.items() if k not in _PROTOCOL_CLAIMS})
+        provider_sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+        return LoginResult(tokens, merged, txn.next_path, provider_sid)
+
+    async def _take_transaction(self, state: str | None, binding: str | None) -> LoginTransaction:
+        if not state:
+            raise InvalidState("the callback has no state")
+        raw = await self._store.take(_txn_key(state))
+        if raw is None:
+            raise InvalidState("unknown, expired or already used state")
+        txn = LoginTransaction.decode(raw)
+        if binding is None or not secrets.compare_digest(binding, txn.binding):
+            raise InvalidState("this login was not started by this browser")
+        if not secrets.compare_digest(state, txn.state):
+            raise InvalidState("state mismatch")
+        if self._clock() - txn.created_at > self._config.login_timeout:
+            raise InvalidState("the login took too long; start again")
+        return txn
+
+    def _check_issuer_parameter(self, iss: str | None, meta: ProviderMetadata) -> None:
+        """RFC 9207: ``iss`` must be ours when present, and present when advertised."""
+        if iss is None:
+            if meta.iss_parameter_supported:
+                raise IssuerMismatch(
+                    "the provider advertises the iss parameter but the callback has none",
+                    expected=self._config.issuer,
+                    actual=None,
+                )
+            return
+        if iss != self._config.issuer:
+            raise IssuerMismatch(
+                "the callback comes from another issuer", expected=self._config.issuer, actual=iss
+            )
+
+    async def _userinfo(
+        self, meta: ProviderMetadata, access_token: str, sub: str
+    ) -> dict[str, Any]:
+        if meta.userinfo_endpoint is None:
+            return {}
+        response = await fetch(
+            self._http,
+            "GET",
+            meta.userinfo_endpoint,
+            what="userinfo",
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )
+        if response.status_code in (401, 403):
+            # Some providers bind access tokens to the API's audience and refuse them here.
+            log.warning(
+                "userinfo refused the access token (%s); using ID token claims",
+                response.status_code,
+            )
+            return {}
+        if response.status_code != 200:
+            raise InvalidUserinfo(f"userinfo answered {response.status_code}")
+        body = json_object(response, InvalidUserinfo, "userinfo")
+        if body.get("sub") != sub:
+            raise InvalidUserinfo(
+                "the userinfo sub differs from the ID token's", expected=sub, actual=body.get("sub")
+            )
+        return body
+
+
+def _single(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+    """A parameter that must appear at most once (RFC 6749 3.1)."""
+    values = params.get(name, ())
+    if len(values) > 1:
+        raise InvalidCallback(f"the callback repeats the {name} parameter")
+    return values[0] if values else None
+
+
+def _authorization_error(error: str, description: str | None) -> AuthorizationFailed:
+    code = error if error in AuthorizationFailed.KNOWN_CODES else "access_denied"
+    text = (description or "the provider refused the login")[:200]
+    return AuthorizationFailed(text, code=code)

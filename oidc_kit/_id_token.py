@@ -1,0 +1,151 @@
+"""ID token validation (OpenID Connect Core 3.1.3.7), strict, with joserfc doing the JOSE.
+
+The algorithm is checked against the client's allowlist before any key is looked at: the
+token never chooses how it is verified. Every failure is an :class:`InvalidIdToken` whose code
+is ``invalid_id_token`` and whose message names the claim, never the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jws, jwt
+from joserfc.errors import BadSignatureError, JoseError
+from joserfc.jwk import OctKey
+
+from ._config import OIDCConfig
+from ._errors import InvalidIdToken
+from ._provider import Provider, SigningKey
+
+__all__ = ["IdTokenChecks", "validate_id_token"]
+
+_HASH_FOR_ALG = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
+
+
+@dataclass(frozen=True)
+class IdTokenChecks:
+    """What this particular ID token must satisfy beyond the configuration's rules."""
+
+    #: The login's nonce; ``None`` for refresh responses (no nonce is expected there).
+    nonce: str | None = None
+    #: ``max_age`` sent at login: ``auth_time`` is then required and checked.
+    max_age: int | None = None
+    #: The access token issued alongside, for the ``at_hash`` check.
+    access_token: str | None = None
+    #: On refresh, the session's subject: the new token must be about the same user.
+    sub: str | None = None
+
+
+async def validate_id_token(
+    token: str, config: OIDCConfig, provider: Provider, checks: IdTokenChecks, now: float
+) -> dict[str, Any]:
+    """Verify ``token``'s signature and claims; return its claims."""
+    header = _header(token)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in config.id_token_algs:
+        raise InvalidIdToken(
+            "ID token algorithm not allowed", expected=list(config.id_token_algs), actual=alg
+        )
+    claims = await _verify(token, alg, header.get("kid"), config, provider)
+    _check_claims(claims, config, checks, now)
+    if checks.access_token is not None and "at_hash" in claims:
+        _check_at_hash(claims["at_hash"], checks.access_token, alg)
+    return claims
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        return dict(jws.extract_compact(token.encode()).protected)
+    except (JoseError, ValueError, TypeError):
+        raise InvalidIdToken("ID token is not a compact JWS") from None
+
+
+async def _verify(
+    token: str, alg: str, kid: Any, config: OIDCConfig, provider: Provider
+) -> dict[str, Any]:
+    keys: Sequence[SigningKey | OctKey]
+    if alg.startswith("HS"):
+        # HMAC ID tokens are keyed by the client secret (Core 10.1); allowed only when the
+        # configuration lists the alg, which it refuses without a secret.
+        keys = [OctKey.import_key((config.client_secret or "").encode())]
+    else:
+        keys = await provider.keys(kid if isinstance(kid, str) else None, alg)
+    if not keys:
+        raise InvalidIdToken("no provider key matches the ID token", actual=kid)
+    for key in keys:
+        try:
+            claims = jwt.decode(token, key, algorithms=[alg]).claims
+        except BadSignatureError:
+            continue
+        except (JoseError, ValueError, TypeError):
+            raise InvalidIdToken("ID token could not be decoded") from None
+        return dict(claims)
+    raise InvalidIdToken("ID token signature is invalid")
+
+
+def _check_claims(
+    claims: dict[str, Any], config: OIDCConfig, checks: IdTokenChecks, now: float
+) -> None:
+    leeway = config.clock_leeway
+    _expect(claims.get("iss") == config.issuer, "iss", config.issuer, claims.get("iss"))
+    sub = claims.get("sub")
+    _expect(isinstance(sub, str) and sub != "", "sub", "a subject", sub)
+    _check_audience(claims, config.client_id)
+    exp = _number(claims, "exp")
+    iat = _number(claims, "iat")
+    _expect(now < exp + leeway, "exp", f"after {now - leeway:.0f}", exp)
+    _expect(iat <= now + leeway, "iat", f"before {now + leeway:.0f}", iat)
+    if checks.nonce is not None:
+        nonce = claims.get("nonce")
+        _expect(
+            isinstance(nonce, str) and secrets.compare_digest(nonce, checks.nonce),
+            "nonce",
+            "the login's nonce",
+            "a different nonce" if nonce else None,
+        )
+    if checks.sub is not None:
+        _expect(sub == checks.sub, "sub", checks.sub, sub)
+    if checks.max_age is not None:
+        auth_time = _number(claims, "auth_time")
+        oldest = now - checks.max_age - leeway
+        _expect(auth_time >= oldest, "auth_time", f"after {oldest:.0f}", auth_time)
+
+
+def _number(claims: dict[str, Any], name: str) -> float:
+    """A required numeric claim (booleans are not numbers here)."""
+    value = claims.get(name)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidIdToken(f"ID token {name} is missing or not a number", actual=value)
+    return float(value)
+
+
+def _check_audience(claims: dict[str, Any], client_id: str) -> None:
+    aud = claims.get("aud")
+    audiences: list[Any] = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    _expect(client_id in audiences, "aud", client_id, aud)
+    azp = claims.get("azp")
+    if len(audiences) > 1 or azp is not None:
+        # Extra audiences are only acceptable when we are the authorized party.
+        _expect(azp == client_id, "azp", client_id, azp)
+
+
+def _check_at_hash(at_hash: Any, access_token: str, alg: str) -> None:
+    hash_fn = hashlib.sha512 if alg == "EdDSA" else _HASH_FOR_ALG.get(alg[-3:], hashlib.sha256)
+    digest = hash_fn(access_token.encode("ascii")).digest()
+    expected = base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
+    _expect(
+        isinstance(at_hash, str) and secrets.compare_digest(at_hash, expected),
+        "at_hash",
+        "the access token's hash",
+        "a different hash",
+    )
+
+
+def _expect(ok: bool, claim: str, expected: Any, actual: Any) -> None:
+    if not ok:
+        raise InvalidIdToken(f"ID token {claim} is invalid", expected=expected, actual=actual)

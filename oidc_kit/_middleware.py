@@ -1,0 +1,114 @@
+"""The pure-ASGI middleware that puts the session (or none) into the scope.
+
+Per request: read the session cookie, check its signature, load the record, and set
+``scope["oidc_session"]``, ``scope["user"]`` and ``scope["auth"]`` (so Starlette's
+``requires("authenticated")`` works). On the way out it adds ``Vary: Cookie``,
+``Cache-Control: no-store`` on answers that depended on a session, and deletes a cookie that
+names no live session. Tokens are not opened here: only a handler that needs one pays for it.
+"""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any
+
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._session import Session
+
+if TYPE_CHECKING:
+    from .starlette import OIDCAuth
+
+__all__ = ["SCOPE_KEY", "OIDCSessionMiddleware", "OIDCUser"]
+
+#: Where the loaded :class:`Session` (or ``None``) sits in the ASGI scope.
+SCOPE_KEY = "oidc_session"
+
+
+class OIDCUser(BaseUser):
+    """The logged-in user, as ``request.user``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def identity(self) -> str:
+        """The provider's subject identifier."""
+        return self.session.sub
+
+    @property
+    def display_name(self) -> str:
+        claims = self.session.claims
+        for name in ("name", "preferred_username", "email"):
+            value = claims.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return self.session.sub
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        """ID token claims merged with userinfo claims."""
+        return self.session.claims
+
+
+def read_cookie(scope: Scope, name: str) -> str | None:
+    """One cookie's value from the raw headers (no Request object on the hot path)."""
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # noqa: S112 - a malformed header is just no cookie
+                continue
+            if name in jar:
+                return jar[name].value
+    return None
+
+
+class OIDCSessionMiddleware:
+    """Loads the session named by the signed cookie into the scope."""
+
+    def __init__(self, app: ASGIApp, auth: OIDCAuth) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cookie_name = self.auth.session_cookie
+        cookie = read_cookie(scope, cookie_name)
+        session = await self._load(cookie) if cookie else None
+        scope[SCOPE_KEY] = session
+        if session is None:
+            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+        else:
+            scope["user"], scope["auth"] = OIDCUser(session), AuthCredentials(["authenticated"])
+        stale_cookie = cookie is not None and session is None
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.add_vary_header("Cookie")
+                if cookie is not None and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+                if stale_cookie and not _sets_cookie(headers, cookie_name):
+                    headers.append("Set-Cookie", self.auth.expired_cookie(cookie_name))
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    async def _load(self, cookie: str) -> Session | None:
+        sid = self.auth.cookies.session_id(cookie)
+        return None if sid is None else await self.auth.sessions.load(sid)
+
+
+def _sets_cookie(headers: MutableHeaders, name: str) -> bool:
+    prefix = f"{name}="
+    return any(v.startswith(prefix) for v in headers.getlist("set-cookie"))

@@ -1,0 +1,132 @@
+"""Fresh access tokens for a session, refreshed at most once at a time per session.
+
+Many requests of one browser often find the access token due at the same moment (a dashboard
+loading accounts, cards and transactions). Within a process they share one refresh task; the
+task re-reads the session first, so a request that arrives after a refresh finished uses the
+stored tokens and never replays a rotated refresh token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import httpx
+
+from ._config import OIDCConfig
+from ._errors import InvalidIdToken, ProviderError, SessionEnded, TokenRequestFailed
+from ._id_token import IdTokenChecks, validate_id_token
+from ._provider import Provider
+from ._session import Session, Sessions
+from ._tokens import TokenSet, token_request
+
+__all__ = ["TokenManager"]
+
+log = logging.getLogger("oidc_kit")
+
+
+class TokenManager:
+    """Hands out usable access tokens and performs single-flight refreshes."""
+
+    def __init__(
+        self,
+        config: OIDCConfig,
+        provider: Provider,
+        sessions: Sessions,
+        http: httpx.AsyncClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._provider = provider
+        self._sessions = sessions
+        self._http = http
+        self._clock = clock
+        self._inflight: dict[str, asyncio.Task[TokenSet]] = {}
+        #: Token-endpoint refresh grants sent by this process (benchmarks and tests read it).
+        self.refresh_count = 0
+
+    async def tokens(self, session: Session) -> TokenSet:
+        """The session's tokens, refreshed first when the access token is due."""
+        tokens = self._sessions.tokens(session)
+        if not tokens.due(self._clock(), self._config.refresh_leeway):
+            return tokens
+        return await self._single_flight(session.sid, rejected=None)
+
+    async def refresh(self, session: Session, rejected: str | None = None) -> TokenSet:
+        """Refresh now. ``rejected`` is an access token the API refused (a 401): if the
+        session already holds a different one, that one is returned without a new grant."""
+        tokens = self._sessions.tokens(session)
+        return await self._single_flight(session.sid, rejected=rejected or tokens.access_token)
+
+    async def _single_flight(self, sid: str, rejected: str | None) -> TokenSet:
+        task = self._inflight.get(sid)
+        if task is None:
+            task = asyncio.create_task(self._refresh(sid, rejected))
+            self._inflight[sid] = task
+            task.add_done_callback(lambda _: self._inflight.pop(sid, None))
+        # shield: one waiter being cancelled (a client went away) must not cancel the
+        # refresh the others wait for.
+        return await asyncio.shield(task)
+
+    async def _refresh(self, sid: str, rejected: str | None) -> TokenSet:
+        session = await self._sessions.load(sid)
+        if session is None:
+            raise SessionEnded("the session ended")
+        tokens = self._sessions.tokens(session)
+        now = self._clock()
+        if rejected is None and not tokens.due(now, self._config.refresh_leeway):
+            return tokens  # refreshed by an earlier request
+        if rejected is not None and tokens.access_token != rejected:
+            return tokens  # refreshed since the API refused the old token
+        if tokens.refresh_token is None:
+            if tokens.expires_at is not None and now < tokens.expires_at and rejected is None:
+                return tokens  # no way to refresh early: use it while it lasts
+            await self._sessions.delete(sid)
+            raise SessionEnded("the access token expired and there is no refresh token")
+        fresh = await self._grant(session, tokens.refresh_token, now)
+        merged = tokens.updated(fresh)
+        claims = await self._refreshed_claims(session, fresh)
+        session = self._sessions.with_tokens(session, merged)
+        if claims is not None:
+            session = _with_claims(session, claims)
+        await self._sessions.save(session)
+        return merged
+
+    async def _grant(self, session: Session, refresh_token: str, now: float) -> TokenSet:
+        meta = await self._provider.metadata()
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        self.refresh_count += 1
+        try:
+            fresh, _ = await token_request(self._http, self._config, meta, form, now)
+        except TokenRequestFailed as exc:
+            if exc.code == "invalid_grant":
+                # The provider no longer honours this login (revoked, expired, reused).
+                await self._sessions.delete(session.sid)
+                raise SessionEnded("the provider refused the refresh token") from None
+            raise ProviderError(f"refresh refused: {exc.code}", code="refresh_failed") from None
+        return fresh
+
+    async def _refreshed_claims(
+        self, session: Session, fresh: TokenSet
+    ) -> dict[str, object] | None:
+        """Validate a refresh response's ID token: same issuer and subject as the session."""
+        if fresh.id_token is None:
+            return None
+        checks = IdTokenChecks(sub=session.sub, access_token=fresh.access_token)
+        try:
+            claims = await validate_id_token(
+                fresh.id_token, self._config, self._provider, checks, self._clock()
+            )
+        except InvalidIdToken as exc:
+            log.warning("ending a session: the refreshed ID token is invalid (%s)", exc)
+            await self._sessions.delete(session.sid)
+            raise SessionEnded("the provider's refreshed ID token is invalid") from None
+        return claims
+
+
+def _with_claims(session: Session, id_claims: dict[str, object]) -> Session:
+    merged = {**session.claims, **{k: v for k, v in id_claims.items() if k != "nonce"}}
+    return replace(session, claims=merged)

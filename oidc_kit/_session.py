@@ -1,0 +1,216 @@
+"""Server-side sessions: the record, its encoding, the cookie that names it, its timeouts.
+
+The browser holds only a signed, opaque session id. The record lives in the store; its tokens
+are sealed with AES-GCM bound to the session id, so a record copied under another id does not
+open. A record the kit cannot read (tampered, or written by another version) is treated as no
+session: the user logs in again; nothing raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from itsdangerous import BadSignature, Signer, TimestampSigner
+
+from ._config import OIDCConfig
+from ._crypto import Sealer, SealError, derive_key
+from ._errors import SessionEnded
+from ._tokens import TokenSet
+from .stores import SessionStore
+
+__all__ = ["CookieSigner", "Session", "Sessions", "new_id"]
+
+_FORMAT = 1
+#: ``last_seen`` is written back at most this often: idle timeouts do not need per-request
+#: precision, and a write per request would double the store traffic on the hot path.
+_TOUCH_INTERVAL = 60.0
+
+
+def new_id() -> str:
+    """A random opaque identifier of 256 bits."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One logged-in browser. Tokens stay sealed until :meth:`Sessions.tokens` opens them."""
+
+    sid: str
+    iss: str
+    sub: str
+    claims: dict[str, Any]
+    sealed_tokens: bytes = field(repr=False)
+    access_expires_at: float | None
+    created_at: float
+    last_seen: float
+    #: The provider's session id (``sid`` claim), for back-channel logout.
+    provider_sid: str | None = None
+
+    def encode(self) -> bytes:
+        """The stored form: JSON with a format number and the sealed tokens in base64."""
+        data = {
+            "v": _FORMAT,
+            "iss": self.iss,
+            "sub": self.sub,
+            "claims": self.claims,
+            "tokens": base64.b64encode(self.sealed_tokens).decode(),
+            "exp": self.access_expires_at,
+            "created": self.created_at,
+            "seen": self.last_seen,
+            "psid": self.provider_sid,
+        }
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, sid: str, raw: bytes) -> Session:
+        """Inverse of :meth:`encode`; ``ValueError`` for anything else."""
+        try:
+            data = json.loads(raw)
+            if data["v"] != _FORMAT:
+                raise ValueError("unknown session format")
+            return cls(
+                sid=sid,
+                iss=str(data["iss"]),
+                sub=str(data["sub"]),
+                claims=dict(data["claims"]),
+                sealed_tokens=base64.b64decode(data["tokens"], validate=True),
+                access_expires_at=_opt_float(data["exp"]),
+                created_at=float(data["created"]),
+                last_seen=float(data["seen"]),
+                provider_sid=data.get("psid"),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError("not a session record of this version") from exc
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class CookieSigner:
+    """Signs session ids and login-binding ids for cookies (itsdangerous, key rotation)."""
+
+    def __init__(self, session_secrets: Sequence[str], login_max_age: int) -> None:
+        keys = [derive_key(s, "cookie-signing") for s in session_secrets]
+        # itsdangerous takes keys oldest first and signs with the last one.
+        self._session = Signer(keys, salt="oidc_kit.session")
+        self._login = TimestampSigner(keys, salt="oidc_kit.login")
+        self._login_max_age = login_max_age
+
+    def sign_session(self, sid: str) -> str:
+        return self._session.sign(sid).decode()
+
+    def session_id(self, cookie: str) -> str | None:
+        """The session id in a cookie value, or ``None`` when the signature is bad."""
+        try:
+            return self._session.unsign(cookie).decode()
+        except (BadSignature, UnicodeError):
+            return None
+
+    def sign_login(self, binding: str) -> str:
+        return self._login.sign(binding).decode()
+
+    def login_binding(self, cookie: str) -> str | None:
+        """The login binding in a login cookie, ``None`` when forged or older than allowed."""
+        try:
+            return self._login.unsign(cookie, max_age=self._login_max_age).decode()
+        except (BadSignature, UnicodeError):
+            return None
+
+
+class Sessions:
+    """Session records in a store: create, load (with timeouts), save, delete, open tokens."""
+
+    def __init__(
+        self,
+        config: OIDCConfig,
+        store: SessionStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self.store = store
+        self._sealer = Sealer(config.session_secrets)
+        self._clock = clock
+
+    @staticmethod
+    def key(sid: str) -> str:
+        return f"session:{sid}"
+
+    async def create(
+        self, tokens: TokenSet, claims: dict[str, Any], provider_sid: str | None
+    ) -> Session:
+        """A new session with a fresh id (never reuse a pre-login id: session fixation)."""
+        now = self._clock()
+        sid = new_id()
+        session = Session(
+            sid=sid,
+            iss=str(claims["iss"]),
+            sub=str(claims["sub"]),
+            claims=claims,
+            sealed_tokens=self._seal(sid, tokens),
+            access_expires_at=tokens.expires_at,
+            created_at=now,
+            last_seen=now,
+            provider_sid=provider_sid,
+        )
+        await self.save(session)
+        return session
+
+    async def load(self, sid: str) -> Session | None:
+        """The live session ``sid``; ``None`` when absent, unreadable or timed out."""
+        raw = await self.store.get(self.key(sid))
+        if raw is None:
+            return None
+        try:
+            session = Session.decode(sid, raw)
+        except ValueError:
+            return None
+        now = self._clock()
+        if self._remaining(session, now) <= 0:
+            await self.delete(sid)
+            return None
+        if now - session.last_seen >= _TOUCH_INTERVAL:
+            session = replace(session, last_seen=now)
+            await self.save(session)
+        return session
+
+    async def save(self, session: Session) -> None:
+        ttl = self._remaining(session, self._clock())
+        if ttl <= 0:
+            await self.delete(session.sid)
+            return
+        await self.store.set(self.key(session.sid), session.encode(), ttl)
+
+    async def delete(self, sid: str) -> None:
+        await self.store.delete(self.key(sid))
+
+    def tokens(self, session: Session) -> TokenSet:
+        """Open the session's sealed tokens; :class:`SessionEnded` if they do not open."""
+        try:
+            return TokenSet.from_bytes(
+                self._sealer.open(session.sealed_tokens, session.sid.encode())
+            )
+        except (SealError, ValueError):
+            # Sealed under a secret no longer configured, or tampered with: log in again.
+            raise SessionEnded("the session's tokens cannot be read; log in again") from None
+
+    def with_tokens(self, session: Session, tokens: TokenSet) -> Session:
+        return replace(
+            session,
+            sealed_tokens=self._seal(session.sid, tokens),
+            access_expires_at=tokens.expires_at,
+        )
+
+    def _seal(self, sid: str, tokens: TokenSet) -> bytes:
+        return self._sealer.seal(tokens.to_bytes(), sid.encode())
+
+    def _remaining(self, session: Session, now: float) -> float:
+        absolute = session.created_at + self._config.session_absolute_timeout
+        idle = session.last_seen + self._config.session_idle_timeout
+        return min(absolute, idle) - now

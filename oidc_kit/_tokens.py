@@ -1,0 +1,195 @@
+"""Token sets and the token endpoint: code exchange, refresh, revocation.
+
+A :class:`TokenSet` never shows its tokens in ``repr``: only its shape and expiry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+from urllib.parse import quote_plus
+
+import httpx
+
+from ._config import OIDCConfig
+from ._errors import OIDCError, ProviderError, TokenRequestFailed
+from ._http import fetch, json_object
+from ._provider import ProviderMetadata
+
+__all__ = ["TokenSet", "revoke_token", "token_request"]
+
+log = logging.getLogger("oidc_kit")
+
+#: Token endpoint error codes passed through unchanged (RFC 6749 5.2); others are
+#: reported as ``token_request_failed``.
+_TOKEN_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """The tokens of one session, as the token endpoint issued them."""
+
+    access_token: str
+    token_type: str
+    #: When the access token expires (epoch seconds), ``None`` if the provider did not say.
+    expires_at: float | None
+    #: When the access token was issued (epoch seconds): with ``expires_at``, its lifetime.
+    issued_at: float
+    refresh_token: str | None = None
+    id_token: str | None = None
+    scope: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenSet(token_type={self.token_type!r}, expires_at={self.expires_at!r}, "
+            f"refresh_token={'…' if self.refresh_token else None}, scope={self.scope!r})"
+        )
+
+    @classmethod
+    def from_response(cls, body: dict[str, Any], now: float) -> TokenSet:
+        """Parse a successful token response (RFC 6749 5.1); ``ProviderError`` if unusable."""
+        access_token = body.get("access_token")
+        token_type = body.get("token_type")
+        if not isinstance(access_token, str) or not access_token:
+            raise ProviderError("the token response has no access_token")
+        # RFC 6749 7.1: the token type is case-insensitive.
+        if not isinstance(token_type, str) or token_type.lower() != "bearer":
+            raise ProviderError("the token response's token_type is not Bearer", actual=token_type)
+        expires_in = body.get("expires_in")
+        if expires_in is not None and (
+            isinstance(expires_in, bool) or not isinstance(expires_in, int | float)
+        ):
+            raise ProviderError("the token response's expires_in is not a number")
+        return cls(
+            access_token=access_token,
+            token_type="Bearer",
+            expires_at=None if expires_in is None else now + float(expires_in),
+            issued_at=now,
+            refresh_token=_optional_str(body, "refresh_token"),
+            id_token=_optional_str(body, "id_token"),
+            scope=_optional_str(body, "scope"),
+        )
+
+    def updated(self, newer: TokenSet) -> TokenSet:
+        """The result of a refresh: absent refresh and ID tokens carry over (RFC 6749 6)."""
+        return replace(
+            newer,
+            refresh_token=newer.refresh_token or self.refresh_token,
+            id_token=newer.id_token or self.id_token,
+            scope=newer.scope or self.scope,
+        )
+
+    def due(self, now: float, leeway: float) -> bool:
+        """True when the access token should be refreshed now.
+
+        The leeway is capped at half the token's lifetime, so short-lived tokens are not
+        refreshed on every request.
+        """
+        if self.expires_at is None:
+            return False
+        lifetime = max(self.expires_at - self.issued_at, 0.0)
+        return now >= self.expires_at - min(leeway, lifetime / 2)
+
+    def to_bytes(self) -> bytes:
+        """JSON, for sealing."""
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TokenSet:
+        """Inverse of :meth:`to_bytes`; ``ValueError`` on anything else."""
+        raw = json.loads(data)
+        if not isinstance(raw, dict):
+            raise ValueError("not a token set")
+        try:
+            return cls(**raw)
+        except TypeError as exc:
+            raise ValueError("not a token set") from exc
+
+
+def _optional_str(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _client_auth(
+    config: OIDCConfig, meta: ProviderMetadata, form: dict[str, str]
+) -> httpx.Auth | None:
+    """Client authentication: ``client_secret_basic``, or ``_post`` when that is all there is."""
+    if config.client_secret is None:
+        form["client_id"] = config.client_id  # a public client
+        return None
+    if meta.token_auth_method == "client_secret_post":
+        form["client_id"] = config.client_id
+        form["client_secret"] = config.client_secret
+        return None
+    # RFC 6749 2.3.1: both parts are form-urlencoded before Basic encoding.
+    return httpx.BasicAuth(quote_plus(config.client_id), quote_plus(config.client_secret))
+
+
+async def token_request(
+    http: httpx.AsyncClient,
+    config: OIDCConfig,
+    meta: ProviderMetadata,
+    form: dict[str, str],
+    now: float,
+) -> tuple[TokenSet, dict[str, Any]]:
+    """POST a grant to the token endpoint; the parsed tokens and the raw body."""
+    form = dict(form)
+    auth = _client_auth(config, meta, form)
+    response = await fetch(
+        http,
+        "POST",
+        meta.token_endpoint,
+        what="token endpoint",
+        data=form,
+        auth=auth,
+        headers={"Accept": "application/json"},
+    )
+    if response.status_code != 200:
+        raise _token_error(response)
+    body = json_object(response, ProviderError, "token endpoint")
+    return TokenSet.from_response(body, now), body
+
+
+def _token_error(response: httpx.Response) -> OIDCError:
+    try:
+        body = json_object(response, ProviderError, "token endpoint")
+    except ProviderError:
+        body = {}
+    code = body.get("error")
+    code = code if code in _TOKEN_ERRORS else "token_request_failed"
+    return TokenRequestFailed(
+        f"the token endpoint refused the grant ({response.status_code})", code=code
+    )
+
+
+async def revoke_token(
+    http: httpx.AsyncClient, config: OIDCConfig, meta: ProviderMetadata, token: str, hint: str
+) -> bool:
+    """RFC 7009 revocation, best effort: ``False`` (logged) on any failure, never raises."""
+    if meta.revocation_endpoint is None:
+        return False
+    form = {"token": token, "token_type_hint": hint}
+    auth = _client_auth(config, meta, form)
+    try:
+        response = await fetch(
+            http, "POST", meta.revocation_endpoint, what="revocation", data=form, auth=auth
+        )
+    except OIDCError as exc:
+        log.warning("token revocation failed: %s", exc.code)
+        return False
+    if response.status_code != 200:
+        log.warning("token revocation answered %s", response.status_code)
+        return False
+    return True

@@ -1,0 +1,86 @@
+"""Small web helpers shared by the Starlette routes: safe redirects, origin checks, errors."""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import unquote, urlsplit
+
+from starlette.requests import HTTPConnection
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from ._errors import OIDCError
+
+__all__ = ["error_response", "is_same_origin", "origin_of", "safe_next_path", "wants_json"]
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower-cased as browsers send ``Origin``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def is_same_origin(conn: HTTPConnection, app_origin: str) -> bool:
+    """False when ``Sec-Fetch-Site`` or ``Origin`` shows a cross-site request.
+
+    Requests without either header (curl, scripts) pass: CSRF needs a browser, and every
+    browser in use sends at least one of them on a POST.
+    """
+    site = conn.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = conn.headers.get("origin")
+    if origin is not None:
+        return origin.lower() == app_origin
+    return True
+
+
+def safe_next_path(value: str | None) -> str:
+    """``value`` if it is a same-origin relative path, else ``/`` (no open redirects).
+
+    Refused: absolute URLs, scheme-relative ``//host``, backslashes (browsers read ``/\\host``
+    as ``//host``), control characters, and the same tricks percent-encoded.
+    """
+    if not value or len(value) > 2048:
+        return "/"
+    decoded = unquote(value)
+    for candidate in (value, decoded):
+        if not candidate.startswith("/") or candidate.startswith("//"):
+            return "/"
+        if "\\" in candidate or any(ord(c) < 0x20 or ord(c) == 0x7F for c in candidate):
+            return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+def wants_json(conn: HTTPConnection, json_paths: tuple[str, ...]) -> bool:
+    """Whether an error for this request should be JSON rather than an HTML page."""
+    if any(conn.url.path.startswith(p) for p in json_paths):
+        return True
+    accept = conn.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_response(conn: HTTPConnection, exc: OIDCError, json_paths: tuple[str, ...]) -> Response:
+    """The 4xx/5xx answer for ``exc``: JSON ``{"error", "error_description"}`` or a page."""
+    if wants_json(conn, json_paths):
+        return JSONResponse(exc.as_dict(), status_code=exc.status, headers=_NO_STORE)
+    return HTMLResponse(_error_page(exc), status_code=exc.status, headers=_NO_STORE)
+
+
+def _error_page(exc: OIDCError) -> str:
+    code = html.escape(exc.code)
+    text = html.escape(exc.description)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign-in problem</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;
+color:#1a2233}}code{{background:#eef1f6;padding:.1rem .35rem;border-radius:4px}}
+a{{color:#0b3d91}}</style></head>
+<body><h1>Sign-in problem</h1><p>{text}</p><p>Error code: <code>{code}</code></p>
+<p><a href="/">Back to the start</a> · <a href="/auth/login">Log in again</a></p></body></html>
+"""

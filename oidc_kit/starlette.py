@@ -1,0 +1,336 @@
+"""Starlette (and FastAPI) integration: the ``/auth`` routes, the session middleware, helpers.
+
+    auth = OIDCAuth(OIDCConfig.from_env())
+    app = Starlette(
+        routes=[Mount("/auth", routes=auth.routes), ...],
+        middleware=[auth.middleware],
+        exception_handlers=auth.exception_handlers,
+        lifespan=lambda app: auth,          # opens and closes the store and HTTP client
+    )
+
+In a handler: ``request.user`` is an :class:`OIDCUser` once logged in; ``@login_required``
+protects an endpoint; ``auth.httpx_auth(request)`` calls an API with the user's token.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ._config import OIDCConfig
+from ._errors import CrossSiteRequest, LoginRequired, OIDCError, SessionError
+from ._flow import LoginFlow
+from ._middleware import SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
+from ._provider import Provider
+from ._refresh import TokenManager
+from ._session import CookieSigner, Session, Sessions, new_id
+from ._tokens import TokenSet, revoke_token
+from ._web import error_response, is_same_origin, origin_of, safe_next_path, wants_json
+from .httpx_auth import BearerAuth
+from .stores import SessionStore, open_store
+
+__all__ = ["OIDCAuth", "OIDCUser", "login_required", "same_origin"]
+
+log = logging.getLogger("oidc_kit")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class OIDCAuth:
+    """OpenID Connect login for one Starlette app: routes, middleware, tokens for API calls."""
+
+    def __init__(
+        self,
+        config: OIDCConfig,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        store: SessionStore | None = None,
+        json_paths: Sequence[str] = ("/api/",),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self._owns_http = http_client is None
+        self.http = http_client or httpx.AsyncClient(timeout=config.http_timeout)
+        self._owns_store = store is None
+        self.store = store if store is not None else open_store(config.session_store)
+        self.provider = Provider(config, self.http, clock)
+        self.sessions = Sessions(config, self.store, clock)
+        self.flow = LoginFlow(config, self.provider, self.store, self.http, clock)
+        self.tokens = TokenManager(config, self.provider, self.sessions, self.http, clock)
+        self.cookies = CookieSigner(config.session_secrets, config.login_timeout)
+        prefix = "__Host-" if config.secure_cookies else ""
+        self.session_cookie = prefix + config.cookie_name
+        self.login_cookie = prefix + config.login_cookie_name
+        self.json_paths = tuple(json_paths)
+        self._origin = origin_of(config.base_url)
+
+    # -- wiring -------------------------------------------------------------------------
+
+    @property
+    def routes(self) -> list[Route]:
+        """The routes to mount at ``/auth``."""
+        return [
+            Route("/login", self._login, methods=["GET"]),
+            Route("/callback", self._callback, methods=["GET", "POST"]),
+            Route("/logout", self._logout, methods=["POST"]),
+            Route("/session", self._session, methods=["GET"]),
+        ]
+
+    @property
+    def middleware(self) -> Middleware:
+        """The session middleware, for ``Starlette(middleware=[...])``."""
+        return Middleware(OIDCSessionMiddleware, auth=self)
+
+    @property
+    def exception_handlers(self) -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+        """Renders every :class:`OIDCError` as a 4xx/5xx answer (JSON or a page)."""
+        return {OIDCError: self._handle_error}
+
+    async def __aenter__(self) -> OIDCAuth:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the store and the HTTP client, if this object made them."""
+        if self._owns_store:
+            await self.store.close()
+        if self._owns_http:
+            await self.http.aclose()
+
+    # -- for handlers -------------------------------------------------------------------
+
+    def httpx_auth(self, conn: HTTPConnection) -> httpx.Auth:
+        """An ``httpx.Auth`` calling APIs with this request's user's access token."""
+        return BearerAuth(_SessionTokens(self, _require_session(conn)))
+
+    async def access_token(self, conn: HTTPConnection) -> str:
+        """The user's access token, refreshed first when due. Keep it out of pages and logs."""
+        return (await self.tokens.tokens(_require_session(conn))).access_token
+
+    async def token_status(self, conn: HTTPConnection) -> dict[str, Any]:
+        """What a profile page may show about the tokens: never a token itself."""
+        session = _require_session(conn)
+        tokens = self.sessions.tokens(session)
+        return {
+            "sub": session.sub,
+            "claims": session.claims,
+            "expires_at": tokens.expires_at,
+            "scope": tokens.scope,
+            "has_refresh_token": tokens.refresh_token is not None,
+        }
+
+    async def refresh_now(self, conn: HTTPConnection) -> None:
+        """Refresh the user's access token now (a "refresh now" button)."""
+        await self.tokens.refresh(_require_session(conn))
+
+    def expired_cookie(self, name: str) -> str:
+        """A ``Set-Cookie`` value deleting cookie ``name``."""
+        response = Response()
+        self._delete_cookie(response, name)
+        return response.headers["set-cookie"]
+
+    # -- routes -------------------------------------------------------------------------
+
+    async def _login(self, request: Request) -> Response:
+        next_path = safe_next_path(request.query_params.get("next"))
+        existing = request.cookies.get(self.login_cookie)
+        # One binding per browser, reused, so logins started in two tabs both complete.
+        binding = (existing and self.cookies.login_binding(existing)) or new_id()
+        url = await self.flow.start(binding, next_path)
+        response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+        self._set_cookie(
+            response,
+            self.login_cookie,
+            self.cookies.sign_login(binding),
+            max_age=self.config.login_timeout,
+            cross_site=self.config.response_mode == "form_post",
+        )
+        return response
+
+    async def _callback(self, request: Request) -> Response:
+        raw = request.cookies.get(self.login_cookie)
+        binding = self.cookies.login_binding(raw) if raw else None
+        try:
+            result = await self.flow.finish(await _callback_params(request), binding)
+        except OIDCError as exc:
+            log.info("login failed: %s", exc.code)
+            response = error_response(request, exc, self.json_paths)
+            self._delete_cookie(response, self.login_cookie)
+            return response
+        old: Session | None = request.scope.get(SCOPE_KEY)
+        if old is not None:
+            await self.sessions.delete(old.sid)  # a new id at every login
+        session = await self.sessions.create(result.tokens, result.claims, result.provider_sid)
+        log.info("login succeeded for sub=%s", session.sub)
+        response = RedirectResponse(result.next_path, status_code=303)
+        self._set_cookie(
+            response,
+            self.session_cookie,
+            self.cookies.sign_session(session.sid),
+            max_age=self.config.session_absolute_timeout,
+        )
+        self._delete_cookie(response, self.login_cookie)
+        return response
+
+    async def _logout(self, request: Request) -> Response:
+        if not is_same_origin(request, self._origin):
+            return _forbidden(request, self.json_paths)
+        session: Session | None = request.scope.get(SCOPE_KEY)
+        location = "/"
+        if session is not None:
+            location = await self._end_session(session)
+        response = RedirectResponse(
+            location, status_code=303, headers={"Cache-Control": "no-store"}
+        )
+        self._delete_cookie(response, self.session_cookie)
+        return response
+
+    async def _end_session(self, session: Session) -> str:
+        """Delete the session, revoke its refresh token, the provider's logout URL or ``/``."""
+        await self.sessions.delete(session.sid)
+        try:
+            tokens: TokenSet | None = self.sessions.tokens(session)
+        except SessionError:
+            tokens = None
+        try:
+            meta = await self.provider.metadata()
+        except OIDCError as exc:
+            log.warning("logout: provider unavailable (%s); local session ended", exc.code)
+            return "/"
+        if tokens is not None and tokens.refresh_token:
+            await revoke_token(self.http, self.config, meta, tokens.refresh_token, "refresh_token")
+        if meta.end_session_endpoint is None:
+            return "/"
+        params = {
+            "client_id": self.config.client_id,
+            "post_logout_redirect_uri": f"{self.config.base_url}/",
+            "state": secrets.token_urlsafe(16),
+        }
+        if tokens is not None and tokens.id_token:
+            params["id_token_hint"] = tokens.id_token
+        separator = "&" if "?" in meta.end_session_endpoint else "?"
+        return meta.end_session_endpoint + separator + urlencode(params)
+
+    async def _session(self, request: Request) -> Response:
+        session: Session | None = request.scope.get(SCOPE_KEY)
+        headers = {"Cache-Control": "no-store"}
+        if session is None:
+            return JSONResponse({"authenticated": False}, status_code=401, headers=headers)
+        body = {
+            "authenticated": True,
+            "sub": session.sub,
+            "claims": session.claims,
+            "expires_at": session.access_expires_at,
+        }
+        return JSONResponse(body, headers=headers)
+
+    async def _handle_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, OIDCError)
+        if isinstance(exc, SessionError):
+            if request.method in ("GET", "HEAD") and not wants_json(request, self.json_paths):
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                response: Response = RedirectResponse(
+                    "/auth/login?" + urlencode({"next": target}), status_code=303
+                )
+            else:
+                response = error_response(request, exc, self.json_paths)
+            if request.scope.get(SCOPE_KEY) is not None:
+                self._delete_cookie(response, self.session_cookie)
+            return response
+        if exc.status >= 500:
+            log.warning("request failed: %s", exc)
+        return error_response(request, exc, self.json_paths)
+
+    # -- cookies ------------------------------------------------------------------------
+
+    def _set_cookie(
+        self, response: Response, name: str, value: str, *, max_age: int, cross_site: bool = False
+    ) -> None:
+        # A form_post callback is a cross-site POST: the login cookie must then be
+        # SameSite=None (which browsers accept only with Secure).
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path="/",
+            httponly=True,
+            secure=self.config.secure_cookies or cross_site,
+            samesite="none" if cross_site else "lax",
+        )
+
+    def _delete_cookie(self, response: Response, name: str) -> None:
+        response.delete_cookie(
+            name, path="/", httponly=True, secure=self.config.secure_cookies, samesite="lax"
+        )
+
+
+class _SessionTokens:
+    """A :class:`TokenSource` over one request's session."""
+
+    def __init__(self, auth: OIDCAuth, session: Session) -> None:
+        self._auth = auth
+        self._session = session
+
+    async def token(self) -> str:
+        return (await self._auth.tokens.tokens(self._session)).access_token
+
+    async def refresh(self, rejected: str) -> str:
+        return (await self._auth.tokens.refresh(self._session, rejected)).access_token
+
+
+def _require_session(conn: HTTPConnection) -> Session:
+    session: Session | None = conn.scope.get(SCOPE_KEY)
+    if session is None:
+        raise LoginRequired("log in to continue")
+    return session
+
+
+def _forbidden(conn: HTTPConnection, json_paths: tuple[str, ...]) -> Response:
+    return error_response(conn, CrossSiteRequest("cross-site request refused"), json_paths)
+
+
+async def _callback_params(request: Request) -> Mapping[str, Sequence[str]]:
+    """The authorization response: the query string, or the form body for form_post."""
+    if request.method == "POST":
+        form = await request.form()
+        return {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
+    return {k: request.query_params.getlist(k) for k in request.query_params}
+
+
+def login_required(endpoint: Endpoint) -> Endpoint:
+    """Protect an endpoint: browsers are sent to log in, JSON clients get 401 ``login_required``."""
+
+    @functools.wraps(endpoint)
+    async def wrapper(request: Request) -> Response:
+        if not request.user.is_authenticated:
+            raise LoginRequired("log in to continue")
+        return await endpoint(request)
+
+    return wrapper
+
+
+def same_origin(request: HTTPConnection) -> bool:
+    """False when ``Origin``/``Sec-Fetch-Site`` show a cross-site request (use on POST forms).
+
+    Compared with the request's own origin; :class:`OIDCAuth` compares with ``APP_BASE_URL``.
+    """
+    return is_same_origin(request, origin_of(str(request.base_url)))

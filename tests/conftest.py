@@ -1,0 +1,82 @@
+"""Shared fixtures: a scriptable fake provider and a kit wired to it (no network)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from oidc_kit import MemoryStore, OIDCConfig
+from oidc_kit._flow import LoginResult
+from oidc_kit.starlette import OIDCAuth
+from tests.fake_op import CLIENT_ID, CLIENT_SECRET, ISSUER, FakeOP
+
+SECRET = "test-session-secret-0123456789abcdef"
+
+
+class Clock:
+    """A clock tests move by hand: nothing sleeps to wait for an expiry."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_config(**overrides: Any) -> OIDCConfig:
+    values: dict[str, Any] = {
+        "issuer": ISSUER,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "base_url": "https://app.test",
+        "scopes": ("openid", "profile", "offline_access", "accounts:read"),
+        "session_secrets": (SECRET,),
+        "session_store": "memory://",
+    }
+    values.update(overrides)
+    return OIDCConfig(**values)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def op(clock: Clock) -> FakeOP:
+    fake = FakeOP()
+    fake.clock = clock
+    return fake
+
+
+@pytest.fixture
+def kit_factory(
+    op: FakeOP, clock: Clock
+) -> Callable[..., OIDCAuth]:
+    def make(**overrides: Any) -> OIDCAuth:
+        http = httpx.AsyncClient(transport=op.transport())
+        return OIDCAuth(make_config(**overrides), http_client=http, store=MemoryStore(), clock=clock)
+
+    return make
+
+
+@pytest.fixture
+async def kit(kit_factory: Callable[..., OIDCAuth]) -> AsyncIterator[OIDCAuth]:
+    auth = kit_factory()
+    yield auth
+    await auth.http.aclose()
+
+
+async def login(kit: OIDCAuth, op: FakeOP, **tamper: str) -> LoginResult:
+    """Run one login through the fake provider; ``tamper`` replaces callback parameters."""
+    url = await kit.flow.start("browser-1", "/next")
+    params = op.authorize(url)
+    params.update(tamper)
+    clean = {k: [v] for k, v in params.items() if v is not None}
+    return await kit.flow.finish(clean, "browser-1")

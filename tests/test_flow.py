@@ -1,0 +1,478 @@
+"""The login flow against a scriptable provider: one named test per refusal.
+
+Each refusal test makes the provider (or the callback) misbehave in one way and asserts the
+stable error code; deleting the check in oidc_kit makes the test fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from joserfc.jwk import ECKey
+
+from oidc_kit import (
+    AuthorizationFailed,
+    DiscoveryError,
+    InvalidCallback,
+    InvalidIdToken,
+    InvalidState,
+    InvalidUserinfo,
+    IssuerMismatch,
+    ProviderError,
+    ProviderUnavailable,
+    TokenRequestFailed,
+)
+from oidc_kit.starlette import OIDCAuth
+from tests.conftest import Clock, login
+from tests.fake_op import CLIENT_ID, DROP, ISSUER, FakeOP, hmac_key, rsa_key, s256
+
+# -- the happy path -------------------------------------------------------------------------
+
+
+async def test_login_returns_validated_claims_and_tokens(kit: OIDCAuth, op: FakeOP) -> None:
+    result = await login(kit, op)
+    assert result.claims["sub"] == "user-1"
+    assert result.claims["email"] == "user@example.com"  # merged from userinfo
+    assert "nonce" not in result.claims and "at_hash" not in result.claims
+    assert result.next_path == "/next"
+    assert result.provider_sid == "op-session-1"
+    assert result.tokens.refresh_token is not None
+
+
+async def test_authorization_url_has_pkce_s256_state_nonce(kit: OIDCAuth, op: FakeOP) -> None:
+    url = await kit.flow.start("browser-1")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    assert url.startswith(f"{ISSUER}/authorize?")
+    assert query["response_type"] == "code"
+    assert query["code_challenge_method"] == "S256"
+    assert len(query["code_challenge"]) == 43
+    assert len(query["state"]) >= 43 and len(query["nonce"]) >= 43
+    assert query["redirect_uri"] == "https://app.test/auth/callback"
+    assert "openid" in query["scope"].split()
+    second = await kit.flow.start("browser-1")
+    assert parse_qs(urlsplit(second).query)["state"][0] != query["state"]
+
+
+async def test_code_exchange_sends_the_verifier_matching_the_challenge(
+    kit: OIDCAuth, op: FakeOP
+) -> None:
+    url = await kit.flow.start("browser-1")
+    challenge = parse_qs(urlsplit(url).query)["code_challenge"][0]
+    await kit.flow.finish({k: [v] for k, v in op.authorize(url).items()}, "browser-1")
+    token_request = next(r for r in op.requests if r.url.path == "/token")
+    form = parse_qs(token_request.content.decode())
+    assert s256(form["code_verifier"][0]) == challenge
+    assert token_request.headers["authorization"].startswith("Basic ")
+    assert "client_secret" not in form
+
+
+async def test_client_secret_post_when_it_is_all_the_provider_supports(
+    kit: OIDCAuth, op: FakeOP
+) -> None:
+    op.discovery["token_endpoint_auth_methods_supported"] = ["client_secret_post"]
+    await login(kit, op)
+    token_request = next(r for r in op.requests if r.url.path == "/token")
+    assert "authorization" not in token_request.headers
+    assert "client_secret" in parse_qs(token_request.content.decode())
+
+
+async def test_token_type_is_compared_case_insensitively(kit: OIDCAuth, op: FakeOP) -> None:
+    op.token_body["token_type"] = "bEaReR"
+    result = await login(kit, op)
+    assert result.tokens.token_type == "Bearer"
+
+
+async def test_refuses_a_token_type_other_than_bearer(kit: OIDCAuth, op: FakeOP) -> None:
+    op.token_body["token_type"] = "mac"
+    with pytest.raises(ProviderError):
+        await login(kit, op)
+
+
+# -- discovery -----------------------------------------------------------------------------
+
+
+async def test_refuses_a_discovered_issuer_that_differs(kit: OIDCAuth, op: FakeOP) -> None:
+    op.discovery["issuer"] = "https://evil.test"
+    with pytest.raises(DiscoveryError) as info:
+        await kit.flow.start("b")
+    assert info.value.code == "invalid_issuer"
+    assert info.value.actual == "https://evil.test"
+
+
+async def test_refuses_a_discovered_issuer_with_a_trailing_slash(kit: OIDCAuth, op: FakeOP) -> None:
+    op.discovery["issuer"] = ISSUER + "/"
+    with pytest.raises(DiscoveryError):
+        await kit.flow.start("b")
+
+
+async def test_refuses_http_endpoints_in_discovery(kit: OIDCAuth, op: FakeOP) -> None:
+    op.discovery["token_endpoint"] = "http://op.test/token"
+    with pytest.raises(DiscoveryError):
+        await kit.flow.start("b")
+
+
+async def test_discovery_is_cached_for_its_ttl(kit: OIDCAuth, op: FakeOP, clock: Clock) -> None:
+    await kit.provider.metadata()
+    await kit.provider.metadata()
+    assert op.calls["/.well-known/openid-configuration"] == 1
+    clock.advance(kit.config.discovery_ttl + 1)
+    await kit.provider.metadata()
+    assert op.calls["/.well-known/openid-configuration"] == 2
+
+
+async def test_unreachable_provider_is_provider_unavailable(kit: OIDCAuth, op: FakeOP) -> None:
+    op.fail_with = httpx.ConnectError
+    with pytest.raises(ProviderUnavailable) as info:
+        await kit.flow.start("b")
+    assert info.value.status == 503
+
+
+# -- callback parameters -------------------------------------------------------------------
+
+
+async def test_refuses_a_missing_state(kit: OIDCAuth, op: FakeOP) -> None:
+    with pytest.raises(InvalidState):
+        await login(kit, op, state=None)  # type: ignore[arg-type]
+
+
+async def test_refuses_an_unknown_state(kit: OIDCAuth, op: FakeOP) -> None:
+    with pytest.raises(InvalidState):
+        await login(kit, op, state="forged-state")
+
+
+async def test_refuses_a_replayed_state(kit: OIDCAuth, op: FakeOP) -> None:
+    url = await kit.flow.start("browser-1")
+    params = {k: [v] for k, v in op.authorize(url).items()}
+    await kit.flow.finish(params, "browser-1")
+    with pytest.raises(InvalidState):
+        await kit.flow.finish(params, "browser-1")
+
+
+async def test_refuses_a_callback_in_another_browser(kit: OIDCAuth, op: FakeOP) -> None:
+    url = await kit.flow.start("browser-1")
+    params = {k: [v] for k, v in op.authorize(url).items()}
+    with pytest.raises(InvalidState):
+        await kit.flow.finish(params, "browser-2")
+    with pytest.raises(InvalidState):
+        await kit.flow.finish(params, None)
+
+
+async def test_refuses_an_expired_login(kit: OIDCAuth, op: FakeOP, clock: Clock) -> None:
+    url = await kit.flow.start("browser-1")
+    params = {k: [v] for k, v in op.authorize(url).items()}
+    clock.advance(kit.config.login_timeout + 1)
+    with pytest.raises(InvalidState):
+        await kit.flow.finish(params, "browser-1")
+
+
+async def test_refuses_repeated_parameters(kit: OIDCAuth, op: FakeOP) -> None:
+    url = await kit.flow.start("browser-1")
+    params = {k: [v] for k, v in op.authorize(url).items()}
+    params["code"] = [params["code"][0], "other"]
+    with pytest.raises(InvalidCallback):
+        await kit.flow.finish(params, "browser-1")
+
+
+async def test_refuses_a_missing_code(kit: OIDCAuth, op: FakeOP) -> None:
+    with pytest.raises(InvalidCallback):
+        await login(kit, op, code=None)  # type: ignore[arg-type]
+
+
+async def test_error_parameter_becomes_its_code(kit: OIDCAuth, op: FakeOP) -> None:
+    with pytest.raises(AuthorizationFailed) as info:
+        await login(kit, op, error="access_denied", error_description="User said no")
+    assert info.value.code == "access_denied"
+    assert info.value.description == "User said no"
+    assert op.calls["/token"] == 0
+
+
+async def test_unknown_error_codes_are_not_passed_through(kit: OIDCAuth, op: FakeOP) -> None:
+    with pytest.raises(AuthorizationFailed) as info:
+        await login(kit, op, error="<script>")
+    assert info.value.code == "access_denied"
+
+
+async def test_refuses_a_wrong_iss_parameter(kit: OIDCAuth, op: FakeOP) -> None:
+    with pytest.raises(IssuerMismatch):
+        await login(kit, op, iss="https://evil.test")
+    assert op.calls["/token"] == 0
+
+
+async def test_refuses_a_missing_iss_when_advertised(kit: OIDCAuth, op: FakeOP) -> None:
+    with pytest.raises(IssuerMismatch):
+        await login(kit, op, iss=None)  # type: ignore[arg-type]
+
+
+async def test_accepts_a_missing_iss_when_not_advertised(kit: OIDCAuth, op: FakeOP) -> None:
+    op.discovery["authorization_response_iss_parameter_supported"] = DROP
+    result = await login(kit, op, iss=None)  # type: ignore[arg-type]
+    assert result.claims["sub"] == "user-1"
+
+
+async def test_refuses_a_wrong_iss_even_when_not_advertised(kit: OIDCAuth, op: FakeOP) -> None:
+    op.discovery["authorization_response_iss_parameter_supported"] = DROP
+    with pytest.raises(IssuerMismatch):
+        await login(kit, op, iss="https://evil.test")
+
+
+async def test_token_endpoint_refusal_keeps_its_code(kit: OIDCAuth, op: FakeOP) -> None:
+    with pytest.raises(TokenRequestFailed) as info:
+        await login(kit, op, code="not-a-code")
+    assert info.value.code == "invalid_grant"
+
+
+# -- the ID token ----------------------------------------------------------------------------
+
+
+async def _refused(kit: OIDCAuth, op: FakeOP, claim: str | None = None) -> InvalidIdToken:
+    with pytest.raises(InvalidIdToken) as info:
+        await login(kit, op)
+    if claim is not None:
+        assert claim in info.value.description
+    return info.value
+
+
+async def test_refuses_alg_none(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_header["alg"] = "none"
+    await _refused(kit, op, "algorithm")
+
+
+async def test_refuses_hs256_unless_configured(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_header = {"alg": "HS256", "kid": DROP}
+    op.sign_key = hmac_key()
+    await _refused(kit, op, "algorithm")
+
+
+async def test_accepts_hs256_when_configured_for_the_client(
+    kit_factory: Callable[..., OIDCAuth], op: FakeOP
+) -> None:
+    kit = kit_factory(id_token_algs=("HS256",))
+    op.id_header = {"alg": "HS256", "kid": DROP}
+    op.sign_key = hmac_key()
+    result = await login(kit, op)
+    assert result.claims["sub"] == "user-1"
+
+
+async def test_refuses_an_alg_outside_the_allowlist(
+    kit_factory: Callable[..., OIDCAuth], op: FakeOP
+) -> None:
+    kit = kit_factory(id_token_algs=("PS256",))
+    await _refused(kit, op, "algorithm")
+
+
+async def test_refuses_a_bad_signature(kit: OIDCAuth, op: FakeOP) -> None:
+    op.sign_key = rsa_key("attacker")
+    op.id_header["kid"] = op.key.kid
+    await _refused(kit, op, "signature")
+
+
+async def test_refuses_a_wrong_iss_claim(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims["iss"] = "https://evil.test"
+    await _refused(kit, op, "iss")
+
+
+async def test_refuses_an_aud_without_the_client(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims["aud"] = "someone-else"
+    await _refused(kit, op, "aud")
+
+
+async def test_refuses_extra_audiences_without_azp(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims["aud"] = [CLIENT_ID, "someone-else"]
+    await _refused(kit, op, "azp")
+
+
+async def test_accepts_extra_audiences_with_azp_us(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims.update(aud=[CLIENT_ID, "someone-else"], azp=CLIENT_ID)
+    assert (await login(kit, op)).claims["sub"] == "user-1"
+
+
+async def test_refuses_an_azp_that_is_not_us(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims["azp"] = "someone-else"
+    await _refused(kit, op, "azp")
+
+
+async def test_refuses_a_missing_exp(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims["exp"] = DROP
+    await _refused(kit, op, "exp")
+
+
+async def test_refuses_an_expired_id_token(kit: OIDCAuth, op: FakeOP, clock: Clock) -> None:
+    op.id_claims["exp"] = int(clock()) - 31
+    await _refused(kit, op, "exp")
+
+
+async def test_accepts_expiry_within_the_leeway(kit: OIDCAuth, op: FakeOP, clock: Clock) -> None:
+    op.id_claims["exp"] = int(clock()) - 29
+    assert (await login(kit, op)).claims["sub"] == "user-1"
+
+
+async def test_refuses_a_missing_iat(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims["iat"] = DROP
+    await _refused(kit, op, "iat")
+
+
+async def test_refuses_an_iat_in_the_future(kit: OIDCAuth, op: FakeOP, clock: Clock) -> None:
+    op.id_claims["iat"] = int(clock()) + 120
+    await _refused(kit, op, "iat")
+
+
+async def test_refuses_a_wrong_nonce(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims["nonce"] = "another-login"
+    await _refused(kit, op, "nonce")
+
+
+async def test_refuses_a_missing_nonce(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims["nonce"] = DROP
+    await _refused(kit, op, "nonce")
+
+
+async def test_refuses_a_wrong_at_hash(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA"
+    await _refused(kit, op, "at_hash")
+
+
+async def test_refuses_a_missing_sub(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims["sub"] = DROP
+    await _refused(kit, op, "sub")
+
+
+async def test_refuses_an_old_auth_time_when_max_age_was_asked(
+    kit: OIDCAuth, op: FakeOP, clock: Clock
+) -> None:
+    op.id_claims["auth_time"] = int(clock()) - 3600
+    url = await kit.flow.start("browser-1", max_age=600)
+    assert parse_qs(urlsplit(url).query)["max_age"] == ["600"]
+    params = {k: [v] for k, v in op.authorize(url).items()}
+    with pytest.raises(InvalidIdToken, match="auth_time"):
+        await kit.flow.finish(params, "browser-1")
+
+
+async def test_refuses_a_missing_auth_time_when_max_age_was_asked(
+    kit: OIDCAuth, op: FakeOP
+) -> None:
+    op.id_claims["auth_time"] = DROP
+    url = await kit.flow.start("browser-1", max_age=600)
+    params = {k: [v] for k, v in op.authorize(url).items()}
+    with pytest.raises(InvalidIdToken, match="auth_time"):
+        await kit.flow.finish(params, "browser-1")
+
+
+async def test_refuses_a_missing_id_token(kit: OIDCAuth, op: FakeOP) -> None:
+    op.token_body["id_token"] = DROP
+    await _refused(kit, op)
+
+
+async def test_refuses_a_garbage_id_token(kit: OIDCAuth, op: FakeOP) -> None:
+    op.token_body["id_token"] = "not.a.jwt"
+    await _refused(kit, op)
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+async def test_refuses_an_unknown_kid_after_one_refetch(
+    kit: OIDCAuth, op: FakeOP, clock: Clock
+) -> None:
+    await login(kit, op)  # caches the JWKS
+    clock.advance(kit.config.jwks_refetch_interval + 1)
+    op.sign_key = rsa_key("unknown")
+    op.id_header["kid"] = "unknown"
+    await _refused(kit, op, "key")
+    assert op.calls["/jwks"] == 2  # the cached set, then one refetch
+
+
+async def test_unknown_kid_refetches_are_rate_limited(
+    kit: OIDCAuth, op: FakeOP, clock: Clock
+) -> None:
+    await login(kit, op)
+    op.sign_key = rsa_key("unknown")
+    op.id_header["kid"] = "unknown"
+    for _ in range(3):
+        await _refused(kit, op)
+    assert op.calls["/jwks"] == 1  # fetched moments ago: no refetch yet
+    clock.advance(kit.config.jwks_refetch_interval + 1)
+    for _ in range(3):
+        await _refused(kit, op)
+    assert op.calls["/jwks"] == 2
+
+
+async def test_key_rotation_is_picked_up_by_the_refetch(
+    kit: OIDCAuth, op: FakeOP, clock: Clock
+) -> None:
+    await login(kit, op)  # caches a JWKS holding k1
+    clock.advance(kit.config.jwks_refetch_interval + 1)
+    new = rsa_key("k2")
+    op.jwks_keys = [new, op.key]
+    op.key = new
+    assert (await login(kit, op)).claims["sub"] == "user-1"
+
+
+async def test_a_token_without_kid_is_verified_with_a_matching_key(
+    kit: OIDCAuth, op: FakeOP
+) -> None:
+    ec = ECKey.generate_key("P-256", parameters={"kid": "ec", "use": "sig"})
+    op.jwks_keys = [ec, op.key]
+    op.id_header["kid"] = DROP
+    assert (await login(kit, op)).claims["sub"] == "user-1"
+
+
+async def test_encryption_keys_are_not_used_for_signatures(kit: OIDCAuth, op: FakeOP) -> None:
+    op.jwks_raw = [dict(op.key.as_dict(private=False), use="enc")]
+    await _refused(kit, op, "key")
+
+
+async def test_unusable_jwks_entries_are_skipped(kit: OIDCAuth, op: FakeOP) -> None:
+    op.jwks_raw = [
+        {"kty": "RSA", "kid": "broken", "n": "!!", "e": "AQAB"},
+        {"kty": "unknown"},
+        "not-a-key",  # type: ignore[list-item]
+        op.key.as_dict(private=False),
+    ]
+    assert (await login(kit, op)).claims["sub"] == "user-1"
+
+
+# -- userinfo --------------------------------------------------------------------------------
+
+
+async def test_refuses_a_userinfo_sub_that_differs(kit: OIDCAuth, op: FakeOP) -> None:
+    op.userinfo_body["sub"] = "someone-else"
+    with pytest.raises(InvalidUserinfo):
+        await login(kit, op)
+
+
+async def test_userinfo_refusing_the_token_keeps_id_token_claims(
+    kit: OIDCAuth, op: FakeOP, caplog: pytest.LogCaptureFixture
+) -> None:
+    op.userinfo_status = 401
+    result = await login(kit, op)
+    assert "email" not in result.claims
+    assert "userinfo refused" in caplog.text
+
+
+async def test_userinfo_down_fails_the_login_as_unavailable(kit: OIDCAuth, op: FakeOP) -> None:
+    op.userinfo_status = 503
+    with pytest.raises(ProviderUnavailable):
+        await login(kit, op)
+
+
+async def test_userinfo_is_skipped_without_the_endpoint(kit: OIDCAuth, op: FakeOP) -> None:
+    op.discovery["userinfo_endpoint"] = DROP
+    await login(kit, op)
+    assert op.calls["/userinfo"] == 0
+
+
+async def test_userinfo_claims_never_override_protocol_claims(kit: OIDCAuth, op: FakeOP) -> None:
+    op.userinfo_body.update(iss="https://evil.test", name="From Userinfo")
+    result = await login(kit, op)
+    assert result.claims["iss"] == ISSUER
+    assert result.claims["name"] == "From Userinfo"
+
+
+def test_fake_provider_s256_agrees_with_the_kit() -> None:
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+    verifier = "x" * 64
+    assert s256(verifier) == create_s256_code_challenge(verifier)
