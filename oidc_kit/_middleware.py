@@ -9,11 +9,11 @@ names no live session. Tokens are not opened here: only a handler that needs one
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.datastructures import MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._session import Session
@@ -58,16 +58,15 @@ class OIDCUser(BaseUser):
 
 
 def read_cookie(scope: Scope, name: str) -> str | None:
-    """One cookie's value from the raw headers (no Request object on the hot path)."""
+    """One cookie's value from the raw headers (no Request object on the hot path).
+
+    Starlette's lenient parser, as browsers are: one malformed cookie does not hide the rest.
+    """
     for key, value in scope["headers"]:
         if key == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: S112 - a malformed header is just no cookie
-                continue
-            if name in jar:
-                return jar[name].value
+            found = cookie_parser(value.decode("latin-1")).get(name)
+            if found is not None:
+                return found
     return None
 
 

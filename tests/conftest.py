@@ -56,12 +56,12 @@ def op(clock: Clock) -> FakeOP:
 
 
 @pytest.fixture
-def kit_factory(
-    op: FakeOP, clock: Clock
-) -> Callable[..., OIDCAuth]:
+def kit_factory(op: FakeOP, clock: Clock) -> Callable[..., OIDCAuth]:
     def make(**overrides: Any) -> OIDCAuth:
         http = httpx.AsyncClient(transport=op.transport())
-        return OIDCAuth(make_config(**overrides), http_client=http, store=MemoryStore(), clock=clock)
+        return OIDCAuth(
+            make_config(**overrides), http_client=http, store=MemoryStore(), clock=clock
+        )
 
     return make
 

@@ -1,0 +1,388 @@
+"""The Starlette integration through HTTP: routes, cookies, middleware, errors, no token leaks."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.authentication import requires
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from oidc_kit._web import safe_next_path
+from oidc_kit.starlette import OIDCAuth, login_required
+from tests.conftest import Clock
+from tests.fake_op import ISSUER, FakeOP
+
+APP = "https://app.test"
+
+
+def build_app(auth: OIDCAuth, api: httpx.MockTransport | None = None) -> Starlette:
+    @login_required
+    async def accounts(request: Request) -> Response:
+        async with httpx.AsyncClient(transport=api, auth=auth.httpx_auth(request)) as client:
+            upstream = await client.get("https://orca.test/accounts")
+        return JSONResponse(upstream.json(), status_code=upstream.status_code)
+
+    @login_required
+    async def page(request: Request) -> Response:
+        return PlainTextResponse(f"hello {request.user.display_name}")
+
+    @requires("authenticated", status_code=401)
+    async def starlette_protected(request: Request) -> Response:
+        return PlainTextResponse(request.user.identity)
+
+    return Starlette(
+        routes=[
+            Mount("/auth", routes=auth.routes),
+            Route("/api/accounts", accounts),
+            Route("/page", page),
+            Route("/plain", starlette_protected),
+        ],
+        middleware=[auth.middleware],
+        exception_handlers=auth.exception_handlers,
+    )
+
+
+def orca(valid: set[str]) -> httpx.MockTransport:
+    """An API accepting only the bearer tokens in ``valid``."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in valid:
+            return httpx.Response(401, json={"error": "unauthorized"})
+        return httpx.Response(200, json={"data": [{"id": "acc-1"}]})
+
+    return httpx.MockTransport(handle)
+
+
+@pytest.fixture
+async def browser(kit: OIDCAuth) -> AsyncIterator[httpx.AsyncClient]:
+    app = build_app(kit, orca(set()))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=APP) as client:
+        yield client
+
+
+async def do_login(browser: httpx.AsyncClient, op: FakeOP, next_path: str = "/") -> httpx.Response:
+    start = await browser.get("/auth/login", params={"next": next_path})
+    assert start.status_code == 303
+    params = op.authorize(start.headers["location"])
+    return await browser.get("/auth/callback", params=params)
+
+
+def set_cookies(response: httpx.Response) -> list[str]:
+    return response.headers.get_list("set-cookie")
+
+
+# -- login -----------------------------------------------------------------------------------
+
+
+async def test_login_redirects_with_a_bound_login_cookie(browser: httpx.AsyncClient) -> None:
+    response = await browser.get("/auth/login")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith(f"{ISSUER}/authorize?")
+    assert response.headers["cache-control"] == "no-store"
+    (cookie,) = set_cookies(response)
+    assert cookie.startswith("__Host-oidc_login=")
+    for attribute in ("HttpOnly", "Secure", "Path=/", "SameSite=lax"):
+        assert attribute in cookie
+
+
+async def test_login_then_callback_makes_a_session(browser: httpx.AsyncClient, op: FakeOP) -> None:
+    response = await do_login(browser, op, "/page?x=1")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/page?x=1"
+    cookies = set_cookies(response)
+    session_cookie = next(c for c in cookies if c.startswith("__Host-oidc_session="))
+    for attribute in ("HttpOnly", "Secure", "Path=/", "SameSite=lax"):
+        assert attribute in session_cookie
+    assert any(c.startswith('__Host-oidc_login=""') for c in cookies)  # login cookie cleared
+    session = await browser.get("/auth/session")
+    assert session.status_code == 200
+    body = session.json()
+    assert body["authenticated"] is True and body["sub"] == "user-1"
+    assert body["claims"]["name"] == "Test User"
+    assert isinstance(body["expires_at"], float)
+    assert session.headers["cache-control"] == "no-store"
+    assert "Cookie" in session.headers["vary"]
+    assert (await browser.get("/page")).text == "hello Test User"
+    assert (await browser.get("/plain")).text == "user-1"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.test/",
+        "https://evil.test/",
+        "/\\evil.test",
+        "%2F%2Fevil.test",
+        "/%2Fevil.test",
+        "/%5Cevil.test",
+        "javascript:alert(1)",
+        "/ok\r\nLocation: https://evil.test",
+        "",
+    ],
+)
+async def test_next_is_only_a_same_origin_relative_path(target: str) -> None:
+    assert safe_next_path(target) == "/"
+
+
+def test_next_keeps_a_relative_path_with_query() -> None:
+    assert safe_next_path("/accounts/1?tab=cards") == "/accounts/1?tab=cards"
+
+
+async def test_open_redirect_is_refused_end_to_end(browser: httpx.AsyncClient, op: FakeOP) -> None:
+    response = await do_login(browser, op, "//evil.test/steal")
+    assert response.headers["location"] == "/"
+
+
+async def test_session_id_changes_at_every_login(
+    browser: httpx.AsyncClient, op: FakeOP, kit: OIDCAuth
+) -> None:
+    await do_login(browser, op)
+    first = browser.cookies["__Host-oidc_session"]
+    await do_login(browser, op)
+    second = browser.cookies["__Host-oidc_session"]
+    assert first != second
+    old_sid = kit.cookies.session_id(first)
+    assert old_sid is not None and await kit.sessions.load(old_sid) is None
+
+
+# -- callback failures ----------------------------------------------------------------------
+
+
+async def test_callback_failure_is_a_page_with_its_code(
+    browser: httpx.AsyncClient, op: FakeOP
+) -> None:
+    await browser.get("/auth/login")
+    response = await browser.get("/auth/callback", params={"state": "forged", "code": "x"})
+    assert response.status_code == 400
+    assert "invalid_state" in response.text
+    assert not any("oidc_session=" in c and '=""' not in c for c in set_cookies(response))
+    assert (await browser.get("/auth/session")).status_code == 401
+
+
+async def test_callback_failure_as_json(browser: httpx.AsyncClient) -> None:
+    response = await browser.get(
+        "/auth/callback",
+        params={"state": "forged", "code": "x"},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_state",
+        "error_description": "unknown, expired or already used state",
+    }
+
+
+async def test_provider_error_is_shown_escaped(browser: httpx.AsyncClient, op: FakeOP) -> None:
+    start = await browser.get("/auth/login")
+    params = op.authorize(start.headers["location"])
+    del params["code"]
+    params.update(error="access_denied", error_description="<b>no</b>")
+    response = await browser.get("/auth/callback", params=params)
+    assert response.status_code == 401
+    assert "access_denied" in response.text
+    assert "<b>no</b>" not in response.text and "&lt;b&gt;" in response.text
+
+
+async def test_garbage_callbacks_never_500(browser: httpx.AsyncClient) -> None:
+    for params in ({}, {"state": ""}, {"state": "\x00"}, {"code": "x"}, {"iss": "x"}):
+        response = await browser.get("/auth/callback", params=params)
+        assert 400 <= response.status_code < 500
+    response = await browser.post(
+        "/auth/callback",
+        content=b"\xff\xfe",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert 400 <= response.status_code < 500
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+async def test_no_session_is_401_json(browser: httpx.AsyncClient) -> None:
+    response = await browser.get("/auth/session")
+    assert response.status_code == 401
+    assert response.json() == {"authenticated": False}
+
+
+@pytest.mark.parametrize(
+    "value", [b"garbage", b"a.b.c", b"x" * 4000, "\u00e9t\u00e9".encode(), b'"unterminated']
+)
+async def test_a_forged_cookie_is_no_session_and_is_deleted(
+    browser: httpx.AsyncClient, value: bytes
+) -> None:
+    header = b"__Host-oidc_session=" + value
+    response = await browser.get("/auth/session", headers=[(b"cookie", header)])
+    assert response.status_code == 401
+    assert any(c.startswith('__Host-oidc_session=""') for c in set_cookies(response))
+
+
+async def test_an_unreadable_store_record_is_no_session(
+    browser: httpx.AsyncClient, op: FakeOP, kit: OIDCAuth
+) -> None:
+    await do_login(browser, op)
+    sid = kit.cookies.session_id(browser.cookies["__Host-oidc_session"])
+    assert sid is not None
+    await kit.store.set(f"session:{sid}", b'{"v": 0, "from": "an older version"}', 60)
+    response = await browser.get("/api/accounts")
+    assert response.status_code == 401
+    assert response.json()["error"] == "login_required"
+
+
+async def test_login_required_redirects_browsers(browser: httpx.AsyncClient) -> None:
+    response = await browser.get("/page?tab=1", headers={"Accept": "text/html"})
+    assert response.status_code == 303
+    location = urlsplit(response.headers["location"])
+    assert location.path == "/auth/login"
+    assert parse_qs(location.query)["next"] == ["/page?tab=1"]
+
+
+async def test_login_required_answers_json_clients_401(browser: httpx.AsyncClient) -> None:
+    response = await browser.get("/api/accounts")
+    assert response.status_code == 401
+    assert response.json()["error"] == "login_required"
+    response = await browser.get("/page", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+
+
+async def test_session_expires_after_idle_timeout(
+    browser: httpx.AsyncClient, op: FakeOP, kit: OIDCAuth, clock: Clock
+) -> None:
+    await do_login(browser, op)
+    clock.advance(kit.config.session_idle_timeout + 1)
+    assert (await browser.get("/auth/session")).status_code == 401
+
+
+# -- calling the API -----------------------------------------------------------------------
+
+
+async def test_api_call_refreshes_once_on_401(kit: OIDCAuth, op: FakeOP) -> None:
+    issued: set[str] = set()
+    app = build_app(kit, orca(issued))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP) as b:
+        await do_login(b, op)
+        original = op.access_token
+
+        def tracked() -> str:
+            token = original()
+            issued.add(token)
+            return token
+
+        op.access_token = tracked  # type: ignore[method-assign]
+        response = await b.get("/api/accounts")
+    assert response.status_code == 200
+    assert response.json() == {"data": [{"id": "acc-1"}]}
+    assert op.calls["/token"] == 2  # the login, then one refresh
+
+
+async def test_refresh_provider_down_is_503_and_keeps_the_session(
+    browser: httpx.AsyncClient, op: FakeOP, kit: OIDCAuth, clock: Clock
+) -> None:
+    op.token_body["expires_in"] = 600
+    await do_login(browser, op)
+    clock.advance(600)
+    op.fail_with = httpx.ConnectError
+    response = await browser.get("/api/accounts")
+    assert response.status_code == 503
+    assert response.json()["error"] == "provider_unavailable"
+    op.fail_with = None
+    assert (await browser.get("/auth/session")).status_code == 200
+
+
+async def test_refresh_invalid_grant_ends_the_session(
+    browser: httpx.AsyncClient, op: FakeOP, clock: Clock
+) -> None:
+    op.token_body["expires_in"] = 600
+    await do_login(browser, op)
+    clock.advance(600)
+    assert (await browser.get("/auth/session")).status_code == 200
+    op.refresh_tokens.clear()
+    response = await browser.get("/api/accounts")
+    assert response.status_code == 401
+    assert response.json()["error"] == "login_required"
+    assert (await browser.get("/auth/session")).status_code == 401
+
+
+# -- logout --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "https://evil.test"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}],
+)
+async def test_cross_site_logout_is_refused(
+    browser: httpx.AsyncClient, op: FakeOP, headers: dict[str, str]
+) -> None:
+    await do_login(browser, op)
+    response = await browser.post("/auth/logout", headers={**headers, "Accept": "application/json"})
+    assert response.status_code == 403
+    assert response.json()["error"] == "cross_site_request"
+    assert (await browser.get("/auth/session")).status_code == 200
+
+
+async def test_logout_ends_the_session_revokes_and_goes_to_the_provider(
+    browser: httpx.AsyncClient, op: FakeOP
+) -> None:
+    await do_login(browser, op)
+    response = await browser.post(
+        "/auth/logout", headers={"Origin": APP, "Sec-Fetch-Site": "same-origin"}
+    )
+    assert response.status_code == 303
+    location = urlsplit(response.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{ISSUER}/logout"
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert query["post_logout_redirect_uri"] == f"{APP}/"
+    assert query["client_id"] == "client-1"
+    assert query["state"] and query["id_token_hint"].count(".") == 2
+    assert any(c.startswith('__Host-oidc_session=""') for c in set_cookies(response))
+    assert op.calls["/revoke"] == 1
+    revoke = next(r for r in op.requests if r.url.path == "/revoke")
+    assert parse_qs(revoke.content.decode())["token_type_hint"] == ["refresh_token"]
+    assert (await browser.get("/auth/session")).status_code == 401
+
+
+async def test_logout_without_a_session_goes_home(browser: httpx.AsyncClient) -> None:
+    response = await browser.post("/auth/logout")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+
+
+async def test_logout_is_post_only(browser: httpx.AsyncClient) -> None:
+    assert (await browser.get("/auth/logout")).status_code == 405
+
+
+# -- no token anywhere -----------------------------------------------------------------------
+
+
+async def test_no_token_in_cookies_bodies_or_logs(
+    browser: httpx.AsyncClient, op: FakeOP, kit: OIDCAuth, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    responses = [await do_login(browser, op, "/page")]
+    sid = kit.cookies.session_id(browser.cookies["__Host-oidc_session"])
+    assert sid is not None
+    session = await kit.sessions.load(sid)
+    assert session is not None
+    tokens = kit.sessions.tokens(session)
+    secrets_ = [tokens.access_token, tokens.refresh_token, tokens.id_token]
+    responses.append(await browser.get("/auth/session"))
+    responses.append(await browser.get("/page"))
+    stored = await kit.store.get(f"session:{sid}")
+    assert stored is not None
+    for secret in secrets_:
+        assert secret
+        assert secret not in stored.decode()
+        assert secret not in caplog.text
+        assert secret not in json.dumps(dict(browser.cookies))
+        for response in responses:
+            assert secret not in response.text
+            assert secret not in str(response.headers)
