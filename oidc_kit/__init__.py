@@ -24,6 +24,7 @@ from ._errors import (
     SessionError,
     TokenRequestFailed,
 )
+from ._redact import RedactTokens
 from ._tokens import TokenSet
 from .httpx_auth import BearerAuth, TokenSource
 from .stores import MemoryStore, SessionStore, SQLiteStore, open_store
@@ -50,6 +51,7 @@ __all__ = [
     "OIDCError",
     "ProviderError",
     "ProviderUnavailable",
+    "RedactTokens",
     "SQLiteStore",
     "SessionEnded",
     "SessionError",

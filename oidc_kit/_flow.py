@@ -32,7 +32,7 @@ from ._errors import (
     IssuerMismatch,
 )
 from ._http import fetch, json_object
-from ._id_token import IdTokenChecks, validate_id_token
+from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, validate_id_token
 from ._provider import Provider, ProviderMetadata
 from ._tokens import TokenSet, token_request
 from .stores import SessionStore
@@ -60,8 +60,6 @@ _PROTOCOL_CLAIMS = frozenset(
         "amr",
     }
 )
-#: Claims kept out of the session: they only made sense while validating the ID token.
-_DROPPED_CLAIMS = frozenset({"nonce", "at_hash", "c_hash"})
 
 
 @dataclass(frozen=True)
@@ -176,7 +174,7 @@ class LoginFlow:
             tokens.id_token, self._config, self._provider, checks, self._clock()
         )
         userinfo = await self._userinfo(meta, tokens.access_token, claims["sub"])
-        merged = {k: v for k, v in claims.items() if k not in _DROPPED_CLAIMS}
+        merged = {k: v for k, v in claims.items() if k not in VALIDATION_ONLY_CLAIMS}
         merged.update({k: v for k, v in userinfo.items() if k not in _PROTOCOL_CLAIMS})
         provider_sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
         return LoginResult(tokens, merged, txn.next_path, provider_sid)

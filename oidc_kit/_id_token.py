@@ -22,7 +22,10 @@ from ._config import OIDCConfig
 from ._errors import InvalidIdToken
 from ._provider import Provider, SigningKey
 
-__all__ = ["IdTokenChecks", "validate_id_token"]
+__all__ = ["VALIDATION_ONLY_CLAIMS", "IdTokenChecks", "validate_id_token"]
+
+#: Claims that only matter while validating the token; sessions do not keep them.
+VALIDATION_ONLY_CLAIMS = frozenset({"nonce", "at_hash", "c_hash"})
 
 _HASH_FOR_ALG = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 

@@ -18,10 +18,10 @@ import httpx
 
 from ._config import OIDCConfig
 from ._errors import InvalidIdToken, ProviderError, SessionEnded, TokenRequestFailed
-from ._id_token import IdTokenChecks, validate_id_token
+from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, validate_id_token
 from ._provider import Provider
 from ._session import Session, Sessions
-from ._tokens import TokenSet, token_request
+from ._tokens import TokenSet, revoke_token, token_request
 
 __all__ = ["TokenManager"]
 
@@ -62,14 +62,26 @@ class TokenManager:
         return await self._single_flight(session.sid, rejected=rejected or tokens.access_token)
 
     async def _single_flight(self, sid: str, rejected: str | None) -> TokenSet:
+        result = await self._join(sid, rejected)
+        if rejected is not None and result.access_token == rejected:
+            # We joined a refresh started for another reason, which kept the token the API
+            # just refused: start (or join) one that replaces it.
+            result = await self._join(sid, rejected)
+        return result
+
+    async def _join(self, sid: str, rejected: str | None) -> TokenSet:
         task = self._inflight.get(sid)
-        if task is None:
+        if task is None or task.done():
             task = asyncio.create_task(self._refresh(sid, rejected))
             self._inflight[sid] = task
-            task.add_done_callback(lambda _: self._inflight.pop(sid, None))
+            task.add_done_callback(lambda done: self._forget(sid, done))
         # shield: one waiter being cancelled (a client went away) must not cancel the
         # refresh the others wait for.
         return await asyncio.shield(task)
+
+    def _forget(self, sid: str, task: asyncio.Task[TokenSet]) -> None:
+        if self._inflight.get(sid) is task:
+            del self._inflight[sid]
 
     async def _refresh(self, sid: str, rejected: str | None) -> TokenSet:
         session = await self._sessions.load(sid)
@@ -86,28 +98,49 @@ class TokenManager:
                 return tokens  # no way to refresh early: use it while it lasts
             await self._sessions.delete(sid)
             raise SessionEnded("the access token expired and there is no refresh token")
-        fresh = await self._grant(session, tokens.refresh_token, now)
+        try:
+            fresh = await self._grant(tokens.refresh_token, now)
+        except TokenRequestFailed as exc:
+            return await self._refused(sid, tokens.refresh_token, exc)
         merged = tokens.updated(fresh)
         claims = await self._refreshed_claims(session, fresh)
         session = self._sessions.with_tokens(session, merged)
         if claims is not None:
             session = _with_claims(session, claims)
+        if await self._sessions.store.get(Sessions.key(sid)) is None:
+            # Logged out while the grant was in flight: do not bring the session back.
+            await self._revoke(merged)
+            raise SessionEnded("the session ended during the refresh")
         await self._sessions.save(session)
         return merged
 
-    async def _grant(self, session: Session, refresh_token: str, now: float) -> TokenSet:
+    async def _grant(self, refresh_token: str, now: float) -> TokenSet:
         meta = await self._provider.metadata()
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         self.refresh_count += 1
-        try:
-            fresh, _ = await token_request(self._http, self._config, meta, form, now)
-        except TokenRequestFailed as exc:
-            if exc.code == "invalid_grant":
-                # The provider no longer honours this login (revoked, expired, reused).
-                await self._sessions.delete(session.sid)
-                raise SessionEnded("the provider refused the refresh token") from None
-            raise ProviderError(f"refresh refused: {exc.code}", code="refresh_failed") from None
+        fresh, _ = await token_request(self._http, self._config, meta, form, now)
         return fresh
+
+    async def _refused(self, sid: str, sent: str, exc: TokenRequestFailed) -> TokenSet:
+        """The provider refused the refresh token we sent."""
+        if exc.code != "invalid_grant":
+            raise ProviderError(f"refresh refused: {exc.code}", code="refresh_failed") from None
+        current = await self._sessions.load(sid)
+        if current is not None:
+            stored = self._sessions.tokens(current)
+            if stored.refresh_token != sent:
+                # Another process rotated it meanwhile and saved the result: use that.
+                return stored
+        # The provider no longer honours this login (revoked, expired, reused).
+        await self._sessions.delete(sid)
+        raise SessionEnded("the provider refused the refresh token") from None
+
+    async def _revoke(self, tokens: TokenSet) -> None:
+        if tokens.refresh_token is not None:
+            meta = await self._provider.metadata()
+            await revoke_token(
+                self._http, self._config, meta, tokens.refresh_token, "refresh_token"
+            )
 
     async def _refreshed_claims(
         self, session: Session, fresh: TokenSet
@@ -128,5 +161,6 @@ class TokenManager:
 
 
 def _with_claims(session: Session, id_claims: dict[str, object]) -> Session:
-    merged = {**session.claims, **{k: v for k, v in id_claims.items() if k != "nonce"}}
+    kept = {k: v for k, v in id_claims.items() if k not in VALIDATION_ONLY_CLAIMS}
+    merged = {**session.claims, **kept}
     return replace(session, claims=merged)

@@ -4,7 +4,8 @@ It behaves like a correct provider until a test tells it otherwise through its a
 ``discovery`` (extra or replaced metadata), ``id_claims``/``id_header`` (overrides for the next
 ID tokens; a value of ``DROP`` removes the claim), ``token_body`` (overrides of the token
 response), ``userinfo_status``/``userinfo_body``, ``fail_with`` (an exception to raise for the
-next requests, e.g. ``httpx.ConnectError``).
+next requests, e.g. ``httpx.ConnectError``). ``token_body`` shapes the login's token response
+only; refresh responses take ``refresh_body``.
 """
 
 from __future__ import annotations

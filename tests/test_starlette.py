@@ -386,3 +386,25 @@ async def test_no_token_in_cookies_bodies_or_logs(
         for response in responses:
             assert secret not in response.text
             assert secret not in str(response.headers)
+
+
+def test_redact_tokens_filter_hides_jwts_and_token_parameters() -> None:
+    from oidc_kit import RedactTokens
+
+    jwt_like = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "GET /logout?id_token_hint=%s&state=abc HTTP/1.1" %s',
+        ("127.0.0.1", jwt_like, 303),
+        None,
+    )
+    assert RedactTokens().filter(record)
+    message = record.getMessage()
+    assert jwt_like not in message and "eyJ" not in message
+    assert "state=abc" in message and "303" in message
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "refresh_token=rt-123&x=1", (), None)
+    RedactTokens().filter(record)
+    assert record.getMessage() == "refresh_token=[redacted]&x=1"
