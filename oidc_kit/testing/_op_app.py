@@ -1,0 +1,79 @@
+"""The sandbox provider's Starlette app: discovery, JWKS and the endpoint routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ._op_authorize import AuthorizationEndpoint
+from ._op_context import OPConfig, OPContext
+from ._op_keys import ALG
+from ._op_logout import EndSessionEndpoint
+from ._op_models import SCOPE_CLAIMS
+from ._op_token import TokenEndpoint
+
+__all__ = ["build_app", "discovery_document"]
+
+_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+_TOKEN_CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash", "azp"]
+
+
+def discovery_document(config: OPConfig) -> dict[str, Any]:
+    """The provider metadata (OpenID Connect Discovery 1.0), every URL absolute."""
+    released = [c for s in config.scopes_supported for c in SCOPE_CLAIMS.get(s, ())]
+    return {
+        "issuer": config.issuer,
+        "authorization_endpoint": config.url("/authorize"),
+        "token_endpoint": config.url("/token"),
+        "userinfo_endpoint": config.url("/userinfo"),
+        "jwks_uri": config.url("/jwks"),
+        "revocation_endpoint": config.url("/revoke"),
+        "end_session_endpoint": config.url("/logout"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [ALG],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": _AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": _AUTH_METHODS,
+        "scopes_supported": list(config.scopes_supported),
+        "claims_supported": _TOKEN_CLAIMS + list(dict.fromkeys(released)),
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
+    }
+
+
+def build_app(ctx: OPContext) -> Starlette:
+    """A Starlette app with routes relative to the issuer (mount it at the issuer's path)."""
+    authorization = AuthorizationEndpoint(ctx)
+    tokens = TokenEndpoint(ctx)
+    logout = EndSessionEndpoint(ctx)
+
+    async def discovery(request: Request) -> Response:
+        return JSONResponse(discovery_document(ctx.config))
+
+    async def jwks(request: Request) -> Response:
+        return JSONResponse(ctx.keys.jwks())
+
+    get, post, both = ["GET"], ["POST"], ["GET", "POST"]
+    routes = [
+        Route("/.well-known/openid-configuration", discovery, methods=get),
+        Route("/jwks", jwks, methods=get),
+        Route("/authorize", authorization.authorize, methods=both),
+        Route("/login", authorization.login, methods=post),
+        Route("/token", tokens.token, methods=post),
+        Route("/revoke", tokens.revoke, methods=post),
+        Route("/userinfo", tokens.userinfo, methods=both),
+        Route("/logout", logout.end_session, methods=both),
+    ]
+    return Starlette(routes=routes)

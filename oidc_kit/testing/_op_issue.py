@@ -1,0 +1,78 @@
+"""Minting the token response: RFC 9068 access token, ID token, rotated refresh token."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from ._op_context import OPContext
+from ._op_keys import half_hash
+from ._op_models import claims_for_scopes
+from ._op_store import Grant
+
+__all__ = ["TokenIssuer"]
+
+
+class TokenIssuer:
+    """Signs tokens for a grant and records them in the store."""
+
+    def __init__(self, ctx: OPContext) -> None:
+        self._ctx = ctx
+
+    def issue(self, grant: Grant, scopes: tuple[str, ...], *, nonce: str | None) -> dict[str, Any]:
+        """The token response body for ``grant``, limited to ``scopes``.
+
+        A refresh token comes with it when the grant includes ``offline_access``.
+        """
+        config = self._ctx.config
+        access_token = self._access_token(grant, scopes)
+        body: dict[str, Any] = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": config.access_token_ttl,
+            "scope": " ".join(scopes),
+            "id_token": self._id_token(grant, scopes, access_token, nonce),
+        }
+        if "offline_access" in grant.scopes:
+            ttl = config.refresh_token_ttl
+            body["refresh_token"] = self._ctx.store.new_refresh_token(grant, ttl)
+        return body
+
+    def _access_token(self, grant: Grant, scopes: tuple[str, ...]) -> str:
+        config = self._ctx.config
+        now, jti = config.now(), secrets.token_urlsafe(16)
+        claims = {
+            "iss": config.issuer,
+            "sub": grant.sub,
+            "aud": config.access_token_audience,
+            "client_id": grant.client_id,
+            "scope": " ".join(scopes),
+            "iat": now,
+            "exp": now + config.access_token_ttl,
+            "jti": jti,
+            "auth_time": grant.auth_time,
+        }
+        self._ctx.store.add_access_token(grant, jti, config.access_token_ttl)
+        return self._ctx.keys.sign(claims, typ="at+jwt")
+
+    def _id_token(
+        self, grant: Grant, scopes: tuple[str, ...], access_token: str, nonce: str | None
+    ) -> str:
+        config = self._ctx.config
+        user = self._ctx.user_by_sub(grant.sub)
+        now = config.now()
+        claims: dict[str, Any] = claims_for_scopes(user.claims if user else {}, scopes)
+        claims.update(
+            iss=config.issuer,
+            sub=grant.sub,
+            aud=grant.client_id,
+            azp=grant.client_id,
+            iat=now,
+            exp=now + config.id_token_ttl,
+            auth_time=grant.auth_time,
+            sid=grant.sid,
+            at_hash=half_hash(access_token),
+        )
+        if nonce is not None:
+            claims["nonce"] = nonce
+        return self._ctx.keys.sign(claims, typ="JWT")

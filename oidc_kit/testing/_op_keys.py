@@ -1,0 +1,84 @@
+"""The sandbox provider's RS256 signing keys, with rotation, and the hashes OIDC needs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from joserfc import jwk, jwt
+from joserfc.errors import JoseError
+
+__all__ = ["SigningKeys", "half_hash", "s256"]
+
+ALG = "RS256"
+_MAX_KEYS = 3
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def s256(verifier: str) -> str:
+    """The PKCE ``S256`` code challenge of ``verifier`` (RFC 7636 4.2)."""
+    return _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+def half_hash(value: str) -> str:
+    """``at_hash``: the left half of SHA-256 of ``value``, base64url (OIDC Core 3.1.3.6)."""
+    digest = hashlib.sha256(value.encode("ascii")).digest()
+    return _b64url(digest[: len(digest) // 2])
+
+
+def _new_key() -> jwk.RSAKey:
+    kid = f"sandbox-{secrets.token_hex(8)}"
+    return jwk.RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": ALG})
+
+
+class SigningKeys:
+    """RSA keys, newest first: the first signs, all of them verify and are published."""
+
+    def __init__(self) -> None:
+        self._keys: list[jwk.RSAKey] = [_new_key()]
+
+    @property
+    def current_kid(self) -> str:
+        """The ``kid`` of the key that signs new tokens."""
+        return str(self._keys[0].kid)
+
+    def rotate(self) -> None:
+        """Put a new key first; keep the previous ones (at most three keys in all)."""
+        self._keys = [_new_key(), *self._keys][:_MAX_KEYS]
+
+    def jwks(self) -> dict[str, Any]:
+        """The public JWK Set."""
+        return {"keys": [key.as_dict(private=False) for key in self._keys]}
+
+    def sign(self, claims: Mapping[str, Any], *, typ: str = "JWT") -> str:
+        """Sign ``claims`` with the current key; the header carries ``alg``, ``kid``, ``typ``."""
+        header = {"alg": ALG, "kid": self.current_kid, "typ": typ}
+        return jwt.encode(header, dict(claims), self._keys[0], algorithms=[ALG])
+
+    def verify(
+        self, token: str, *, issuer: str, typ: str, now: Callable[[], int] | None
+    ) -> dict[str, Any] | None:
+        """The claims of ``token`` if we signed it, with header ``typ`` and ``iss`` = issuer.
+
+        With ``now`` the token must also carry an unexpired ``exp``; ``now=None`` skips the
+        time checks (an ``id_token_hint`` may have expired). Returns None for anything else.
+        """
+        try:
+            decoded = jwt.decode(token, jwk.KeySet(list(self._keys)), algorithms=[ALG])
+        except (JoseError, ValueError, TypeError):
+            return None
+        claims = dict(decoded.claims)
+        if decoded.header.get("typ") != typ or claims.get("iss") != issuer:
+            return None
+        if now is not None:
+            try:
+                jwt.JWTClaimsRegistry(now=now, exp={"essential": True}).validate(claims)
+            except JoseError:
+                return None
+        return claims
