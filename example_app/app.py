@@ -1,0 +1,157 @@
+"""The example app: ``create_app()`` wires the kit, the pages, the JSON API and the sandboxes.
+
+Start here when you copy this app. What to keep: the ``/auth`` mount, the middleware, the
+exception handlers and a lifespan that enters ``auth``. What to drop in production: everything
+named sandbox (it only runs when ``OIDC_ISSUER`` / ``ORCA_API_BASE`` are unset).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Router
+from starlette.staticfiles import StaticFiles
+
+from .deps import Deps
+from .loopback import LoopbackTransport
+from .orca import OrcaClient, OrcaError
+from .sandbox_orca import SandboxOrca
+from .settings import (
+    SANDBOX_ACCESS_TOKEN_TTL,
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_OP_PATH,
+    SANDBOX_ORCA_PATH,
+    Settings,
+)
+from .templating import make_templates, render
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("example_app")
+
+_STATIC = Path(__file__).parent / "static"
+
+
+def create_app(environ: Mapping[str, str] | None = None, *, port: int = 8000) -> Starlette:
+    """The ASGI app, configured from ``environ`` (default: ``os.environ``).
+
+    ``port`` only feeds the default ``APP_BASE_URL``, ``http://127.0.0.1:{port}``.
+    """
+    # The kit is imported here, not at module level, so that the sandbox modules of this
+    # package can be imported (and tested) on their own.
+    from oidc_kit.starlette import OIDCAuth
+
+    from .api import api_routes
+    from .pages import page_routes
+
+    settings = Settings.from_env(environ, port=port)
+    config = settings.oidc_config(environ)
+
+    # One HTTP client for ORCA and for the sandboxes; calls to our own /sandbox/ URLs are
+    # answered in process (see loopback.py), everything else goes to the network.
+    sandbox = Router()
+    http = httpx.AsyncClient(
+        transport=LoopbackTransport(settings.base_url, sandbox), timeout=config.http_timeout
+    )
+    sandbox.routes.extend(_sandbox_routes(settings, config.issuer, http))
+
+    # Give the kit our client only when it must reach the embedded provider in process.
+    auth = OIDCAuth(config, http_client=http) if settings.sandbox_provider else OIDCAuth(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with auth:  # opens the session store and the kit's HTTP client
+                _log_start(settings)
+                yield
+        finally:
+            await http.aclose()
+
+    app = Starlette(
+        routes=[
+            Mount("/auth", routes=auth.routes),
+            *page_routes(),
+            Mount("/api", routes=api_routes()),
+            Mount("/static", app=StaticFiles(directory=_STATIC), name="static"),
+            *sandbox.routes,
+        ],
+        middleware=[auth.middleware],
+        exception_handlers={
+            **auth.exception_handlers,
+            OrcaError: orca_error,
+            404: not_found,
+        },
+        lifespan=lifespan,
+    )
+    app.state.deps = Deps(
+        settings=settings,
+        config=config,
+        auth=auth,
+        orca=OrcaClient(settings.orca_api_base, http),
+        templates=make_templates(sandbox_banner=_banner(settings)),
+    )
+    return app
+
+
+def _sandbox_routes(settings: Settings, issuer: str, http: httpx.AsyncClient) -> list[BaseRoute]:
+    """The embedded sandbox provider and/or sandbox ORCA, for what the environment leaves unset."""
+    routes: list[BaseRoute] = []
+    if settings.sandbox_provider:
+        from oidc_kit.testing import SandboxClient, SandboxProvider
+
+        client = SandboxClient(
+            client_id=SANDBOX_CLIENT_ID,
+            client_secret=SANDBOX_CLIENT_SECRET,
+            redirect_uris=(settings.redirect_uri,),
+            post_logout_redirect_uris=(settings.post_logout_redirect_uri,),
+        )
+        provider = SandboxProvider(
+            settings.issuer, clients=[client], access_token_ttl=SANDBOX_ACCESS_TOKEN_TTL
+        )
+        routes.append(Mount(SANDBOX_OP_PATH, app=provider.app))
+    if settings.sandbox_orca:
+        orca = SandboxOrca(issuer, http, audience=settings.orca_audience)
+        routes.append(Mount(SANDBOX_ORCA_PATH, app=orca.app))
+    return routes
+
+
+def _banner(settings: Settings) -> str | None:
+    if settings.sandbox_provider:
+        return "Sandbox mode — log in as alice/alice or bob/bob"
+    if settings.sandbox_orca:
+        return "Sandbox ORCA — the accounts and cards shown are made up"
+    return None
+
+
+def _log_start(settings: Settings) -> None:
+    log.info("example_app at %s", settings.base_url)
+    log.info("provider: %s", "embedded sandbox" if settings.sandbox_provider else settings.issuer)
+    log.info("ORCA: %s", "sandbox" if settings.sandbox_orca else settings.orca_api_base)
+
+
+async def orca_error(request: Request, exc: Exception) -> Response:
+    """ORCA said no: ``/api/*`` passes ORCA's answer through; pages explain it."""
+    assert isinstance(exc, OrcaError)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse(exc.body, status_code=exc.status, headers={"Cache-Control": "no-store"})
+    status = exc.status if exc.status in (401, 403, 404) else 502
+    context = {"title": "ORCA said no", "message": exc.message, "orca_status": exc.status}
+    return render(request, "error.html", context, status_code=status)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """Unknown routes: JSON under ``/api/``, a page elsewhere."""
+    detail = exc.detail if isinstance(exc, HTTPException) else "Not Found"
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "not_found", "error_description": detail}, status_code=404)
+    context = {"title": "Page not found", "message": "There is nothing at this address."}
+    return render(request, "error.html", context, status_code=404)

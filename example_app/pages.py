@@ -1,0 +1,105 @@
+"""The HTML pages: home, accounts, one account's transactions, cards, profile.
+
+Each protected page is one ``@login_required`` function: it asks the kit for an ``httpx.Auth``
+carrying the user's token and calls ORCA with it. Tokens never reach a template; the profile
+shows only what ``auth.token_status`` returns (claims, expiry, scope), never a token.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from oidc_kit.starlette import login_required, same_origin
+
+from .deps import deps
+from .orca import OrcaError
+from .templating import render
+
+__all__ = ["page_routes"]
+
+
+async def home(request: Request) -> Response:
+    """Anyone: a "Log in" button, or the user's name and where to go next."""
+    return render(request, "home.html", {"nav": "home"})
+
+
+@login_required
+async def accounts(request: Request) -> Response:
+    """The user's accounts, as ORCA lists them."""
+    d = deps(request)
+    result = await d.orca.list_accounts(d.auth.httpx_auth(request))
+    return render(request, "accounts.html", {"nav": "accounts", "accounts": result["data"]})
+
+
+@login_required
+async def account(request: Request) -> Response:
+    """One account and its transactions, newest first."""
+    d = deps(request)
+    auth = d.auth.httpx_auth(request)
+    account_id = request.path_params["account_id"]
+    details = await d.orca.get_account(account_id, auth)
+    transactions = await d.orca.list_transactions(account_id, auth)
+    context = {"nav": "accounts", "account": details["data"], "transactions": transactions["data"]}
+    return render(request, "account.html", context)
+
+
+@login_required
+async def cards(request: Request) -> Response:
+    """The user's payment cards."""
+    d = deps(request)
+    result = await d.orca.list_cards(d.auth.httpx_auth(request))
+    return render(request, "cards.html", {"nav": "cards", "cards": result["data"]})
+
+
+@login_required
+async def profile(request: Request) -> Response:
+    """Who the provider says the user is, the access token's life, and ORCA's party record."""
+    d = deps(request)
+    status = await d.auth.token_status(request)
+    expires_at = status.get("expires_at")
+    context: dict[str, Any] = {
+        "nav": "profile",
+        "claims": dict(sorted(request.user.claims.items())),
+        "status": status,
+        "scopes": str(status.get("scope") or "").split(),
+        # Seconds left by the server's clock: the page counts down from this, so a browser
+        # whose clock is off still shows the right countdown.
+        "remaining": max(0, int(expires_at - time.time())) if expires_at else None,
+        "refresh_leeway": d.config.refresh_leeway,
+    }
+    try:
+        context["party"] = (await d.orca.get_party(d.auth.httpx_auth(request)))["data"]
+    except OrcaError as exc:  # shown in its section: the rest of the page is still useful
+        context["party_error"] = exc.message
+    return render(request, "profile.html", context)
+
+
+@login_required
+async def refresh(request: Request) -> Response:
+    """``POST /profile/refresh``: refresh the access token now, then back to the profile."""
+    if not same_origin(request):  # a form on another site cannot make us refresh
+        return render(
+            request,
+            "error.html",
+            {"title": "Cross-site request refused", "message": "Use the button on /profile."},
+            status_code=403,
+        )
+    await deps(request).auth.refresh_now(request)
+    return RedirectResponse("/profile", status_code=303)
+
+
+def page_routes() -> list[BaseRoute]:
+    """The pages; all but home need a logged-in user (``@login_required`` above)."""
+    return [
+        Route("/", home),
+        Route("/accounts", accounts),
+        Route("/accounts/{account_id}", account),
+        Route("/cards", cards),
+        Route("/profile", profile),
+        Route("/profile/refresh", refresh, methods=["POST"]),
+    ]

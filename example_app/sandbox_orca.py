@@ -1,0 +1,266 @@
+"""A sandbox of the PortX ORCA API: the same routes, scopes and errors, with made-up data.
+
+It lets the example app (and workshop attendees) call "ORCA" with no PortX account. Mount
+``SandboxOrca(...).app`` at ``/sandbox/orca/v1``; it validates bearer JWTs the way a resource
+server must:
+
+- the signature, against the issuer's JWKS found through discovery, cached; a token whose
+  ``kid`` is unknown makes it refetch the JWKS (the issuer rotated its keys) at most once a
+  minute, so forged ``kid`` values cannot make it hammer the issuer;
+- ``iss`` equal to the issuer, ``exp`` in the future, ``aud`` containing the audience;
+- the route's scope in ``scope`` (space-separated) or ``scp`` (a list).
+
+Errors are exactly ORCA's: 401 ``unauthorized`` for any missing, invalid or expired token, 403
+``forbidden`` for a valid token without the scope, 404 ``not_found`` for an account that is not
+the user's. The data comes from :mod:`example_app.seed`, keyed by the token's ``sub``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .seed import UserData, data_for
+
+__all__ = ["ACCEPTED_ALGS", "SandboxOrca"]
+
+#: Signature algorithms accepted on access tokens; never ``none`` or a shared-secret HS*.
+ACCEPTED_ALGS = ["RS256", "PS256", "ES256", "EdDSA"]
+
+_INVALID_TOKEN = {
+    "error": "unauthorized",
+    "error_description": "The access token is invalid or has expired",
+}
+
+
+class OrcaApiError(Exception):
+    """An error answer of the API: status, JSON body and ``WWW-Authenticate`` header."""
+
+    def __init__(self, status: int, body: dict[str, str], challenge: str | None = None) -> None:
+        super().__init__(body["error"])
+        self.status = status
+        self.body = body
+        self.challenge = challenge
+
+    @classmethod
+    def invalid_token(cls) -> OrcaApiError:
+        return cls(401, _INVALID_TOKEN, 'Bearer error="invalid_token"')
+
+    @classmethod
+    def insufficient_scope(cls, scope: str) -> OrcaApiError:
+        description = f"The access token does not grant the {scope} scope"
+        challenge = f'Bearer error="insufficient_scope", scope="{scope}"'
+        return cls(403, {"error": "forbidden", "error_description": description}, challenge)
+
+    @classmethod
+    def not_found(cls, what: str) -> OrcaApiError:
+        return cls(404, {"error": "not_found", "error_description": f"No such {what}"})
+
+    @classmethod
+    def keys_unavailable(cls) -> OrcaApiError:
+        # Not the caller's fault: its token may be fine, we just cannot check it right now.
+        description = "The token issuer's signing keys could not be fetched"
+        return cls(503, {"error": "temporarily_unavailable", "error_description": description})
+
+
+class _IssuerKeys:
+    """The issuer's JWKS, found through discovery, cached, refetched at most once a minute."""
+
+    def __init__(
+        self,
+        issuer: str,
+        http: httpx.AsyncClient,
+        clock: Callable[[], float],
+        refetch_interval: float,
+    ) -> None:
+        self._issuer = issuer
+        self._http = http
+        self._clock = clock
+        self._refetch_interval = refetch_interval
+        self._jwks_uri: str | None = None
+        self._keys: KeySet | None = None
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> KeySet:
+        """The cached keys, fetched on first use."""
+        if self._keys is not None:
+            return self._keys
+        async with self._lock:
+            if self._keys is None:  # another request may have fetched them meanwhile
+                self._keys = await self._fetch()
+            return self._keys
+
+    async def after_unknown_kid(self, tried: KeySet) -> KeySet | None:
+        """Newer keys than ``tried``, refetching if a minute has passed; ``None`` if none."""
+        async with self._lock:
+            if self._keys is not tried:  # a concurrent request refetched already
+                return self._keys
+            if self._clock() - self._fetched_at < self._refetch_interval:
+                return None
+            self._keys = await self._fetch()
+            return self._keys
+
+    async def _fetch(self) -> KeySet:
+        # Counted as an attempt even if it fails, so an unreachable issuer is not hammered.
+        self._fetched_at = self._clock()
+        try:
+            if self._jwks_uri is None:
+                self._jwks_uri = await self._discover()
+            response = await self._http.get(self._jwks_uri)
+            response.raise_for_status()
+            return KeySet.import_key_set(response.json())
+        except (httpx.HTTPError, ValueError, JoseError) as exc:
+            raise OrcaApiError.keys_unavailable() from exc
+
+    async def _discover(self) -> str:
+        response = await self._http.get(f"{self._issuer}/.well-known/openid-configuration")
+        response.raise_for_status()
+        metadata = response.json()
+        if metadata.get("issuer") != self._issuer or not isinstance(metadata.get("jwks_uri"), str):
+            raise ValueError("discovery document does not match the issuer")
+        return str(metadata["jwks_uri"])
+
+
+def _bearer_token(request: Request) -> str:
+    """The token of ``Authorization: Bearer <token>`` (the scheme is case-insensitive)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise OrcaApiError.invalid_token()
+    return token
+
+
+def _granted_scopes(claims: dict[str, Any]) -> set[str]:
+    """Scopes from ``scope`` (RFC 9068: a space-separated string) or ``scp`` (a list)."""
+    scope, scp = claims.get("scope"), claims.get("scp")
+    if isinstance(scope, str):
+        return set(scope.split())
+    if isinstance(scp, list):
+        return {s for s in scp if isinstance(s, str)}
+    if isinstance(scp, str):
+        return set(scp.split())
+    return set()
+
+
+class SandboxOrca:
+    """The sandbox ORCA API as an ASGI app, ``.app``, to mount at ``/sandbox/orca/v1``.
+
+    ``http_client`` is used to fetch the issuer's discovery document and JWKS; the caller owns
+    it (and closes it). ``clock`` returns epoch seconds; tests pass a fake one.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        http_client: httpx.AsyncClient,
+        *,
+        audience: str = "orca",
+        clock: Callable[[], float] = time.time,
+        leeway: int = 5,
+        jwks_refetch_interval: float = 60.0,
+    ) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.audience = audience
+        self._clock = clock
+        self._leeway = leeway
+        self._keys = _IssuerKeys(self.issuer, http_client, clock, jwks_refetch_interval)
+        self.app = Starlette(
+            routes=[
+                Route("/accounts", self.list_accounts),
+                Route("/accounts/{account_id}", self.get_account),
+                Route("/accounts/{account_id}/transactions", self.list_transactions),
+                Route("/parties/me", self.get_party),
+                Route("/cards", self.list_cards),
+            ],
+            exception_handlers={OrcaApiError: _error_response},
+        )
+
+    # --- routes ---------------------------------------------------------------------------
+
+    async def list_accounts(self, request: Request) -> Response:
+        user = await self._authorize(request, "accounts:read")
+        return _json({"data": user.accounts})
+
+    async def get_account(self, request: Request) -> Response:
+        user = await self._authorize(request, "accounts:read")
+        return _json({"data": _own_account(user, request)})
+
+    async def list_transactions(self, request: Request) -> Response:
+        user = await self._authorize(request, "transactions:read")
+        account = _own_account(user, request)
+        return _json({"data": user.transactions.get(account["id"], [])})
+
+    async def get_party(self, request: Request) -> Response:
+        user = await self._authorize(request, "parties:read")
+        return _json({"data": user.party})
+
+    async def list_cards(self, request: Request) -> Response:
+        user = await self._authorize(request, "cards:read")
+        return _json({"data": user.cards})
+
+    # --- token checks ---------------------------------------------------------------------
+
+    async def _authorize(self, request: Request, scope: str) -> UserData:
+        """The data of the token's user, if the token is valid and grants ``scope``."""
+        claims = await self.validate_token(_bearer_token(request))
+        if scope not in _granted_scopes(claims):
+            raise OrcaApiError.insufficient_scope(scope)
+        return data_for(claims["sub"])
+
+    async def validate_token(self, token: str) -> dict[str, Any]:
+        """The token's claims once signature, issuer, expiry and audience are checked."""
+        keys = await self._keys.current()
+        try:
+            try:
+                claims = jwt.decode(token, keys, algorithms=ACCEPTED_ALGS).claims
+            except InvalidKeyIdError:
+                newer = await self._keys.after_unknown_kid(keys)
+                if newer is None:
+                    raise
+                claims = jwt.decode(token, newer, algorithms=ACCEPTED_ALGS).claims
+            self._claims_registry().validate(claims)
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise OrcaApiError.invalid_token() from exc
+        return claims
+
+    def _claims_registry(self) -> jwt.JWTClaimsRegistry:
+        return jwt.JWTClaimsRegistry(
+            now=lambda: int(self._clock()),
+            leeway=self._leeway,
+            iss={"essential": True, "value": self.issuer},
+            exp={"essential": True},
+            aud={"essential": True, "value": self.audience},
+            sub={"essential": True},
+        )
+
+
+def _own_account(user: UserData, request: Request) -> dict[str, Any]:
+    """The account of the path, if it is the user's: someone else's is as unknown as a typo."""
+    account = user.account(request.path_params["account_id"])
+    if account is None:
+        raise OrcaApiError.not_found("account")
+    return account
+
+
+def _json(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+async def _error_response(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OrcaApiError)
+    headers = {"Cache-Control": "no-store"}
+    if exc.challenge:
+        headers["WWW-Authenticate"] = exc.challenge
+    return JSONResponse(exc.body, status_code=exc.status, headers=headers)

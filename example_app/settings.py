@@ -1,0 +1,106 @@
+"""The example app's settings, read once from the environment.
+
+With nothing set, everything is local: the embedded sandbox provider at
+``{APP_BASE_URL}/sandbox/op`` and the sandbox ORCA API at ``{APP_BASE_URL}/sandbox/orca/v1``.
+Set ``OIDC_ISSUER`` (and the client's id and secret) to log in at a real provider, and
+``ORCA_API_BASE`` to call the real ORCA API; either works without the other.
+
+Only the settings the app itself uses live here; the kit reads the rest of its own
+(``SESSION_SECRET``, ``SESSION_STORE``, ``OIDC_REFRESH_LEEWAY``...) in ``OIDCConfig.from_env``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the kit is imported lazily, when the app is created
+    from oidc_kit import OIDCConfig
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "SANDBOX_CLIENT_ID",
+    "SANDBOX_CLIENT_SECRET",
+    "SANDBOX_OP_PATH",
+    "SANDBOX_ORCA_PATH",
+    "Settings",
+]
+
+DEFAULT_SCOPES = (
+    "openid profile email offline_access accounts:read transactions:read parties:read cards:read"
+)
+SANDBOX_OP_PATH = "/sandbox/op"
+SANDBOX_ORCA_PATH = "/sandbox/orca/v1"
+SANDBOX_CLIENT_ID = "example-app"
+# Not a secret: the embedded sandbox provider only exists inside this process.
+SANDBOX_CLIENT_SECRET = "sandbox-secret"
+#: Sandbox access tokens live one minute, so that people can watch a refresh happen.
+SANDBOX_ACCESS_TOKEN_TTL = 60
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the app is, who logs users in, and where ORCA is."""
+
+    base_url: str
+    issuer: str
+    scopes: tuple[str, ...]
+    orca_api_base: str
+    orca_audience: str
+    #: True when the issuer is the embedded sandbox provider (mounted at ``/sandbox/op``).
+    sandbox_provider: bool
+    #: True when ORCA is the embedded sandbox ORCA (mounted at ``/sandbox/orca/v1``).
+    sandbox_orca: bool
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, port: int = 8000) -> Settings:
+        """Settings from ``APP_BASE_URL``, ``OIDC_ISSUER``, ``OIDC_SCOPES``, ``ORCA_*``."""
+        env = os.environ if environ is None else environ
+        base_url = _get(env, "APP_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/")
+        issuer = _get(env, "OIDC_ISSUER", "")  # compared exactly: keep any trailing slash
+        orca_api_base = _get(env, "ORCA_API_BASE", "").rstrip("/")
+        return cls(
+            base_url=base_url,
+            issuer=issuer or base_url + SANDBOX_OP_PATH,
+            scopes=tuple(_get(env, "OIDC_SCOPES", DEFAULT_SCOPES).split()),
+            orca_api_base=orca_api_base or base_url + SANDBOX_ORCA_PATH,
+            orca_audience=_get(env, "ORCA_AUDIENCE", "orca"),
+            sandbox_provider=not issuer,
+            sandbox_orca=not orca_api_base,
+        )
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.base_url}/auth/callback"
+
+    @property
+    def post_logout_redirect_uri(self) -> str:
+        return f"{self.base_url}/"
+
+    def oidc_config(self, environ: Mapping[str, str] | None = None) -> OIDCConfig:
+        """The kit's configuration: the environment, with this app's choices on top.
+
+        With the embedded sandbox provider, its client and ``allow_insecure_http`` are forced:
+        the sandbox knows no other client, and it is served over plain http on loopback.
+        """
+        from oidc_kit import OIDCConfig
+
+        overrides: dict[str, object] = {
+            "issuer": self.issuer,
+            "base_url": self.base_url,
+            "scopes": self.scopes,
+        }
+        if self.sandbox_provider:
+            overrides.update(
+                client_id=SANDBOX_CLIENT_ID,
+                client_secret=SANDBOX_CLIENT_SECRET,
+                allow_insecure_http=True,
+            )
+        return OIDCConfig.from_env(environ, **overrides)
+
+
+def _get(env: Mapping[str, str], name: str, default: str) -> str:
+    """The variable's value, or ``default`` when it is unset or blank."""
+    return env.get(name, "").strip() or default

@@ -1,0 +1,94 @@
+"""Jinja2 templates (autoescaped) and the few filters the pages use to show money and dates."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from .deps import deps
+
+__all__ = ["make_templates", "render"]
+
+_TEMPLATES = Path(__file__).parent / "templates"
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+# Claims that hold a NumericDate (OpenID Connect Core 2 and 5.1), shown as a date too.
+_TIME_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
+
+
+def make_templates(*, sandbox_banner: str | None) -> Jinja2Templates:
+    """The page templates; ``sandbox_banner`` is shown on every page when set."""
+    templates = Jinja2Templates(directory=_TEMPLATES)  # autoescapes .html templates
+    env = templates.env
+    env.globals["sandbox_banner"] = sandbox_banner
+    env.filters["money"] = money
+    env.filters["day"] = day
+    env.filters["label"] = label
+    env.filters["claim"] = claim_value
+    env.tests["negative"] = is_negative
+    return templates
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> Response:
+    """Render the page ``name``; the template sees ``user`` and whatever ``context`` holds."""
+    templates = deps(request).templates
+    values = {"user": request.scope.get("user"), "nav": None, **(context or {})}
+    response = templates.TemplateResponse(request, name, values, status_code=status_code)
+    # Pages show personal data: no shared cache, no back-button copy after logout.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _decimal(amount: object) -> Decimal | None:
+    try:
+        return Decimal(str(amount))
+    except InvalidOperation:
+        return None
+
+
+def money(amount: object, currency: str = "") -> str:
+    """``"-1234.5", "EUR"`` → ``€1,234.50`` after a true minus sign (U+2212), for display."""
+    value = _decimal(amount)
+    if value is None:
+        return str(amount)
+    symbol = _SYMBOLS.get(currency, f"{currency} " if currency else "")
+    sign = "−" if value < 0 else ""  # noqa: RUF001 - U+2212, the typographic minus sign
+    return f"{sign}{symbol}{abs(value):,.2f}"
+
+
+def is_negative(amount: object) -> bool:
+    """True for a negative amount (shown in red)."""
+    value = _decimal(amount)
+    return value is not None and value < 0
+
+
+def day(timestamp: object) -> str:
+    """An ISO 8601 timestamp (``2025-06-14T09:12:00Z``) as ``14 Jun 2025``."""
+    try:
+        when = datetime.fromisoformat(str(timestamp))
+    except ValueError:
+        return str(timestamp)
+    return f"{when.day} {when:%b %Y}"  # not %-d: Windows has no such format
+
+
+def label(value: object) -> str:
+    """``credit_card`` → ``Credit card``."""
+    return str(value).replace("_", " ").capitalize()
+
+
+def claim_value(value: object, name: str = "") -> str:
+    """A claim for the profile table: strings as they are, other JSON as JSON, times as dates."""
+    if name in _TIME_CLAIMS and isinstance(value, int | float) and not isinstance(value, bool):
+        when = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"{value} ({when})"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
