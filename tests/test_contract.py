@@ -154,3 +154,35 @@ def test_sqlite_db_is_not_world_readable(app_server: Server) -> None:
     db = Path(app_server.log_path.parent / "sessions.db")
     assert db.exists()
     assert db.stat().st_mode & 0o077 == 0
+
+
+def test_another_provider_through_oidc_issuer(tmp_path: Path) -> None:
+    """The same command, pointed at a provider in another process: no code change."""
+    op_port, app_port = free_port(), free_port()
+    app_url = f"http://127.0.0.1:{app_port}"
+    client = f"other-app:other-secret-123:{app_url}/auth/callback:{app_url}/"
+    op_args = ["-m", "oidc_kit.testing", "--port", str(op_port), "--client", client]
+    issuer = f"http://127.0.0.1:{op_port}"
+    env = {
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": "other-app",
+        "OIDC_CLIENT_SECRET": "other-secret-123",
+        "OIDC_ALLOW_INSECURE_HTTP": "1",
+        "SESSION_STORE": f"sqlite:///{tmp_path}/s.db",
+        "SESSION_SECRET": SECRET,
+    }
+    app_args = ["-m", "example_app", "--port", str(app_port)]
+    with (
+        serve(op_args, op_port, {}, tmp_path / "op.log", "/.well-known/openid-configuration"),
+        serve(app_args, app_port, env, tmp_path / "app.log") as app,
+        httpx.Client(base_url=app.base_url, timeout=10) as browser,
+    ):
+        start = browser.get("/auth/login")
+        assert start.headers["location"].startswith(f"{issuer}/authorize?")
+        done = sandbox_login(browser, "bob")
+        assert done.status_code == 303
+        assert browser.get("/auth/session").json()["sub"] == "sandbox-bob"
+        accounts = browser.get("/api/accounts")
+        assert accounts.status_code == 200, accounts.text
+        assert accounts.json()["data"]
+        assert "Sandbox mode" not in browser.get("/").text  # no embedded provider
