@@ -186,9 +186,9 @@ class LoginFlow:
         if raw is None:
             raise InvalidState("unknown, expired or already used state")
         txn = LoginTransaction.decode(raw)
-        if binding is None or not secrets.compare_digest(binding, txn.binding):
+        if binding is None or not secrets.compare_digest(binding.encode(), txn.binding.encode()):
             raise InvalidState("this login was not started by this browser")
-        if not secrets.compare_digest(state, txn.state):
+        if not secrets.compare_digest(state.encode(), txn.state.encode()):
             raise InvalidState("state mismatch")
         if self._clock() - txn.created_at > self._config.login_timeout:
             raise InvalidState("the login took too long; start again")

@@ -106,7 +106,8 @@ def _check_claims(
     if checks.nonce is not None:
         nonce = claims.get("nonce")
         _expect(
-            isinstance(nonce, str) and secrets.compare_digest(nonce, checks.nonce),
+            isinstance(nonce, str)
+            and secrets.compare_digest(nonce.encode(), checks.nonce.encode()),
             "nonce",
             "the login's nonce",
             "a different nonce" if nonce else None,
@@ -139,10 +140,10 @@ def _check_audience(claims: dict[str, Any], client_id: str) -> None:
 
 def _check_at_hash(at_hash: Any, access_token: str, alg: str) -> None:
     hash_fn = hashlib.sha512 if alg == "EdDSA" else _HASH_FOR_ALG.get(alg[-3:], hashlib.sha256)
-    digest = hash_fn(access_token.encode("ascii")).digest()
+    digest = hash_fn(access_token.encode()).digest()
     expected = base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
     _expect(
-        isinstance(at_hash, str) and secrets.compare_digest(at_hash, expected),
+        isinstance(at_hash, str) and secrets.compare_digest(at_hash.encode(), expected.encode()),
         "at_hash",
         "the access token's hash",
         "a different hash",

@@ -63,6 +63,9 @@ class TokenSet:
         token_type = body.get("token_type")
         if not isinstance(access_token, str) or not access_token:
             raise ProviderError("the token response has no access_token")
+        if not (access_token.isascii() and access_token.isprintable()):
+            # RFC 6749 A.12: an access token is 1*VSCHAR.
+            raise ProviderError("the token response's access_token is not printable ASCII")
         # RFC 6749 7.1: the token type is case-insensitive.
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             raise ProviderError("the token response's token_type is not Bearer", actual=token_type)

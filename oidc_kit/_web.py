@@ -50,9 +50,8 @@ def safe_next_path(value: str | None) -> str:
             return "/"
         if "\\" in candidate or any(ord(c) < 0x20 or ord(c) == 0x7F for c in candidate):
             return "/"
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return "/"
+    # Nothing that passes the checks above has a scheme or a host: a single leading "/"
+    # followed by no backslash or control character is a path on this origin.
     return value
 
 

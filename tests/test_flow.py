@@ -6,6 +6,9 @@ stable error code; deleting the check in oidc_kit makes the test fail.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,12 +24,14 @@ from oidc_kit import (
     InvalidState,
     InvalidUserinfo,
     IssuerMismatch,
+    MemoryStore,
     ProviderError,
     ProviderUnavailable,
     TokenRequestFailed,
 )
+from oidc_kit._flow import _txn_key
 from oidc_kit.starlette import OIDCAuth
-from tests.conftest import Clock, login
+from tests.conftest import Clock, login, make_config
 from tests.fake_op import CLIENT_ID, DROP, ISSUER, FakeOP, hmac_key, rsa_key, s256
 
 # -- the happy path -------------------------------------------------------------------------
@@ -476,3 +481,218 @@ def test_fake_provider_s256_agrees_with_the_kit() -> None:
 
     verifier = "x" * 64
     assert s256(verifier) == create_s256_code_challenge(verifier)
+
+
+# -- added: tests that kill surviving mutants --------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["https:///token", "https:token"])
+async def test_refuses_discovery_endpoints_without_a_host(
+    kit: OIDCAuth, op: FakeOP, url: str
+) -> None:
+    op.discovery["token_endpoint"] = url
+    with pytest.raises(DiscoveryError):
+        await kit.flow.start("b")
+
+
+@pytest.mark.parametrize("name", ["authorization_endpoint", "token_endpoint", "jwks_uri"])
+async def test_refuses_discovery_without_a_required_endpoint(
+    kit: OIDCAuth, op: FakeOP, name: str
+) -> None:
+    op.discovery[name] = DROP
+    with pytest.raises(DiscoveryError):
+        await kit.provider.metadata()
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks"])
+async def test_refuses_discovery_or_jwks_answering_an_error_status(
+    kit_factory: Callable[..., OIDCAuth], op: FakeOP, path: str
+) -> None:
+    real = op.handle
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        response = real(request)
+        if request.url.path == path:  # a usable body, but under a 404
+            return httpx.Response(404, json=response.json())
+        return response
+
+    op.handle = handle  # type: ignore[method-assign]
+    kit = kit_factory()
+    with pytest.raises(DiscoveryError):
+        await login(kit, op)
+
+
+async def test_a_key_published_for_another_alg_is_not_used(kit: OIDCAuth, op: FakeOP) -> None:
+    op.jwks_raw = [dict(op.key.as_dict(private=False), alg="RS512")]
+    await _refused(kit, op, "key")
+
+
+async def test_concurrent_cold_starts_fetch_discovery_and_jwks_once(
+    op: FakeOP, clock: Clock
+) -> None:
+    class Yielding(httpx.AsyncBaseTransport):
+        """The fake provider, yielding to the loop so concurrent callers really overlap."""
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            await request.aread()
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return op.handle(request)
+
+    async with httpx.AsyncClient(transport=Yielding()) as http:
+        kit = OIDCAuth(make_config(), http_client=http, store=MemoryStore(), clock=clock)
+        found = await asyncio.gather(*(kit.provider.keys("k1", "RS256") for _ in range(5)))
+    assert all(len(keys) == 1 for keys in found)
+    assert op.calls["/.well-known/openid-configuration"] == 1
+    assert op.calls["/jwks"] == 1
+
+
+async def test_a_token_without_kid_does_not_trigger_a_jwks_refetch(
+    kit: OIDCAuth, op: FakeOP, clock: Clock
+) -> None:
+    await login(kit, op)  # caches the JWKS: one RSA key
+    clock.advance(kit.config.jwks_refetch_interval + 1)
+    op.sign_key = ECKey.generate_key("P-256", parameters={"use": "sig"})
+    op.id_header = {"alg": "ES256", "kid": DROP}  # no kid, and no EC key published
+    await _refused(kit, op, "key")
+    assert op.calls["/jwks"] == 1
+
+
+async def test_refuses_an_empty_sub(kit: OIDCAuth, op: FakeOP) -> None:
+    op.id_claims["sub"] = ""
+    op.discovery["userinfo_endpoint"] = DROP
+    await _refused(kit, op, "sub")
+
+
+@pytest.mark.parametrize("claim", ["iat", "exp"])
+async def test_refuses_a_boolean_time_claim(kit: OIDCAuth, op: FakeOP, claim: str) -> None:
+    op.id_claims[claim] = True
+    await _refused(kit, op, claim)
+
+
+async def test_at_hash_uses_the_hash_of_the_id_token_alg(
+    kit_factory: Callable[..., OIDCAuth], op: FakeOP
+) -> None:
+    kit = kit_factory(id_token_algs=("ES384",))
+    ec = ECKey.generate_key("P-384", parameters={"kid": "ec384", "use": "sig"})
+    op.jwks_keys = [ec]
+    op.sign_key = ec
+    op.id_header = {"alg": "ES384", "kid": "ec384"}
+    op.access_token = lambda: "at-fixed-access-token"  # type: ignore[method-assign]
+    digest = hashlib.sha384(b"at-fixed-access-token").digest()
+    sha384_half = base64.urlsafe_b64encode(digest[:24]).rstrip(b"=").decode()
+    op.id_claims["at_hash"] = sha384_half
+    assert (await login(kit, op)).claims["sub"] == "user-1"
+    digest = hashlib.sha256(b"at-fixed-access-token").digest()
+    op.id_claims["at_hash"] = base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+    await _refused(kit, op, "at_hash")
+
+
+async def test_refuses_a_transaction_stored_under_another_state(kit: OIDCAuth, op: FakeOP) -> None:
+    url = await kit.flow.start("browser-1")
+    params = op.authorize(url)
+    raw = await kit.store.take(_txn_key(params["state"]))
+    assert raw is not None
+    await kit.store.set(_txn_key("forged-state"), raw, 600)  # a store that mixed records up
+    params["state"] = "forged-state"
+    with pytest.raises(InvalidState):
+        await kit.flow.finish({k: [v] for k, v in params.items()}, "browser-1")
+    assert op.calls["/token"] == 0
+
+
+async def test_a_long_error_description_is_truncated(kit: OIDCAuth, op: FakeOP) -> None:
+    with pytest.raises(AuthorizationFailed) as info:
+        await login(kit, op, error="access_denied", error_description="x" * 5000)
+    assert len(info.value.description) <= 200
+
+
+async def test_userinfo_refusing_the_token_with_403_keeps_id_token_claims(
+    kit: OIDCAuth, op: FakeOP
+) -> None:
+    op.userinfo_status = 403
+    result = await login(kit, op)
+    assert result.claims["sub"] == "user-1"
+    assert "email" not in result.claims
+
+
+@pytest.mark.parametrize("status", [400, 404, 302])
+async def test_userinfo_error_status_fails_the_login(
+    kit: OIDCAuth, op: FakeOP, status: int
+) -> None:
+    op.userinfo_status = status  # the body still carries the right sub
+    with pytest.raises(InvalidUserinfo):
+        await login(kit, op)
+
+
+async def test_userinfo_cannot_override_or_add_any_protocol_claim(
+    kit: OIDCAuth, op: FakeOP
+) -> None:
+    op.id_claims.update(acr="urn:mfa", amr=["pwd", "otp"], jti="id-token-jti")
+    forged = {
+        "iss": "https://evil.test",
+        "aud": "evil",
+        "exp": 1,
+        "iat": 1,
+        "nbf": 1,
+        "nonce": "evil",
+        "azp": "evil",
+        "auth_time": 1,
+        "at_hash": "evil",
+        "sid": "evil-sid",
+        "jti": "evil",
+        "acr": "urn:weak",
+        "amr": ["pwd"],
+    }
+    op.userinfo_body.update(forged)
+    result = await login(kit, op)
+    assert result.claims["acr"] == "urn:mfa"
+    assert result.claims["amr"] == ["pwd", "otp"]
+    assert result.claims["jti"] == "id-token-jti"
+    assert result.claims["sid"] == "op-session-1"
+    assert result.claims["aud"] == CLIENT_ID
+    for name in ("nbf", "nonce", "azp", "at_hash"):
+        assert name not in result.claims
+    for name in ("exp", "iat", "auth_time"):
+        assert result.claims[name] != 1
+
+
+@pytest.mark.parametrize("expires_in", ["3600", True, [3600]], ids=["string", "bool", "list"])
+async def test_refuses_an_expires_in_that_is_not_a_number(
+    kit: OIDCAuth, op: FakeOP, expires_in: object
+) -> None:
+    op.token_body["expires_in"] = expires_in
+    with pytest.raises(ProviderError):
+        await login(kit, op)
+
+
+@pytest.mark.parametrize("access_token", [DROP, "", 123], ids=["missing", "empty", "number"])
+async def test_refuses_a_token_response_without_an_access_token(
+    kit: OIDCAuth, op: FakeOP, access_token: object
+) -> None:
+    op.token_body["access_token"] = access_token
+    with pytest.raises(ProviderError):
+        await login(kit, op)
+
+
+async def test_unknown_token_endpoint_error_codes_are_not_passed_through(
+    kit: OIDCAuth, op: FakeOP
+) -> None:
+    op.token_status = 400
+    op.token_body = {"error": "<script>alert(1)</script>"}
+    with pytest.raises(TokenRequestFailed) as info:
+        await login(kit, op)
+    assert info.value.code == "token_request_failed"
+
+
+@pytest.mark.parametrize("claim", ["nonce", "at_hash"])
+async def test_a_non_ascii_claim_is_a_refusal_not_a_crash(
+    kit: OIDCAuth, op: FakeOP, claim: str
+) -> None:
+    op.id_claims[claim] = "caf\u00e9"
+    await _refused(kit, op, claim)
+
+
+async def test_refuses_a_non_ascii_access_token(kit: OIDCAuth, op: FakeOP) -> None:
+    op.token_body["access_token"] = "at-caf\u00e9"
+    with pytest.raises(ProviderError):
+        await login(kit, op)

@@ -19,7 +19,14 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from oidc_kit import MemoryStore, ProviderUnavailable, SessionEnded, SessionStore, TokenSet
+from oidc_kit import (
+    MemoryStore,
+    ProviderError,
+    ProviderUnavailable,
+    SessionEnded,
+    SessionStore,
+    TokenSet,
+)
 from oidc_kit._session import Session, Sessions
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, login, make_config
@@ -695,3 +702,49 @@ async def test_a_refresh_does_not_extend_the_absolute_timeout(
     assert op.calls["/token"] == 3
     clock.advance(61)  # t+901
     assert await kit.sessions.load(session.sid) is None
+
+
+# -- added: tests that kill surviving mutants --------------------------------------------------
+
+
+async def test_a_refresh_refused_for_another_reason_keeps_the_session(
+    kit: OIDCAuth, op: FakeOP, clock: Clock
+) -> None:
+    session = await new_session(kit, op)
+    before = kit.sessions.tokens(session)
+    clock.advance(DUE)
+    real = op.handle
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":  # e.g. the client secret was rotated at the provider
+            return httpx.Response(401, json={"error": "invalid_client"})
+        return real(request)
+
+    op.handle = handle  # type: ignore[method-assign]
+
+    with pytest.raises(ProviderError) as info:
+        await kit.tokens.tokens(session)
+
+    assert info.value.code == "refresh_failed"
+    assert await stored_tokens(kit, session.sid) == before
+
+
+async def test_a_logout_during_a_refresh_revokes_the_new_refresh_token(
+    kit: OIDCAuth, op: FakeOP, clock: Clock, transport: GatedTransport
+) -> None:
+    session = await new_session(kit, op)
+    old = kit.sessions.tokens(session).refresh_token
+    clock.advance(DUE)
+    gate = transport.hold()
+    refresh = asyncio.create_task(kit.tokens.tokens(session))
+    await until(lambda: transport.waiting == 1)
+    await kit.sessions.delete(session.sid)  # the user logs out meanwhile
+    gate.set()
+    with pytest.raises(SessionEnded):
+        await refresh
+    revocations = [r for r in op.requests if r.url.path == "/revoke"]
+    assert len(revocations) == 1
+    form = parse_qs(revocations[0].content.decode())
+    assert form["token_type_hint"] == ["refresh_token"]
+    (revoked,) = form["token"]
+    assert revoked != old and revoked in op.refresh_tokens  # the one the grant just issued

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -408,3 +409,187 @@ def test_redact_tokens_filter_hides_jwts_and_token_parameters() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "refresh_token=rt-123&x=1", (), None)
     RedactTokens().filter(record)
     assert record.getMessage() == "refresh_token=[redacted]&x=1"
+
+
+# -- added: tests that kill surviving mutants --------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["evil.test/steal", "accounts", "/ok\x7f", "/" + "a" * 3000])
+def test_next_refuses_relative_non_slash_paths_del_and_huge_values(target: str) -> None:
+    assert safe_next_path(target) == "/"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://app.test.evil.test"},
+        {"Origin": "https://app.test:8443"},
+        {"Origin": "http://app.test"},
+    ],
+)
+async def test_logout_from_a_sibling_or_lookalike_origin_is_refused(
+    browser: httpx.AsyncClient, op: FakeOP, headers: dict[str, str]
+) -> None:
+    await do_login(browser, op)
+    response = await browser.post("/auth/logout", headers={**headers, "Accept": "application/json"})
+    assert response.status_code == 403
+    assert (await browser.get("/auth/session")).status_code == 200
+
+
+async def test_logout_typed_by_the_user_is_allowed(browser: httpx.AsyncClient, op: FakeOP) -> None:
+    await do_login(browser, op)
+    response = await browser.post("/auth/logout", headers={"Sec-Fetch-Site": "none"})
+    assert response.status_code == 303
+
+
+async def test_a_browser_accepting_html_and_json_gets_the_html_error_page(
+    browser: httpx.AsyncClient,
+) -> None:
+    response = await browser.get(
+        "/auth/callback",
+        params={"state": "forged", "code": "x"},
+        headers={"Accept": "text/html,application/xhtml+xml,application/json;q=0.9"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_a_session_cookie_replayed_after_logout_is_dead(
+    browser: httpx.AsyncClient, op: FakeOP, kit: OIDCAuth
+) -> None:
+    await do_login(browser, op)
+    cookie = browser.cookies["__Host-oidc_session"]
+    logout = await browser.post("/auth/logout", headers={"Origin": APP})
+    assert logout.status_code == 303
+    sid = kit.cookies.session_id(cookie)
+    assert sid is not None and await kit.sessions.load(sid) is None
+    replay = await browser.get(
+        "/auth/session", headers=[(b"cookie", f"__Host-oidc_session={cookie}".encode())]
+    )
+    assert replay.status_code == 401
+
+
+async def test_a_real_session_id_without_a_valid_signature_is_no_session(
+    browser: httpx.AsyncClient, op: FakeOP, kit: OIDCAuth
+) -> None:
+    await do_login(browser, op)
+    sid = kit.cookies.session_id(browser.cookies["__Host-oidc_session"])
+    assert sid is not None
+    for value in (sid, f"{sid}.forged-signature", f"{sid}.{'A' * 27}"):
+        response = await browser.get(
+            "/auth/session", headers=[(b"cookie", f"__Host-oidc_session={value}".encode())]
+        )
+        assert response.status_code == 401, value
+
+
+async def test_a_login_cookie_older_than_the_login_timeout_is_refused(
+    kit: OIDCAuth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() - kit.config.login_timeout - 5)
+    old = kit.cookies.sign_login("browser-1")
+    monkeypatch.undo()
+    assert kit.cookies.login_binding(old) is None
+    assert kit.cookies.login_binding(kit.cookies.sign_login("browser-1")) == "browser-1"
+
+
+async def test_a_stale_session_cookie_at_the_callback_does_not_undo_the_login(
+    browser: httpx.AsyncClient, op: FakeOP
+) -> None:
+    start = await browser.get("/auth/login")
+    params = op.authorize(start.headers["location"])
+    browser.cookies.set("__Host-oidc_session", "stale-or-forged", domain="app.test")
+    response = await browser.get("/auth/callback", params=params)
+    assert response.status_code == 303
+    session_cookies = [c for c in set_cookies(response) if c.startswith("__Host-oidc_session=")]
+    assert len(session_cookies) == 1
+    assert not session_cookies[0].startswith('__Host-oidc_session=""')
+    assert (await browser.get("/auth/session")).status_code == 200
+
+
+async def test_answers_to_a_request_with_a_session_cookie_are_not_cached(
+    browser: httpx.AsyncClient, op: FakeOP
+) -> None:
+    await do_login(browser, op)
+    response = await browser.get("/page")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert "Cookie" in response.headers["vary"]
+
+
+async def test_a_failed_callback_clears_the_login_cookie(browser: httpx.AsyncClient) -> None:
+    await browser.get("/auth/login")
+    response = await browser.get("/auth/callback", params={"state": "forged", "code": "x"})
+    assert response.status_code == 400
+    assert any(c.startswith('__Host-oidc_login=""') for c in set_cookies(response))
+
+
+async def test_a_session_ended_by_a_refresh_deletes_its_cookie(
+    browser: httpx.AsyncClient, op: FakeOP, clock: Clock
+) -> None:
+    op.token_body["expires_in"] = 600
+    await do_login(browser, op)
+    clock.advance(600)
+    op.refresh_tokens.clear()  # invalid_grant
+    response = await browser.get("/api/accounts")
+    assert response.status_code == 401
+    assert any(c.startswith('__Host-oidc_session=""') for c in set_cookies(response))
+
+
+async def test_cookie_deletions_keep_the_host_prefix_attributes(
+    browser: httpx.AsyncClient, op: FakeOP
+) -> None:
+    # Browsers ignore a Set-Cookie for a __Host- name without Secure and Path=/: a deletion
+    # without them would leave the cookie in place.
+    login_done = await do_login(browser, op)
+    logout = await browser.post("/auth/logout", headers={"Origin": APP})
+    stale = await browser.get(
+        "/auth/session", headers=[(b"cookie", b"__Host-oidc_session=garbage")]
+    )
+    deletions = [
+        next(c for c in set_cookies(login_done) if c.startswith('__Host-oidc_login=""')),
+        next(c for c in set_cookies(logout) if c.startswith('__Host-oidc_session=""')),
+        next(c for c in set_cookies(stale) if c.startswith('__Host-oidc_session=""')),
+    ]
+    for deletion in deletions:
+        for attribute in ("Secure", "Path=/", "HttpOnly"):
+            assert attribute in deletion, deletion
+        assert "Domain" not in deletion
+
+
+async def test_cookie_lifetimes_follow_the_configuration(
+    browser: httpx.AsyncClient, op: FakeOP, kit: OIDCAuth
+) -> None:
+    start = await browser.get("/auth/login")
+    (login_cookie,) = set_cookies(start)
+    assert f"Max-Age={kit.config.login_timeout}" in login_cookie
+    params = op.authorize(start.headers["location"])
+    done = await browser.get("/auth/callback", params=params)
+    session_cookie = next(c for c in set_cookies(done) if c.startswith("__Host-oidc_session="))
+    assert f"Max-Age={kit.config.session_absolute_timeout}" in session_cookie
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "GET /auth/callback?code=SECRETVALUE&state=abc HTTP/1.1",
+        "POST /token code_verifier=SECRETVALUE&grant_type=authorization_code",
+        "POST /token client_secret=SECRETVALUE&client_id=x",
+        "POST /token client_assertion=SECRETVALUE&client_id=x",
+        "GET /x?access_token=SECRETVALUE",
+        "GET /x?id_token=SECRETVALUE",
+        "GET /x?id_token_hint=SECRETVALUE",
+        "POST /revoke refresh_token=SECRETVALUE",
+        "POST /bc logout_token=SECRETVALUE",
+        "Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
+    ],
+)
+def test_redact_tokens_covers_every_token_parameter_and_bare_jwts(message: str) -> None:
+    from oidc_kit import RedactTokens
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, message, (), None)
+    assert RedactTokens().filter(record)
+    redacted = record.getMessage()
+    assert "SECRETVALUE" not in redacted and "eyJ" not in redacted
+    assert "[redacted" in redacted
