@@ -22,6 +22,7 @@ from ._errors import (
     ProviderUnavailable,
     SessionEnded,
     SessionError,
+    StoreUnavailable,
     TokenRequestFailed,
 )
 from ._redact import RedactTokens
@@ -56,6 +57,7 @@ __all__ = [
     "SessionEnded",
     "SessionError",
     "SessionStore",
+    "StoreUnavailable",
     "TokenRequestFailed",
     "TokenSet",
     "TokenSource",

@@ -6,6 +6,7 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
 
     OIDCError
     ├── ConfigurationError            configuration_error    (500: the app is misconfigured)
+    ├── StoreUnavailable              session_store_unavailable (503)
     ├── ProviderError                 provider_error         (502)
     │   ├── ProviderUnavailable       provider_unavailable   (503)
     │   └── DiscoveryError            invalid_discovery      (502)
@@ -46,6 +47,7 @@ __all__ = [
     "ProviderUnavailable",
     "SessionEnded",
     "SessionError",
+    "StoreUnavailable",
     "TokenRequestFailed",
 ]
 
@@ -89,6 +91,13 @@ class ConfigurationError(OIDCError):
 
     code = "configuration_error"
     status = 500
+
+
+class StoreUnavailable(OIDCError):
+    """The session store (Redis, the SQLite file) did not answer in time or at all."""
+
+    code = "session_store_unavailable"
+    status = 503
 
 
 class ProviderError(OIDCError):

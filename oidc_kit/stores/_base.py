@@ -1,9 +1,12 @@
 """The ``SessionStore`` Protocol: a small async key-value interface with expiry.
 
-The kit stores two kinds of records through it, each as opaque bytes it encodes itself:
-sessions (``session:{sid}``) and login transactions (``login:{id}``). A store never interprets
-values, so every backend (memory, SQLite, Redis) is a few dozen lines and passes one contract
-test suite.
+The kit stores three kinds of records through it, each as opaque bytes it encodes itself:
+sessions (``session:{sid}``), login transactions (``login:{id}``) and refresh leases
+(``lease:{sid}``, see ``add``/``delete_if``). A store never interprets values, so every backend
+(memory, SQLite, Redis) is small and passes one contract test suite.
+
+A backend that cannot reach its server raises :class:`oidc_kit.StoreUnavailable`
+(``session_store_unavailable``, 503) within a bounded time; it never hangs.
 """
 
 from __future__ import annotations
@@ -33,6 +36,21 @@ class SessionStore(Protocol):
         """Atomically read and remove ``key``: of racing callers at most one gets the value.
 
         Login transactions are single use through this method.
+        """
+        ...
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store ``value`` only if ``key`` is absent or expired; whether it was stored.
+
+        Atomic across every process sharing the store (Redis ``SET NX PX``): of racing callers
+        exactly one gets ``True``. Refresh leases are taken with it.
+        """
+        ...
+
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        """Delete ``key`` only if it still holds ``value``; whether it did (atomic).
+
+        Releases a lease without removing one that expired and was taken by someone else.
         """
         ...
 
