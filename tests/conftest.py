@@ -80,3 +80,7 @@ async def login(kit: OIDCAuth, op: FakeOP, **tamper: str) -> LoginResult:
     params.update(tamper)
     clean = {k: [v] for k, v in params.items() if v is not None}
     return await kit.flow.finish(clean, "browser-1")
+
+
+# A real Redis for the store tests (session-scoped; see tests/redis_server.py).
+from tests.redis_server import redis_url as redis_url  # noqa: E402

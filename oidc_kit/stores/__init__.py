@@ -1,4 +1,4 @@
-"""Session stores: the ``SessionStore`` Protocol and its memory and SQLite backends."""
+"""Session stores: the ``SessionStore`` Protocol and its memory, SQLite and Redis backends."""
 
 from __future__ import annotations
 
@@ -7,13 +7,19 @@ from urllib.parse import unquote, urlsplit
 from .._errors import ConfigurationError
 from ._base import SessionStore
 from .memory import MemoryStore
+from .redis import RedisStore
 from .sqlite import SQLiteStore
 
-__all__ = ["MemoryStore", "SQLiteStore", "SessionStore", "open_store"]
+__all__ = ["MemoryStore", "RedisStore", "SQLiteStore", "SessionStore", "open_store"]
 
 
 def open_store(url: str) -> SessionStore:
-    """A store from a URL: ``memory://`` or ``sqlite:///relative/or//absolute/path.db``."""
+    """A store from a URL.
+
+    ``memory://``, ``sqlite:///relative/or//absolute/path.db``, or
+    ``redis://[:password@]host:port/db`` and ``rediss://...`` (TLS). Error messages never
+    repeat the URL, which may carry a password.
+    """
     parts = urlsplit(url)
     if parts.scheme == "memory":
         return MemoryStore()
@@ -22,4 +28,6 @@ def open_store(url: str) -> SessionStore:
         if not path:
             raise ConfigurationError("sqlite:/// needs a file path, e.g. sqlite:///sessions.db")
         return SQLiteStore(path)
+    if parts.scheme in ("redis", "rediss"):
+        return RedisStore(url)
     raise ConfigurationError(f"unsupported SESSION_STORE scheme {parts.scheme!r}")

@@ -32,8 +32,9 @@ _SCHEMA = (
 class SQLiteStore:
     """A :class:`~oidc_kit.stores.SessionStore` in a SQLite file (``sqlite:///PATH``).
 
-    Several processes may open the same file: every write is one autocommitted statement and
-    :meth:`take` is a single ``DELETE ... RETURNING``, so of racing processes one wins.
+    Several processes may open the same file: every write is one autocommitted statement,
+    :meth:`take` is a single ``DELETE ... RETURNING`` and :meth:`add` a single conditional
+    upsert, so of racing processes one wins. A ``ttl`` that is not positive stores nothing.
     The connection is opened on first use; the directory is created (``0700``) if missing and a
     new database file is made ``0600``, since it holds (sealed) tokens.
     """
@@ -67,16 +68,20 @@ class SQLiteStore:
         return None if row is None else _as_bytes(row[0])
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any old value."""
+        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any old value.
+
+        A ``ttl`` that is not positive stores nothing: the old value is removed.
+        """
+        if not ttl > 0:
+            await self.delete(key)
+            return
         self._db().execute(
             "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE"
             " SET value = excluded.value, expires_at = excluded.expires_at",
             (key, bytes(value), self._clock() + ttl),
         )
-        self._writes += 1
-        if self._writes % _PURGE_EVERY == 0:
-            self._purge_expired()
+        self._count_write()
 
     async def delete(self, key: str) -> None:
         """Remove ``key``; absent keys are fine."""
@@ -94,9 +99,48 @@ class SQLiteStore:
         if not rows:
             return None
         value, expires_at = rows[0]
-        if not isinstance(expires_at, int | float) or expires_at <= self._clock():
-            return None
-        return _as_bytes(value)
+        return _as_bytes(value) if _is_live(expires_at, self._clock()) else None
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store ``value`` only if ``key`` is absent or expired; whether it was stored.
+
+        One upsert statement whose update applies only over an expired row: SQLite's write
+        lock makes it atomic across every connection to the file, so of racing processes
+        exactly one stores its value. A ``ttl`` that is not positive stores nothing (``False``).
+        """
+        if not ttl > 0:
+            return False
+        now = self._clock()
+        rows = (
+            self._db()
+            .execute(
+                "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE"
+                " SET value = excluded.value, expires_at = excluded.expires_at"
+                " WHERE kv.expires_at <= ? OR typeof(kv.expires_at) NOT IN ('real', 'integer')"
+                " RETURNING 1",
+                (key, bytes(value), now + ttl, now),
+            )
+            .fetchall()  # steps to the end, so the statement commits (see take())
+        )
+        self._count_write()
+        return bool(rows)
+
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        """Delete ``key`` only if it holds ``value`` and has not expired; whether it did.
+
+        One ``DELETE`` matching key and value, so atomic across processes. A matching row
+        that has expired is deleted too, but reported as not found (``False``).
+        """
+        rows = (
+            self._db()
+            .execute(
+                "DELETE FROM kv WHERE key = ? AND value = ? RETURNING expires_at",
+                (key, bytes(value)),
+            )
+            .fetchall()
+        )
+        return bool(rows) and _is_live(rows[0][0], self._clock())
 
     async def close(self) -> None:
         """Close the connection; a later call opens it again."""
@@ -139,6 +183,11 @@ class SQLiteStore:
             raise
         return conn
 
+    def _count_write(self) -> None:
+        self._writes += 1
+        if self._writes % _PURGE_EVERY == 0:
+            self._purge_expired()
+
     def _purge_expired(self) -> None:
         self._db().execute(
             "DELETE FROM kv WHERE key IN (SELECT key FROM kv WHERE expires_at <= ? LIMIT ?)",
@@ -166,6 +215,11 @@ def _prepare_file(path: str) -> None:
         os.fchmod(fd, 0o600)  # an unusual umask could have removed bits we need
     finally:
         os.close(fd)
+
+
+def _is_live(expires_at: object, now: float) -> bool:
+    """Whether a row's expiry is still ahead; a non-numeric one counts as expired."""
+    return isinstance(expires_at, int | float) and expires_at > now
 
 
 def _as_bytes(value: object) -> bytes | None:

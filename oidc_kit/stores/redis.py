@@ -1,0 +1,159 @@
+"""A shared store: Redis, for apps that run as several processes on several machines.
+
+Selected with ``SESSION_STORE=redis://[:password@]HOST:PORT/DB`` or ``rediss://`` (TLS); the
+URL may carry redis-py's query options. It needs Redis 6.2 or later (``GETDEL``).
+
+Every key carries a prefix (``oidc_kit:`` by default) and a TTL in milliseconds, so Redis
+purges expired sessions, login transactions and leases by itself. Each method is one atomic
+command: ``take`` is ``GETDEL``, ``add`` is ``SET NX PX`` and ``delete_if`` a three-line Lua
+script, so every guarantee of the Protocol holds across processes.
+
+Faults are bounded. A call that cannot connect within ``connect_timeout``, or gets no answer
+within ``socket_timeout``, raises :class:`~oidc_kit.StoreUnavailable`; an ``asyncio.timeout``
+of both together caps each call however the time is spent. Commands are never retried: a
+retried ``GETDEL`` or ``SET NX`` whose first attempt did reach Redis would lose the value or
+report a lease as taken by someone else. (A call that timed out may still have reached Redis:
+a lease taken that way lapses with its TTL.) Connections broken by an outage are dropped and the
+pool opens new ones on later calls, so the store works again as soon as Redis is back, with no
+restart. Neither the URL nor its password ever appears in a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Awaitable
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from .._errors import ConfigurationError, StoreUnavailable
+
+__all__ = ["RedisStore"]
+
+_T = TypeVar("_T")
+
+#: Seconds an idle pooled connection may sit before redis-py PINGs it ahead of a command.
+_HEALTH_CHECK_INTERVAL = 30
+
+#: TTLs are capped (about 31 years) so that ``inf`` or a huge number still makes a valid ``PX``.
+_MAX_TTL_SECONDS = 1e9
+
+_DB_PATH = re.compile(r"(/[0-9]*)?")
+
+#: Compare-and-delete: release a lease only while it is still ours.
+_DELETE_IF_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+#: Everything a call can raise when Redis is down, slow or refusing us.
+_UNAVAILABLE = (RedisError, OSError, asyncio.TimeoutError)
+
+
+class RedisStore:
+    """A :class:`~oidc_kit.stores.SessionStore` in Redis (redis-py's asyncio client).
+
+    No connection is made until the first call. A ``ttl`` that is not positive stores
+    nothing (``set`` removes the old value, ``add`` returns ``False``), as on every backend;
+    positive TTLs are rounded up to whole milliseconds.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "oidc_kit:",
+        socket_timeout: float = 1.0,
+        connect_timeout: float = 1.0,
+    ) -> None:
+        if not (socket_timeout > 0 and connect_timeout > 0):
+            raise ConfigurationError("Redis timeouts must be positive")
+        try:
+            if not _DB_PATH.fullmatch(urlsplit(url).path):
+                # redis-py would quietly use database 0 for a path such as /sessions.
+                raise ConfigurationError("a Redis URL's path must be a database number, e.g. /0")
+            self._redis = Redis.from_url(
+                url,
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=connect_timeout,
+                retry=Retry(NoBackoff(), 0),
+                health_check_interval=_HEALTH_CHECK_INTERVAL,
+            )
+        except ValueError:
+            # redis-py's message may quote parts of the URL: do not pass it on.
+            raise ConfigurationError("SESSION_STORE is not a valid Redis URL") from None
+        if self._redis.connection_pool.connection_kwargs.get("decode_responses"):
+            # Values are opaque bytes (sealed records): decoding them as text would fail.
+            raise ConfigurationError("SESSION_STORE must not set decode_responses")
+        self._prefix = prefix
+        self._deadline = socket_timeout + connect_timeout
+        self._delete_if = self._redis.register_script(_DELETE_IF_SCRIPT)
+
+    @property
+    def prefix(self) -> str:
+        """What every key is prefixed with in Redis."""
+        return self._prefix
+
+    async def get(self, key: str) -> bytes | None:
+        """The value under ``key``, or ``None`` when absent or expired."""
+        return _as_bytes(await self._call(self._redis.get(self._prefix + key)))
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any old value."""
+        if not ttl > 0:
+            await self.delete(key)
+            return
+        await self._call(self._redis.set(self._prefix + key, bytes(value), px=_px(ttl)))
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; absent keys are fine."""
+        await self._call(self._redis.delete(self._prefix + key))
+
+    async def take(self, key: str) -> bytes | None:
+        """Read and remove ``key`` in one command (``GETDEL``)."""
+        return _as_bytes(await self._call(self._redis.getdel(self._prefix + key)))
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store ``value`` only if ``key`` is absent or expired (``SET NX PX``)."""
+        if not ttl > 0:
+            return False
+        stored = await self._call(
+            self._redis.set(self._prefix + key, bytes(value), px=_px(ttl), nx=True)
+        )
+        return bool(stored)
+
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        """Delete ``key`` only if it holds ``value`` (a Lua script, so atomic)."""
+        deleted = await self._call(self._delete_if(keys=[self._prefix + key], args=[bytes(value)]))
+        return bool(deleted)
+
+    async def close(self) -> None:
+        """Close the connection pool; a later call opens new connections."""
+        await self._call(self._redis.aclose())
+
+    async def _call(self, command: Awaitable[_T]) -> _T:
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await command
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("the session store did not answer") from exc
+
+
+def _px(ttl: float) -> int:
+    """A positive TTL in whole milliseconds, rounded up, at least 1."""
+    return max(1, math.ceil(min(ttl, _MAX_TTL_SECONDS) * 1000))
+
+
+def _as_bytes(value: object) -> bytes | None:
+    # The client does not decode responses, so values come back as the bytes stored.
+    if value is None or isinstance(value, bytes):
+        return value
+    raise StoreUnavailable("the session store answered with an unexpected type")
