@@ -27,8 +27,9 @@ from ._errors import (
 )
 from ._redact import RedactTokens
 from ._tokens import TokenSet
+from .client_credentials import ClientCredentials, TokenRequestFormat
 from .httpx_auth import BearerAuth, TokenSource
-from .stores import MemoryStore, SessionStore, SQLiteStore, open_store
+from .stores import MemoryStore, RedisStore, SessionStore, SQLiteStore, open_store
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_ID_TOKEN_ALGS",
     "AuthorizationFailed",
     "BearerAuth",
+    "ClientCredentials",
     "ConfigurationError",
     "CrossSiteRequest",
     "DiscoveryError",
@@ -53,12 +55,14 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailable",
     "RedactTokens",
+    "RedisStore",
     "SQLiteStore",
     "SessionEnded",
     "SessionError",
     "SessionStore",
     "StoreUnavailable",
     "TokenRequestFailed",
+    "TokenRequestFormat",
     "TokenSet",
     "TokenSource",
     "open_store",

@@ -53,7 +53,8 @@ class OIDCConfig:
     refresh_leeway: int = 30
     #: Allow an ``http://`` issuer. Loopback development and the sandbox only.
     allow_insecure_http: bool = False
-    #: Key material for cookie signing and token sealing, oldest first, newest last.
+    #: Key material for cookie signing and token sealing, newest first: new cookies and
+    #: records use the first; older ones still open until their secret is removed.
     session_secrets: tuple[str, ...] = field(repr=False)
     #: Where sessions live: ``memory://``, ``sqlite:///PATH``.
     session_store: str = "sqlite:///.oidc_kit/sessions.db"
@@ -191,7 +192,7 @@ def _parse(name: str, raw: str) -> object:
     """Turn one environment value into the field's type, with a clear error."""
     try:
         if name in ("scopes", "id_token_algs", "session_secrets"):
-            # Secrets: space- or comma-separated, oldest first (rotation).
+            # Lists: comma- or space-separated; secrets newest first (rotation).
             return tuple(raw.replace(",", " ").split())
         if name in _INT_FIELDS:
             return int(raw)

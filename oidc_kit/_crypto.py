@@ -1,8 +1,8 @@
 """Sealing tokens at rest: AES-256-GCM with keys derived from the session secrets by HKDF.
 
-Secrets are listed oldest first, newest last (the itsdangerous convention). New data is sealed
-with the newest key; data sealed with any listed key still opens, so a secret can be rotated by
-appending the new one and, once old sessions have expired, dropping the old one.
+Secrets are listed newest first (as ``SESSION_SECRET`` is written). New data is sealed with the
+newest key; data sealed with any listed key still opens, so a secret is rotated by putting the
+new one first and, once old sessions have expired or been re-sealed, dropping the old one.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Sealer:
             raise ValueError("at least one secret is needed")
         keys = [derive_key(s, "token-sealing") for s in secrets]
         self._by_id = {self._key_id(k): AESGCM(k) for k in keys}
-        self._current_id = self._key_id(keys[-1])
+        self._current_id = self._key_id(keys[0])
         self._current = self._by_id[self._current_id]
 
     @staticmethod
@@ -62,6 +62,10 @@ class Sealer:
         nonce = os.urandom(_NONCE_BYTES)
         body = self._current.encrypt(nonce, plaintext, associated_data)
         return bytes([_VERSION]) + self._current_id + nonce + body
+
+    def is_current(self, blob: bytes) -> bool:
+        """Whether ``blob`` was sealed with the newest key (else: re-seal it on next write)."""
+        return blob[1 : 1 + _KEY_ID_BYTES] == self._current_id
 
     def open(self, blob: bytes, associated_data: bytes) -> bytes:
         """Decrypt a blob from :meth:`seal`; :class:`SealError` if it does not authenticate."""

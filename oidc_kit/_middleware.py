@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.datastructures import MutableHeaders
-from starlette.requests import cookie_parser
+from starlette.requests import HTTPConnection, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._errors import StoreUnavailable
 from ._session import Session
+from ._web import error_response
 
 if TYPE_CHECKING:
     from .starlette import OIDCAuth
@@ -83,13 +85,21 @@ class OIDCSessionMiddleware:
             return
         cookie_name = self.auth.session_cookie
         cookie = read_cookie(scope, cookie_name)
-        session = await self._load(cookie) if cookie else None
+        try:
+            session = await self._load(cookie) if cookie else None
+        except StoreUnavailable as exc:
+            # Outside the app's exception handlers: answer here, 503 and no session lost.
+            response = error_response(HTTPConnection(scope), exc, self.auth.json_paths)
+            await response(scope, receive, send)
+            return
         scope[SCOPE_KEY] = session
         if session is None:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
         else:
             scope["user"], scope["auth"] = OIDCUser(session), AuthCredentials(["authenticated"])
         stale_cookie = cookie is not None and session is None
+        # A cookie signed with an older secret is re-issued under the newest one.
+        resign = session is not None and not self.auth.cookies.is_current(cookie or "")
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -99,6 +109,8 @@ class OIDCSessionMiddleware:
                     headers["Cache-Control"] = "no-store"
                 if stale_cookie and not _sets_cookie(headers, cookie_name):
                     headers.append("Set-Cookie", self.auth.expired_cookie(cookie_name))
+                elif resign and session and not _sets_cookie(headers, cookie_name):
+                    headers.append("Set-Cookie", self.auth.session_cookie_for(session.sid))
             await send(message)
 
         await self.app(scope, receive, send_wrapper)

@@ -1,9 +1,12 @@
 """Fresh access tokens for a session, refreshed at most once at a time per session.
 
 Many requests of one browser often find the access token due at the same moment (a dashboard
-loading accounts, cards and transactions). Within a process they share one refresh task; the
-task re-reads the session first, so a request that arrives after a refresh finished uses the
-stored tokens and never replays a rotated refresh token.
+loading accounts, cards and transactions), in several processes. Within a process they share
+one refresh task. Across processes, the task takes a lease in the store (``add``, atomic) before
+it sends the grant; the others poll the session until the new tokens are stored. Every pass
+re-reads the session first, so a request that arrives after a refresh finished uses the stored
+tokens and never replays a rotated refresh token (which would make the provider revoke the
+whole token family).
 """
 
 from __future__ import annotations
@@ -17,15 +20,24 @@ from dataclasses import replace
 import httpx
 
 from ._config import OIDCConfig
-from ._errors import InvalidIdToken, ProviderError, SessionEnded, TokenRequestFailed
+from ._errors import (
+    InvalidIdToken,
+    ProviderError,
+    ProviderUnavailable,
+    SessionEnded,
+    TokenRequestFailed,
+)
 from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, validate_id_token
 from ._provider import Provider
-from ._session import Session, Sessions
+from ._session import Session, Sessions, new_id
 from ._tokens import TokenSet, revoke_token, token_request
 
 __all__ = ["TokenManager"]
 
 log = logging.getLogger("oidc_kit")
+
+#: How often a process waiting on another's refresh re-reads the session (seconds).
+_LEASE_POLL = 0.05
 
 
 class TokenManager:
@@ -45,6 +57,8 @@ class TokenManager:
         self._http = http
         self._clock = clock
         self._inflight: dict[str, asyncio.Task[TokenSet]] = {}
+        # A lease outlives the longest refresh: discovery, the grant and a JWKS fetch.
+        self._lease_ttl = 3 * config.http_timeout + 1
         #: Token-endpoint refresh grants sent by this process (benchmarks and tests read it).
         self.refresh_count = 0
 
@@ -84,15 +98,50 @@ class TokenManager:
             del self._inflight[sid]
 
     async def _refresh(self, sid: str, rejected: str | None) -> TokenSet:
+        """Refresh under a lease in the store, so one process at a time sends the grant.
+
+        Without the lease, a waiter polls the session until the holder's result is stored (or
+        the session ends); a holder that died leaves a lease that expires, and a waiter takes
+        over. Every pass re-reads the session first, so a rotated refresh token is never sent
+        again.
+        """
+        owner = new_id().encode()
+        lease = f"lease:{sid}"
+        give_up = time.monotonic() + 2 * self._lease_ttl
+        while True:
+            session, tokens = await self._current(sid)
+            if self._settled(tokens, rejected):
+                return tokens
+            if await self._sessions.store.add(lease, owner, self._lease_ttl):
+                try:
+                    # Re-read under the lease: another process may have just finished.
+                    session, tokens = await self._current(sid)
+                    if self._settled(tokens, rejected):
+                        return tokens
+                    return await self._refresh_held(session, tokens, rejected)
+                finally:
+                    await self._sessions.store.delete_if(lease, owner)
+            if time.monotonic() > give_up:
+                raise ProviderUnavailable("another process's refresh did not finish in time")
+            await asyncio.sleep(_LEASE_POLL)
+
+    async def _current(self, sid: str) -> tuple[Session, TokenSet]:
         session = await self._sessions.load(sid)
         if session is None:
             raise SessionEnded("the session ended")
-        tokens = self._sessions.tokens(session)
-        now = self._clock()
-        if rejected is None and not tokens.due(now, self._config.refresh_leeway):
-            return tokens  # refreshed by an earlier request
-        if rejected is not None and tokens.access_token != rejected:
-            return tokens  # refreshed since the API refused the old token
+        return session, self._sessions.tokens(session)
+
+    def _settled(self, tokens: TokenSet, rejected: str | None) -> bool:
+        """True when ``tokens`` need no refresh (for a due token, or a token the API refused)."""
+        if rejected is not None:
+            return tokens.access_token != rejected
+        return not tokens.due(self._clock(), self._config.refresh_leeway)
+
+    async def _refresh_held(
+        self, session: Session, tokens: TokenSet, rejected: str | None
+    ) -> TokenSet:
+        """The grant itself, sent while holding the session's lease."""
+        sid, now = session.sid, self._clock()
         if tokens.refresh_token is None:
             if tokens.expires_at is not None and now < tokens.expires_at and rejected is None:
                 return tokens  # no way to refresh early: use it while it lasts

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,8 @@ from ._tokens import TokenSet
 from .stores import SessionStore
 
 __all__ = ["CookieSigner", "Session", "Sessions", "new_id"]
+
+log = logging.getLogger("oidc_kit")
 
 _FORMAT = 1
 #: ``last_seen`` is written back at most this often: idle timeouts do not need per-request
@@ -97,9 +100,10 @@ class CookieSigner:
     """Signs session ids and login-binding ids for cookies (itsdangerous, key rotation)."""
 
     def __init__(self, session_secrets: Sequence[str], login_max_age: int) -> None:
-        keys = [derive_key(s, "cookie-signing") for s in session_secrets]
         # itsdangerous takes keys oldest first and signs with the last one.
+        keys = [derive_key(s, "cookie-signing") for s in reversed(session_secrets)]
         self._session = Signer(keys, salt="oidc_kit.session")
+        self._session_newest = Signer(keys[-1], salt="oidc_kit.session")
         self._login = TimestampSigner(keys, salt="oidc_kit.login")
         self._login_max_age = login_max_age
 
@@ -112,6 +116,10 @@ class CookieSigner:
             return self._session.unsign(cookie).decode()
         except (BadSignature, UnicodeError):
             return None
+
+    def is_current(self, cookie: str) -> bool:
+        """Whether the cookie is signed with the newest secret (else: re-issue it)."""
+        return self._session_newest.validate(cookie)
 
     def sign_login(self, binding: str) -> str:
         return self._login.sign(binding).decode()
@@ -170,12 +178,23 @@ class Sessions:
         try:
             session = Session.decode(sid, raw)
         except ValueError:
+            # Logged without its content: it holds sealed tokens.
+            log.warning("ignoring an unreadable session record (%d bytes)", len(raw))
             return None
         now = self._clock()
         if self._remaining(session, now) <= 0:
             await self.delete(sid)
             return None
-        if now - session.last_seen >= _TOUCH_INTERVAL:
+        stale_key = not self._sealer.is_current(session.sealed_tokens)
+        if stale_key:
+            # Sealed under an older secret: re-seal with the newest while we are here.
+            try:
+                session = self.with_tokens(session, self.tokens(session))
+            except SessionEnded:
+                log.warning("dropping a session whose tokens do not open (secret removed?)")
+                await self.delete(sid)
+                return None
+        if stale_key or now - session.last_seen >= _TOUCH_INTERVAL:
             session = replace(session, last_seen=now)
             await self.save(session)
         return session

@@ -142,6 +142,12 @@ class OIDCAuth:
         """Refresh the user's access token now (a "refresh now" button)."""
         await self.tokens.refresh(_require_session(conn))
 
+    def session_cookie_for(self, sid: str) -> str:
+        """A ``Set-Cookie`` value naming session ``sid``, signed with the newest secret."""
+        response = Response()
+        self._set_session_cookie(response, sid)
+        return response.headers["set-cookie"]
+
     def expired_cookie(self, name: str) -> str:
         """A ``Set-Cookie`` value deleting cookie ``name``."""
         response = Response()
@@ -182,12 +188,7 @@ class OIDCAuth:
         session = await self.sessions.create(result.tokens, result.claims, result.provider_sid)
         log.info("login succeeded for sub=%s", session.sub)
         response = RedirectResponse(result.next_path, status_code=303)
-        self._set_cookie(
-            response,
-            self.session_cookie,
-            self.cookies.sign_session(session.sid),
-            max_age=self.config.session_absolute_timeout,
-        )
+        self._set_session_cookie(response, session.sid)
         self._delete_cookie(response, self.login_cookie)
         return response
 
@@ -276,6 +277,11 @@ class OIDCAuth:
             secure=self.config.secure_cookies or cross_site,
             samesite="none" if cross_site else "lax",
         )
+
+    def _set_session_cookie(self, response: Response, sid: str) -> None:
+        value = self.cookies.sign_session(sid)
+        max_age = self.config.session_absolute_timeout
+        self._set_cookie(response, self.session_cookie, value, max_age=max_age)
 
     def _delete_cookie(self, response: Response, name: str) -> None:
         response.delete_cookie(

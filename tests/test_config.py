@@ -192,7 +192,7 @@ def test_from_env_reads_every_documented_variable() -> None:
             OIDC_CLIENT_SECRET=CLIENT_SECRET,
             OIDC_SCOPES="openid profile  accounts:read",
             APP_BASE_URL="https://bank.example.com",
-            SESSION_SECRET="old-secret-0123456789 new-secret-0123456789",
+            SESSION_SECRET="new-secret-0123456789 old-secret-0123456789",
             OIDC_REFRESH_LEEWAY="45",
             OIDC_ALLOW_INSECURE_HTTP="1",
             SESSION_STORE="memory://",
@@ -203,15 +203,15 @@ def test_from_env_reads_every_documented_variable() -> None:
     assert config.client_secret == CLIENT_SECRET
     assert config.scopes == ("openid", "profile", "accounts:read")
     assert config.base_url == "https://bank.example.com"
-    assert config.session_secrets == ("old-secret-0123456789", "new-secret-0123456789")
+    assert config.session_secrets == ("new-secret-0123456789", "old-secret-0123456789")
     assert config.refresh_leeway == 45
     assert config.allow_insecure_http is True
     assert config.session_store == "memory://"
 
 
 def test_from_env_secret_list_accepts_commas() -> None:
-    config = OIDCConfig.from_env(env(SESSION_SECRET="old-secret-0123456789,new-secret-0123456789"))
-    assert config.session_secrets == ("old-secret-0123456789", "new-secret-0123456789")
+    config = OIDCConfig.from_env(env(SESSION_SECRET="new-secret-0123456789,old-secret-0123456789"))
+    assert config.session_secrets == ("new-secret-0123456789", "old-secret-0123456789")
 
 
 def test_from_env_scopes_get_openid() -> None:

@@ -62,7 +62,7 @@ def test_garbage_is_refused(garbage: bytes) -> None:
 
 def test_rotation_opens_old_blobs_and_seals_with_newest() -> None:
     old_blob = Sealer([OLD]).seal(TOKENS, AD)
-    rotated = Sealer([OLD, NEW])
+    rotated = Sealer([NEW, OLD])  # newest first
     assert rotated.open(old_blob, AD) == TOKENS
     new_blob = rotated.seal(TOKENS, AD)
     # Sealed with NEW: it opens once OLD is dropped, and not with OLD alone.

@@ -608,6 +608,12 @@ async def test_tampered_sealed_tokens_end_the_session(
     tampered = replace(session, sealed_tokens=bytes(sealed))
     await kit.store.set(Sessions.key(session.sid), tampered.encode(), 600)
 
+    if where == "key_id":
+        # An unknown key id reads as "sealed under an older secret": the load tries to
+        # re-seal it, cannot open it, and drops the session there and then.
+        assert await kit.sessions.load(session.sid) is None
+        assert await kit.store.get(Sessions.key(session.sid)) is None
+        return
     loaded = await reload(kit, session.sid)
     with pytest.raises(SessionEnded) as info:
         kit.sessions.tokens(loaded)
