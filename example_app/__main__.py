@@ -1,38 +1,54 @@
-"""``python -m example_app --host 127.0.0.1 --port 8000``: serve the example app with uvicorn."""
+"""``python -m example_app``: serve the example app, or run one of its commands.
+
+python -m example_app --host 127.0.0.1 --port 8000   # the web app (the default)
+python -m example_app --workers 4                    # four worker processes
+python -m example_app accounts                       # ORCA accounts, the app's own token
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 
-import uvicorn
-
-from oidc_kit import RedactTokens
-
-from .app import create_app
+from .cli import accounts_command
+from .serve import serve
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m example_app",
         description="The oidc_kit example app. Configure it with environment variables "
         "(OIDC_ISSUER, ORCA_API_BASE, APP_BASE_URL, ...); with none set it runs offline "
-        "on an embedded sandbox provider and sandbox ORCA.",
+        "on an embedded sandbox provider and sandbox ORCA. Without a command it serves the app.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
-    args = parser.parse_args(argv)
-    # INFO shows the app's own HTTP calls too (httpx logs each one, never a header or body):
-    # in the sandbox you can watch the kit refresh the access token every minute.
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    # Access-log lines hold whole URLs, and the logout redirect to the (embedded) provider
-    # carries id_token_hint: redact tokens in every line that reaches the handler.
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactTokens())
-    # The port feeds the default APP_BASE_URL (http://127.0.0.1:{port}).
-    # log_config=None: uvicorn's loggers propagate to the root handler configured above.
-    uvicorn.run(create_app(port=args.port), host=args.host, port=args.port, log_config=None)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes; sessions are shared through the SQLite or Redis store",
+    )
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    commands.add_parser(
+        "accounts",
+        help="list the accounts ORCA returns for the app's own credentials",
+        description="Get a token with grant_type=client_credentials (scope accounts:read) and "
+        "print ORCA's GET /accounts as a table. OIDC_TOKEN_REQUEST_FORMAT=json sends the token "
+        "request as the JSON body of the ORCA documentation's example (default: form).",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "accounts":
+        return accounts_command()
+    if args.workers < 1:
+        _parser().error("--workers must be at least 1")
+    serve(args.host, args.port, args.workers)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

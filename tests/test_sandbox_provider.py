@@ -666,3 +666,126 @@ async def test_key_rotation(browser: httpx.AsyncClient, op: SandboxProvider, clo
     assert (await verify(browser, after["id_token"], clock)).header["kid"] == keys[0]["kid"]
     assert (await verify(browser, before["id_token"], clock)).header["kid"] == old_kid
     assert (await userinfo(browser, before["access_token"])).status_code == 200
+
+
+# -- client credentials (RFC 6749 4.4), as a form and as the ORCA documentation's JSON -------
+
+
+async def client_credentials(
+    browser: httpx.AsyncClient,
+    scope: str = "accounts:read",
+    auth: tuple[str, str] | None = ("app", "app-secret"),
+    **extra: str,
+) -> httpx.Response:
+    form = {"grant_type": "client_credentials", "scope": scope, **extra}
+    return await browser.post("/token", data=form, auth=auth or httpx.USE_CLIENT_DEFAULT)
+
+
+async def test_client_credentials_grant(
+    browser: httpx.AsyncClient, op: SandboxProvider, clock: Clock
+) -> None:
+    meta = (await browser.get("/.well-known/openid-configuration")).json()
+    assert "client_credentials" in meta["grant_types_supported"]
+    response = await client_credentials(browser, "accounts:read cards:read")
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}  # no user tokens
+    assert (body["token_type"], body["expires_in"]) == ("Bearer", 3600)
+    assert body["scope"] == "accounts:read cards:read"
+    access = await verify(browser, body["access_token"], clock)
+    assert access.header["typ"] == "at+jwt"
+    claims = access.claims
+    assert (claims["sub"], claims["client_id"], claims["aud"]) == ("app", "app", "orca")
+    assert claims["scope"] == "accounts:read cards:read" and claims["jti"]
+    assert (claims["iat"], claims["exp"]) == (int(clock()), int(clock()) + 3600)
+    assert "auth_time" not in claims and "sid" not in claims
+    posted = await client_credentials(
+        browser, auth=None, client_id="app", client_secret="app-secret"
+    )
+    assert posted.status_code == 200
+    assert op.grant_counts["client_credentials"] == 2
+    # No user behind it: userinfo has nothing to say.
+    assert (await userinfo(browser, body["access_token"])).status_code == 401
+
+
+async def test_client_credentials_authentication(browser: httpx.AsyncClient) -> None:
+    assert_error(await client_credentials(browser, auth=("app", "wrong")), "invalid_client", 401)
+    assert_error(
+        await client_credentials(browser, auth=None, client_id="app"), "invalid_client", 401
+    )
+    basic = await client_credentials(browser, auth=("post-only", "post-secret"))
+    assert_error(basic, "invalid_client", 401)
+    posted = {"client_id": "post-only", "client_secret": "post-secret"}
+    assert (await client_credentials(browser, auth=None, **posted)).status_code == 200
+    assert (await client_credentials(browser, auth=("odd", quote_plus("s3cr/t+:x%")))).is_success
+
+
+async def test_client_credentials_as_json(browser: httpx.AsyncClient, clock: Clock) -> None:
+    body = {
+        "client_id": "app",
+        "client_secret": "app-secret",
+        "grant_type": "client_credentials",
+        "scope": "accounts:read accounts:write",
+    }
+    response = await browser.post("/token", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "accounts:read accounts:write"
+    claims = (await verify(browser, response.json()["access_token"], clock)).claims
+    assert (claims["sub"], claims["aud"]) == ("app", "orca")
+    wrong = await browser.post("/token", json={**body, "client_secret": "nope"})
+    assert_error(wrong, "invalid_client", 401)
+    without_secret = {k: v for k, v in body.items() if k != "client_secret"}
+    with_basic = await browser.post("/token", json=without_secret, auth=("app", "app-secret"))
+    assert with_basic.status_code == 200
+    # JSON stays the exception: other grants still want a form.
+    code = {"grant_type": "authorization_code", "code": "x", "client_id": "app"}
+    assert_error(await browser.post("/token", json=code), "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"grant_type": "client_credentials", "scope": "accounts:read"',
+        '[["grant_type", "client_credentials"]]',
+        '{"grant_type": "client_credentials", "scope": ["accounts:read"]}',
+        '{"grant_type": "client_credentials", "grant_type": "client_credentials"}',
+        '"client_credentials"',
+    ],
+)
+async def test_client_credentials_json_must_be_an_object_of_text(
+    browser: httpx.AsyncClient, content: str
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    response = await browser.post(
+        "/token", content=content, headers=headers, auth=("app", "app-secret")
+    )
+    assert_error(response, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    ("scope", "granted"),
+    [
+        ("accounts:read", "accounts:read"),
+        ("openid offline_access profile accounts:read accounts:read", "accounts:read"),
+        ("openid offline_access", None),
+        ("accounts:read payments:write", None),
+        ("", None),
+    ],
+)
+async def test_client_credentials_scopes(
+    browser: httpx.AsyncClient, scope: str, granted: str | None
+) -> None:
+    response = await client_credentials(browser, scope)
+    if granted is None:
+        assert_error(response, "invalid_scope")
+    else:
+        assert response.status_code == 200 and response.json()["scope"] == granted
+
+
+async def test_client_credentials_need_a_confidential_client(clock: Clock) -> None:
+    op = SandboxProvider(ISSUER, [SandboxClient("spa", None, (REDIRECT,))], clock=clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=op.app), base_url=ISSUER) as b:
+        response = await client_credentials(b, auth=None, client_id="spa")
+        assert_error(response, "unauthorized_client")
+        as_json = {"client_id": "spa", "grant_type": "client_credentials", "scope": "cards:read"}
+        assert_error(await b.post("/token", json=as_json), "unauthorized_client")

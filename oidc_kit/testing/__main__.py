@@ -17,6 +17,10 @@ import argparse
 import logging
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
 
 from .._redact import RedactTokens
 from ._op_models import SandboxClient
@@ -47,7 +51,21 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactTokens())
-    uvicorn.run(provider.app, host=args.host, port=args.port, log_config=None)
+    uvicorn.run(with_stats(provider), host=args.host, port=args.port, log_config=None)
+
+
+def with_stats(provider: SandboxProvider) -> Starlette:
+    """The provider, plus ``GET /_sandbox/stats`` for tests in other processes: token-endpoint
+    calls by grant type and refresh-token reuses (a reuse revokes the token family)."""
+
+    async def stats(request: Request) -> JSONResponse:
+        body = {
+            "grant_counts": dict(provider.grant_counts),
+            "refresh_reuses": provider.refresh_reuses,
+        }
+        return JSONResponse(body)
+
+    return Starlette(routes=[Route("/_sandbox/stats", stats), Mount("/", app=provider.app)])
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def discovery_document(config: OPConfig) -> dict[str, Any]:
         "end_session_endpoint": config.url("/logout"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [ALG],
         "code_challenge_methods_supported": ["S256"],

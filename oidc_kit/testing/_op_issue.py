@@ -1,4 +1,8 @@
-"""Minting the token response: RFC 9068 access token, ID token, rotated refresh token."""
+"""Minting the token response: RFC 9068 access token, ID token, rotated refresh token.
+
+A client credentials response (RFC 6749 4.4.3) carries the access token alone: its ``sub`` is
+the client itself, and there is no user, hence no ID token and no refresh token.
+"""
 
 from __future__ import annotations
 
@@ -38,22 +42,41 @@ class TokenIssuer:
             body["refresh_token"] = self._ctx.store.new_refresh_token(grant, ttl)
         return body
 
-    def _access_token(self, grant: Grant, scopes: tuple[str, ...]) -> str:
+    def issue_for_client(self, client_id: str, scopes: tuple[str, ...]) -> dict[str, Any]:
+        """The client credentials response: an access token whose subject is the client.
+
+        It is not recorded in the store: no grant, so nothing to revoke it with; it lives
+        until it expires, as a resource server checking JWTs sees it anyway.
+        """
         config = self._ctx.config
-        now, jti = config.now(), secrets.token_urlsafe(16)
-        claims = {
+        claims = self._access_claims(client_id, client_id, scopes)
+        return {
+            "access_token": self._ctx.keys.sign(claims, typ="at+jwt"),
+            "token_type": "Bearer",
+            "expires_in": config.access_token_ttl,
+            "scope": " ".join(scopes),
+        }
+
+    def _access_token(self, grant: Grant, scopes: tuple[str, ...]) -> str:
+        claims = self._access_claims(grant.sub, grant.client_id, scopes)
+        claims["auth_time"] = grant.auth_time
+        self._ctx.store.add_access_token(grant, claims["jti"], self._ctx.config.access_token_ttl)
+        return self._ctx.keys.sign(claims, typ="at+jwt")
+
+    def _access_claims(self, sub: str, client_id: str, scopes: tuple[str, ...]) -> dict[str, Any]:
+        """The RFC 9068 claims every access token carries."""
+        config = self._ctx.config
+        now = config.now()
+        return {
             "iss": config.issuer,
-            "sub": grant.sub,
+            "sub": sub,
             "aud": config.access_token_audience,
-            "client_id": grant.client_id,
+            "client_id": client_id,
             "scope": " ".join(scopes),
             "iat": now,
             "exp": now + config.access_token_ttl,
-            "jti": jti,
-            "auth_time": grant.auth_time,
+            "jti": secrets.token_urlsafe(16),
         }
-        self._ctx.store.add_access_token(grant, jti, config.access_token_ttl)
-        return self._ctx.keys.sign(claims, typ="at+jwt")
 
     def _id_token(
         self, grant: Grant, scopes: tuple[str, ...], access_token: str, nonce: str | None

@@ -127,6 +127,11 @@ class SandboxProvider:
         return self._ctx.grant_counts
 
     @property
+    def refresh_reuses(self) -> int:
+        """Already-rotated refresh tokens presented again (each revoked its whole family)."""
+        return self._ctx.store.refresh_reuses
+
+    @property
     def token_requests(self) -> int:
         """Token-endpoint calls so far, all grant types together."""
         return self._ctx.grant_counts.total()

@@ -102,6 +102,8 @@ class OPStore:
         self._grants: dict[str, Grant] = {}
         self._refresh: dict[str, _Refresh] = {}
         self._access: dict[str, _Access] = {}
+        #: Rotated refresh tokens presented again (each revoked its family).
+        self.refresh_reuses = 0
 
     # -- interactions and sessions -------------------------------------------------------
 
@@ -221,6 +223,7 @@ class OPStore:
         if grant is None or grant.client_id != client_id:
             return None
         if record.rotated:
+            self.refresh_reuses += 1
             self.revoke_grant(grant.id)
             return None
         record.rotated = True

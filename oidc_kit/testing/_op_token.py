@@ -10,15 +10,46 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ._op_client_auth import authenticate_client
-from ._op_context import NO_STORE, OAuthError, OPContext, json_response, read_form
+from ._op_context import (
+    JSON_TYPE,
+    NO_STORE,
+    OAuthError,
+    OPContext,
+    content_type,
+    json_response,
+    read_form,
+    read_json_object,
+)
 from ._op_issue import TokenIssuer
 from ._op_keys import s256
-from ._op_models import SandboxClient, claims_for_scopes
+from ._op_models import SCOPE_CLAIMS, SandboxClient, claims_for_scopes
 from ._op_store import Grant
 
 __all__ = ["TokenEndpoint"]
 
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+
+#: Scopes about a user: meaningless when a client acts on its own behalf, so never granted.
+_USER_SCOPES = frozenset({"openid", "offline_access", *SCOPE_CLAIMS})
+
+
+async def _token_params(request: Request) -> dict[str, str]:
+    """The token request's parameters: a form (RFC 6749 3.2), or JSON for client credentials.
+
+    The JSON object is the ORCA documentation's own example of a token request; the sandbox
+    accepts it for ``grant_type=client_credentials`` only, so that clients can be tested
+    against a server that speaks it.
+    """
+    if content_type(request) != JSON_TYPE:
+        return await read_form(request)
+    params = await read_json_object(request)
+    if params.get("grant_type") != "client_credentials":
+        raise OAuthError(
+            "invalid_request",
+            "the request body must be application/x-www-form-urlencoded "
+            "(JSON is accepted for grant_type=client_credentials only)",
+        )
+    return params
 
 
 def _required(form: dict[str, str], name: str) -> str:
@@ -62,9 +93,9 @@ class TokenEndpoint:
         self._issuer = TokenIssuer(ctx)
 
     async def token(self, request: Request) -> Response:
-        """Exchange a code or a refresh token; every call is counted by grant type."""
+        """Exchange a code, a refresh token or client credentials; each call counted by type."""
         try:
-            form = await read_form(request)
+            form = await _token_params(request)
             self._ctx.grant_counts[form.get("grant_type", "")] += 1
             client = authenticate_client(request, form, self._ctx.clients)
             grant_type = _required(form, "grant_type")
@@ -72,6 +103,8 @@ class TokenEndpoint:
                 body = self._code_grant(form, client)
             elif grant_type == "refresh_token":
                 body = self._refresh_grant(form, client)
+            elif grant_type == "client_credentials":
+                body = self._client_credentials_grant(form, client)
             else:
                 raise OAuthError("unsupported_grant_type", f"unsupported grant_type {grant_type}")
         except OAuthError as exc:
@@ -101,6 +134,27 @@ class TokenEndpoint:
             description = "the refresh token is invalid, expired, revoked or already used"
             raise OAuthError("invalid_grant", description)
         return self._issuer.issue(grant, scopes or grant.scopes, nonce=None)
+
+    def _client_credentials_grant(
+        self, form: dict[str, str], client: SandboxClient
+    ) -> dict[str, Any]:
+        """RFC 6749 4.4: a confidential client's own token, for the API scopes it asks for."""
+        if client.client_secret is None:
+            raise OAuthError(
+                "unauthorized_client", "a public client cannot use the client credentials grant"
+            )
+        # No default scope (RFC 6749 3.3 allows failing instead): ask for what you need.
+        requested = tuple(dict.fromkeys(form.get("scope", "").split()))
+        if not requested:
+            raise OAuthError("invalid_scope", "scope is required for client credentials")
+        unknown = [s for s in requested if s not in self._ctx.config.scopes_supported]
+        if unknown:
+            raise OAuthError("invalid_scope", f"unknown scope {unknown[0]}")
+        granted = tuple(s for s in requested if s not in _USER_SCOPES)
+        if not granted:
+            description = "none of the requested scopes can be granted to a client on its own"
+            raise OAuthError("invalid_scope", description)
+        return self._issuer.issue_for_client(client.client_id, granted)
 
     async def revoke(self, request: Request) -> Response:
         """RFC 7009: revoke a refresh token's family or one access token; 200 if unknown."""

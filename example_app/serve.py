@@ -1,0 +1,122 @@
+"""Serving the example app with uvicorn: one process, or several workers sharing sessions.
+
+With ``--workers N`` every worker is a separate process, so everything a session needs must be
+shared between them:
+
+- the session store: ``SQLite`` (the default file) or Redis; ``memory://`` is refused;
+- ``SESSION_SECRET``: when unset, one random secret is made here and handed to every worker;
+- the provider: the embedded sandbox provider keeps its logins in memory, so with several
+  workers it runs once, as its own process (``python -m oidc_kit.testing``) on a free port,
+  and the workers use it as an external issuer.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import uvicorn
+
+from .settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+
+__all__ = ["log_config", "serve"]
+
+log = logging.getLogger("example_app")
+
+
+def log_config() -> dict[str, Any]:
+    """Logging for every worker: INFO to stderr, with tokens redacted from every line.
+
+    Access-log lines hold whole URLs, and the logout redirect to the (embedded) provider carries
+    ``id_token_hint``: the kit's ``RedactTokens`` filter sits on the handler.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": "oidc_kit.RedactTokens"}},
+        "formatters": {"plain": {"format": "%(levelname)s:     %(name)s: %(message)s"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "filters": ["redact"],
+            }
+        },
+        # uvicorn's loggers propagate here; INFO shows the app's own outgoing HTTP calls too
+        # (method and URL, never a header or a body), so a refresh can be watched.
+        "root": {"level": "INFO", "handlers": ["stderr"]},
+        "loggers": {
+            "uvicorn": {"level": "INFO", "handlers": [], "propagate": True},
+            "uvicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+            "uvicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+        },
+    }
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the app; with ``workers > 1``, prepare the shared environment first."""
+    # The app is built by uvicorn (in each worker): it learns its port from APP_BASE_URL.
+    if not os.environ.get("APP_BASE_URL", "").strip():
+        os.environ["APP_BASE_URL"] = f"http://127.0.0.1:{port}"
+    if workers > 1:
+        _prepare_workers(host)
+    uvicorn.run(
+        "example_app.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=log_config(),
+    )
+
+
+def _prepare_workers(host: str) -> None:
+    env = os.environ
+    if env.get("SESSION_STORE", "").strip().startswith("memory:"):
+        sys.exit("SESSION_STORE=memory:// cannot be shared by several workers: use sqlite or redis")
+    if not env.get("SESSION_SECRET", "").strip():
+        print("SESSION_SECRET is not set: using one random secret for all workers", file=sys.stderr)
+        env["SESSION_SECRET"] = secrets.token_urlsafe(32)
+    base_url = env["APP_BASE_URL"]
+    if not env.get("OIDC_ISSUER", "").strip():
+        issuer = _start_sandbox_provider(host, base_url)
+        env.update(
+            OIDC_ISSUER=issuer,
+            OIDC_CLIENT_ID=SANDBOX_CLIENT_ID,
+            OIDC_CLIENT_SECRET=SANDBOX_CLIENT_SECRET,
+            OIDC_ALLOW_INSECURE_HTTP="1",
+        )
+
+
+def _start_sandbox_provider(host: str, base_url: str) -> str:
+    """Start the sandbox provider as its own process; its issuer URL."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        op_port = sock.getsockname()[1]
+    client = f"{SANDBOX_CLIENT_ID}:{SANDBOX_CLIENT_SECRET}:{base_url}/auth/callback:{base_url}/"
+    args = [sys.executable, "-m", "oidc_kit.testing", "--host", host, "--port", str(op_port)]
+    process = subprocess.Popen([*args, "--client", client, "--access-token-ttl", "60"])  # noqa: S603
+    atexit.register(process.terminate)
+    issuer = f"http://{host}:{op_port}"
+    _wait_for(f"{issuer}/.well-known/openid-configuration", process)
+    print(f"sandbox provider (own process, shared by the workers): {issuer}", file=sys.stderr)
+    return issuer
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    sys.exit("the sandbox provider did not start")

@@ -1,0 +1,208 @@
+"""Access tokens for the app itself: the OAuth 2.0 client credentials grant (RFC 6749 4.4).
+
+Server-to-server calls (a nightly job, a back-office command) use the app's own credentials
+rather than a user's session. :class:`ClientCredentials` is a :class:`~oidc_kit.TokenSource`:
+
+    source = ClientCredentials(config, scopes=["accounts:read"], http_client=http)
+    response = await http.get(f"{orca}/accounts", auth=source.auth())
+
+The token is cached until ``refresh_leeway`` before its expiry (capped at half its lifetime);
+at most one token request is in flight at a time, and every caller waiting shares its result
+(or its error). On a 401 from the API, :class:`~oidc_kit.BearerAuth` asks for a new token once
+and retries once.
+
+Two request formats (``body_format``):
+
+- ``"form"`` (the default): RFC 6749's ``application/x-www-form-urlencoded`` body with
+  ``client_secret_basic``, or ``client_secret_post`` when the provider offers only that;
+- ``"json"``: the body of the ORCA documentation's own example, a JSON object carrying
+  ``client_id``, ``client_secret``, ``grant_type`` and ``scope``, for an authorization server
+  that insists on it. A compatibility setting only.
+
+The token never appears in ``repr``, log lines or exception messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, get_args
+from urllib.parse import quote_plus
+
+import httpx
+
+from ._config import OIDCConfig
+from ._errors import ConfigurationError, ProviderError, ProviderUnavailable
+from ._http import json_object
+from ._provider import Provider, ProviderMetadata, _acceptable_url
+from ._tokens import TokenSet, _client_auth, _token_error
+from .httpx_auth import BearerAuth
+
+__all__ = ["ClientCredentials", "TokenRequestFormat"]
+
+log = logging.getLogger("oidc_kit")
+
+TokenRequestFormat = Literal["form", "json"]
+"""How the token request is encoded: RFC 6749's form (default) or the ORCA example's JSON."""
+
+_FORMATS: tuple[str, ...] = get_args(TokenRequestFormat)
+
+#: No auth at all, rather than the client's default (which might be this very source's).
+_NO_AUTH = httpx.Auth()
+
+
+class ClientCredentials:
+    """A token source for the app's own access tokens (``grant_type=client_credentials``).
+
+    ``config`` gives the issuer, ``client_id``, ``client_secret`` (required: a public client
+    cannot use this grant), ``refresh_leeway`` and ``allow_insecure_http``.
+    ``token_endpoint`` skips discovery (the client then authenticates with HTTP Basic, or in
+    the JSON body with ``body_format="json"``). ``http_client`` reaches the provider; do not
+    give it a default ``auth`` that uses this source.
+    """
+
+    def __init__(
+        self,
+        config: OIDCConfig,
+        *,
+        scopes: Sequence[str],
+        http_client: httpx.AsyncClient,
+        token_endpoint: str | None = None,
+        body_format: TokenRequestFormat = "form",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not config.client_secret:
+            raise ConfigurationError(
+                "the client credentials grant needs a client secret (OIDC_CLIENT_SECRET)"
+            )
+        if body_format not in _FORMATS:
+            raise ConfigurationError(
+                "the token request format must be form or json",
+                expected=_FORMATS,
+                actual=body_format,
+            )
+        if isinstance(scopes, str):
+            raise ConfigurationError("scopes must be a sequence of scope names, not a string")
+        if token_endpoint is not None and not _acceptable_url(token_endpoint, config):
+            raise ConfigurationError(
+                "token_endpoint must be an https URL (http only with allow_insecure_http)",
+                actual=token_endpoint,
+            )
+        self._config = config
+        self._client_secret = config.client_secret
+        self.scopes: tuple[str, ...] = tuple(dict.fromkeys(scopes))
+        self.body_format: TokenRequestFormat = body_format
+        self._http = http_client
+        self._token_endpoint = token_endpoint
+        self._provider = None if token_endpoint else Provider(config, http_client, clock)
+        self._clock = clock
+        self._tokens: TokenSet | None = None
+        self._inflight: asyncio.Task[TokenSet] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientCredentials(client_id={self._config.client_id!r}, scopes={self.scopes!r}, "
+            f"body_format={self.body_format!r}, expires_at={self.expires_at!r})"
+        )
+
+    def auth(self) -> httpx.Auth:
+        """An ``httpx.Auth`` that sends this source's token and, on a 401, retries once."""
+        return BearerAuth(self)
+
+    @property
+    def expires_at(self) -> float | None:
+        """When the cached token expires (epoch seconds); ``None`` before the first fetch."""
+        return self._tokens.expires_at if self._tokens else None
+
+    async def token(self) -> str:
+        """The cached access token, or a new one when there is none or it is due."""
+        tokens = self._tokens
+        if tokens is not None and not tokens.due(self._clock(), self._config.refresh_leeway):
+            return tokens.access_token
+        try:
+            return (await self._fetch_once()).access_token
+        except ProviderUnavailable:
+            if tokens is None or not self._unexpired(tokens):
+                raise
+            # Refreshing early is a courtesy: a token that has not expired still works.
+            log.warning("client credentials: provider unavailable, using the unexpired token")
+            return tokens.access_token
+
+    async def refresh(self, rejected: str) -> str:
+        """A token other than ``rejected``: the cached one if it already differs, else new."""
+        tokens = self._tokens
+        if (
+            self._inflight is None
+            and tokens is not None
+            and tokens.access_token != rejected
+            and not tokens.due(self._clock(), self._config.refresh_leeway)
+        ):
+            return tokens.access_token
+        # Joins a request already in flight: it was sent after `rejected` was handed out.
+        return (await self._fetch_once()).access_token
+
+    def _unexpired(self, tokens: TokenSet) -> bool:
+        return tokens.expires_at is None or self._clock() < tokens.expires_at
+
+    async def _fetch_once(self) -> TokenSet:
+        """Start a token request, or join the one in flight; a cancelled caller leaves it be."""
+        task = self._inflight
+        if task is None or task.done():
+            task = asyncio.ensure_future(self._fetch())
+            # Marks a failure as seen even when every waiter was cancelled.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._inflight = task
+        return await asyncio.shield(task)
+
+    async def _fetch(self) -> TokenSet:
+        try:
+            now = self._clock()  # before the request: the token's lifetime counts from here
+            tokens = TokenSet.from_response(await self._request(), now)
+            self._tokens = tokens
+            log.debug(
+                "client credentials token for %s, expires in %s s",
+                self._config.client_id,
+                None if tokens.expires_at is None else round(tokens.expires_at - now),
+            )
+            return tokens
+        finally:
+            self._inflight = None
+
+    async def _request(self) -> dict[str, Any]:
+        """POST the grant; the successful response body, or the error it maps to."""
+        url, meta = await self._endpoint()
+        params = {"grant_type": "client_credentials"}
+        if self.scopes:
+            params["scope"] = " ".join(self.scopes)
+        headers = {"Accept": "application/json"}
+        try:
+            if self.body_format == "json":
+                params["client_id"] = self._config.client_id
+                params["client_secret"] = self._client_secret
+                response = await self._http.post(url, json=params, headers=headers, auth=_NO_AUTH)
+            else:
+                auth = self._form_auth(meta, params) or _NO_AUTH
+                response = await self._http.post(url, data=params, headers=headers, auth=auth)
+        except httpx.HTTPError as exc:
+            # The exception text may hold the URL, never a token; keep just its type.
+            raise ProviderUnavailable(f"token endpoint: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise ProviderUnavailable(f"token endpoint answered {response.status_code}")
+        if response.status_code != 200:
+            raise _token_error(response)
+        return json_object(response, ProviderError, "token endpoint")
+
+    async def _endpoint(self) -> tuple[str, ProviderMetadata | None]:
+        if self._provider is None:
+            assert self._token_endpoint is not None
+            return self._token_endpoint, None
+        meta = await self._provider.metadata()
+        return meta.token_endpoint, meta
+
+    def _form_auth(self, meta: ProviderMetadata | None, form: dict[str, str]) -> httpx.Auth | None:
+        if meta is not None:
+            return _client_auth(self._config, meta, form)
+        # No discovery: HTTP Basic, the method every provider must support (RFC 6749 2.3.1).
+        return httpx.BasicAuth(quote_plus(self._config.client_id), quote_plus(self._client_secret))
