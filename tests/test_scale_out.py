@@ -1,0 +1,147 @@
+"""Scale-out, proven with real processes: refresh storms across app instances sharing a store.
+
+The provider is the sandbox provider in its own process (``python -m oidc_kit.testing``): it
+rotates refresh tokens, revokes the whole family when a rotated one is presented again, and
+reports its token-endpoint calls at ``/_sandbox/stats``. Its access tokens live 2 seconds, so
+they are due for refresh after 1 (the leeway is capped at half the lifetime). These tests wait
+that one second for real: the processes' clocks cannot be injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers import Server, free_port, sandbox_login, serve
+
+SECRET = "scale-out-test-secret-0123456789"
+TTL = 2
+
+
+def start_provider(stack: ExitStack, tmp_path: Path, app_url: str) -> str:
+    port = free_port()
+    client = f"app:app-secret-0123:{app_url}/auth/callback:{app_url}/"
+    args = ["-m", "oidc_kit.testing", "--port", str(port), "--client", client]
+    args += ["--access-token-ttl", str(TTL)]
+    ready = "/.well-known/openid-configuration"
+    stack.enter_context(serve(args, port, {}, tmp_path / "op.log", ready))
+    return f"http://127.0.0.1:{port}"
+
+
+def start_apps(
+    stack: ExitStack, tmp_path: Path, count: int, store_url: str
+) -> tuple[str, list[Server]]:
+    ports = [free_port() for _ in range(count)]
+    app_url = f"http://127.0.0.1:{ports[0]}"
+    issuer = start_provider(stack, tmp_path, app_url)
+    env = {
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": "app",
+        "OIDC_CLIENT_SECRET": "app-secret-0123",
+        "OIDC_ALLOW_INSECURE_HTTP": "1",
+        "APP_BASE_URL": app_url,  # one external origin for every instance
+        "SESSION_STORE": store_url,
+        "SESSION_SECRET": SECRET,
+    }
+    servers = []
+    for n, port in enumerate(ports):
+        args = ["-m", "example_app", "--port", str(port)]
+        servers.append(stack.enter_context(serve(args, port, env, tmp_path / f"app{n}.log")))
+    return issuer, servers
+
+
+async def storm(servers: list[Server], cookies: httpx.Cookies, per_server: int) -> list[int]:
+    """``per_server`` concurrent ``GET /api/accounts`` at each instance, all at once."""
+    clients = [
+        httpx.AsyncClient(base_url=s.base_url, cookies=cookies, timeout=30) for s in servers
+    ]
+    try:
+        calls = [c.get("/api/accounts") for c in clients for _ in range(per_server)]
+        return [r.status_code for r in await asyncio.gather(*calls)]
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def login_and_wait_until_due(servers: list[Server]) -> httpx.Cookies:
+    with httpx.Client(base_url=servers[0].base_url, timeout=10) as browser:
+        assert sandbox_login(browser, "alice").status_code == 303
+        assert browser.get("/api/accounts").status_code == 200
+        time.sleep(TTL / 2 + 0.2)
+        return httpx.Cookies(browser.cookies)
+
+
+def stats(issuer: str) -> dict[str, object]:
+    body: dict[str, object] = httpx.get(f"{issuer}/_sandbox/stats").json()
+    return body
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/sessions.db"
+    else:
+        yield request.getfixturevalue("redis_url")
+
+
+def test_fifty_concurrent_requests_in_one_process_make_one_refresh(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        issuer, servers = start_apps(stack, tmp_path, 1, f"sqlite:///{tmp_path}/s.db")
+        cookies = login_and_wait_until_due(servers)
+        codes = asyncio.run(storm(servers, cookies, 50))
+        assert codes == [200] * 50
+        counts = stats(issuer)
+        assert counts["grant_counts"] == {"authorization_code": 1, "refresh_token": 1}
+        assert counts["refresh_reuses"] == 0
+
+
+def test_two_processes_sharing_a_store_make_one_refresh(tmp_path: Path, store_url: str) -> None:
+    with ExitStack() as stack:
+        issuer, servers = start_apps(stack, tmp_path, 2, store_url)
+        cookies = login_and_wait_until_due(servers)
+        codes = asyncio.run(storm(servers, cookies, 25))
+        assert codes == [200] * 50
+        counts = stats(issuer)
+        assert counts["grant_counts"] == {"authorization_code": 1, "refresh_token": 1}
+        assert counts["refresh_reuses"] == 0
+        # The session lives on in both instances.
+        for server in servers:
+            with httpx.Client(base_url=server.base_url, cookies=cookies) as client:
+                assert client.get("/auth/session").status_code == 200
+
+
+def test_logout_in_one_process_is_honoured_by_the_other(tmp_path: Path, store_url: str) -> None:
+    with ExitStack() as stack:
+        _, (first, second) = start_apps(stack, tmp_path, 2, store_url)
+        with httpx.Client(base_url=first.base_url, timeout=10) as browser:
+            sandbox_login(browser, "alice")
+            cookies = httpx.Cookies(browser.cookies)  # a copy: logout clears the browser's
+            logout = browser.post("/auth/logout", headers={"Origin": first.base_url})
+            assert logout.status_code == 303
+        with httpx.Client(base_url=second.base_url, cookies=cookies) as other:
+            assert other.get("/auth/session").status_code == 401
+            assert other.get("/api/accounts").status_code == 401
+
+
+def test_workers_share_sessions_and_the_sandbox(tmp_path: Path) -> None:
+    """``--workers 2`` on the default sandbox: the provider runs once, sessions in SQLite."""
+    port = free_port()
+    env = {"SESSION_STORE": f"sqlite:///{tmp_path}/s.db", "SESSION_SECRET": ""}
+    for name in ("OIDC_ISSUER", "ORCA_API_BASE", "APP_BASE_URL"):
+        env[name] = ""
+    args = ["-m", "example_app", "--port", str(port), "--workers", "2"]
+    with serve(args, port, env, tmp_path / "app.log") as app:
+        with httpx.Client(base_url=app.base_url, timeout=10) as browser:
+            assert sandbox_login(browser, "alice").status_code == 303
+            cookies = httpx.Cookies(browser.cookies)
+        # New connections, spread by the kernel over both workers: every one sees the session.
+        for _ in range(20):
+            with httpx.Client(base_url=app.base_url, cookies=cookies) as client:
+                assert client.get("/api/accounts").status_code == 200
+        assert "own process, shared by the workers" in app.log()
