@@ -1,4 +1,4 @@
-"""The public API: everything in ``__all__`` exists, ``__all__`` is sorted, private stays private."""
+"""The public API: all of `__all__` exists, it is sorted, and every error has a code."""
 
 from __future__ import annotations
 

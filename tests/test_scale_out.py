@@ -145,3 +145,39 @@ def test_workers_share_sessions_and_the_sandbox(tmp_path: Path) -> None:
             with httpx.Client(base_url=app.base_url, cookies=cookies) as client:
                 assert client.get("/api/accounts").status_code == 200
         assert "own process, shared by the workers" in app.log()
+
+
+def test_redis_going_away_is_a_503_and_its_return_needs_no_restart(tmp_path: Path) -> None:
+    from tests.redis_server import RedisServer
+
+    redis = RedisServer(persist=True)  # our own: the shared one is never stopped
+    redis.start()
+    try:
+        port = free_port()
+        env = {"SESSION_STORE": redis.url, "SESSION_SECRET": SECRET}
+        for name in ("OIDC_ISSUER", "ORCA_API_BASE", "APP_BASE_URL"):
+            env[name] = ""
+        args = ["-m", "example_app", "--port", str(port)]
+        with (
+            serve(args, port, env, tmp_path / "app.log") as app,
+            httpx.Client(base_url=app.base_url, timeout=10) as browser,
+        ):
+            sandbox_login(browser, "alice")
+            assert browser.get("/api/accounts").status_code == 200
+            redis.kill()
+            for path in ("/auth/session", "/api/accounts"):
+                response = browser.get(path, headers={"Accept": "application/json"})
+                assert response.status_code == 503, path
+                assert response.json()["error"] == "session_store_unavailable"
+            assert browser.cookies  # the session cookie is kept
+            redis.start()  # same port, same data
+            assert browser.get("/auth/session").status_code == 200
+            assert browser.get("/api/accounts").status_code == 200
+            redis.pause()  # accepts connections, answers nothing: a slow Redis
+            started = time.monotonic()
+            assert browser.get("/auth/session").status_code == 503
+            assert time.monotonic() - started < 8  # bounded (a hang guard, not a speed test)
+            redis.resume()
+            assert browser.get("/auth/session").status_code == 200
+    finally:
+        redis.stop()

@@ -381,7 +381,7 @@ async def test_no_token_in_cookies_bodies_or_logs(
     assert stored is not None
     for secret in secrets_:
         assert secret
-        assert secret not in stored.decode()
+        assert secret.encode() not in stored
         assert secret not in caplog.text
         assert secret not in json.dumps(dict(browser.cookies))
         for response in responses:
