@@ -19,10 +19,10 @@ from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import OctKey
 
 from ._config import OIDCConfig
-from ._errors import InvalidIdToken
+from ._errors import InvalidIdToken, OIDCError
 from ._provider import Provider, SigningKey
 
-__all__ = ["VALIDATION_ONLY_CLAIMS", "IdTokenChecks", "validate_id_token"]
+__all__ = ["VALIDATION_ONLY_CLAIMS", "IdTokenChecks", "validate_id_token", "verify_signed"]
 
 #: Claims that only matter while validating the token; sessions do not keep them.
 VALIDATION_ONLY_CLAIMS = frozenset({"nonce", "at_hash", "c_hash"})
@@ -48,28 +48,47 @@ async def validate_id_token(
     token: str, config: OIDCConfig, provider: Provider, checks: IdTokenChecks, now: float
 ) -> dict[str, Any]:
     """Verify ``token``'s signature and claims; return its claims."""
-    header = _header(token)
-    alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in config.id_token_algs:
-        raise InvalidIdToken(
-            "ID token algorithm not allowed", expected=list(config.id_token_algs), actual=alg
-        )
-    claims = await _verify(token, alg, header.get("kid"), config, provider)
+    header, claims = await verify_signed(token, config, provider, InvalidIdToken, "ID token")
+    alg = header["alg"]
     _check_claims(claims, config, checks, now)
     if checks.access_token is not None and "at_hash" in claims:
         _check_at_hash(claims["at_hash"], checks.access_token, alg)
     return claims
 
 
-def _header(token: str) -> dict[str, Any]:
+async def verify_signed(
+    token: str, config: OIDCConfig, provider: Provider, error: type[OIDCError], what: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check a JWT's algorithm against the client's allowlist, then its signature.
+
+    The algorithm is checked before any key is looked at: the token never chooses how it
+    is verified. The header and the (unvalidated) claims; ``error`` on any failure.
+    """
+    header = _header(token, error, what)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in config.id_token_algs:
+        raise error(
+            f"{what} algorithm not allowed", expected=list(config.id_token_algs), actual=alg
+        )
+    claims = await _verify(token, alg, header.get("kid"), config, provider, error, what)
+    return header, claims
+
+
+def _header(token: str, error: type[OIDCError], what: str) -> dict[str, Any]:
     try:
         return dict(jws.extract_compact(token.encode()).protected)
-    except (JoseError, ValueError, TypeError):
-        raise InvalidIdToken("ID token is not a compact JWS") from None
+    except (JoseError, ValueError, TypeError, UnicodeError):
+        raise error(f"{what} is not a compact JWS") from None
 
 
 async def _verify(
-    token: str, alg: str, kid: Any, config: OIDCConfig, provider: Provider
+    token: str,
+    alg: str,
+    kid: Any,
+    config: OIDCConfig,
+    provider: Provider,
+    error: type[OIDCError],
+    what: str,
 ) -> dict[str, Any]:
     keys: Sequence[SigningKey | OctKey]
     if alg.startswith("HS"):
@@ -79,16 +98,16 @@ async def _verify(
     else:
         keys = await provider.keys(kid if isinstance(kid, str) else None, alg)
     if not keys:
-        raise InvalidIdToken("no provider key matches the ID token", actual=kid)
+        raise error(f"no provider key matches the {what}", actual=kid)
     for key in keys:
         try:
             claims = jwt.decode(token, key, algorithms=[alg]).claims
         except BadSignatureError:
             continue
         except (JoseError, ValueError, TypeError):
-            raise InvalidIdToken("ID token could not be decoded") from None
+            raise error(f"{what} could not be decoded") from None
         return dict(claims)
-    raise InvalidIdToken("ID token signature is invalid")
+    raise error(f"{what} signature is invalid")
 
 
 def _check_claims(

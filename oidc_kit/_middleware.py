@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection, cookie_parser
+from starlette.requests import HTTPConnection, Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._errors import StoreUnavailable
@@ -59,17 +59,17 @@ class OIDCUser(BaseUser):
         return self.session.claims
 
 
-def read_cookie(scope: Scope, name: str) -> str | None:
-    """One cookie's value from the raw headers (no Request object on the hot path).
+def read_cookies(scope: Scope) -> dict[str, str]:
+    """The request's cookies from the raw headers (no Request object on the hot path).
 
     Starlette's lenient parser, as browsers are: one malformed cookie does not hide the rest.
     """
+    cookies: dict[str, str] = {}
     for key, value in scope["headers"]:
         if key == b"cookie":
-            found = cookie_parser(value.decode("latin-1")).get(name)
-            if found is not None:
-                return found
-    return None
+            for name, found in cookie_parser(value.decode("latin-1")).items():
+                cookies.setdefault(name, found)
+    return cookies
 
 
 class OIDCSessionMiddleware:
@@ -84,7 +84,9 @@ class OIDCSessionMiddleware:
             await self.app(scope, receive, send)
             return
         cookie_name = self.auth.session_cookie
-        cookie = read_cookie(scope, cookie_name)
+        cookies = read_cookies(scope)
+        cookie = cookies.get(cookie_name)
+        logout_return = self._logout_return(scope, cookies)
         try:
             session = await self._load(cookie) if cookie else None
         except StoreUnavailable as exc:
@@ -111,9 +113,19 @@ class OIDCSessionMiddleware:
                     headers.append("Set-Cookie", self.auth.expired_cookie(cookie_name))
                 elif resign and session and not _sets_cookie(headers, cookie_name):
                     headers.append("Set-Cookie", self.auth.session_cookie_for(session.sid))
+                if logout_return:
+                    headers.append("Set-Cookie", self.auth.expired_cookie(self.auth.logout_cookie))
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+    def _logout_return(self, scope: Scope, cookies: dict[str, str]) -> bool:
+        """Whether this is the browser's return from the provider's logout (then checked)."""
+        cookie = cookies.get(self.auth.logout_cookie)
+        if cookie is None or scope["path"] != "/":
+            return False
+        self.auth.logout_routes.check_return(Request(scope), cookie)
+        return True
 
     async def _load(self, cookie: str) -> Session | None:
         sid = self.auth.cookies.session_id(cookie)

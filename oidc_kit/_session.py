@@ -8,6 +8,7 @@ session: the user logs in again; nothing raises.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -93,6 +94,19 @@ class Session:
             raise ValueError("not a session record of this version") from exc
 
 
+def _index_key(kind: str, iss: str, value: str) -> str:
+    # Hashed: the values come from the provider and may be long or hold any character.
+    return f"{kind}:" + hashlib.sha256(f"{iss}|{value}".encode()).hexdigest()
+
+
+def _indexes(session: Session) -> list[str]:
+    """The store indexes a session is listed in: by subject, and by provider session."""
+    keys = [_index_key("sub", session.iss, session.sub)]
+    if session.provider_sid is not None:
+        keys.append(_index_key("psid", session.iss, session.provider_sid))
+    return keys
+
+
 def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -169,7 +183,38 @@ class Sessions:
             provider_sid=provider_sid,
         )
         await self.save(session)
+        for index in _indexes(session):
+            await self.store.index_add(index, sid, self._config.session_absolute_timeout)
         return session
+
+    async def end(self, session: Session) -> None:
+        """Delete ``session`` and its index entries (logout)."""
+        await self.delete(session.sid)
+        for index in _indexes(session):
+            await self.store.index_discard(index, session.sid)
+
+    async def end_matching(self, iss: str, sub: str | None, provider_sid: str | None) -> int:
+        """End the sessions of provider session ``provider_sid`` (else of ``sub``); how many.
+
+        With both, only sessions of that provider session whose subject is ``sub`` end.
+        """
+        if provider_sid is not None:
+            index = _index_key("psid", iss, provider_sid)
+        elif sub is not None:
+            index = _index_key("sub", iss, sub)
+        else:
+            return 0
+        ended = 0
+        for sid in await self.store.index_members(index):
+            session = await self.load(sid)
+            if session is None:
+                await self.store.index_discard(index, sid)
+                continue
+            if sub is not None and session.sub != sub:
+                continue
+            await self.end(session)
+            ended += 1
+        return ended
 
     async def load(self, sid: str) -> Session | None:
         """The live session ``sid``; ``None`` when absent, unreadable or timed out."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
@@ -30,13 +29,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ._config import OIDCConfig
-from ._errors import CrossSiteRequest, LoginRequired, OIDCError, SessionError
+from ._errors import LoginRequired, OIDCError, SessionError
 from ._flow import LoginFlow
+from ._logout_routes import LogoutRoutes
 from ._middleware import SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
 from ._provider import Provider
 from ._refresh import TokenManager
 from ._session import CookieSigner, Session, Sessions, new_id
-from ._tokens import TokenSet, revoke_token
 from ._web import error_response, is_same_origin, origin_of, safe_next_path, wants_json
 from .httpx_auth import BearerAuth
 from .stores import SessionStore, open_store
@@ -73,6 +72,8 @@ class OIDCAuth:
         prefix = "__Host-" if config.secure_cookies else ""
         self.session_cookie = prefix + config.cookie_name
         self.login_cookie = prefix + config.login_cookie_name
+        self.logout_cookie = prefix + "oidc_logout"
+        self.logout_routes = LogoutRoutes(self, clock)
         self.json_paths = tuple(json_paths)
         self._origin = origin_of(config.base_url)
 
@@ -84,8 +85,9 @@ class OIDCAuth:
         return [
             Route("/login", self._login, methods=["GET"]),
             Route("/callback", self._callback, methods=["GET", "POST"]),
-            Route("/logout", self._logout, methods=["POST"]),
+            Route("/logout", self._logout, methods=["GET", "POST"]),
             Route("/session", self._session, methods=["GET"]),
+            Route("/backchannel-logout", self.logout_routes.backchannel, methods=["POST"]),
         ]
 
     @property
@@ -151,7 +153,7 @@ class OIDCAuth:
     def expired_cookie(self, name: str) -> str:
         """A ``Set-Cookie`` value deleting cookie ``name``."""
         response = Response()
-        self._delete_cookie(response, name)
+        self.delete_cookie(response, name)
         return response.headers["set-cookie"]
 
     # -- routes -------------------------------------------------------------------------
@@ -163,7 +165,7 @@ class OIDCAuth:
         binding = (existing and self.cookies.login_binding(existing)) or new_id()
         url = await self.flow.start(binding, next_path)
         response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
-        self._set_cookie(
+        self.set_cookie(
             response,
             self.login_cookie,
             self.cookies.sign_login(binding),
@@ -180,7 +182,7 @@ class OIDCAuth:
         except OIDCError as exc:
             log.info("login failed: %s", exc.code)
             response = error_response(request, exc, self.json_paths)
-            self._delete_cookie(response, self.login_cookie)
+            self.delete_cookie(response, self.login_cookie)
             return response
         old: Session | None = request.scope.get(SCOPE_KEY)
         if old is not None:
@@ -189,47 +191,13 @@ class OIDCAuth:
         log.info("login succeeded for sub=%s", session.sub)
         response = RedirectResponse(result.next_path, status_code=303)
         self._set_session_cookie(response, session.sid)
-        self._delete_cookie(response, self.login_cookie)
+        self.delete_cookie(response, self.login_cookie)
         return response
 
     async def _logout(self, request: Request) -> Response:
-        if not is_same_origin(request, self._origin):
-            return _forbidden(request, self.json_paths)
-        session: Session | None = request.scope.get(SCOPE_KEY)
-        location = "/"
-        if session is not None:
-            location = await self._end_session(session)
-        response = RedirectResponse(
-            location, status_code=303, headers={"Cache-Control": "no-store"}
-        )
-        self._delete_cookie(response, self.session_cookie)
-        return response
-
-    async def _end_session(self, session: Session) -> str:
-        """Delete the session, revoke its refresh token, the provider's logout URL or ``/``."""
-        await self.sessions.delete(session.sid)
-        try:
-            tokens: TokenSet | None = self.sessions.tokens(session)
-        except SessionError:
-            tokens = None
-        try:
-            meta = await self.provider.metadata()
-        except OIDCError as exc:
-            log.warning("logout: provider unavailable (%s); local session ended", exc.code)
-            return "/"
-        if tokens is not None and tokens.refresh_token:
-            await revoke_token(self.http, self.config, meta, tokens.refresh_token, "refresh_token")
-        if meta.end_session_endpoint is None:
-            return "/"
-        params = {
-            "client_id": self.config.client_id,
-            "post_logout_redirect_uri": f"{self.config.base_url}/",
-            "state": secrets.token_urlsafe(16),
-        }
-        if tokens is not None and tokens.id_token:
-            params["id_token_hint"] = tokens.id_token
-        separator = "&" if "?" in meta.end_session_endpoint else "?"
-        return meta.end_session_endpoint + separator + urlencode(params)
+        if request.method == "GET":
+            return await self.logout_routes.confirm(request)
+        return await self.logout_routes.logout(request)
 
     async def _session(self, request: Request) -> Response:
         session: Session | None = request.scope.get(SCOPE_KEY)
@@ -255,7 +223,7 @@ class OIDCAuth:
             else:
                 response = error_response(request, exc, self.json_paths)
             if request.scope.get(SCOPE_KEY) is not None:
-                self._delete_cookie(response, self.session_cookie)
+                self.delete_cookie(response, self.session_cookie)
             return response
         if exc.status >= 500:
             log.warning("request failed: %s", exc)
@@ -263,7 +231,7 @@ class OIDCAuth:
 
     # -- cookies ------------------------------------------------------------------------
 
-    def _set_cookie(
+    def set_cookie(
         self, response: Response, name: str, value: str, *, max_age: int, cross_site: bool = False
     ) -> None:
         # A form_post callback is a cross-site POST: the login cookie must then be
@@ -281,9 +249,9 @@ class OIDCAuth:
     def _set_session_cookie(self, response: Response, sid: str) -> None:
         value = self.cookies.sign_session(sid)
         max_age = self.config.session_absolute_timeout
-        self._set_cookie(response, self.session_cookie, value, max_age=max_age)
+        self.set_cookie(response, self.session_cookie, value, max_age=max_age)
 
-    def _delete_cookie(self, response: Response, name: str) -> None:
+    def delete_cookie(self, response: Response, name: str) -> None:
         response.delete_cookie(
             name, path="/", httponly=True, secure=self.config.secure_cookies, samesite="lax"
         )
@@ -308,10 +276,6 @@ def _require_session(conn: HTTPConnection) -> Session:
     if session is None:
         raise LoginRequired("log in to continue")
     return session
-
-
-def _forbidden(conn: HTTPConnection, json_paths: tuple[str, ...]) -> Response:
-    return error_response(conn, CrossSiteRequest("cross-site request refused"), json_paths)
 
 
 async def _callback_params(request: Request) -> Mapping[str, Sequence[str]]:

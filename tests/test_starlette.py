@@ -345,9 +345,8 @@ async def test_logout_ends_the_session_revokes_and_goes_to_the_provider(
     assert query["client_id"] == "client-1"
     assert query["state"] and query["id_token_hint"].count(".") == 2
     assert any(c.startswith('__Host-oidc_session=""') for c in set_cookies(response))
-    assert op.calls["/revoke"] == 1
-    revoke = next(r for r in op.requests if r.url.path == "/revoke")
-    assert parse_qs(revoke.content.decode())["token_type_hint"] == ["refresh_token"]
+    revocations = [parse_qs(r.content.decode()) for r in op.requests if r.url.path == "/revoke"]
+    assert [r["token_type_hint"] for r in revocations] == [["refresh_token"], ["access_token"]]
     assert (await browser.get("/auth/session")).status_code == 401
 
 
@@ -357,8 +356,15 @@ async def test_logout_without_a_session_goes_home(browser: httpx.AsyncClient) ->
     assert response.headers["location"] == "/"
 
 
-async def test_logout_is_post_only(browser: httpx.AsyncClient) -> None:
-    assert (await browser.get("/auth/logout")).status_code == 405
+async def test_get_logout_only_shows_a_confirmation_form(
+    browser: httpx.AsyncClient, op: FakeOP
+) -> None:
+    await do_login(browser, op)
+    page = await browser.get("/auth/logout")
+    assert page.status_code == 200
+    assert '<form method="post" action="/auth/logout">' in page.text
+    assert (await browser.get("/auth/session")).status_code == 200  # still logged in
+    assert op.calls["/revoke"] == 0
 
 
 # -- no token anywhere -----------------------------------------------------------------------

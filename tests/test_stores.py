@@ -968,3 +968,57 @@ def test_open_store_refuses_bad_redis_urls_without_echoing_them(url: str) -> Non
     assert info.value.code == "configuration_error"
     assert "hunter2" not in str(info.value)
     assert info.value.__cause__ is None
+
+
+# -- indexes (sessions by subject and by provider session, for back-channel logout) ---------
+
+
+async def test_index_add_and_members(store: SessionStore) -> None:
+    assert await store.index_members("sub:alice") == []
+    await store.index_add("sub:alice", "sid-1", 60)
+    await store.index_add("sub:alice", "sid-2", 60)
+    await store.index_add("sub:alice", "sid-1", 60)  # a set: no duplicate
+    await store.index_add("sub:bob", "sid-3", 60)
+    assert sorted(await store.index_members("sub:alice")) == ["sid-1", "sid-2"]
+    assert await store.index_members("sub:bob") == ["sid-3"]
+
+
+async def test_index_discard(store: SessionStore) -> None:
+    await store.index_add("sub:alice", "sid-1", 60)
+    await store.index_add("sub:alice", "sid-2", 60)
+    await store.index_discard("sub:alice", "sid-1")
+    await store.index_discard("sub:alice", "never-there")
+    await store.index_discard("sub:nobody", "sid-1")
+    assert await store.index_members("sub:alice") == ["sid-2"]
+
+
+async def test_index_members_expire_one_by_one(backend: Backend) -> None:
+    store = backend.store
+    await store.index_add("sub:alice", "short", backend.short_ttl)
+    await store.index_add("sub:alice", "long", 60)
+    await backend.outlive()
+    assert await store.index_members("sub:alice") == ["long"]
+
+
+async def test_index_with_non_positive_ttl_adds_nothing(store: SessionStore) -> None:
+    await store.index_add("sub:alice", "sid-1", 0)
+    assert await store.index_members("sub:alice") == []
+
+
+async def test_indexes_and_values_do_not_mix(store: SessionStore) -> None:
+    await store.set("sub:alice", b"value", 60)
+    await store.index_add("idx:alice", "sid-1", 60)
+    assert await store.get("sub:alice") == b"value"
+    assert await store.index_members("idx:alice") == ["sid-1"]
+
+
+async def test_an_index_is_shared_with_another_instance(shared: Backend) -> None:
+    assert shared.twin is not None
+    await shared.store.index_add("sub:alice", "sid-1", 60)
+    twin = shared.twin()
+    try:
+        assert await twin.index_members("sub:alice") == ["sid-1"]
+        await twin.index_discard("sub:alice", "sid-1")
+        assert await shared.store.index_members("sub:alice") == []
+    finally:
+        await twin.close()

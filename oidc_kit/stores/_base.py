@@ -54,6 +54,22 @@ class SessionStore(Protocol):
         """
         ...
 
+    async def index_add(self, key: str, member: str, ttl: float) -> None:
+        """Add ``member`` to the set ``key``; the member expires after ``ttl`` seconds.
+
+        Sessions are indexed by subject and by the provider's session id, so that a
+        back-channel logout can find every session it ends.
+        """
+        ...
+
+    async def index_members(self, key: str) -> list[str]:
+        """The live members of the set ``key`` (empty when there is none)."""
+        ...
+
+    async def index_discard(self, key: str, member: str) -> None:
+        """Remove ``member`` from the set ``key``; absent members are fine."""
+        ...
+
     async def close(self) -> None:
         """Release connections and files."""
         ...

@@ -42,6 +42,9 @@ class MemoryStore:
         self._clock = clock
         self._max_entries = max_entries
         self._data: dict[str, tuple[bytes, float]] = {}
+        # Sets: key -> member -> expiry. Bounded like the values: an index only grows with
+        # sessions, and its expired members go whenever the set is read or written.
+        self._sets: dict[str, dict[str, float]] = {}
         self._writes_since_sweep = 0
         self._next_sweep = _SWEEP_MIN_WRITES
 
@@ -85,9 +88,36 @@ class MemoryStore:
         del self._data[key]
         return True
 
+    async def index_add(self, key: str, member: str, ttl: float) -> None:
+        """Add ``member`` to the set ``key`` until ``ttl`` seconds from now."""
+        members = self._live_members(key)
+        if ttl > 0:
+            members[member] = self._clock() + ttl
+            self._sets[key] = members
+            if len(self._sets) > self._max_entries:
+                self._sets.pop(next(iter(self._sets)))
+
+    async def index_members(self, key: str) -> list[str]:
+        """The live members of the set ``key``."""
+        return list(self._live_members(key))
+
+    async def index_discard(self, key: str, member: str) -> None:
+        """Remove ``member`` from the set ``key``."""
+        self._live_members(key).pop(member, None)
+
+    def _live_members(self, key: str) -> dict[str, float]:
+        now = self._clock()
+        members = {m: t for m, t in self._sets.get(key, {}).items() if t > now}
+        if members:
+            self._sets[key] = members
+        else:
+            self._sets.pop(key, None)
+        return members
+
     async def close(self) -> None:
         """Drop every entry."""
         self._data.clear()
+        self._sets.clear()
 
     def __len__(self) -> int:
         """Entries held, expired ones not yet swept included (for tests and metrics)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -134,6 +135,30 @@ class RedisStore:
         """Delete ``key`` only if it holds ``value`` (a Lua script, so atomic)."""
         deleted = await self._call(self._delete_if(keys=[self._prefix + key], args=[bytes(value)]))
         return bool(deleted)
+
+    async def index_add(self, key: str, member: str, ttl: float) -> None:
+        """Add ``member`` to the set ``key`` (a sorted set scored by expiry time)."""
+        if not ttl > 0:
+            return
+        name, expires_at = self._prefix + key, time.time() + ttl
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(name, "-inf", time.time())
+            pipe.zadd(name, {member: expires_at})
+            # The set lives as long as its longest-lived member.
+            pipe.pexpireat(name, math.ceil(expires_at * 1000), gt=True)
+            pipe.pexpireat(name, math.ceil(expires_at * 1000), nx=True)
+            await self._call(pipe.execute())
+
+    async def index_members(self, key: str) -> list[str]:
+        """The live members of the set ``key``."""
+        members = await self._call(
+            self._redis.zrangebyscore(self._prefix + key, f"({time.time()}", "+inf")
+        )
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+    async def index_discard(self, key: str, member: str) -> None:
+        """Remove ``member`` from the set ``key``."""
+        await self._call(self._redis.zrem(self._prefix + key, member))
 
     async def close(self) -> None:
         """Close the connection pool; a later call opens new connections."""

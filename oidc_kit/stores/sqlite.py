@@ -26,6 +26,10 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS kv ("
     " key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at)",
+    "CREATE TABLE IF NOT EXISTS idx ("
+    " key TEXT NOT NULL, member TEXT NOT NULL, expires_at REAL NOT NULL,"
+    " PRIMARY KEY (key, member))",
+    "CREATE INDEX IF NOT EXISTS idx_expires_at ON idx (expires_at)",
 )
 
 
@@ -142,6 +146,32 @@ class SQLiteStore:
         )
         return bool(rows) and _is_live(rows[0][0], self._clock())
 
+    async def index_add(self, key: str, member: str, ttl: float) -> None:
+        """Add ``member`` to the set ``key`` until ``ttl`` seconds from now (an upsert)."""
+        if not ttl > 0:
+            return
+        self._db().execute(
+            "INSERT INTO idx (key, member, expires_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key, member) DO UPDATE SET expires_at = excluded.expires_at",
+            (key, member, self._clock() + ttl),
+        )
+        self._count_write()
+
+    async def index_members(self, key: str) -> list[str]:
+        """The live members of the set ``key``."""
+        rows = (
+            self._db()
+            .execute(
+                "SELECT member FROM idx WHERE key = ? AND expires_at > ?", (key, self._clock())
+            )
+            .fetchall()
+        )
+        return [m.decode() if isinstance(m, bytes) else str(m) for (m,) in rows]
+
+    async def index_discard(self, key: str, member: str) -> None:
+        """Remove ``member`` from the set ``key``."""
+        self._db().execute("DELETE FROM idx WHERE key = ? AND member = ?", (key, member))
+
     async def close(self) -> None:
         """Close the connection; a later call opens it again."""
         if self._conn is not None:
@@ -189,9 +219,14 @@ class SQLiteStore:
             self._purge_expired()
 
     def _purge_expired(self) -> None:
+        now = self._clock()
         self._db().execute(
             "DELETE FROM kv WHERE key IN (SELECT key FROM kv WHERE expires_at <= ? LIMIT ?)",
-            (self._clock(), _PURGE_LIMIT),
+            (now, _PURGE_LIMIT),
+        )
+        self._db().execute(
+            "DELETE FROM idx WHERE rowid IN (SELECT rowid FROM idx WHERE expires_at <= ? LIMIT ?)",
+            (now, _PURGE_LIMIT),
         )
 
 

@@ -1,0 +1,90 @@
+"""Back-channel logout (OpenID Connect Back-Channel Logout 1.0): the logout token and its effect.
+
+The provider POSTs a signed ``logout_token`` when a user's session there ends. It is validated
+like an ID token where the rules overlap (client-side algorithm allowlist, signature with the
+provider's keys, ``iss``, ``aud``), plus the logout token's own rules (§2.6): the back-channel
+logout event, ``sub`` and/or ``sid``, no ``nonce``, a ``jti`` never seen before (remembered in
+the shared store, so a replay to another instance is refused too). The sessions it names are
+found through the store's indexes and deleted, for every instance sharing the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from ._config import OIDCConfig
+from ._errors import InvalidLogoutToken
+from ._id_token import verify_signed
+from ._provider import Provider
+from .stores import SessionStore
+
+__all__ = ["BACKCHANNEL_EVENT", "LogoutToken", "validate_logout_token"]
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+#: Logout tokens older than this are refused; their ``jti`` is remembered as long.
+MAX_AGE = 600
+
+
+@dataclass(frozen=True)
+class LogoutToken:
+    """What a valid logout token asks: end the provider session ``sid``, or all of ``sub``."""
+
+    sub: str | None
+    sid: str | None
+
+
+async def validate_logout_token(
+    token: str, config: OIDCConfig, provider: Provider, store: SessionStore, now: float
+) -> LogoutToken:
+    """Validate ``token``; :class:`InvalidLogoutToken` on any failure."""
+    header, claims = await verify_signed(
+        token, config, provider, InvalidLogoutToken, "logout token"
+    )
+    typ = header.get("typ")
+    _expect(typ in (None, "logout+jwt", "JWT"), "typ", "logout+jwt", typ)
+    _check_claims(claims, config, now)
+    sub, sid = claims.get("sub"), claims.get("sid")
+    jti_key = "jti:" + hashlib.sha256(f"{config.issuer}|{claims['jti']}".encode()).hexdigest()
+    if not await store.add(jti_key, b"1", MAX_AGE + 2 * config.clock_leeway):
+        raise InvalidLogoutToken("logout token jti was already used", actual=claims["jti"])
+    return LogoutToken(sub=sub, sid=sid)
+
+
+def _check_claims(claims: dict[str, Any], config: OIDCConfig, now: float) -> None:
+    leeway = config.clock_leeway
+    _expect(claims.get("iss") == config.issuer, "iss", config.issuer, claims.get("iss"))
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    _expect(config.client_id in audiences, "aud", config.client_id, aud)
+    iat = _number(claims, "iat")
+    _expect(now - MAX_AGE - leeway <= iat <= now + leeway, "iat", "within the last 10 min", iat)
+    if "exp" in claims:
+        exp = _number(claims, "exp")
+        _expect(now < exp + leeway, "exp", "in the future", exp)
+    jti = claims.get("jti")
+    _expect(isinstance(jti, str) and jti != "", "jti", "an identifier", jti)
+    events = claims.get("events")
+    event = events.get(BACKCHANNEL_EVENT) if isinstance(events, dict) else None
+    _expect(isinstance(event, dict), "events", {BACKCHANNEL_EVENT: {}}, events)
+    sub, sid = claims.get("sub"), claims.get("sid")
+    _expect(sub is not None or sid is not None, "sub", "sub and/or sid", None)
+    for name, value in (("sub", sub), ("sid", sid)):
+        _expect(value is None or (isinstance(value, str) and value != ""), name, "a string", value)
+    # §2.4: a nonce is forbidden, so a logout token can never pass for an ID token.
+    _expect("nonce" not in claims, "nonce", "absent", "present")
+
+
+def _number(claims: dict[str, Any], name: str) -> float:
+    value = claims.get(name)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidLogoutToken(f"logout token {name} is missing or not a number", actual=value)
+    return float(value)
+
+
+def _expect(ok: bool, claim: str, expected: Any, actual: Any) -> None:
+    if not ok:
+        raise InvalidLogoutToken(
+            f"logout token {claim} is invalid", expected=expected, actual=actual
+        )

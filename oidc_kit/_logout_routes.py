@@ -1,0 +1,158 @@
+"""The logout routes: RP-initiated logout (and its return), and back-channel logout.
+
+- ``GET /auth/logout`` shows a confirmation page with the POST form; it never logs out.
+- ``POST /auth/logout`` (same-origin only) ends the session here, revokes its tokens at the
+  provider (RFC 7009, best effort), and redirects to the provider's ``end_session_endpoint``
+  with ``id_token_hint``, ``post_logout_redirect_uri``, ``client_id`` and ``state``.
+- The provider sends the browser back to ``{APP_BASE_URL}/?state=…``: the state is compared
+  with the one in a short-lived signed cookie; a wrong or missing one is harmless and logged.
+- ``POST /auth/backchannel-logout`` takes a provider's ``logout_token`` and ends the matching
+  sessions in every instance sharing the store.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from ._errors import CrossSiteRequest, InvalidLogoutToken, OIDCError, SessionError
+from ._logout import validate_logout_token
+from ._middleware import SCOPE_KEY
+from ._provider import ProviderMetadata
+from ._session import Session
+from ._tokens import TokenSet, revoke_token
+from ._web import error_response, is_same_origin, origin_of
+
+if TYPE_CHECKING:
+    from .starlette import OIDCAuth
+
+__all__ = ["LogoutRoutes"]
+
+log = logging.getLogger("oidc_kit")
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+class LogoutRoutes:
+    """The endpoints behind ``/auth/logout`` and ``/auth/backchannel-logout``."""
+
+    def __init__(self, auth: OIDCAuth, clock: Callable[[], float] = time.time) -> None:
+        self._auth = auth
+        self._clock = clock
+        self._origin = origin_of(auth.config.base_url)
+
+    async def confirm(self, request: Request) -> Response:
+        """``GET /auth/logout``: a page with the POST form (a GET must never log out)."""
+        return HTMLResponse(_CONFIRM_PAGE, headers=_NO_STORE)
+
+    async def logout(self, request: Request) -> Response:
+        """``POST /auth/logout``: end the session here and at the provider."""
+        auth = self._auth
+        if not is_same_origin(request, self._origin):
+            refusal = CrossSiteRequest("cross-site logout refused")
+            return error_response(request, refusal, auth.json_paths)
+        session: Session | None = request.scope.get(SCOPE_KEY)
+        location, state = "/", None
+        if session is not None:
+            location, state = await self._end(session)
+        response = RedirectResponse(location, status_code=303, headers=_NO_STORE)
+        auth.delete_cookie(response, auth.session_cookie)
+        if state is not None:
+            auth.set_cookie(
+                response,
+                auth.logout_cookie,
+                auth.cookies.sign_login(state),
+                max_age=auth.config.login_timeout,
+            )
+        return response
+
+    async def backchannel(self, request: Request) -> Response:
+        """``POST /auth/backchannel-logout``: 200 when the token is valid, else 400."""
+        auth = self._auth
+        try:
+            form = await request.form()
+            tokens = form.getlist("logout_token")
+            if len(tokens) != 1 or not isinstance(tokens[0], str):
+                raise InvalidLogoutToken("exactly one logout_token is required")
+            logout = await validate_logout_token(
+                tokens[0], auth.config, auth.provider, auth.store, self._clock()
+            )
+        except OIDCError as exc:
+            log.warning("back-channel logout refused: %s", exc.description)
+            body = {"error": exc.code, "error_description": exc.description}
+            status = exc.status if exc.status >= 500 else 400
+            return JSONResponse(body, status_code=status, headers=_NO_STORE)
+        ended = await auth.sessions.end_matching(auth.config.issuer, logout.sub, logout.sid)
+        log.info("back-channel logout ended %d session(s)", ended)
+        return Response(status_code=200, headers=_NO_STORE)
+
+    def check_return(self, request: Request, cookie: str) -> None:
+        """The browser is back from the provider's logout: compare ``state`` (log only)."""
+        expected = self._auth.cookies.login_binding(cookie)
+        got = request.query_params.get("state")
+        if (
+            expected is not None
+            and got is not None
+            and secrets.compare_digest(expected.encode(), got.encode())
+        ):
+            log.info("returned from the provider's logout")
+        else:
+            # Harmless: the session already ended here. Worth a line in the log all the same.
+            log.warning("return from the provider's logout with a wrong or missing state")
+
+    async def _end(self, session: Session) -> tuple[str, str | None]:
+        """End ``session`` here, revoke its tokens; the provider's logout URL and its state."""
+        auth = self._auth
+        await auth.sessions.end(session)
+        try:
+            tokens: TokenSet | None = auth.sessions.tokens(session)
+        except SessionError:
+            tokens = None
+        try:
+            meta = await auth.provider.metadata()
+        except OIDCError as exc:
+            log.warning("logout: provider unavailable (%s); local session ended", exc.code)
+            return "/", None
+        if tokens is not None:
+            await self._revoke(meta, tokens)
+        if meta.end_session_endpoint is None:
+            return "/", None
+        state = secrets.token_urlsafe(16)
+        params = {
+            "client_id": auth.config.client_id,
+            "post_logout_redirect_uri": f"{auth.config.base_url}/",
+            "state": state,
+        }
+        if tokens is not None and tokens.id_token:
+            params["id_token_hint"] = tokens.id_token
+        separator = "&" if "?" in meta.end_session_endpoint else "?"
+        return meta.end_session_endpoint + separator + urlencode(params), state
+
+    async def _revoke(self, meta: ProviderMetadata, tokens: TokenSet) -> None:
+        """Revoke the refresh token (the whole grant, at most providers) and the access token."""
+        auth = self._auth
+        if tokens.refresh_token:
+            await revoke_token(auth.http, auth.config, meta, tokens.refresh_token, "refresh_token")
+        await revoke_token(auth.http, auth.config, meta, tokens.access_token, "access_token")
+
+
+_CONFIRM_PAGE = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Log out</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:30rem;margin:4rem auto;padding:0 1rem;
+color:#1a2233}}button{{font:inherit;padding:.5rem 1.2rem;border-radius:6px;border:0;
+background:#0b3d91;color:#fff;cursor:pointer}}a{{color:#0b3d91}}</style></head>
+<body><h1>Log out?</h1>
+<p>This ends your session here and at your identity provider.</p>
+<form method="post" action="/auth/logout"><button type="submit">Log out</button></form>
+<p><a href="/">{html.escape("Stay logged in")}</a></p></body></html>
+"""
