@@ -113,9 +113,15 @@ def _sandbox_routes(settings: Settings, issuer: str, http: httpx.AsyncClient) ->
             client_secret=SANDBOX_CLIENT_SECRET,
             redirect_uris=(settings.redirect_uri,),
             post_logout_redirect_uris=(settings.post_logout_redirect_uri,),
+            backchannel_logout_uri=f"{settings.base_url}/auth/backchannel-logout",
         )
+        # Logout tokens go through the app's client: /auth/backchannel-logout is not under
+        # /sandbox/, so it is reached over the network, through the running (async) server.
         provider = SandboxProvider(
-            settings.issuer, clients=[client], access_token_ttl=SANDBOX_ACCESS_TOKEN_TTL
+            settings.issuer,
+            clients=[client],
+            access_token_ttl=SANDBOX_ACCESS_TOKEN_TTL,
+            http_client=http,
         )
         routes.append(Mount(SANDBOX_OP_PATH, app=provider.app))
     if settings.sandbox_orca:

@@ -190,3 +190,24 @@ def test_another_provider_through_oidc_issuer(tmp_path: Path) -> None:
         assert accounts.status_code == 200, accounts.text
         assert accounts.json()["data"]
         assert "Sandbox mode" not in browser.get("/").text  # no embedded provider
+
+
+def test_backchannel_logout_from_the_sandbox_provider(
+    browser: httpx.Client, app_server: Server
+) -> None:
+    """The workshop's step: log out at the provider; the provider tells the app; it's over."""
+    sandbox_login(browser, "alice")
+    assert browser.get("/auth/session").status_code == 200
+    page = browser.get("/sandbox/op/session")
+    assert page.status_code == 200 and "alice" in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    done = browser.post(
+        "/sandbox/op/session/logout",
+        data={"csrf": csrf.group(1)},
+        headers={"Origin": app_server.base_url},
+    )
+    assert done.status_code == 200
+    assert "1 app was notified" in done.text
+    assert browser.get("/auth/session").status_code == 401  # the cookie alone is not enough
+    assert browser.get("/api/accounts").status_code == 401

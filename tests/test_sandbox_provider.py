@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -12,7 +14,7 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import httpx
 import pytest
-from joserfc import jwk, jwt
+from joserfc import jwk, jws, jwt
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -192,6 +194,7 @@ async def test_discovery(browser: httpx.AsyncClient) -> None:
         "client_secret_post",
     ]
     assert meta["authorization_response_iss_parameter_supported"] is True
+    assert meta["backchannel_logout_supported"] is True
     assert meta["backchannel_logout_session_supported"] is True
     assert "cards:write" in meta["scopes_supported"]
     assert {"sid", "email", "name"} <= set(meta["claims_supported"])
@@ -789,3 +792,366 @@ async def test_client_credentials_need_a_confidential_client(clock: Clock) -> No
         assert_error(response, "unauthorized_client")
         as_json = {"client_id": "spa", "grant_type": "client_credentials", "scope": "cards:read"}
         assert_error(await b.post("/token", json=as_json), "unauthorized_client")
+
+
+# -- back-channel logout (OpenID Connect Back-Channel Logout 1.0) -------------------------
+
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+BACKCHANNEL = {
+    "app": "http://app.test/auth/backchannel-logout",
+    "other": "http://other.test/bc?tenant=1",
+    "stranger": "http://stranger.test/bc",
+}
+
+
+class Receiver:
+    """The clients' back-channel logout endpoints: records each POST, answers per host."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.answers: dict[str, int | Exception] = {}
+        self.started: dict[str, asyncio.Event] = {}
+        self.wait_for: dict[str, str] = {}  # host -> host whose request must start first
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        self.requests.append(request)
+        self.started.setdefault(host, asyncio.Event()).set()
+        if host in self.wait_for:
+            await self.started.setdefault(self.wait_for[host], asyncio.Event()).wait()
+        answer = self.answers.get(host, 200)
+        if isinstance(answer, Exception):
+            raise answer
+        return httpx.Response(answer)
+
+    def tokens(self) -> dict[str, str]:
+        """The logout token each host received."""
+        found: dict[str, str] = {}
+        for request in self.requests:
+            form = parse_qs(request.content.decode())
+            assert list(form) == ["logout_token"] and len(form["logout_token"]) == 1
+            found[request.url.host] = form["logout_token"][0]
+        return found
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()
+
+
+@pytest.fixture
+async def bc_op(clock: Clock, receiver: Receiver) -> AsyncIterator[SandboxProvider]:
+    clients = [
+        SandboxClient(
+            client_id,
+            f"{client_id}-secret",
+            (REDIRECT,),
+            post_logout_redirect_uris=(AFTER_LOGOUT,),
+            backchannel_logout_uri=BACKCHANNEL.get(client_id),
+        )
+        for client_id in ("app", "other", "no-uri", "stranger")
+    ]
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver.handle)) as http:
+        yield SandboxProvider(ISSUER, clients, clock=clock, http_client=http)
+
+
+@pytest.fixture
+async def bc_browser(bc_op: SandboxProvider) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=bc_op.app)
+    async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as client:
+        yield client
+
+
+async def log_in_to_three_apps(browser: httpx.AsyncClient, clock: Clock) -> dict[str, Any]:
+    """alice logs in to ``app`` (returns its ID token's claims), then SSO to two more."""
+    body = await tokens(browser)
+    await get_code(browser, client_id="other")
+    await get_code(browser, client_id="no-uri")
+    claims = dict((await verify(browser, body["id_token"], clock)).claims)
+    return claims | {"_id_token": body["id_token"]}
+
+
+def decode_logout_token(op: SandboxProvider, token: str) -> jwt.Token:
+    """Verify ``token`` with the provider's published JWKS, as a relying party would."""
+    published: Any = op.jwks
+    return jwt.decode(token, jwk.KeySet.import_key_set(published), algorithms=["RS256"])
+
+
+async def test_logout_token_header_and_claims(
+    bc_op: SandboxProvider, bc_browser: httpx.AsyncClient, receiver: Receiver, clock: Clock
+) -> None:
+    id_claims = await log_in_to_three_apps(bc_browser, clock)
+    clock.advance(30)
+    await bc_browser.get("/logout", params={"id_token_hint": id_claims["_id_token"]})
+    request = receiver.requests[0]
+    assert request.method == "POST" and str(request.url) == BACKCHANNEL["app"]
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    tokens_sent = receiver.tokens()
+    decoded = decode_logout_token(bc_op, tokens_sent["app.test"])
+    assert decoded.header == {
+        "alg": "RS256",
+        "kid": bc_op.jwks["keys"][0]["kid"],
+        "typ": "logout+jwt",
+    }
+    claims = decoded.claims
+    assert set(claims) == {"iss", "aud", "iat", "exp", "jti", "events", "sid", "sub"}
+    assert "nonce" not in claims
+    assert (claims["iss"], claims["aud"], claims["sub"]) == (ISSUER, "app", "sandbox-alice")
+    assert claims["sid"] == id_claims["sid"]
+    assert claims["events"] == {LOGOUT_EVENT: {}}
+    assert claims["iat"] == int(clock()) and claims["exp"] - claims["iat"] == 120
+    other = decode_logout_token(bc_op, tokens_sent["other.test"]).claims
+    assert other["aud"] == "other" and other["sid"] == claims["sid"]
+    assert other["jti"] != claims["jti"] and len(claims["jti"]) >= 16
+
+
+async def test_delivered_to_every_client_of_the_session_and_no_other(
+    bc_op: SandboxProvider, bc_browser: httpx.AsyncClient, receiver: Receiver, clock: Clock
+) -> None:
+    await log_in_to_three_apps(bc_browser, clock)
+    transport = httpx.ASGITransport(app=bc_op.app)
+    async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as bob:
+        await get_code(bob, client_id="stranger")  # bob's own OP session
+        bob_cookie = bob.cookies["sandbox_op_session"]
+    response = await bc_browser.get("/logout", params={"client_id": "app"})
+    assert response.status_code == 200 and "You are logged out" in response.text
+    assert sorted(r.url.host for r in receiver.requests) == ["app.test", "other.test"]
+    assert bc_op.backchannel_deliveries == [("app", 200), ("other", 200)]
+    assert "stranger.test" not in receiver.tokens()  # bob's session lives on
+    assert "code" in await silent_login(bc_op, bob_cookie)
+    again = await bc_browser.get("/logout")  # no OP session left: nothing to send
+    assert again.status_code == 200 and len(receiver.requests) == 2
+
+
+async def test_rp_initiated_logout_redirect_waits_for_deliveries(
+    bc_op: SandboxProvider, bc_browser: httpx.AsyncClient, receiver: Receiver, clock: Clock
+) -> None:
+    id_claims = await log_in_to_three_apps(bc_browser, clock)
+    receiver.wait_for = {"app.test": "other.test", "other.test": "app.test"}  # concurrent
+    params = {
+        "id_token_hint": id_claims["_id_token"],
+        "post_logout_redirect_uri": AFTER_LOGOUT,
+        "state": "bye",
+    }
+    response = await bc_browser.get("/logout", params=params)
+    assert callback(response) == {"state": "bye"}
+    assert bc_op.backchannel_deliveries == [("app", 200), ("other", 200)]
+    sso = await bc_browser.get("/authorize", params=auth_params(pkce()[1], prompt="none"))
+    assert callback(sso)["error"] == "login_required"
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        (500, 500),
+        (httpx.ConnectError("refused"), "ConnectError"),
+        (RuntimeError("a broken transport"), "RuntimeError"),
+    ],
+)
+async def test_delivery_failure_is_recorded_and_logout_completes(
+    bc_op: SandboxProvider,
+    bc_browser: httpx.AsyncClient,
+    receiver: Receiver,
+    clock: Clock,
+    answer: int | Exception,
+    outcome: int | str,
+) -> None:
+    await log_in_to_three_apps(bc_browser, clock)
+    receiver.answers["app.test"] = answer
+    params = {"client_id": "app", "post_logout_redirect_uri": AFTER_LOGOUT}
+    response = await bc_browser.post("/logout", data=params)
+    assert response.status_code == 303 and 'sandbox_op_session=""' in response.headers["set-cookie"]
+    assert bc_op.backchannel_deliveries == [("app", outcome), ("other", 200)]
+    sso = await bc_browser.get("/authorize", params=auth_params(pkce()[1], prompt="none"))
+    assert callback(sso)["error"] == "login_required"
+
+
+async def test_a_client_that_never_answers_is_given_up(clock: Clock, receiver: Receiver) -> None:
+    receiver.wait_for = {"app.test": "never.test"}
+    client = SandboxClient(
+        "app", "app-secret", (REDIRECT,), backchannel_logout_uri=BACKCHANNEL["app"]
+    )
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver.handle)) as http:
+        op = SandboxProvider(
+            ISSUER, [client], clock=clock, http_client=http, backchannel_timeout=0.05
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=op.app), base_url=ISSUER
+        ) as b:
+            await get_code(b)
+            assert await op.backchannel_logout(sub="sandbox-alice") == [("app", "timeout")]
+    assert op.backchannel_deliveries == [("app", "timeout")]
+
+
+async def test_backchannel_logout_api(
+    bc_op: SandboxProvider, bc_browser: httpx.AsyncClient, receiver: Receiver, clock: Clock
+) -> None:
+    id_claims = await log_in_to_three_apps(bc_browser, clock)
+    with pytest.raises(ValueError, match="sub or sid"):
+        await bc_op.backchannel_logout()
+    assert await bc_op.backchannel_logout(sid="unknown") == []
+    assert await bc_op.backchannel_logout(sub="sandbox-bob") == []
+    sent = await bc_op.backchannel_logout(sid=id_claims["sid"])
+    assert sent == [("app", 200), ("other", 200)] == bc_op.backchannel_deliveries
+    assert (
+        decode_logout_token(bc_op, receiver.tokens()["app.test"]).claims["sid"] == id_claims["sid"]
+    )
+
+
+async def test_end_sessions_for_stays_silent(
+    bc_op: SandboxProvider, bc_browser: httpx.AsyncClient, receiver: Receiver, clock: Clock
+) -> None:
+    id_claims = await log_in_to_three_apps(bc_browser, clock)
+    assert bc_op.end_sessions_for("sandbox-alice") == [id_claims["sid"]]
+    assert receiver.requests == [] and bc_op.backchannel_deliveries == []
+
+
+async def test_default_http_client_is_the_providers_own(clock: Clock) -> None:
+    refused = "http://127.0.0.1:1/backchannel-logout"  # nothing listens on port 1
+    client = SandboxClient("app", "app-secret", (REDIRECT,), backchannel_logout_uri=refused)
+    op = SandboxProvider(ISSUER, [client], clock=clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=op.app), base_url=ISSUER) as b:
+        await get_code(b)
+        assert await op.backchannel_logout(sub="sandbox-alice") == [("app", "ConnectError")]
+    await op.aclose()
+    await op.aclose()  # idempotent
+
+
+def test_backchannel_uri_is_checked_and_settable_from_the_command_line() -> None:
+    from oidc_kit.testing.__main__ import parse_backchannel, parse_client, with_backchannel
+
+    with pytest.raises(ValueError, match="fragment"):
+        SandboxClient("app", "s", (REDIRECT,), backchannel_logout_uri="http://app.test/bc#x")
+    client = parse_client(f"app:s:{REDIRECT}:{AFTER_LOGOUT}")
+    uri = "http://127.0.0.1:8000/auth/backchannel-logout"
+    [updated] = with_backchannel([client], [parse_backchannel(f"app={uri}")])
+    assert updated.backchannel_logout_uri == uri
+    assert updated.post_logout_redirect_uris == (AFTER_LOGOUT,)
+    with pytest.raises(SystemExit, match="unknown client"):
+        with_backchannel([client], [("nope", uri)])
+
+
+# -- the provider's own session page --------------------------------------------------------
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+async def test_session_page_shows_who_is_logged_in(
+    bc_browser: httpx.AsyncClient, clock: Clock
+) -> None:
+    nobody = await bc_browser.get("/session")
+    assert nobody.status_code == 200 and "Not logged in" in nobody.text
+    assert "<form" not in nobody.text and nobody.headers["cache-control"] == "no-store"
+    id_claims = await log_in_to_three_apps(bc_browser, clock)
+    page = await bc_browser.get("/session")
+    expected = (
+        "Logged in at the sandbox provider as <strong>alice</strong>\n"
+        f"(OP session <code>{id_claims['sid']}</code>, apps: app, no-uri, other)"
+    )
+    assert expected in page.text
+    assert f'<form method="post" action="{ISSUER}/session/logout">' in page.text
+    assert "Log out of the provider everywhere" in page.text and csrf_of(page)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.test"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": ISSUER},
+    ],
+)
+async def test_session_logout_refuses_cross_site(
+    bc_op: SandboxProvider,
+    bc_browser: httpx.AsyncClient,
+    clock: Clock,
+    headers: dict[str, str],
+) -> None:
+    await log_in_to_three_apps(bc_browser, clock)
+    csrf = csrf_of(await bc_browser.get("/session"))
+    refused = await bc_browser.post("/session/logout", data={"csrf": csrf}, headers=headers)
+    assert refused.status_code == 403 and "access_denied" in refused.text
+    assert "set-cookie" not in refused.headers and bc_op.backchannel_deliveries == []
+    assert "Logged in at the sandbox provider" in (await bc_browser.get("/session")).text
+
+
+async def test_session_logout_needs_the_form_token(
+    bc_op: SandboxProvider, bc_browser: httpx.AsyncClient, clock: Clock
+) -> None:
+    await log_in_to_three_apps(bc_browser, clock)
+    same_origin = {"Origin": ISSUER, "Sec-Fetch-Site": "same-origin"}
+    for form in ({"username": "alice"}, {"csrf": "forged"}):
+        refused = await bc_browser.post("/session/logout", data=form, headers=same_origin)
+        assert refused.status_code == 403 and "stale or forged" in refused.text
+    not_a_form = await bc_browser.post("/session/logout", json={"csrf": "x"})
+    assert not_a_form.status_code == 400
+    assert bc_op.backchannel_deliveries == []
+
+
+async def test_session_logout_ends_the_session_and_notifies(
+    bc_op: SandboxProvider, bc_browser: httpx.AsyncClient, receiver: Receiver, clock: Clock
+) -> None:
+    id_claims = await log_in_to_three_apps(bc_browser, clock)
+    receiver.answers["other.test"] = 503
+    csrf = csrf_of(await bc_browser.get("/session"))
+    headers = {"Origin": ISSUER, "Sec-Fetch-Site": "same-origin"}
+    done = await bc_browser.post("/session/logout", data={"csrf": csrf}, headers=headers)
+    assert done.status_code == 200, done.text
+    assert "Logged out of the sandbox provider; 1 app was notified." in done.text
+    assert "<code>other</code>: not notified (503)" in done.text
+    assert "<code>no-uri</code>: no back-channel logout URI registered" in done.text
+    assert f'<a href="{AFTER_LOGOUT}">Back to app</a>' in done.text
+    assert f'<a href="{ISSUER}/session">' in done.text
+    assert 'sandbox_op_session=""' in done.headers["set-cookie"]
+    assert bc_op.backchannel_deliveries == [("app", 200), ("other", 503)]
+    token = receiver.tokens()["app.test"]
+    assert decode_logout_token(bc_op, token).claims["sid"] == id_claims["sid"]
+    assert "Not logged in" in (await bc_browser.get("/session")).text
+    # Pressing the button again (no OP session any more) says so and sends nothing.
+    again = await bc_browser.post("/session/logout", data={"csrf": csrf}, headers=headers)
+    assert again.status_code == 200 and "nothing\nto log out of" in again.text
+    assert len(bc_op.backchannel_deliveries) == 2
+
+
+# -- forged logout tokens, for relying-party tests ------------------------------------------
+
+
+def header_of(token: str) -> dict[str, Any]:
+    return dict(jws.extract_compact(token.encode()).protected)
+
+
+async def test_sign_logout_token_and_forged_variants(bc_op: SandboxProvider, clock: Clock) -> None:
+    claims = bc_op.logout_token_claims("app", sub="sandbox-alice", sid="sid-1")
+    assert claims["events"] == {LOGOUT_EVENT: {}} and claims["exp"] - claims["iat"] == 120
+    assert "nonce" not in claims and claims["aud"] == "app"
+    good = decode_logout_token(bc_op, bc_op.sign_logout_token(claims))
+    assert good.header["typ"] == "logout+jwt" and good.claims == claims
+
+    none = bc_op.sign_logout_token(claims, header_overrides={"alg": "none"})
+    assert none.endswith(".") and header_of(none)["alg"] == "none"
+    payload = none.split(".")[1]
+    assert json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) == claims
+
+    bare = bc_op.sign_logout_token(claims, header_overrides={"typ": None, "kid": None})
+    assert header_of(bare) == {"alg": "RS256"}
+    assert decode_logout_token(bc_op, bare).claims == claims
+    wrong_typ = bc_op.sign_logout_token(claims, header_overrides={"typ": "JWT"})
+    assert header_of(wrong_typ)["typ"] == "JWT"
+
+    ps256 = bc_op.sign_logout_token(claims, header_overrides={"alg": "PS256"})
+    public = {k: v for k, v in bc_op.jwks["keys"][0].items() if k != "alg"}
+    assert jwt.decode(ps256, jwk.RSAKey.import_key(public), algorithms=["PS256"]).claims == claims
+
+    hs256 = bc_op.sign_logout_token(claims, header_overrides={"alg": "HS256"})
+    with pytest.warns(Warning, match="Key size"):  # a client secret is a short HMAC key
+        secret = jwk.OctKey.import_key("app-secret")
+    assert jwt.decode(hs256, secret, algorithms=["HS256"]).claims == claims
+    with pytest.raises(ValueError, match="secret"):
+        bc_op.sign_logout_token({**claims, "aud": "nobody"}, header_overrides={"alg": "HS256"})
+    with pytest.raises(ValueError, match="ES256"):
+        bc_op.sign_logout_token(claims, header_overrides={"alg": "ES256"})

@@ -9,12 +9,18 @@ provider in another process:
 The issuer is ``http://127.0.0.1:{port}``. ``--client`` is ``ID:SECRET:REDIRECT_URI`` with an
 optional ``:POST_LOGOUT_REDIRECT_URI`` (URIs may contain colons; the split is on the first two
 colons, then on ``:http`` for the post-logout URI). Repeat it for several clients.
+
+``--backchannel ID=URI`` registers a client's ``backchannel_logout_uri``: logging out at the
+provider then POSTs a logout token there (OpenID Connect Back-Channel Logout 1.0).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import uvicorn
 from starlette.applications import Starlette
@@ -39,15 +45,43 @@ def parse_client(spec: str) -> SandboxClient:
     )
 
 
+def parse_backchannel(spec: str) -> tuple[str, str]:
+    """``ID=URI`` → ``(client_id, backchannel_logout_uri)``."""
+    client_id, equals, uri = spec.partition("=")
+    if not equals or not client_id or not uri.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected ID=URI with an http(s) URI: {spec!r}")
+    return client_id, uri
+
+
+def with_backchannel(
+    clients: Sequence[SandboxClient], uris: Sequence[tuple[str, str]]
+) -> list[SandboxClient]:
+    """``clients`` with the ``--backchannel`` URIs registered; an unknown id is an error."""
+    by_id = dict(uris)
+    unknown = set(by_id) - {c.client_id for c in clients}
+    if unknown:
+        raise SystemExit(f"--backchannel names an unknown client: {', '.join(sorted(unknown))}")
+    return [
+        dataclasses.replace(c, backchannel_logout_uri=by_id[c.client_id])
+        if c.client_id in by_id
+        else c
+        for c in clients
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m oidc_kit.testing", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--client", action="append", required=True, type=parse_client)
+    parser.add_argument(
+        "--backchannel", action="append", default=[], type=parse_backchannel, metavar="ID=URI"
+    )
     parser.add_argument("--access-token-ttl", type=int, default=3600)
     args = parser.parse_args(argv)
     issuer = f"http://{args.host}:{args.port}"
-    provider = SandboxProvider(issuer, args.client, access_token_ttl=args.access_token_ttl)
+    clients = with_backchannel(args.client, args.backchannel)
+    provider = SandboxProvider(issuer, clients, access_token_ttl=args.access_token_ttl)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactTokens())
@@ -65,7 +99,15 @@ def with_stats(provider: SandboxProvider) -> Starlette:
         }
         return JSONResponse(body)
 
-    return Starlette(routes=[Route("/_sandbox/stats", stats), Mount("/", app=provider.app)])
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await provider.aclose()  # the back-channel logout HTTP client
+
+    routes = [Route("/_sandbox/stats", stats), Mount("/", app=provider.app)]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 if __name__ == "__main__":

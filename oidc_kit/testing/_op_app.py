@@ -10,10 +10,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._op_authorize import AuthorizationEndpoint
+from ._op_backchannel import LogoutNotifier
 from ._op_context import OPConfig, OPContext
 from ._op_keys import ALG
 from ._op_logout import EndSessionEndpoint
 from ._op_models import SCOPE_CLAIMS
+from ._op_session_page import SessionPage
 from ._op_token import TokenEndpoint
 
 __all__ = ["build_app", "discovery_document"]
@@ -53,11 +55,12 @@ def discovery_document(config: OPConfig) -> dict[str, Any]:
     }
 
 
-def build_app(ctx: OPContext) -> Starlette:
+def build_app(ctx: OPContext, notifier: LogoutNotifier) -> Starlette:
     """A Starlette app with routes relative to the issuer (mount it at the issuer's path)."""
     authorization = AuthorizationEndpoint(ctx)
     tokens = TokenEndpoint(ctx)
-    logout = EndSessionEndpoint(ctx)
+    logout = EndSessionEndpoint(ctx, notifier)
+    session_page = SessionPage(ctx, notifier)
 
     async def discovery(request: Request) -> Response:
         return JSONResponse(discovery_document(ctx.config))
@@ -75,5 +78,7 @@ def build_app(ctx: OPContext) -> Starlette:
         Route("/revoke", tokens.revoke, methods=post),
         Route("/userinfo", tokens.userinfo, methods=both),
         Route("/logout", logout.end_session, methods=both),
+        Route("/session", session_page.show, methods=get),
+        Route("/session/logout", session_page.logout, methods=post),
     ]
     return Starlette(routes=routes)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from joserfc import jwk, jwt
+from joserfc import jwk, jws, jwt
 from joserfc.errors import JoseError
 
 __all__ = ["SigningKeys", "half_hash", "s256"]
@@ -60,6 +62,34 @@ class SigningKeys:
         """Sign ``claims`` with the current key; the header carries ``alg``, ``kid``, ``typ``."""
         header = {"alg": ALG, "kid": self.current_kid, "typ": typ}
         return jwt.encode(header, dict(claims), self._keys[0], algorithms=[ALG])
+
+    def forge(
+        self, header: Mapping[str, Any], claims: Mapping[str, Any], *, secret: str | None = None
+    ) -> str:
+        """A compact JWS of ``claims`` with exactly ``header``, for RP tests of bad tokens.
+
+        ``alg`` ``none`` gets an empty signature; ``HS*`` is keyed with ``secret``; ``RS*`` and
+        ``PS*`` use the current RSA key whatever its registered ``alg``. joserfc's warnings
+        about weak choices are silenced: weak is the point.
+        """
+        alg = str(header.get("alg"))
+        payload = json.dumps(dict(claims), separators=(",", ":"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            key = self._forging_key(alg, secret)
+            return jws.serialize_compact(dict(header), payload, key, algorithms=[alg])
+
+    def _forging_key(self, alg: str, secret: str | None) -> jwk.Key | None:
+        if alg == "none":
+            return None
+        if alg.startswith("HS"):
+            if not secret:
+                raise ValueError(f"alg {alg} needs a secret (the audience's client_secret)")
+            return jwk.OctKey.import_key(secret)
+        if alg[:2] in ("RS", "PS"):
+            params = self._keys[0].as_dict(private=True)
+            return jwk.RSAKey.import_key({k: v for k, v in params.items() if k != "alg"})
+        raise ValueError(f"cannot forge a token with alg {alg!r}")
 
     def verify(
         self, token: str, *, issuer: str, typ: str, now: Callable[[], int] | None

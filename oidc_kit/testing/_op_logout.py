@@ -1,4 +1,8 @@
-"""The end-session endpoint (OpenID Connect RP-Initiated Logout 1.0)."""
+"""The end-session endpoint (OpenID Connect RP-Initiated Logout 1.0).
+
+Ending the OP session sends back-channel logout tokens to the session's clients (the
+initiating one included) before the answer, so that a demo sees every app logged out at once.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,39 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ._op_authorize import COOKIE_NAME, redirect_with
-from ._op_context import OAuthError, OPContext, request_params
+from ._op_backchannel import Delivery, LogoutNotifier
+from ._op_context import OAuthError, OPConfig, OPContext, request_params
 from ._op_pages import error_page, render_page
 
-__all__ = ["EndSessionEndpoint"]
+__all__ = ["EndSessionEndpoint", "clear_session_cookie", "end_browser_session"]
+
+
+def clear_session_cookie(response: Response, config: OPConfig) -> None:
+    """Delete the OP session cookie with the attributes it was set with."""
+    response.delete_cookie(
+        COOKIE_NAME, path=config.cookie_path, secure=config.https, httponly=True, samesite="lax"
+    )
+
+
+async def end_browser_session(
+    request: Request, ctx: OPContext, notifier: LogoutNotifier
+) -> list[Delivery] | None:
+    """End the OP session of this browser's cookie and notify its clients.
+
+    Returns the deliveries, or None when the browser had no OP session.
+    """
+    session = ctx.store.end_session(request.cookies.get(COOKIE_NAME))
+    if session is None:
+        return None
+    return await notifier.notify([session])
 
 
 class EndSessionEndpoint:
     """``/logout`` (GET or POST): end the OP session, then redirect back or say so."""
 
-    def __init__(self, ctx: OPContext) -> None:
+    def __init__(self, ctx: OPContext, notifier: LogoutNotifier) -> None:
         self._ctx = ctx
+        self._notifier = notifier
 
     async def end_session(self, request: Request) -> Response:
         """Refuse a bad hint or unregistered redirect (400 page); else log out."""
@@ -25,17 +51,14 @@ class EndSessionEndpoint:
             target = self._post_logout_redirect(params)
         except OAuthError as exc:
             return error_page(exc.error, exc.description)
-        self._ctx.store.end_session(request.cookies.get(COOKIE_NAME))
+        await end_browser_session(request, self._ctx, self._notifier)
         response: Response
         if target is None:
             response = render_page("logged_out.html")
         else:
             state = params.get("state")
             response = redirect_with(target, {"state": state} if state is not None else {})
-        config = self._ctx.config
-        response.delete_cookie(
-            COOKIE_NAME, path=config.cookie_path, secure=config.https, httponly=True, samesite="lax"
-        )
+        clear_session_cookie(response, self._ctx.config)
         return response
 
     def _post_logout_redirect(self, params: dict[str, str]) -> str | None:

@@ -112,7 +112,8 @@ class SandboxClient:
     ``redirect_uris`` and ``post_logout_redirect_uris`` are compared exactly, character for
     character. A client without ``client_secret`` is public and must use
     ``token_endpoint_auth_method="none"`` (the default ``"any"`` becomes ``"none"`` for it).
-    ``backchannel_logout_uri`` is stored for Back-Channel Logout.
+    ``backchannel_logout_uri``, if set, receives a logout token whenever an OP session in
+    which this client got a code ends (Back-Channel Logout 1.0).
     """
 
     client_id: str
@@ -127,7 +128,8 @@ class SandboxClient:
             raise ValueError("client_id must not be empty")
         if not self.redirect_uris:
             raise ValueError(f"client {self.client_id!r} needs at least one redirect_uri")
-        for uri in (*self.redirect_uris, *self.post_logout_redirect_uris):
+        backchannel = (self.backchannel_logout_uri,) if self.backchannel_logout_uri else ()
+        for uri in (*self.redirect_uris, *self.post_logout_redirect_uris, *backchannel):
             _check_redirect_uri(uri)
         public = self.client_secret is None
         if public and self.token_endpoint_auth_method not in ("any", "none"):
@@ -148,4 +150,4 @@ class SandboxClient:
 def _check_redirect_uri(uri: str) -> None:
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
-        raise ValueError(f"redirect URI must be absolute http(s) without a fragment: {uri!r}")
+        raise ValueError(f"client URIs must be absolute http(s) without a fragment: {uri!r}")

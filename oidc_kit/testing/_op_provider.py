@@ -8,11 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from starlette.applications import Starlette
 
 from ._op_app import build_app, discovery_document
+from ._op_backchannel import Delivery, LogoutNotifier
 from ._op_context import OPConfig, OPContext
-from ._op_keys import SigningKeys
+from ._op_keys import ALG, SigningKeys
 from ._op_models import SANDBOX_USERS, SandboxClient, SandboxUser
 from ._op_store import OPStore
 
@@ -60,7 +62,14 @@ class SandboxProvider:
     directly through ``httpx.ASGITransport`` with ``base_url=issuer``. It supports the
     authorization-code flow with PKCE S256 (required), ``nonce`` (required), ``response_mode``
     ``query`` and ``form_post``, refresh-token rotation with reuse detection, revocation,
-    userinfo and RP-initiated logout. All state is in memory; ``clock`` drives every expiry.
+    userinfo, RP-initiated logout and back-channel logout. All state is in memory; ``clock``
+    drives every expiry.
+
+    When an OP session ends (at ``/logout``, by the button of the ``/session`` page, or through
+    :meth:`backchannel_logout`) every client that received a code in it and registered a
+    ``backchannel_logout_uri`` is sent a logout token through ``http_client`` (default: the
+    provider's own, closed by :meth:`aclose`), concurrently, waiting at most
+    ``backchannel_timeout`` seconds. Outcomes are kept in :attr:`backchannel_deliveries`.
     """
 
     def __init__(
@@ -76,6 +85,8 @@ class SandboxProvider:
         access_token_audience: str = "orca",  # noqa: S107 - an audience, not a secret
         scopes_supported: Sequence[str] = DEFAULT_SCOPES,
         clock: Callable[[], float] = time.time,
+        http_client: httpx.AsyncClient | None = None,
+        backchannel_timeout: float = 5.0,
     ) -> None:
         _check_issuer(issuer)
         if "openid" not in scopes_supported:
@@ -98,7 +109,8 @@ class SandboxProvider:
             clients=_unique(clients, lambda c: c.client_id, "client_id"),
             users=_unique(users, lambda u: u.username, "username"),
         )
-        self.app: Starlette = build_app(self._ctx)
+        self._notifier = LogoutNotifier(self._ctx, http_client, backchannel_timeout)
+        self.app: Starlette = build_app(self._ctx, self._notifier)
         """The ASGI app serving the provider's endpoints."""
 
     @property
@@ -144,13 +156,64 @@ class SandboxProvider:
         """Revoke every refresh and access token of ``sub``; returns how many grants."""
         return self._ctx.store.revoke_all_for(sub)
 
+    @property
+    def backchannel_deliveries(self) -> list[Delivery]:
+        """Every logout token sent so far: ``(client_id, HTTP status or error name)``.
+
+        The error is the exception's class name (``"ConnectError"``) or ``"timeout"``.
+        """
+        return self._notifier.deliveries
+
     def end_sessions_for(self, sub: str) -> list[str]:
-        """End every OP session of ``sub`` (as if they logged out); returns their ``sid``s."""
+        """End every OP session of ``sub``, silently; returns their ``sid``s.
+
+        No logout token is sent: ``await backchannel_logout(sub=sub)`` does the same and
+        notifies the clients.
+        """
         sessions = self._ctx.store.sessions_for(sub)
         for session in sessions:
             self._ctx.store.end_session(session.key)
         return [session.sid for session in sessions]
 
+    async def backchannel_logout(
+        self, sub: str | None = None, sid: str | None = None
+    ) -> list[Delivery]:
+        """End the OP sessions of ``sub`` and/or with ``sid`` (as if the user logged out
+        there) and send logout tokens to their clients; returns this round's deliveries."""
+        if sub is None and sid is None:
+            raise ValueError("backchannel_logout needs sub or sid")
+        sessions = self._ctx.store.sessions_matching(sub=sub, sid=sid)
+        for session in sessions:
+            self._ctx.store.end_session(session.key)
+        return await self._notifier.notify(sessions)
+
+    def logout_token_claims(
+        self, client_id: str, *, sub: str | None = None, sid: str | None = None
+    ) -> dict[str, Any]:
+        """The claims of a fresh, valid logout token for ``client_id`` (to alter in tests)."""
+        return self._notifier.claims(client_id, sub=sub, sid=sid)
+
     def sign(self, claims: Mapping[str, Any], *, typ: str = "JWT") -> str:
         """Sign arbitrary ``claims`` with the current key (to forge tokens in RP tests)."""
         return self._ctx.keys.sign(claims, typ=typ)
+
+    def sign_logout_token(
+        self, claims: Mapping[str, Any], *, header_overrides: Mapping[str, Any] | None = None
+    ) -> str:
+        """Sign ``claims`` as a logout token, header ``alg`` RS256, ``kid``, ``typ``
+        ``logout+jwt``, for RP tests; ``header_overrides`` changes the header (a None value
+        drops that parameter).
+
+        ``alg`` ``none`` gets an empty signature, ``RS*``/``PS*`` the current RSA key, ``HS*``
+        the client secret of the ``aud`` client (as OIDC Core 10.1 would).
+        """
+        header: dict[str, Any] = {"alg": ALG, "kid": self._ctx.keys.current_kid}
+        header |= {"typ": "logout+jwt", **(header_overrides or {})}
+        header = {name: value for name, value in header.items() if value is not None}
+        client = self._ctx.clients.get(str(claims.get("aud")))
+        secret = client.client_secret if client is not None else None
+        return self._ctx.keys.forge(header, claims, secret=secret)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client the provider made for back-channel logout, if any."""
+        await self._notifier.aclose()

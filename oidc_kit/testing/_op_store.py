@@ -41,13 +41,18 @@ class Interaction:
 
 @dataclass
 class OPSession:
-    """A browser's login at the provider: ``key`` is the cookie value, ``sid`` is public."""
+    """A browser's login at the provider: ``key`` is the cookie value, ``sid`` is public.
+
+    ``clients`` are the client_ids that received a code in it (the back-channel logout
+    audience); ``csrf`` guards the provider's own "log out" form.
+    """
 
     key: str
     sid: str
     sub: str
     auth_time: int
     clients: set[str] = field(default_factory=set)
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
 
 
 @dataclass
@@ -143,6 +148,14 @@ class OPStore:
     def sessions_for(self, sub: str) -> list[OPSession]:
         """Every live OP session of ``sub``."""
         return [s for s in self._sessions.values() if s.sub == sub]
+
+    def sessions_matching(self, *, sub: str | None, sid: str | None) -> list[OPSession]:
+        """The live OP sessions with this ``sub`` and/or ``sid`` (None matches any)."""
+        return [
+            s
+            for s in self._sessions.values()
+            if (sub is None or s.sub == sub) and (sid is None or s.sid == sid)
+        ]
 
     # -- codes ---------------------------------------------------------------------------
 
