@@ -48,7 +48,10 @@ async def validate_id_token(
     token: str, config: OIDCConfig, provider: Provider, checks: IdTokenChecks, now: float
 ) -> dict[str, Any]:
     """Verify ``token``'s signature and claims; return its claims."""
-    header, claims = await verify_signed(token, config, provider, InvalidIdToken, "ID token")
+    # ID tokens come from the token endpoint: a new kid may refetch the JWKS at once.
+    header, claims = await verify_signed(
+        token, config, provider, InvalidIdToken, "ID token", from_provider=True
+    )
     alg = header["alg"]
     _check_claims(claims, config, checks, now)
     if checks.access_token is not None and "at_hash" in claims:
@@ -57,7 +60,13 @@ async def validate_id_token(
 
 
 async def verify_signed(
-    token: str, config: OIDCConfig, provider: Provider, error: type[OIDCError], what: str
+    token: str,
+    config: OIDCConfig,
+    provider: Provider,
+    error: type[OIDCError],
+    what: str,
+    *,
+    from_provider: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check a JWT's algorithm against the client's allowlist, then its signature.
 
@@ -70,7 +79,8 @@ async def verify_signed(
         raise error(
             f"{what} algorithm not allowed", expected=list(config.id_token_algs), actual=alg
         )
-    claims = await _verify(token, alg, header.get("kid"), config, provider, error, what)
+    kid = header.get("kid")
+    claims = await _verify(token, alg, kid, config, provider, error, what, from_provider)
     return header, claims
 
 
@@ -89,6 +99,7 @@ async def _verify(
     provider: Provider,
     error: type[OIDCError],
     what: str,
+    from_provider: bool,
 ) -> dict[str, Any]:
     keys: Sequence[SigningKey | OctKey]
     if alg.startswith("HS"):
@@ -96,7 +107,9 @@ async def _verify(
         # configuration lists the alg, which it refuses without a secret.
         keys = [OctKey.import_key((config.client_secret or "").encode())]
     else:
-        keys = await provider.keys(kid if isinstance(kid, str) else None, alg)
+        keys = await provider.keys(
+            kid if isinstance(kid, str) else None, alg, from_provider=from_provider
+        )
     if not keys:
         raise error(f"no provider key matches the {what}", actual=kid)
     for key in keys:

@@ -93,21 +93,27 @@ class Provider:
                 self._metadata_at = self._clock()
         return self._metadata
 
-    async def keys(self, kid: str | None, alg: str) -> list[SigningKey]:
+    async def keys(
+        self, kid: str | None, alg: str, *, from_provider: bool = False
+    ) -> list[SigningKey]:
         """Candidate verification keys for a token header's ``kid`` and ``alg``.
 
-        With a ``kid``: the keys carrying it, after at most one rate-limited refetch when none
-        does. Without: every signing key whose ``kty``, ``alg`` and ``use`` fit ``alg``.
+        With a ``kid``: the keys carrying it, after one refetch when none does. Without: every
+        signing key whose ``kty``, ``alg`` and ``use`` fit ``alg``.
+
+        The refetch is rate-limited (one per ``jwks_refetch_interval``) for tokens anyone can
+        send (logout tokens), so forged ``kid`` values cannot make us hammer the provider.
+        ``from_provider`` tokens came straight from the token endpoint over TLS: their new
+        ``kid`` means the provider has just rotated, so they may refetch at once — otherwise a
+        rotation right after a fetch would fail every login and end every refreshed session
+        for a minute.
         """
         if not self._fresh(self._keys_at, self._config.discovery_ttl):
             await self._refetch_keys(self._keys_at)
         found = _candidates(self._keys, kid, alg)
-        if (
-            not found
-            and kid is not None
-            and not self._fresh(self._keys_at, self._config.jwks_refetch_interval)
-        ):
-            # An unknown kid: the provider may have rotated. One refetch, rate-limited.
+        interval = 0 if from_provider else self._config.jwks_refetch_interval
+        if not found and kid is not None and not self._fresh(self._keys_at, interval):
+            # An unknown kid: the provider may have rotated. One refetch.
             await self._refetch_keys(self._keys_at)
             found = _candidates(self._keys, kid, alg)
         return found

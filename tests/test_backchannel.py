@@ -223,3 +223,21 @@ async def test_a_wrong_or_missing_logout_state_is_harmless_and_logged(
     back = await client.get("/", params=params)
     assert back.status_code == 404  # the test app has no "/" route: no error from the kit
     assert "wrong or missing state" in caplog.text
+
+
+async def test_unknown_kid_refetches_for_logout_tokens_are_rate_limited(
+    client: httpx.AsyncClient, op: FakeOP, clock: Clock, kit: OIDCAuth
+) -> None:
+    """Anyone can post a logout token: forged kids must not make us hammer the provider."""
+    await do_login(client, op)
+    fetched = op.calls["/jwks"]
+    forged = rsa_key("forged")
+    for _ in range(3):
+        token = logout_token(op, clock, {"kid": "forged"}, forged)
+        assert (await post_token(client, token)).status_code == 400
+    assert op.calls["/jwks"] == fetched  # fetched moments ago: no refetch
+    clock.advance(kit.config.jwks_refetch_interval + 1)
+    for _ in range(3):
+        token = logout_token(op, clock, {"kid": "forged"}, forged)
+        assert (await post_token(client, token)).status_code == 400
+    assert op.calls["/jwks"] == fetched + 1  # one refetch per interval

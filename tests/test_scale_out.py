@@ -58,9 +58,7 @@ def start_apps(
 
 async def storm(servers: list[Server], cookies: httpx.Cookies, per_server: int) -> list[int]:
     """``per_server`` concurrent ``GET /api/accounts`` at each instance, all at once."""
-    clients = [
-        httpx.AsyncClient(base_url=s.base_url, cookies=cookies, timeout=30) for s in servers
-    ]
+    clients = [httpx.AsyncClient(base_url=s.base_url, cookies=cookies, timeout=30) for s in servers]
     try:
         calls = [c.get("/api/accounts") for c in clients for _ in range(per_server)]
         return [r.status_code for r in await asyncio.gather(*calls)]

@@ -1,0 +1,1 @@
+"""The kit's own conformance suite: one test per OpenID Foundation RP certification case."""

@@ -1,0 +1,286 @@
+"""The relying party under test, as a browser and the provider see it: through HTTP only.
+
+:class:`RP` is a Starlette app embedding :class:`~oidc_kit.starlette.OIDCAuth` (its ``/auth``
+routes, middleware and exception handlers, plus one ``login_required`` API route calling a
+resource server with the user's token), driven by an ``httpx.AsyncClient`` over
+``httpx.ASGITransport`` that plays the browser. The provider is
+:class:`~tests.conformance.misbehaving_op.MisbehavingOP`, reached through
+``httpx.MockTransport``; nothing touches the network and nothing sleeps (the kit, the provider
+and the test share one hand-moved clock).
+
+Each test asserts what a certified RP must show: a success (303, a session cookie,
+``/auth/session`` 200) or a refusal (4xx, the stable code in the JSON body, and no session:
+no session cookie set, no session record written, ``/auth/session`` 401).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from html.parser import HTMLParser
+from http.cookiejar import Cookie
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from oidc_kit import MemoryStore
+from oidc_kit.starlette import OIDCAuth, login_required
+from tests.conformance.misbehaving_op import MisbehavingOP
+from tests.conftest import Clock, make_config
+
+APP = "https://app.test"
+API = "https://orca.test/accounts"
+SESSION_COOKIE = "__Host-oidc_session"
+LOGIN_COOKIE = "__Host-oidc_login"
+
+
+class RecordingStore(MemoryStore):
+    """The memory store, remembering every key written: proof that no session was made."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[str] = []
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        self.written.append(key)
+        await super().set(key, value, ttl)
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        self.written.append(key)
+        return await super().add(key, value, ttl)
+
+    def sessions_written(self) -> list[str]:
+        return [k for k in self.written if k.startswith("session:")]
+
+
+class ResourceServer:
+    """The API (ORCA): accepts the access tokens the provider issued, records what it saw."""
+
+    def __init__(self, op: MisbehavingOP) -> None:
+        self.op = op
+        self.seen: list[str] = []
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        self.seen.append(token)
+        if scheme != "Bearer" or token not in self.op.issued_access_tokens:
+            return httpx.Response(401, json={"error": "unauthorized"})
+        return httpx.Response(200, json={"data": [{"id": "acc-1"}]})
+
+
+def build_app(kit: OIDCAuth, api: ResourceServer) -> Starlette:
+    @login_required
+    async def accounts(request: Request) -> Response:
+        auth = kit.httpx_auth(request)
+        async with httpx.AsyncClient(transport=api.transport(), auth=auth) as client:
+            upstream = await client.get(API)
+        return JSONResponse(upstream.json(), status_code=upstream.status_code)
+
+    return Starlette(
+        routes=[Mount("/auth", routes=kit.routes), Route("/api/accounts", accounts)],
+        middleware=[kit.middleware],
+        exception_handlers=kit.exception_handlers,
+    )
+
+
+class _FormReader(HTMLParser):
+    """What a browser reads from a form_post page: the form's action and its fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.method = ""
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.method, self.action = values.get("method", "get").lower(), values["action"]
+        elif tag == "input" and "name" in values:
+            self.fields[values["name"]] = values.get("value", "")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _same_site(cookie: Cookie) -> str:
+    for name in ("SameSite", "samesite"):
+        value = cookie.get_nonstandard_attr(name)
+        if value is not None:
+            return str(value).lower()
+    return "lax"  # what browsers assume when the attribute is absent
+
+
+class RP:
+    """The relying party under test, and the browser that drives it."""
+
+    def __init__(self, kit: OIDCAuth, op: MisbehavingOP, store: RecordingStore) -> None:
+        self.kit = kit
+        self.op = op
+        self.store = store
+        self.api = ResourceServer(op)
+        self.app = build_app(kit, self.api)
+        self.browser = self._new_browser()
+
+    def _new_browser(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url=APP,
+            headers={"Accept": "application/json"},
+        )
+
+    async def switch_browser(self) -> None:
+        """Another browser (no cookies) on the same app; "no session" checks start afresh."""
+        await self.browser.aclose()
+        self.browser = self._new_browser()
+        self.store.written.clear()
+
+    async def aclose(self) -> None:
+        await self.browser.aclose()
+        await self.kit.http.aclose()
+
+    # -- driving the login ----------------------------------------------------------------
+
+    async def start_login(self, next_path: str = "/") -> httpx.Response:
+        """``GET /auth/login``: a 303 to the provider when all is well."""
+        return await self.browser.get("/auth/login", params={"next": next_path})
+
+    async def login(self, next_path: str = "/") -> httpx.Response:
+        """A whole login: the app, the provider, back to the callback; the callback's answer."""
+        start = await self.start_login(next_path)
+        assert start.status_code == 303, (start.status_code, start.text)
+        return await self.return_from_provider(start.headers["location"])
+
+    async def return_from_provider(self, location: str) -> httpx.Response:
+        """The browser at the provider and back, in the response mode the RP asked for."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        if query.get("response_mode") == "form_post":
+            return await self.submit_form_post(self.op.form_post_page(location))
+        params = self.op.authorize(location)
+        return await self.browser.get(query["redirect_uri"], params=params)
+
+    async def submit_form_post(self, page: str) -> httpx.Response:
+        """Submit the provider's form as a browser does: a cross-site POST, which carries
+        only the cookies marked ``SameSite=None; Secure``."""
+        form = _FormReader()
+        form.feed(page)
+        assert form.method == "post", page
+        request = self.browser.build_request(
+            "POST",
+            form.action,
+            data=form.fields,
+            headers={"Origin": _origin(self.op.issuer), "Sec-Fetch-Site": "cross-site"},
+        )
+        request.headers.pop("cookie", None)
+        cross_site = [
+            f"{c.name}={c.value}"
+            for c in self.browser.cookies.jar
+            if _same_site(c) == "none" and c.secure
+        ]
+        if cross_site:
+            request.headers["Cookie"] = "; ".join(cross_site)
+        return await self.browser.send(request)
+
+    # -- what the RP shows -----------------------------------------------------------------
+
+    def authorization_request(self) -> dict[str, str]:
+        """The last authorization request the provider received."""
+        return self.op.authorization_requests[-1]
+
+    async def session(self) -> httpx.Response:
+        return await self.browser.get("/auth/session")
+
+    async def assert_logged_in(
+        self, response: httpx.Response, next_path: str = "/"
+    ) -> dict[str, Any]:
+        """A certified RP's success: 303 to ``next``, a session cookie, a live session."""
+        assert response.status_code == 303, (response.status_code, response.text)
+        assert response.headers["location"] == next_path
+        assert any(
+            c.startswith(f"{SESSION_COOKIE}=") and not c.startswith(f'{SESSION_COOKIE}=""')
+            for c in response.headers.get_list("set-cookie")
+        )
+        session = await self.session()
+        assert session.status_code == 200, session.text
+        body: dict[str, Any] = session.json()
+        assert body["authenticated"] is True
+        assert body["sub"] == self.op.sub
+        return body
+
+    async def assert_refused(
+        self,
+        response: httpx.Response,
+        code: str,
+        *,
+        status: int = 400,
+        mentions: str | None = None,
+    ) -> dict[str, str]:
+        """A certified RP's refusal: ``status``, the stable ``code``, and no session at all.
+
+        ``mentions``: a word the description must contain, naming the check that refused
+        (so the test fails if that check is deleted and another one happens to refuse).
+        """
+        assert response.status_code == status, (response.status_code, response.text)
+        body: dict[str, str] = response.json()
+        assert body["error"] == code, body
+        if mentions is not None:
+            assert mentions in body["error_description"], body
+        for cookie in response.headers.get_list("set-cookie"):
+            assert not cookie.startswith(f"{SESSION_COOKIE}=") or cookie.startswith(
+                f'{SESSION_COOKIE}=""'
+            ), cookie
+        assert SESSION_COOKIE not in self.browser.cookies
+        assert self.store.sessions_written() == []
+        session = await self.session()
+        assert session.status_code == 401
+        assert session.json() == {"authenticated": False}
+        return body
+
+
+@pytest.fixture
+def op(clock: Clock) -> MisbehavingOP:
+    provider = MisbehavingOP()
+    provider.clock = clock
+    return provider
+
+
+RPFactory = Callable[..., Awaitable[RP]]
+
+
+@pytest.fixture
+async def rp_factory(op: MisbehavingOP, clock: Clock) -> AsyncIterator[RPFactory]:
+    """Make an RP for ``op``; keyword arguments override its :class:`OIDCConfig`."""
+    made: list[RP] = []
+
+    async def make(**overrides: Any) -> RP:
+        values: dict[str, Any] = {
+            "issuer": op.issuer,
+            "client_id": op.client_id,
+            "client_secret": op.client_secret,
+            "scopes": ("openid", "profile", "email", "offline_access"),
+        }
+        values.update(overrides)
+        store = RecordingStore()
+        http = httpx.AsyncClient(transport=op.transport())
+        kit = OIDCAuth(make_config(**values), http_client=http, store=store, clock=clock)
+        made.append(RP(kit, op, store))
+        return made[-1]
+
+    yield make
+    for rp in made:
+        await rp.aclose()
+
+
+@pytest.fixture
+async def rp(rp_factory: RPFactory) -> RP:
+    return await rp_factory()
