@@ -93,12 +93,28 @@ class Settings:
             "scopes": self.scopes,
         }
         if self.sandbox_provider:
+            _refuse_public_sandbox(self.base_url, environ)
             overrides.update(
                 client_id=SANDBOX_CLIENT_ID,
                 client_secret=SANDBOX_CLIENT_SECRET,
                 allow_insecure_http=True,
             )
         return OIDCConfig.from_env(environ, **overrides)
+
+
+def _refuse_public_sandbox(base_url: str, environ: Mapping[str, str] | None) -> None:
+    """The sandbox provider logs anyone in as alice/alice: never on a public address by
+    accident. ``SANDBOX_ALLOW_PUBLIC=1`` allows it (a workshop on a room's network)."""
+    from oidc_kit import ConfigurationError
+    from oidc_kit._config import is_loopback
+
+    env = os.environ if environ is None else environ
+    if not is_loopback(base_url) and env.get("SANDBOX_ALLOW_PUBLIC", "").strip() != "1":
+        raise ConfigurationError(
+            "OIDC_ISSUER is unset, so the sandbox provider (users alice/alice, bob/bob) would "
+            f"serve {base_url}, which is not a loopback address. Set OIDC_ISSUER to your "
+            "provider, or SANDBOX_ALLOW_PUBLIC=1 if a public sandbox is really what you want."
+        )
 
 
 def _get(env: Mapping[str, str], name: str, default: str) -> str:

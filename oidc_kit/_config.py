@@ -21,9 +21,11 @@ _ASYMMETRIC_ALGS = frozenset(
 )
 _HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_RESPONSE_MODES = (None, "query", "form_post")
 
 
-def _is_loopback(url: str) -> bool:
+def is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is a loopback address (where plain http may be allowed)."""
     return (urlsplit(url).hostname or "") in _LOOPBACK_HOSTS
 
 
@@ -70,7 +72,8 @@ class OIDCConfig:
     jwks_refetch_interval: int = 60
     #: Timeout of each HTTP call to the provider, in seconds.
     http_timeout: float = 10.0
-    #: ``response_mode`` sent at login (``None``: the provider's default, the query string).
+    #: ``response_mode`` sent at login: ``form_post`` (the callback is a POST), ``query``, or
+    #: ``None`` (none sent: the provider's default, the query string).
     response_mode: str | None = None
     #: Name of the session cookie (``__Host-`` is prefixed on https).
     cookie_name: str = "oidc_session"
@@ -86,6 +89,12 @@ class OIDCConfig:
             raise ConfigurationError("session secrets must each be at least 16 characters")
         if self.refresh_leeway < 0 or self.clock_leeway < 0:
             raise ConfigurationError("leeways cannot be negative")
+        if self.response_mode not in _RESPONSE_MODES:
+            raise ConfigurationError(
+                "response_mode must be query or form_post (OIDC_RESPONSE_MODE)",
+                expected=["query", "form_post"],
+                actual=self.response_mode,
+            )
 
     def _check_urls(self) -> None:
         for name in ("issuer", "base_url"):
@@ -95,7 +104,7 @@ class OIDCConfig:
             if parts.query or parts.fragment:
                 raise ConfigurationError(f"{name} must not have a query or fragment")
         if urlsplit(self.issuer).scheme == "http" and not (
-            self.allow_insecure_http and _is_loopback(self.issuer)
+            self.allow_insecure_http and is_loopback(self.issuer)
         ):
             raise ConfigurationError(
                 "refusing an http:// issuer; only a loopback issuer with allow_insecure_http "

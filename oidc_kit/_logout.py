@@ -33,6 +33,9 @@ class LogoutToken:
 
     sub: str | None
     sid: str | None
+    #: Where its ``jti`` is remembered (released again if ending the sessions fails, so
+    #: that the provider's retry is not refused as a replay).
+    jti_key: str
 
 
 async def validate_logout_token(
@@ -49,7 +52,7 @@ async def validate_logout_token(
     jti_key = "jti:" + hashlib.sha256(f"{config.issuer}|{claims['jti']}".encode()).hexdigest()
     if not await store.add(jti_key, b"1", MAX_AGE + 2 * config.clock_leeway):
         raise InvalidLogoutToken("logout token jti was already used", actual=claims["jti"])
-    return LogoutToken(sub=sub, sid=sid)
+    return LogoutToken(sub=sub, sid=sid, jti_key=jti_key)
 
 
 def _check_claims(claims: dict[str, Any], config: OIDCConfig, now: float) -> None:

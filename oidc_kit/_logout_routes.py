@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import secrets
@@ -23,7 +24,13 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from ._errors import CrossSiteRequest, InvalidLogoutToken, OIDCError, SessionError
+from ._errors import (
+    CrossSiteRequest,
+    InvalidLogoutToken,
+    OIDCError,
+    SessionError,
+    StoreUnavailable,
+)
 from ._logout import validate_logout_token
 from ._middleware import SCOPE_KEY
 from ._provider import ProviderMetadata
@@ -90,7 +97,14 @@ class LogoutRoutes:
             body = {"error": exc.code, "error_description": exc.description}
             status = exc.status if exc.status >= 500 else 400
             return JSONResponse(body, status_code=status, headers=_NO_STORE)
-        ended = await auth.sessions.end_matching(auth.config.issuer, logout.sub, logout.sid)
+        try:
+            ended = await auth.sessions.end_matching(auth.config.issuer, logout.sub, logout.sid)
+        except StoreUnavailable as exc:
+            # Let the provider retry: forget the jti if the store lets us (best effort).
+            with contextlib.suppress(StoreUnavailable):
+                await auth.store.delete(logout.jti_key)
+            body = {"error": exc.code, "error_description": exc.description}
+            return JSONResponse(body, status_code=exc.status, headers=_NO_STORE)
         log.info("back-channel logout ended %d session(s)", ended)
         return Response(status_code=200, headers=_NO_STORE)
 

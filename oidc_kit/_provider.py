@@ -21,7 +21,7 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from ._config import OIDCConfig
+from ._config import OIDCConfig, is_loopback
 from ._errors import DiscoveryError
 from ._http import fetch, json_object
 
@@ -178,7 +178,9 @@ def _acceptable_url(url: str, config: OIDCConfig) -> bool:
     parts = urlsplit(url)
     if not parts.hostname:
         return False
-    return parts.scheme == "https" or (parts.scheme == "http" and config.allow_insecure_http)
+    # The insecure switch covers loopback development only, endpoints included.
+    insecure_ok = config.allow_insecure_http and is_loopback(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and insecure_ok)
 
 
 def _import_keys(jwks: dict[str, Any]) -> list[SigningKey]:

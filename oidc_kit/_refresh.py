@@ -156,11 +156,10 @@ class TokenManager:
         session = self._sessions.with_tokens(session, merged)
         if claims is not None:
             session = _with_claims(session, claims)
-        if await self._sessions.store.get(Sessions.key(sid)) is None:
+        if not await self._sessions.save(session):
             # Logged out while the grant was in flight: do not bring the session back.
             await self._revoke(merged)
             raise SessionEnded("the session ended during the refresh")
-        await self._sessions.save(session)
         return merged
 
     async def _grant(self, refresh_token: str, now: float) -> TokenSet:

@@ -182,7 +182,8 @@ class Sessions:
             last_seen=now,
             provider_sid=provider_sid,
         )
-        await self.save(session)
+        ttl = self._remaining(session, now)
+        await self.store.set(self.key(sid), session.encode(), ttl)
         for index in _indexes(session):
             await self.store.index_add(index, sid, self._config.session_absolute_timeout)
         return session
@@ -242,15 +243,18 @@ class Sessions:
                 return None
         if stale_key or now - session.last_seen >= _TOUCH_INTERVAL:
             session = replace(session, last_seen=now)
-            await self.save(session)
+            if not await self.save(session):
+                return None  # ended by another request meanwhile
         return session
 
-    async def save(self, session: Session) -> None:
+    async def save(self, session: Session) -> bool:
+        """Write back a changed session; ``False`` if it ended meanwhile (then nothing is
+        written: a logout in another request or process is never undone)."""
         ttl = self._remaining(session, self._clock())
         if ttl <= 0:
             await self.delete(session.sid)
-            return
-        await self.store.set(self.key(session.sid), session.encode(), ttl)
+            return False
+        return await self.store.replace(self.key(session.sid), session.encode(), ttl)
 
     async def delete(self, sid: str) -> None:
         await self.store.delete(self.key(sid))

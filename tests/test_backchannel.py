@@ -241,3 +241,39 @@ async def test_unknown_kid_refetches_for_logout_tokens_are_rate_limited(
         token = logout_token(op, clock, {"kid": "forged"}, forged)
         assert (await post_token(client, token)).status_code == 400
     assert op.calls["/jwks"] == fetched + 1  # one refetch per interval
+
+
+class FailingIndexStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def index_members(self, key: str) -> list[str]:
+        if self.down:
+            from oidc_kit import StoreUnavailable
+
+            raise StoreUnavailable("the session store did not answer")
+        return await super().index_members(key)
+
+
+async def test_a_store_failure_lets_the_provider_retry_the_same_token(
+    op: FakeOP, clock: Clock
+) -> None:
+    store = FailingIndexStore()
+    kit = OIDCAuth(
+        make_config(),
+        http_client=httpx.AsyncClient(transport=op.transport()),
+        store=store,
+        clock=clock,
+    )
+    transport = httpx.ASGITransport(app=build_app(kit))
+    async with httpx.AsyncClient(transport=transport, base_url=APP) as client:
+        await do_login(client, op)
+        token = logout_token(op, clock)
+        store.down = True
+        failed = await post_token(client, token)
+        assert failed.status_code == 503
+        assert failed.json()["error"] == "session_store_unavailable"
+        store.down = False
+        assert (await post_token(client, token)).status_code == 200  # the retry is accepted
+        assert (await client.get("/auth/session")).status_code == 401

@@ -297,3 +297,12 @@ def test_filters():
     assert label("credit_card") == "Credit card"
     assert claim_value(True) == "true"
     assert claim_value(0, "iat") == "0 (1970-01-01 00:00:00 UTC)"
+
+
+def test_the_sandbox_refuses_a_public_address_unless_asked() -> None:
+    from oidc_kit import ConfigurationError
+
+    public = {**ENV, "APP_BASE_URL": "https://bank.example"}
+    with pytest.raises(ConfigurationError, match="SANDBOX_ALLOW_PUBLIC"):
+        create_app(public)
+    create_app({**public, "SANDBOX_ALLOW_PUBLIC": "1"})  # a workshop on the room's network

@@ -693,3 +693,14 @@ async def test_refuses_a_non_ascii_access_token(kit: OIDCAuth, op: FakeOP) -> No
     op.token_body["access_token"] = "at-caf\u00e9"
     with pytest.raises(ProviderError):
         await login(kit, op)
+
+
+async def test_the_insecure_switch_allows_http_endpoints_on_loopback_only(
+    kit_factory: Callable[..., OIDCAuth], op: FakeOP
+) -> None:
+    kit = kit_factory(allow_insecure_http=True)
+    op.discovery["token_endpoint"] = "http://op.test/token"  # http, and not loopback
+    with pytest.raises(DiscoveryError):
+        await kit.flow.start("b")
+    op.discovery["token_endpoint"] = "http://127.0.0.1:9/token"
+    assert (await kit.provider.metadata()).token_endpoint == "http://127.0.0.1:9/token"

@@ -206,3 +206,24 @@ async def test_a_store_that_does_not_answer_is_a_503_and_no_session_is_lost(
     assert "set-cookie" not in response.headers  # the cookie is kept
     store.down = False
     assert (await get(kit, "/auth/session", cookie)).status_code == 200
+
+
+class LogoutDuringRead(MemoryStore):
+    """Deletes a session right after handing it out: a logout racing this request."""
+
+    async def get(self, key: str) -> bytes | None:
+        value = await super().get(key)
+        if key.startswith("session:"):
+            await self.delete(key)
+        return value
+
+
+async def test_a_logout_racing_a_request_is_never_undone_by_its_write_back(
+    op: FakeOP, clock: Clock
+) -> None:
+    store = LogoutDuringRead()
+    kit = kit_on(store, op, clock)
+    session = await new_session(kit, op)
+    clock.advance(120)  # old enough that loading writes the idle clock back
+    assert await kit.sessions.load(session.sid) is None
+    assert await MemoryStore.get(store, f"session:{session.sid}") is None

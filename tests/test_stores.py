@@ -1022,3 +1022,53 @@ async def test_an_index_is_shared_with_another_instance(shared: Backend) -> None
         assert await shared.store.index_members("sub:alice") == []
     finally:
         await twin.close()
+
+
+# -- replace (updates of a session never bring back a deleted one) ------------------------
+
+
+async def test_replace_updates_a_live_value(store: SessionStore) -> None:
+    await store.set("session:a", b"old", 60)
+    assert await store.replace("session:a", b"new", 60) is True
+    assert await store.get("session:a") == b"new"
+
+
+async def test_replace_never_recreates_a_deleted_value(store: SessionStore) -> None:
+    await store.set("session:a", b"old", 60)
+    await store.delete("session:a")
+    assert await store.replace("session:a", b"new", 60) is False
+    assert await store.get("session:a") is None
+
+
+async def test_replace_never_revives_an_expired_value(backend: Backend) -> None:
+    await backend.store.set("session:a", b"old", backend.short_ttl)
+    await backend.outlive()
+    assert await backend.store.replace("session:a", b"new", 60) is False
+    assert await backend.store.get("session:a") is None
+
+
+async def test_replace_across_instances(shared: Backend) -> None:
+    assert shared.twin is not None
+    twin = shared.twin()
+    try:
+        await shared.store.set("session:a", b"old", 60)
+        await twin.delete("session:a")  # a logout in another process
+        assert await shared.store.replace("session:a", b"new", 60) is False
+    finally:
+        await twin.close()
+
+
+async def test_sqlite_errors_are_store_unavailable(tmp_path: Path) -> None:
+    from oidc_kit import SQLiteStore, StoreUnavailable
+
+    path = tmp_path / "sessions.db"
+    store = SQLiteStore(str(path))
+    await store.set("session:a", b"v", 60)
+    await store.close()
+    path.write_bytes(b"this is not a database" * 100)  # a corrupt file
+    broken = SQLiteStore(str(path))
+    with pytest.raises(StoreUnavailable):
+        await broken.get("session:a")
+    with pytest.raises(StoreUnavailable):
+        await broken.set("session:a", b"v", 60)
+    await broken.close()

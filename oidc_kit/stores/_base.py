@@ -47,6 +47,14 @@ class SessionStore(Protocol):
         """
         ...
 
+    async def replace(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store ``value`` only if ``key`` holds a live value; whether it did (atomic).
+
+        Updates of a session go through it, so a session deleted meanwhile (a logout in
+        another request or process) is never written back.
+        """
+        ...
+
     async def delete_if(self, key: str, value: bytes) -> bool:
         """Delete ``key`` only if it still holds ``value``; whether it did (atomic).
 

@@ -81,6 +81,16 @@ class MemoryStore:
         self._insert(key, value, ttl)
         return True
 
+    async def replace(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store ``value`` only if ``key`` holds a live value (no await: atomic on the loop)."""
+        if self._live(key) is None:
+            return False
+        if not ttl > 0:
+            self._data.pop(key, None)
+            return True
+        self._insert(key, value, ttl)
+        return True
+
     async def delete_if(self, key: str, value: bytes) -> bool:
         """Delete ``key`` only if it holds ``value`` and has not expired; whether it did."""
         if self._live(key) != value:

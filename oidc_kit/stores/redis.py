@@ -131,6 +131,15 @@ class RedisStore:
         )
         return bool(stored)
 
+    async def replace(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store ``value`` only if ``key`` exists (``SET XX PX``)."""
+        if not ttl > 0:
+            return bool(await self._call(self._redis.delete(self._prefix + key)))
+        stored = await self._call(
+            self._redis.set(self._prefix + key, bytes(value), px=_px(ttl), xx=True)
+        )
+        return bool(stored)
+
     async def delete_if(self, key: str, value: bytes) -> bool:
         """Delete ``key`` only if it holds ``value`` (a Lua script, so atomic)."""
         deleted = await self._call(self._delete_if(keys=[self._prefix + key], args=[bytes(value)]))

@@ -4,23 +4,54 @@ Each call is a single statement on a local file in WAL mode (readers never wait 
 writers hold the lock for microseconds), so calls run directly on the event loop. A thread hop
 per call (``asyncio.to_thread``) would cost more than the statement itself; bench/ measures
 this. The price is that a call waiting on another process's lock blocks the loop for up to
-``busy_timeout``, which only a pathologically busy file ever reaches.
+``busy_timeout`` (one second), which only a pathologically busy file ever reaches; past it,
+and on any other SQLite error, a call raises ``StoreUnavailable`` (a 503, never a 500).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+from .._errors import StoreUnavailable
 
 __all__ = ["SQLiteStore"]
+
+log = logging.getLogger("oidc_kit")
 
 #: Expired rows are purged every this many writes, at most ``_PURGE_LIMIT`` at a time, so one
 #: purge never stalls the loop and purging still outpaces writing (each write adds one row).
 _PURGE_EVERY = 100
 _PURGE_LIMIT = 1000
-_BUSY_TIMEOUT_MS = 5000
+#: Statements hold the write lock for microseconds: a second of waiting means trouble, and
+#: the loop is blocked meanwhile, so answer 503 rather than wait longer.
+_BUSY_TIMEOUT_MS = 1000
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(
+    method: Callable[_P, Coroutine[Any, Any, _R]],
+) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    """SQLite errors (a file locked past the busy timeout, a full disk, a corrupt file)
+    become :class:`StoreUnavailable`: a 503 for the request, never a 500."""
+
+    @functools.wraps(method)
+    async def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            log.warning("the SQLite session store failed: %s", type(exc).__name__)
+            raise StoreUnavailable("the session store did not answer") from None
+
+    return guarded
+
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS kv ("
@@ -56,6 +87,7 @@ class SQLiteStore:
         """The database file, as given."""
         return self._path
 
+    @_guarded
     async def get(self, key: str) -> bytes | None:
         """The value under ``key``, or ``None`` when absent or expired."""
         # The typeof() test makes a non-numeric expiry (a hand edit, a foreign writer) count
@@ -71,6 +103,7 @@ class SQLiteStore:
         )
         return None if row is None else _as_bytes(row[0])
 
+    @_guarded
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any old value.
 
@@ -87,10 +120,12 @@ class SQLiteStore:
         )
         self._count_write()
 
+    @_guarded
     async def delete(self, key: str) -> None:
         """Remove ``key``; absent keys are fine."""
         self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
 
+    @_guarded
     async def take(self, key: str) -> bytes | None:
         """Read and remove ``key`` in one statement; an expired value is removed, not returned."""
         # fetchall() steps the statement to its end: only then does the autocommit transaction
@@ -105,6 +140,7 @@ class SQLiteStore:
         value, expires_at = rows[0]
         return _as_bytes(value) if _is_live(expires_at, self._clock()) else None
 
+    @_guarded
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         """Store ``value`` only if ``key`` is absent or expired; whether it was stored.
 
@@ -130,6 +166,30 @@ class SQLiteStore:
         self._count_write()
         return bool(rows)
 
+    @_guarded
+    async def replace(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store ``value`` only if ``key`` holds a live value; one ``UPDATE``, so atomic."""
+        now = self._clock()
+        if not ttl > 0:
+            rows = (
+                self._db()
+                .execute("DELETE FROM kv WHERE key = ? AND expires_at > ? RETURNING 1", (key, now))
+                .fetchall()
+            )
+            return bool(rows)
+        rows = (
+            self._db()
+            .execute(
+                "UPDATE kv SET value = ?, expires_at = ? WHERE key = ? AND expires_at > ?"
+                " AND typeof(expires_at) IN ('real', 'integer') RETURNING 1",
+                (bytes(value), now + ttl, key, now),
+            )
+            .fetchall()
+        )
+        self._count_write()
+        return bool(rows)
+
+    @_guarded
     async def delete_if(self, key: str, value: bytes) -> bool:
         """Delete ``key`` only if it holds ``value`` and has not expired; whether it did.
 
@@ -146,6 +206,7 @@ class SQLiteStore:
         )
         return bool(rows) and _is_live(rows[0][0], self._clock())
 
+    @_guarded
     async def index_add(self, key: str, member: str, ttl: float) -> None:
         """Add ``member`` to the set ``key`` until ``ttl`` seconds from now (an upsert)."""
         if not ttl > 0:
@@ -157,6 +218,7 @@ class SQLiteStore:
         )
         self._count_write()
 
+    @_guarded
     async def index_members(self, key: str) -> list[str]:
         """The live members of the set ``key``."""
         rows = (
@@ -168,6 +230,7 @@ class SQLiteStore:
         )
         return [m.decode() if isinstance(m, bytes) else str(m) for (m,) in rows]
 
+    @_guarded
     async def index_discard(self, key: str, member: str) -> None:
         """Remove ``member`` from the set ``key``."""
         self._db().execute("DELETE FROM idx WHERE key = ? AND member = ?", (key, member))
