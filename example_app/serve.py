@@ -8,11 +8,17 @@ shared between them:
 - the provider: the embedded sandbox provider keeps its logins in memory, so with several
   workers it runs once, as its own process (``python -m oidc_kit.testing``) on a free port,
   and the workers use it as an external issuer.
+
+Behind a reverse proxy, ``APP_BASE_URL`` is the app's external origin and the kit never reads
+``X-Forwarded-*``, ``Forwarded`` or ``Host``. Only the client address (and scheme) that
+uvicorn logs come from forwarded headers, and only when the connection comes from one of
+``TRUSTED_PROXIES`` (comma-separated IP addresses or networks; by default none).
 """
 
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import logging
 import os
 import secrets
@@ -20,6 +26,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -27,7 +34,7 @@ import uvicorn
 
 from .settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
-__all__ = ["log_config", "serve"]
+__all__ = ["log_config", "proxy_options", "serve"]
 
 log = logging.getLogger("example_app")
 
@@ -61,11 +68,37 @@ def log_config() -> dict[str, Any]:
     }
 
 
+def proxy_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """uvicorn's proxy settings from ``TRUSTED_PROXIES``; ``ValueError`` for a bad entry.
+
+    Without it, uvicorn's proxy-headers middleware is off (uvicorn would otherwise trust
+    ``X-Forwarded-For``/``-Proto`` from 127.0.0.1, or from ``FORWARDED_ALLOW_IPS``): a client
+    cannot choose the address written in the logs.
+    """
+    env = os.environ if environ is None else environ
+    entries = [e.strip() for e in env.get("TRUSTED_PROXIES", "").split(",") if e.strip()]
+    for entry in entries:
+        parse = ipaddress.ip_network if "/" in entry else ipaddress.ip_address
+        try:
+            parse(entry)
+        except ValueError:
+            raise ValueError(
+                f"TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+            ) from None
+    if not entries:
+        return {"proxy_headers": False, "forwarded_allow_ips": []}
+    return {"proxy_headers": True, "forwarded_allow_ips": entries}
+
+
 def serve(host: str, port: int, workers: int) -> None:
     """Run the app; with ``workers > 1``, prepare the shared environment first."""
     # The app is built by uvicorn (in each worker): it learns its port from APP_BASE_URL.
     if not os.environ.get("APP_BASE_URL", "").strip():
         os.environ["APP_BASE_URL"] = f"http://127.0.0.1:{port}"
+    try:
+        proxies = proxy_options()
+    except ValueError as exc:
+        sys.exit(str(exc))
     if workers > 1:
         _prepare_workers(host)
     uvicorn.run(
@@ -75,6 +108,7 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_config=log_config(),
+        **proxies,
     )
 
 

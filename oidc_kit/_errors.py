@@ -11,6 +11,7 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     │   ├── ProviderUnavailable       provider_unavailable   (503)
     │   └── DiscoveryError            invalid_discovery      (502)
     ├── LoginError                    (400 unless noted)
+    │   ├── InvalidLoginRequest       invalid_login_request  (bad /auth/login parameters)
     │   ├── InvalidState              invalid_state
     │   ├── InvalidCallback           invalid_request
     │   ├── AuthorizationFailed       access_denied, login_required, ... (the provider's code)
@@ -20,6 +21,7 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     │   └── TokenRequestFailed        invalid_grant, token_request_failed, ...
     ├── InvalidLogoutToken            invalid_logout_token   (400)
     ├── CrossSiteRequest              cross_site_request     (403)
+    ├── StepUpRequired                insufficient_user_authentication (401, RFC 9470)
     └── SessionError                  (401)
         ├── LoginRequired             login_required
         └── SessionEnded              login_required         (refresh refused: session ended)
@@ -36,6 +38,7 @@ __all__ = [
     "DiscoveryError",
     "InvalidCallback",
     "InvalidIdToken",
+    "InvalidLoginRequest",
     "InvalidLogoutToken",
     "InvalidState",
     "InvalidUserinfo",
@@ -47,6 +50,7 @@ __all__ = [
     "ProviderUnavailable",
     "SessionEnded",
     "SessionError",
+    "StepUpRequired",
     "StoreUnavailable",
     "TokenRequestFailed",
 ]
@@ -127,6 +131,12 @@ class LoginError(OIDCError):
     status = 400
 
 
+class InvalidLoginRequest(LoginError):
+    """``/auth/login`` was called with a malformed ``max_age``, ``acr_values`` or ``prompt``."""
+
+    code = "invalid_login_request"
+
+
 class InvalidState(LoginError):
     """The callback's ``state`` is missing, unknown, expired, reused or not this browser's."""
 
@@ -198,6 +208,18 @@ class CrossSiteRequest(OIDCError):
 
     code = "cross_site_request"
     status = 403
+
+
+class StepUpRequired(OIDCError):
+    """The session is logged in, but its authentication is too old or too weak for this route.
+
+    RFC 9470's error: JSON clients get 401 with a ``WWW-Authenticate: Bearer
+    error="insufficient_user_authentication"`` challenge naming ``acr_values``/``max_age``;
+    browsers are sent to log in again with them. The session itself stays valid.
+    """
+
+    code = "insufficient_user_authentication"
+    status = 401
 
 
 class SessionError(OIDCError):

@@ -34,6 +34,7 @@ from ._errors import (
 from ._http import fetch, json_object
 from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, validate_id_token
 from ._provider import Provider, ProviderMetadata
+from ._step_up import StepUp
 from ._tokens import TokenSet, token_request
 from .stores import SessionStore
 
@@ -73,6 +74,10 @@ class LoginTransaction:
     next_path: str
     created_at: float
     max_age: int | None = None
+    #: Step-up: the ``acr`` values asked for (the ID token's ``acr`` must be one of them).
+    acr_values: tuple[str, ...] = ()
+    #: Step-up: ``"login"`` when the provider was told to authenticate the user again.
+    prompt: str | None = None
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -80,8 +85,12 @@ class LoginTransaction:
     @classmethod
     def decode(cls, raw: bytes) -> LoginTransaction:
         try:
-            return cls(**json.loads(raw))
-        except (TypeError, ValueError):
+            data = json.loads(raw)
+            acr_values = data.pop("acr_values", [])
+            if not isinstance(acr_values, list) or not all(isinstance(v, str) for v in acr_values):
+                raise ValueError("acr_values")
+            return cls(**data, acr_values=tuple(acr_values))
+        except (TypeError, ValueError, AttributeError):
             raise InvalidState("the login transaction is unreadable") from None
 
 
@@ -117,8 +126,20 @@ class LoginFlow:
         self._http = http
         self._clock = clock
 
-    async def start(self, binding: str, next_path: str = "/", *, max_age: int | None = None) -> str:
-        """Record a new transaction for the browser ``binding``; the authorization URL."""
+    async def start(
+        self,
+        binding: str,
+        next_path: str = "/",
+        *,
+        max_age: int | None = None,
+        acr_values: tuple[str, ...] = (),
+        prompt: str | None = None,
+    ) -> str:
+        """Record a new transaction for the browser ``binding``; the authorization URL.
+
+        ``max_age``, ``acr_values`` and ``prompt`` (step-up) are sent to the provider and
+        remembered: the ID token must then satisfy them.
+        """
         meta = await self._provider.metadata()
         txn = LoginTransaction(
             state=secrets.token_urlsafe(32),
@@ -128,8 +149,15 @@ class LoginFlow:
             next_path=next_path,
             created_at=self._clock(),
             max_age=max_age,
+            acr_values=acr_values,
+            prompt=prompt,
         )
         await self._store.set(_txn_key(txn.state), txn.encode(), self._config.login_timeout)
+        separator = "&" if "?" in meta.authorization_endpoint else "?"
+        return meta.authorization_endpoint + separator + urlencode(self._auth_params(txn))
+
+    def _auth_params(self, txn: LoginTransaction) -> dict[str, str]:
+        """The authorization request's parameters for ``txn``."""
         params = {
             "response_type": "code",
             "client_id": self._config.client_id,
@@ -142,10 +170,17 @@ class LoginFlow:
         }
         if self._config.response_mode:
             params["response_mode"] = self._config.response_mode
-        if max_age is not None:
-            params["max_age"] = str(max_age)
-        separator = "&" if "?" in meta.authorization_endpoint else "?"
-        return meta.authorization_endpoint + separator + urlencode(params)
+        if txn.max_age is not None:
+            params["max_age"] = str(txn.max_age)
+        if txn.acr_values:
+            params["acr_values"] = " ".join(txn.acr_values)
+        if txn.prompt is not None:
+            params["prompt"] = txn.prompt
+        return params
+
+    def satisfies(self, claims: Mapping[str, Any], step_up: StepUp) -> bool:
+        """Whether a session with these claims meets a route's step-up requirements, now."""
+        return step_up.satisfied_by(claims, self._clock(), self._config.clock_leeway)
 
     async def finish(self, params: Mapping[str, Sequence[str]], binding: str | None) -> LoginResult:
         """Validate a callback's parameters, exchange the code, validate the ID token."""
@@ -168,7 +203,11 @@ class LoginFlow:
         if tokens.id_token is None:
             raise InvalidIdToken("the token response has no id_token")
         checks = IdTokenChecks(
-            nonce=txn.nonce, max_age=txn.max_age, access_token=tokens.access_token
+            nonce=txn.nonce,
+            max_age=txn.max_age,
+            access_token=tokens.access_token,
+            acr_values=txn.acr_values,
+            auth_not_before=txn.created_at if txn.prompt == "login" else None,
         )
         claims = await validate_id_token(
             tokens.id_token, self._config, self._provider, checks, self._clock()

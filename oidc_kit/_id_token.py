@@ -42,6 +42,11 @@ class IdTokenChecks:
     access_token: str | None = None
     #: On refresh, the session's subject: the new token must be about the same user.
     sub: str | None = None
+    #: ``acr_values`` sent at login (step-up): the ``acr`` claim must be one of them.
+    acr_values: tuple[str, ...] = ()
+    #: When a ``prompt=login`` login started: ``auth_time`` must not be earlier (the provider
+    #: really authenticated the user again rather than reusing its session).
+    auth_not_before: float | None = None
 
 
 async def validate_id_token(
@@ -146,10 +151,26 @@ def _check_claims(
         )
     if checks.sub is not None:
         _expect(sub == checks.sub, "sub", checks.sub, sub)
-    if checks.max_age is not None:
+    _check_authentication(claims, checks, now, leeway)
+
+
+def _check_authentication(
+    claims: dict[str, Any], checks: IdTokenChecks, now: float, leeway: float
+) -> None:
+    """``auth_time`` and ``acr`` against what the login asked (``max_age``, step-up)."""
+    if checks.max_age is not None or checks.auth_not_before is not None:
         auth_time = _number(claims, "auth_time")
+        latest = now + leeway
+        _expect(auth_time <= latest, "auth_time", f"before {latest:.0f}", auth_time)
+    if checks.max_age is not None:
         oldest = now - checks.max_age - leeway
         _expect(auth_time >= oldest, "auth_time", f"after {oldest:.0f}", auth_time)
+    if checks.auth_not_before is not None:
+        earliest = checks.auth_not_before - leeway
+        _expect(auth_time >= earliest, "auth_time", f"after {earliest:.0f}", auth_time)
+    if checks.acr_values:
+        acr = claims.get("acr")
+        _expect(acr in checks.acr_values, "acr", list(checks.acr_values), acr)
 
 
 def _number(claims: dict[str, Any], name: str) -> float:

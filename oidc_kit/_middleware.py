@@ -2,9 +2,10 @@
 
 Per request: read the session cookie, check its signature, load the record, and set
 ``scope["oidc_session"]``, ``scope["user"]`` and ``scope["auth"]`` (so Starlette's
-``requires("authenticated")`` works). On the way out it adds ``Vary: Cookie``,
-``Cache-Control: no-store`` on answers that depended on a session, and deletes a cookie that
-names no live session. Tokens are not opened here: only a handler that needs one pays for it.
+``requires("authenticated")`` works), and ``scope["oidc_auth"]`` (the kit, for step-up
+checks). On the way out it adds ``Vary: Cookie``, ``Cache-Control: no-store`` on answers that
+depended on a session, and deletes a cookie that names no live session. Tokens are not
+opened here: only a handler that needs one pays for it.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from ._web import error_response
 if TYPE_CHECKING:
     from .starlette import OIDCAuth
 
-__all__ = ["SCOPE_KEY", "OIDCSessionMiddleware", "OIDCUser"]
+__all__ = ["AUTH_KEY", "SCOPE_KEY", "OIDCSessionMiddleware", "OIDCUser"]
 
 #: Where the loaded :class:`Session` (or ``None``) sits in the ASGI scope.
 SCOPE_KEY = "oidc_session"
+#: Where the :class:`OIDCAuth` that loaded it sits (for ``@login_required``'s step-up checks).
+AUTH_KEY = "oidc_auth"
 
 
 class OIDCUser(BaseUser):
@@ -95,6 +98,7 @@ class OIDCSessionMiddleware:
             await response(scope, receive, send)
             return
         scope[SCOPE_KEY] = session
+        scope[AUTH_KEY] = self.auth
         if session is None:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
         else:

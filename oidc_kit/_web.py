@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import html
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
-from starlette.requests import HTTPConnection
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from ._errors import OIDCError
+from ._errors import OIDCError, StepUpRequired
+from ._step_up import StepUp
 
-__all__ = ["error_response", "is_same_origin", "origin_of", "safe_next_path", "wants_json"]
+__all__ = [
+    "error_response",
+    "is_same_origin",
+    "origin_of",
+    "safe_next_path",
+    "step_up_response",
+    "wants_json",
+]
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -68,6 +76,24 @@ def error_response(conn: HTTPConnection, exc: OIDCError, json_paths: tuple[str, 
     if wants_json(conn, json_paths):
         return JSONResponse(exc.as_dict(), status_code=exc.status, headers=_NO_STORE)
     return HTMLResponse(_error_page(exc), status_code=exc.status, headers=_NO_STORE)
+
+
+def step_up_response(request: Request, step_up: StepUp, json_paths: tuple[str, ...]) -> Response:
+    """The answer to a request whose session does not satisfy ``step_up`` (RFC 9470).
+
+    A browser ``GET`` goes to log in again with the route's requirements; anything else gets
+    401 ``insufficient_user_authentication`` with the ``WWW-Authenticate`` challenge.
+    """
+    if request.method in ("GET", "HEAD") and not wants_json(request, json_paths):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        query = urlencode({"next": target, **step_up.login_params()})
+        return RedirectResponse(
+            f"/auth/login?{query}", status_code=303, headers={"Cache-Control": "no-store"}
+        )
+    description = "a more recent or stronger authentication is required"
+    response = error_response(request, StepUpRequired(description), json_paths)
+    response.headers["WWW-Authenticate"] = step_up.challenge(description)
+    return response
 
 
 def _error_page(exc: OIDCError) -> str:

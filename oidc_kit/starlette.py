@@ -14,7 +14,6 @@ protects an endpoint; ``auth.httpx_auth(request)`` calls an API with the user's 
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -31,11 +30,14 @@ from starlette.routing import Route
 from ._config import OIDCConfig
 from ._errors import LoginRequired, OIDCError, SessionError
 from ._flow import LoginFlow
+from ._form_post import needs_repost, repost_page, without_marker
+from ._login_required import login_required
 from ._logout_routes import LogoutRoutes
-from ._middleware import SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
+from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
 from ._provider import Provider
 from ._refresh import TokenManager
 from ._session import CookieSigner, Session, Sessions, new_id
+from ._step_up import StepUp
 from ._web import error_response, is_same_origin, origin_of, safe_next_path, wants_json
 from .httpx_auth import BearerAuth
 from .stores import SessionStore, open_store
@@ -43,8 +45,6 @@ from .stores import SessionStore, open_store
 __all__ = ["OIDCAuth", "OIDCUser", "login_required", "same_origin"]
 
 log = logging.getLogger("oidc_kit")
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class OIDCAuth:
@@ -159,30 +159,46 @@ class OIDCAuth:
     # -- routes -------------------------------------------------------------------------
 
     async def _login(self, request: Request) -> Response:
+        try:
+            step_up = StepUp.from_query(_query_params(request))
+        except OIDCError as exc:
+            return error_response(request, exc, self.json_paths)
         next_path = safe_next_path(request.query_params.get("next"))
         existing = request.cookies.get(self.login_cookie)
         # One binding per browser, reused, so logins started in two tabs both complete.
         binding = (existing and self.cookies.login_binding(existing)) or new_id()
-        url = await self.flow.start(binding, next_path)
+        url = await self.flow.start(
+            binding,
+            next_path,
+            max_age=step_up.max_age,
+            acr_values=step_up.acr_values,
+            prompt=step_up.prompt,
+        )
         response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
         self.set_cookie(
             response,
             self.login_cookie,
             self.cookies.sign_login(binding),
             max_age=self.config.login_timeout,
-            cross_site=self.config.response_mode == "form_post",
+            cross_site=self._cross_site_login_cookie,
         )
         return response
 
     async def _callback(self, request: Request) -> Response:
         raw = request.cookies.get(self.login_cookie)
-        binding = self.cookies.login_binding(raw) if raw else None
         try:
-            result = await self.flow.finish(await _callback_params(request), binding)
+            params = await _callback_params(request)
+            if needs_repost(request.method, params, raw is not None):
+                # A cross-site form_post without our SameSite=Lax cookie: once more, same-origin.
+                return repost_page(self.config.redirect_uri, params)
+            binding = self.cookies.login_binding(raw) if raw else None
+            result = await self.flow.finish(without_marker(params), binding)
         except OIDCError as exc:
             log.info("login failed: %s", exc.code)
             response = error_response(request, exc, self.json_paths)
-            self.delete_cookie(response, self.login_cookie)
+            self.delete_cookie(
+                response, self.login_cookie, cross_site=self._cross_site_login_cookie
+            )
             return response
         old: Session | None = request.scope.get(SCOPE_KEY)
         if old is not None:
@@ -191,7 +207,7 @@ class OIDCAuth:
         log.info("login succeeded for sub=%s", session.sub)
         response = RedirectResponse(result.next_path, status_code=303)
         self._set_session_cookie(response, session.sid)
-        self.delete_cookie(response, self.login_cookie)
+        self.delete_cookie(response, self.login_cookie, cross_site=self._cross_site_login_cookie)
         return response
 
     async def _logout(self, request: Request) -> Response:
@@ -218,7 +234,9 @@ class OIDCAuth:
             if request.method in ("GET", "HEAD") and not wants_json(request, self.json_paths):
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 response: Response = RedirectResponse(
-                    "/auth/login?" + urlencode({"next": target}), status_code=303
+                    "/auth/login?" + urlencode({"next": target}),
+                    status_code=303,
+                    headers={"Cache-Control": "no-store"},
                 )
             else:
                 response = error_response(request, exc, self.json_paths)
@@ -231,11 +249,16 @@ class OIDCAuth:
 
     # -- cookies ------------------------------------------------------------------------
 
+    @property
+    def _cross_site_login_cookie(self) -> bool:
+        """A form_post callback is a cross-site POST: on https the login cookie is then
+        ``SameSite=None; Secure`` so that browsers send it (on http, where ``SameSite=None``
+        needs ``Secure``, the same-origin re-post of :mod:`oidc_kit._form_post` covers it)."""
+        return self.config.response_mode == "form_post" and self.config.secure_cookies
+
     def set_cookie(
         self, response: Response, name: str, value: str, *, max_age: int, cross_site: bool = False
     ) -> None:
-        # A form_post callback is a cross-site POST: the login cookie must then be
-        # SameSite=None (which browsers accept only with Secure).
         response.set_cookie(
             name,
             value,
@@ -251,9 +274,13 @@ class OIDCAuth:
         max_age = self.config.session_absolute_timeout
         self.set_cookie(response, self.session_cookie, value, max_age=max_age)
 
-    def delete_cookie(self, response: Response, name: str) -> None:
+    def delete_cookie(self, response: Response, name: str, *, cross_site: bool = False) -> None:
         response.delete_cookie(
-            name, path="/", httponly=True, secure=self.config.secure_cookies, samesite="lax"
+            name,
+            path="/",
+            httponly=True,
+            secure=self.config.secure_cookies or cross_site,
+            samesite="none" if cross_site else "lax",
         )
 
 
@@ -278,29 +305,24 @@ def _require_session(conn: HTTPConnection) -> Session:
     return session
 
 
+def _query_params(request: Request) -> dict[str, list[str]]:
+    return {k: request.query_params.getlist(k) for k in request.query_params}
+
+
 async def _callback_params(request: Request) -> Mapping[str, Sequence[str]]:
     """The authorization response: the query string, or the form body for form_post."""
     if request.method == "POST":
         form = await request.form()
         return {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
-    return {k: request.query_params.getlist(k) for k in request.query_params}
-
-
-def login_required(endpoint: Endpoint) -> Endpoint:
-    """Protect an endpoint: browsers are sent to log in, JSON clients get 401 ``login_required``."""
-
-    @functools.wraps(endpoint)
-    async def wrapper(request: Request) -> Response:
-        if not request.user.is_authenticated:
-            raise LoginRequired("log in to continue")
-        return await endpoint(request)
-
-    return wrapper
+    return _query_params(request)
 
 
 def same_origin(request: HTTPConnection) -> bool:
     """False when ``Origin``/``Sec-Fetch-Site`` show a cross-site request (use on POST forms).
 
-    Compared with the request's own origin; :class:`OIDCAuth` compares with ``APP_BASE_URL``.
+    Compared with ``APP_BASE_URL`` (authoritative: ``Host`` and forwarded headers are not
+    trusted) when the session middleware runs, else with the request's own origin.
     """
-    return is_same_origin(request, origin_of(str(request.base_url)))
+    auth: OIDCAuth | None = request.scope.get(AUTH_KEY)
+    origin = origin_of(auth.config.base_url if auth else str(request.base_url))
+    return is_same_origin(request, origin)
