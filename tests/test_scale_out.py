@@ -10,6 +10,7 @@ that one second for real: the processes' clocks cannot be injected.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -28,7 +29,12 @@ def start_provider(stack: ExitStack, tmp_path: Path, app_url: str) -> str:
     port = free_port()
     client = f"app:app-secret-0123:{app_url}/auth/callback:{app_url}/"
     args = ["-m", "oidc_kit.testing", "--port", str(port), "--client", client]
-    args += ["--access-token-ttl", str(TTL)]
+    args += [
+        "--access-token-ttl",
+        str(TTL),
+        "--backchannel",
+        f"app={app_url}/auth/backchannel-logout",
+    ]
     ready = "/.well-known/openid-configuration"
     stack.enter_context(serve(args, port, {}, tmp_path / "op.log", ready))
     return f"http://127.0.0.1:{port}"
@@ -179,3 +185,26 @@ def test_redis_going_away_is_a_503_and_its_return_needs_no_restart(tmp_path: Pat
             assert browser.get("/auth/session").status_code == 200
     finally:
         redis.stop()
+
+
+def test_a_backchannel_logout_received_by_one_instance_ends_the_session_in_all(
+    tmp_path: Path, store_url: str
+) -> None:
+    """The provider notifies the first instance; the second, sharing the store, agrees."""
+    with ExitStack() as stack:
+        issuer, (first, second) = start_apps(stack, tmp_path, 2, store_url)
+        with httpx.Client(base_url=first.base_url, timeout=10) as browser:
+            sandbox_login(browser, "alice")
+            cookies = httpx.Cookies(browser.cookies)
+            page = browser.get(f"{issuer}/session")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            done = browser.post(
+                f"{issuer}/session/logout",
+                data={"csrf": csrf.group(1)},
+                headers={"Origin": issuer},
+            )
+            assert "1 app was notified" in done.text
+        with httpx.Client(base_url=second.base_url, cookies=cookies) as other:
+            assert other.get("/auth/session").status_code == 401
+            assert other.get("/api/accounts").status_code == 401
