@@ -25,7 +25,6 @@ from .loopback import LoopbackTransport
 from .orca import OrcaClient, OrcaError
 from .sandbox_orca import SandboxOrca
 from .settings import (
-    SANDBOX_ACCESS_TOKEN_TTL,
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_OP_PATH,
@@ -120,7 +119,7 @@ def _sandbox_routes(settings: Settings, issuer: str, http: httpx.AsyncClient) ->
         provider = SandboxProvider(
             settings.issuer,
             clients=[client],
-            access_token_ttl=SANDBOX_ACCESS_TOKEN_TTL,
+            access_token_ttl=settings.sandbox_access_token_ttl,
             http_client=http,
         )
         routes.append(Mount(SANDBOX_OP_PATH, app=provider.app))

@@ -53,6 +53,8 @@ class Settings:
     sandbox_provider: bool
     #: True when ORCA is the embedded sandbox ORCA (mounted at ``/sandbox/orca/v1``).
     sandbox_orca: bool
+    #: Lifetime of the embedded sandbox provider's access tokens (``SANDBOX_ACCESS_TOKEN_TTL``).
+    sandbox_access_token_ttl: int = SANDBOX_ACCESS_TOKEN_TTL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, port: int = 8000) -> Settings:
@@ -69,6 +71,7 @@ class Settings:
             orca_audience=_get(env, "ORCA_AUDIENCE", "orca"),
             sandbox_provider=not issuer,
             sandbox_orca=not orca_api_base,
+            sandbox_access_token_ttl=_positive_int(env, "SANDBOX_ACCESS_TOKEN_TTL"),
         )
 
     @property
@@ -115,6 +118,15 @@ def _refuse_public_sandbox(base_url: str, environ: Mapping[str, str] | None) -> 
             f"serve {base_url}, which is not a loopback address. Set OIDC_ISSUER to your "
             "provider, or SANDBOX_ALLOW_PUBLIC=1 if a public sandbox is really what you want."
         )
+
+
+def _positive_int(env: Mapping[str, str], name: str) -> int:
+    raw = _get(env, name, str(SANDBOX_ACCESS_TOKEN_TTL))
+    if not raw.isdigit() or int(raw) < 2:
+        from oidc_kit import ConfigurationError
+
+        raise ConfigurationError(f"{name} must be a whole number of seconds, at least 2")
+    return int(raw)
 
 
 def _get(env: Mapping[str, str], name: str, default: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -306,3 +307,20 @@ def test_the_sandbox_refuses_a_public_address_unless_asked() -> None:
     with pytest.raises(ConfigurationError, match="SANDBOX_ALLOW_PUBLIC"):
         create_app(public)
     create_app({**public, "SANDBOX_ALLOW_PUBLIC": "1"})  # a workshop on the room's network
+
+
+async def test_the_sandbox_token_lifetime_can_be_shortened() -> None:
+    app = create_app({**ENV, "SANDBOX_ACCESS_TOKEN_TTL": "4"})
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+            await log_in(client, "alice")
+            body = (await client.get("/auth/session")).json()
+    assert 0 < body["expires_at"] - time.time() <= 4
+
+
+def test_a_bad_sandbox_token_lifetime_is_refused() -> None:
+    from oidc_kit import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="SANDBOX_ACCESS_TOKEN_TTL"):
+        create_app({**ENV, "SANDBOX_ACCESS_TOKEN_TTL": "soon"})
