@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck install clean
+.PHONY: demo test lint typecheck install clean node
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP)
+# The interop tests' provider (panva's oidc-provider) comes from the npm registry, pinned by
+# tests/interop/package-lock.json. Without Node the interop tests skip, except under CI=true.
+INTEROP := tests/interop
+NODE_STAMP := $(INTEROP)/node_modules/.installed
+
+$(NODE_STAMP): $(INTEROP)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the interop tests will skip"; fi
+
+node: $(NODE_STAMP)
+
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check oidc_kit example_app tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
