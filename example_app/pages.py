@@ -60,6 +60,13 @@ async def cards(request: Request) -> Response:
 async def profile(request: Request) -> Response:
     """Who the provider says the user is, the access token's life, and ORCA's party record."""
     d = deps(request)
+    # ORCA first: if the token is due, this call refreshes it, and the status read next
+    # shows the new one (else the countdown would say "expired" right after a refresh).
+    party: dict[str, Any] = {}
+    try:
+        party["party"] = (await d.orca.get_party(d.auth.httpx_auth(request)))["data"]
+    except OrcaError as exc:  # shown in its section: the rest of the page is still useful
+        party["party_error"] = exc.message
     status = await d.auth.token_status(request)
     expires_at = status.get("expires_at")
     context: dict[str, Any] = {
@@ -71,11 +78,8 @@ async def profile(request: Request) -> Response:
         # whose clock is off still shows the right countdown.
         "remaining": max(0, int(expires_at - time.time())) if expires_at else None,
         "refresh_leeway": d.config.refresh_leeway,
+        **party,
     }
-    try:
-        context["party"] = (await d.orca.get_party(d.auth.httpx_auth(request)))["data"]
-    except OrcaError as exc:  # shown in its section: the rest of the page is still useful
-        context["party_error"] = exc.message
     return render(request, "profile.html", context)
 
 

@@ -137,7 +137,8 @@ def _start_sandbox_provider(host: str, base_url: str) -> str:
         op_port = sock.getsockname()[1]
     client = f"{SANDBOX_CLIENT_ID}:{SANDBOX_CLIENT_SECRET}:{base_url}/auth/callback:{base_url}/"
     args = [sys.executable, "-m", "oidc_kit.testing", "--host", host, "--port", str(op_port)]
-    process = subprocess.Popen([*args, "--client", client, "--access-token-ttl", "60"])  # noqa: S603
+    ttl = os.environ.get("SANDBOX_ACCESS_TOKEN_TTL", "").strip() or "60"
+    process = subprocess.Popen([*args, "--client", client, "--access-token-ttl", ttl])  # noqa: S603
     atexit.register(process.terminate)
     issuer = f"http://{host}:{op_port}"
     _wait_for(f"{issuer}/.well-known/openid-configuration", process)

@@ -160,6 +160,7 @@ class TokenManager:
             # Logged out while the grant was in flight: do not bring the session back.
             await self._revoke(merged)
             raise SessionEnded("the session ended during the refresh")
+        log.info("refreshed the access token of sub=%s", session.sub)
         return merged
 
     async def _grant(self, refresh_token: str, now: float) -> TokenSet:

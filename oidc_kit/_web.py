@@ -32,12 +32,15 @@ def origin_of(url: str) -> str:
 def is_same_origin(conn: HTTPConnection, app_origin: str) -> bool:
     """False when ``Sec-Fetch-Site`` or ``Origin`` shows a cross-site request.
 
+    ``Sec-Fetch-Site``, set by the browser and unforgeable by pages, decides when present:
+    ``Origin`` can be ``null`` on a genuine same-origin form post (a ``no-referrer`` policy
+    does that), so it is only the fallback for browsers that do not send fetch metadata.
     Requests without either header (curl, scripts) pass: CSRF needs a browser, and every
     browser in use sends at least one of them on a POST.
     """
     site = conn.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = conn.headers.get("origin")
     if origin is not None:
         return origin.lower() == app_origin

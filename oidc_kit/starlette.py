@@ -130,7 +130,9 @@ class OIDCAuth:
 
     async def token_status(self, conn: HTTPConnection) -> dict[str, Any]:
         """What a profile page may show about the tokens: never a token itself."""
-        session = _require_session(conn)
+        # Re-read: a refresh earlier in this request stored newer tokens than the scope's.
+        current = _require_session(conn)
+        session = await self.sessions.load(current.sid) or current
         tokens = self.sessions.tokens(session)
         return {
             "sub": session.sub,

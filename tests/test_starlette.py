@@ -599,3 +599,19 @@ def test_redact_tokens_covers_every_token_parameter_and_bare_jwts(message: str) 
     redacted = record.getMessage()
     assert "SECRETVALUE" not in redacted and "eyJ" not in redacted
     assert "[redacted" in redacted
+
+
+async def test_fetch_metadata_decides_over_a_null_origin(
+    browser: httpx.AsyncClient, op: FakeOP
+) -> None:
+    """A same-origin form post under a no-referrer policy says Origin: null; the browser's
+    Sec-Fetch-Site is what decides."""
+    await do_login(browser, op)
+    refused = await browser.post(
+        "/auth/logout", headers={"Origin": "https://app.test", "Sec-Fetch-Site": "cross-site"}
+    )
+    assert refused.status_code == 403
+    allowed = await browser.post(
+        "/auth/logout", headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    )
+    assert allowed.status_code == 303

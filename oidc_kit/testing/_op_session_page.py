@@ -35,8 +35,9 @@ def _origin(url: str) -> str:
 def _cross_origin(request: Request, issuer: str) -> bool:
     """Whether the browser says that the request comes from another origin."""
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site.lower() not in _SAME_ORIGIN_FETCH:
-        return True
+    if site is not None:
+        # Decisive when present: with this page's no-referrer policy, Origin is "null".
+        return site.lower() not in _SAME_ORIGIN_FETCH
     origin = request.headers.get("origin")
     return origin is not None and origin.lower() != _origin(issuer)
 
