@@ -1,0 +1,326 @@
+// panva's oidc-provider (OpenID Certified), configured like a strict production provider, for
+// the interop tests of oidc_kit (tests/interop/conftest.py starts it).
+//
+//   node provider.js            (everything from the environment)
+//
+// PROVIDER_PORT          port on 127.0.0.1 (required)
+// PROVIDER_ISSUER        issuer (default http://127.0.0.1:PORT)
+// APP_BASE_URL           the example app's origin (required): redirect, logout and back-channel URIs
+// CLIENT_ID / CLIENT_SECRET        the app's confidential client (client_secret_basic)
+// NOCARDS_CLIENT_ID / NOCARDS_APP_BASE_URL   optional second client, granted no cards:read
+// ORCA_RESOURCE          resource indicator and audience of the JWT access tokens
+// ACCESS_TOKEN_TTL       seconds (short, for the refresh scenarios)
+// PROVIDER_JWKS_FILE     JSON {"keys": [private JWKs]}: the first RS256 key signs; without it a
+//                        fresh RSA key is generated at start
+// PROVIDER_STATE_FILE    JSON file the adapter persists to, so sessions, grants and refresh
+//                        tokens survive a restart (the key-rotation scenario)
+// PROVIDER_COOKIE_KEYS   space-separated keys for the provider's signed cookies
+//
+// It logs one line per request and per event to stdout (`event=grant.success
+// grant_type=refresh_token ...`); the tests count grants from those lines.
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+
+import Provider, { errors } from 'oidc-provider';
+
+const env = process.env;
+const port = Number(env.PROVIDER_PORT);
+if (!port) {
+  console.error('PROVIDER_PORT is required');
+  process.exit(2);
+}
+const issuer = env.PROVIDER_ISSUER || `http://127.0.0.1:${port}`;
+const appBase = required('APP_BASE_URL').replace(/\/$/, '');
+const orcaResource = env.ORCA_RESOURCE || 'urn:portx:orca';
+const accessTokenTTL = Number(env.ACCESS_TOKEN_TTL || 300);
+const ORCA_SCOPES = [
+  'accounts:read', 'accounts:write', 'transactions:read', 'transactions:write',
+  'parties:read', 'parties:write', 'cards:read', 'cards:write',
+];
+
+function required(name) {
+  const value = env[name];
+  if (!value) {
+    console.error(`${name} is required`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function log(line) {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+// --- accounts ---------------------------------------------------------------------------------
+
+const ACCOUNTS = {
+  alice: { name: 'Alice Anders', email: 'alice@example.com' },
+  bob: { name: 'Bob Berg', email: 'bob@example.com' },
+};
+
+async function findAccount(_ctx, id) {
+  const person = ACCOUNTS[id];
+  if (!person) return undefined;
+  return {
+    accountId: id,
+    async claims() {
+      return {
+        sub: id, name: person.name, email: person.email, email_verified: true,
+      };
+    },
+  };
+}
+
+// --- keys -------------------------------------------------------------------------------------
+
+function signingKeys() {
+  if (env.PROVIDER_JWKS_FILE) {
+    return JSON.parse(fs.readFileSync(env.PROVIDER_JWKS_FILE, 'utf8'));
+  }
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  return { keys: [{ ...jwk, kid: crypto.randomUUID(), alg: 'RS256', use: 'sig' }] };
+}
+
+// --- storage: in memory, optionally persisted to a file so that a restart keeps the state -----
+
+const GRANTABLE = new Set([
+  'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
+  'BackchannelAuthenticationRequest',
+]);
+const stateFile = env.PROVIDER_STATE_FILE;
+const store = new Map(); // "Model:id" -> { payload, expiresAt (ms) | null }
+
+if (stateFile && fs.existsSync(stateFile)) {
+  for (const [key, value] of JSON.parse(fs.readFileSync(stateFile, 'utf8'))) store.set(key, value);
+}
+
+function persist() {
+  if (!stateFile) return;
+  const tmp = `${stateFile}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify([...store]));
+  fs.renameSync(tmp, stateFile);
+}
+
+function live(key) {
+  const entry = store.get(key);
+  if (!entry) return undefined;
+  if (entry.expiresAt !== null && entry.expiresAt <= Date.now()) {
+    store.delete(key);
+    return undefined;
+  }
+  return entry.payload;
+}
+
+class FileAdapter {
+  constructor(model) {
+    this.model = model;
+  }
+
+  key(id) {
+    return `${this.model}:${id}`;
+  }
+
+  async upsert(id, payload, expiresIn) {
+    const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : null;
+    store.set(this.key(id), { payload, expiresAt });
+    persist();
+  }
+
+  async find(id) {
+    return live(this.key(id));
+  }
+
+  async findByUid(uid) {
+    for (const [key, { payload }] of store) {
+      if (key.startsWith(`${this.model}:`) && payload.uid === uid) return live(key);
+    }
+    return undefined;
+  }
+
+  async findByUserCode(userCode) {
+    for (const [key, { payload }] of store) {
+      if (key.startsWith(`${this.model}:`) && payload.userCode === userCode) return live(key);
+    }
+    return undefined;
+  }
+
+  async consume(id) {
+    const payload = live(this.key(id));
+    if (payload) {
+      payload.consumed = Math.floor(Date.now() / 1000);
+      persist();
+    }
+  }
+
+  async destroy(id) {
+    store.delete(this.key(id));
+    persist();
+  }
+
+  async revokeByGrantId(grantId) {
+    for (const [key, { payload }] of store) {
+      if (GRANTABLE.has(key.split(':', 1)[0]) && payload.grantId === grantId) store.delete(key);
+    }
+    persist();
+  }
+}
+
+// --- clients and the ORCA resource server -------------------------------------------------------
+
+function client(clientId, secret, base) {
+  return {
+    client_id: clientId,
+    client_secret: secret,
+    token_endpoint_auth_method: 'client_secret_basic',
+    redirect_uris: [`${base}/auth/callback`],
+    post_logout_redirect_uris: [`${base}/`],
+    backchannel_logout_uri: `${base}/auth/backchannel-logout`,
+    backchannel_logout_session_required: true,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    id_token_signed_response_alg: 'RS256',
+  };
+}
+
+const clients = [client(required('CLIENT_ID'), required('CLIENT_SECRET'), appBase)];
+const noCardsClientId = env.NOCARDS_CLIENT_ID;
+if (noCardsClientId) {
+  const base = required('NOCARDS_APP_BASE_URL').replace(/\/$/, '');
+  clients.push(client(noCardsClientId, required('CLIENT_SECRET'), base));
+}
+
+function orcaScopes(clientId) {
+  // The second client is registered without cards:read: the provider never grants it.
+  const denied = clientId === noCardsClientId ? new Set(['cards:read', 'cards:write']) : new Set();
+  return ORCA_SCOPES.filter((scope) => !denied.has(scope)).join(' ');
+}
+
+// --- configuration -------------------------------------------------------------------------------
+
+const configuration = {
+  adapter: FileAdapter,
+  clients,
+  findAccount,
+  jwks: signingKeys(),
+  cookies: {
+    keys: (env.PROVIDER_COOKIE_KEYS || crypto.randomBytes(32).toString('hex')).split(' '),
+  },
+  // Authorization code only, and only these client authentication methods.
+  responseTypes: ['code'],
+  clientAuthMethods: ['client_secret_basic', 'private_key_jwt'],
+  scopes: ['openid', 'offline_access'],
+  claims: {
+    openid: ['sub'],
+    profile: ['name'],
+    email: ['email', 'email_verified'],
+  },
+  // With code flow, oidc-provider by default puts scope claims (name, email) only in userinfo.
+  // Userinfo refuses access tokens bound to another audience (ORCA's), so the ID token carries
+  // them too, as many providers do by default.
+  conformIdTokenClaims: false,
+  // PKCE on every authorization request (S256 is the only method oidc-provider 9 knows).
+  pkce: { required: () => true },
+  // No clock skew tolerated on what it verifies (its default is 15 s).
+  clockTolerance: 0,
+  // oidc-provider drops offline_access unless the request has prompt=consent; refresh tokens
+  // are issued to every client allowed the refresh_token grant instead.
+  issueRefreshToken: async (_ctx, c) => c.grantTypeAllowed('refresh_token'),
+  // Every refresh rotates the refresh token; the previous one is consumed.
+  rotateRefreshToken: true,
+  ttl: {
+    AccessToken: accessTokenTTL,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    RefreshToken: 24 * 3600,
+    Grant: 24 * 3600,
+    Session: 24 * 3600,
+    Interaction: 600,
+  },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    revocation: { enabled: true },
+    backchannelLogout: { enabled: true },
+    userinfo: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => orcaResource,
+      useGrantedResource: () => true,
+      getResourceServerInfo: (_ctx, indicator, c) => {
+        if (indicator !== orcaResource) throw new errors.InvalidTarget();
+        return {
+          scope: orcaScopes(c.clientId),
+          audience: orcaResource,
+          accessTokenFormat: 'jwt',
+          accessTokenTTL,
+          jwt: { sign: { alg: 'RS256' } },
+        };
+      },
+    },
+  },
+  // Back-channel logout tokens go to the app on 127.0.0.1, which oidc-provider's SSRF guard
+  // refuses (special-use addresses): send them without that guard, loopback tests only.
+  fetch: (url, options) => {
+    const unguarded = { ...options };
+    delete unguarded.dispatcher;
+    return globalThis.fetch(url, unguarded);
+  },
+};
+
+const provider = new Provider(issuer, configuration);
+
+provider.use(async (ctx, next) => {
+  await next();
+  log(`${ctx.method} ${ctx.path} ${ctx.status}`);
+});
+
+function kid(jwt) {
+  if (typeof jwt !== 'string' || jwt.split('.').length !== 3) return '-';
+  return JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString()).kid;
+}
+
+provider.on('grant.success', (ctx) => {
+  const { body } = ctx;
+  log(`event=grant.success grant_type=${ctx.oidc.params.grant_type} client=${ctx.oidc.client?.clientId} `
+    + `sub=${ctx.oidc.account?.accountId ?? '-'} id_token_kid=${kid(body?.id_token)} `
+    + `access_token_kid=${kid(body?.access_token)} scope=${JSON.stringify(body?.scope ?? '')}`);
+});
+provider.on('grant.error', (ctx, err) => {
+  const detail = err.error_detail ?? err.error_description;
+  log(`event=grant.error grant_type=${ctx.oidc.params?.grant_type} error=${err.error} detail=${JSON.stringify(detail)}`);
+});
+provider.on('refresh_token.consumed', (token) => {
+  log(`event=refresh_token.consumed grant=${token.grantId}`);
+});
+provider.on('backchannel.success', (_ctx, c, accountId, sid) => {
+  log(`event=backchannel.success client=${c.clientId} sub=${accountId} sid=${sid}`);
+});
+provider.on('backchannel.error', (_ctx, err, c) => {
+  log(`event=backchannel.error client=${c.clientId} error=${JSON.stringify(err.message)}`);
+});
+provider.on('end_session.success', () => log('event=end_session.success'));
+provider.on('interaction.ended', () => log('event=interaction.ended'));
+provider.on('grant.revoked', (ctx, grantId) => log(`event=grant.revoked grant=${grantId} route=${ctx?.oidc?.route}`));
+provider.on('interaction.started', (_ctx, prompt) => log(`event=interaction.started prompt=${prompt.name}`));
+for (const name of ['authorization.error', 'userinfo.error', 'end_session.error',
+  'revocation.error', 'server_error']) {
+  provider.on(name, (_ctx, err) => {
+    const detail = err?.error_detail ?? err?.error_description ?? err?.message ?? '';
+    log(`event=${name} error=${err?.error ?? ''} detail=${JSON.stringify(detail)}`);
+  });
+}
+
+const kids = configuration.jwks.keys.map((k) => k.kid).join(',');
+const server = provider.listen(port, '127.0.0.1', () => {
+  log(`listening issuer=${issuer} kids=${kids} access_token_ttl=${accessTokenTTL}`);
+});
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  // The state file is written synchronously: nothing is lost by exiting at once.
+  process.on(signal, () => {
+    server.closeAllConnections();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,331 @@
+"""The interop stack: panva's oidc-provider (Node) and the real ``example_app`` process.
+
+:class:`OidcProvider` runs ``node provider.js`` and reads what it logs (one line per request and
+per event). :func:`start_app` runs ``python -m example_app`` against it. :class:`Browser`
+plays a browser over HTTP with httpx: it follows redirects across the two origins and fills in
+oidc-provider's development login, consent and logout pages from their HTML (form action,
+hidden fields and buttons are read from the page, not assumed).
+"""
+
+from __future__ import annotations
+
+import html.parser
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from joserfc.jwk import RSAKey
+
+from tests.servers import Server, serve
+
+HERE = Path(__file__).resolve().parent
+PROVIDER_JS = HERE / "provider.js"
+CLIENT_ID = "example-app"
+NOCARDS_CLIENT_ID = "example-app-nocards"
+CLIENT_SECRET = "interop-client-secret-0123456789"
+ORCA_RESOURCE = "urn:portx:orca"
+SESSION_SECRET = "interop-session-secret-0123456789abcdef"
+#: Access-token lifetime at the shared provider: the kit refreshes at half of it (its leeway is
+#: capped at half the lifetime), and the tests wait for real expiry, so it stays short.
+ACCESS_TOKEN_TTL = 3
+
+
+# --- the provider ------------------------------------------------------------------------------
+
+
+@dataclass
+class OidcProvider:
+    """``node provider.js`` on ``127.0.0.1:port``; restartable with other keys."""
+
+    node: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        full_env = {**os.environ, **self.env, "PROVIDER_PORT": str(self.port)}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - node and our own script
+                [self.node, str(PROVIDER_JS)],
+                cwd=HERE,
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 20
+        url = f"{self.issuer}/.well-known/openid-configuration"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"oidc-provider exited early:\n{self.log()}")
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"oidc-provider did not start:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self, **env: str) -> None:
+        """Stop, then start again with ``env`` changed (its state file keeps the sessions)."""
+        self.stop()
+        self.env.update(env)
+        self.start()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def mark(self) -> int:
+        """The number of log lines so far: ``lines(..., since=mark)`` reads only newer ones."""
+        return len(self.log().splitlines())
+
+    def lines(self, pattern: str, since: int = 0) -> list[str]:
+        """The log lines (after the first ``since``) matching the regular expression."""
+        return [line for line in self.log().splitlines()[since:] if re.search(pattern, line)]
+
+    def refresh_grants(self, since: int = 0) -> int:
+        """How many refresh_token grants the provider answered with tokens."""
+        return len(self.lines(r"event=grant\.success grant_type=refresh_token ", since))
+
+
+@contextmanager
+def run_provider(
+    node: str, port: int, env: Mapping[str, str], log_path: Path
+) -> Iterator[OidcProvider]:
+    provider = OidcProvider(node, port, dict(env), log_path)
+    provider.start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+def provider_env(app_url: str, *, ttl: int, **extra: str) -> dict[str, str]:
+    return {
+        "APP_BASE_URL": app_url,
+        "CLIENT_ID": CLIENT_ID,
+        "CLIENT_SECRET": CLIENT_SECRET,
+        "ORCA_RESOURCE": ORCA_RESOURCE,
+        "ACCESS_TOKEN_TTL": str(ttl),
+        **extra,
+    }
+
+
+# --- the app -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def start_app(
+    issuer: str, port: int, tmp: Path, *, client_id: str = CLIENT_ID, name: str = "app"
+) -> Iterator[Server]:
+    """The real ``python -m example_app``, logging in at ``issuer``, ORCA sandboxed."""
+    env = {
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": client_id,
+        "OIDC_CLIENT_SECRET": CLIENT_SECRET,
+        "OIDC_ALLOW_INSECURE_HTTP": "1",
+        "ORCA_AUDIENCE": ORCA_RESOURCE,
+        "SESSION_STORE": f"sqlite:///{tmp / (name + '-sessions.db')}",
+        "SESSION_SECRET": SESSION_SECRET,
+        "APP_BASE_URL": f"http://127.0.0.1:{port}",
+        # Blank is unset for the app: the sandbox ORCA, the default scopes and leeway.
+        "ORCA_API_BASE": "",
+        "OIDC_SCOPES": "",
+        "OIDC_REFRESH_LEEWAY": "",
+        "OIDC_CLOCK_LEEWAY": "",
+    }
+    args = ["-m", "example_app", "--host", "127.0.0.1", "--port", str(port)]
+    with serve(args, port, env, tmp / f"{name}.log") as server:
+        yield server
+
+
+# --- the whole stack ----------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """oidc-provider, the example app logging in there, and their logs."""
+
+    provider: OidcProvider
+    app: Server
+    tmp: Path
+    #: Where the second app (the client the provider grants no ``cards:read``) must run.
+    nocards_port: int
+
+    def browser(self, app: Server | None = None) -> Browser:
+        return Browser((app or self.app).base_url, self.provider.issuer)
+
+
+@dataclass
+class RotationStack(Stack):
+    """A stack whose provider reads its keys from ``jwks_file`` at each (re)start."""
+
+    jwks_file: Path
+
+
+def signing_key(kid: str) -> dict[str, object]:
+    """A new private RSA signing key as a JWK (what provider.js reads from its JWKS file)."""
+    key = RSAKey.generate_key(
+        2048, parameters={"kid": kid, "alg": "RS256", "use": "sig"}, private=True
+    )
+    return key.as_dict(private=True)
+
+
+# --- a browser over HTTP ------------------------------------------------------------------------
+
+
+@dataclass
+class Form:
+    """One ``<form>`` of a page: where it goes, its fields and its submit buttons."""
+
+    action: str
+    method: str
+    fields: dict[str, str] = field(default_factory=dict)
+    buttons: list[tuple[str, str, str]] = field(default_factory=list)  # (name, value, label)
+
+
+class _FormParser(html.parser.HTMLParser):
+    """Forms, their inputs, and buttons (also those outside a form with ``form="id"``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+        self._by_id: dict[str, Form] = {}
+        self._current: Form | None = None
+        self._button: tuple[Form | None, str, str] | None = None
+        self._label: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self._current = Form(a.get("action", ""), a.get("method", "get").lower())
+            self.forms.append(self._current)
+            if "id" in a:
+                self._by_id[a["id"]] = self._current
+        elif tag == "input" and "name" in a:
+            owner = self._by_id.get(a["form"]) if "form" in a else self._current
+            if owner is not None and a.get("type", "text") in ("hidden", "text", "password"):
+                owner.fields[a["name"]] = a.get("value", "")
+        elif tag == "button":
+            owner = self._by_id.get(a["form"]) if "form" in a else self._current
+            self._button = (owner, a.get("name", ""), a.get("value", ""))
+            self._label = []
+
+    def handle_data(self, data: str) -> None:
+        if self._button is not None:
+            self._label.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
+        elif tag == "button" and self._button is not None:
+            owner, name, value = self._button
+            if owner is not None:
+                owner.buttons.append((name, value, "".join(self._label).strip()))
+            self._button = None
+
+
+def forms(page: httpx.Response) -> list[Form]:
+    parser = _FormParser()
+    parser.feed(page.text)
+    return parser.forms
+
+
+class Browser:
+    """One browser: one cookie jar, as a browser has, for the app and the provider.
+
+    Both are on 127.0.0.1, so (cookies ignore ports) each sees the other's cookies; their
+    names do not clash. ``get``/``post`` with a path go to the app. ``login`` drives the
+    whole login; the provider pages it fills are kept in ``provider_pages`` (their prompt
+    names: ``login``, ``consent``), to tell a real login from silent single sign-on.
+    """
+
+    def __init__(self, app_url: str, issuer: str) -> None:
+        self.app_url = app_url
+        self.issuer = issuer
+        self.http = httpx.Client(base_url=app_url, timeout=20)
+        self.provider_pages: list[str] = []
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.http.get(url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.http.post(url, **kwargs)
+
+    def session(self) -> httpx.Response:
+        return self.get("/auth/session")
+
+    def login(self, user: str, next_path: str = "/") -> httpx.Response:
+        """``/auth/login`` → the provider's pages → the app's callback: its answer (a 303)."""
+        start = self.get("/auth/login", params={"next": next_path})
+        assert start.status_code in (302, 303), start.text
+        assert start.headers["location"].startswith(self.issuer + "/auth?"), start.headers
+        return self.follow(start, user=user)
+
+    def follow(self, response: httpx.Response, *, user: str | None = None) -> httpx.Response:
+        """Follow redirects and submit the provider's pages until the app answers its
+        callback, or a page has no form (the provider's "signed out" page, an app page)."""
+        for _ in range(20):
+            if response.is_redirect:
+                target = response.url.join(response.headers["location"])
+                response = self.http.get(target)
+                if _is_app(target, self.app_url) and target.path == "/auth/callback":
+                    return response
+                continue
+            if _is_app(response.url, self.app_url) or not forms(response):
+                return response  # a page with nothing to submit (the app's, or the end)
+            response = self._submit_provider_page(response, user)
+        raise AssertionError("too many redirects between the app and the provider")
+
+    def _submit_provider_page(self, page: httpx.Response, user: str | None) -> httpx.Response:
+        assert page.status_code == 200, f"{page.url}: {page.status_code} {page.text[:500]}"
+        form = forms(page)[0]
+        data = dict(form.fields)
+        prompt = data.get("prompt", "")
+        self.provider_pages.append(prompt or str(page.url.path))
+        if prompt == "login":
+            assert user is not None, "the provider asks for a login"
+            assert {"login", "password"} <= data.keys(), form
+            data.update(login=user, password="any")  # oidc-provider's dev pages take any
+        elif "logout" in {name for name, _, _ in form.buttons}:
+            # The end-session page: the "Yes, sign me out" button posts logout=yes.
+            name, value, _ = next(b for b in form.buttons if b[0] == "logout")
+            data[name] = value
+        action = page.url.join(form.action)
+        return self.http.request(form.method.upper(), action, data=data)
+
+
+def _is_app(url: httpx.URL, app_url: str) -> bool:
+    app = httpx.URL(app_url)
+    return (url.host, url.port) == (app.host, app.port)
