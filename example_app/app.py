@@ -149,7 +149,14 @@ async def orca_error(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/"):
         return JSONResponse(exc.body, status_code=exc.status, headers={"Cache-Control": "no-store"})
     status = exc.status if exc.status in (401, 403, 404) else 502
-    context = {"title": "ORCA said no", "message": exc.message, "orca_status": exc.status}
+    settings = request.app.state.deps.settings
+    context = {
+        "title": "ORCA said no",
+        "message": exc.message,
+        "orca_status": exc.status,
+        # Asked for at login but not granted: the provider declined it, not our settings.
+        "scope_requested": exc.scope is not None and exc.scope in settings.scopes,
+    }
     return render(request, "error.html", context, status_code=status)
 
 

@@ -193,6 +193,22 @@ async def revoke_token(
         log.warning("token revocation failed: %s", exc.code)
         return False
     if response.status_code != 200:
-        log.warning("token revocation answered %s", response.status_code)
+        # RFC 7009 2.2.1: a provider may not revoke some token types (oidc-provider cannot
+        # revoke JWT access tokens); that is expected, not worth a warning.
+        expected = _error_code(response) == "unsupported_token_type"
+        log.log(
+            logging.INFO if expected else logging.WARNING,
+            "token revocation (%s) answered %s",
+            hint,
+            response.status_code,
+        )
         return False
     return True
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        code = json_object(response, ProviderError, "revocation").get("error")
+    except ProviderError:
+        return None
+    return code if isinstance(code, str) else None

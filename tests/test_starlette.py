@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -615,3 +615,24 @@ async def test_fetch_metadata_decides_over_a_null_origin(
         "/auth/logout", headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}
     )
     assert allowed.status_code == 303
+
+
+async def test_a_token_type_the_provider_cannot_revoke_is_not_a_warning(
+    kit_factory: Callable[..., OIDCAuth], op: FakeOP, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = op.handle
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/revoke" and b"access_token" in request.content:
+            return httpx.Response(400, json={"error": "unsupported_token_type"})
+        return real(request)
+
+    op.handle = handle  # type: ignore[method-assign]  (before the kit's transport is made)
+    transport = httpx.ASGITransport(app=build_app(kit_factory()))
+    async with httpx.AsyncClient(transport=transport, base_url=APP) as client:
+        await do_login(client, op)
+        caplog.set_level(logging.INFO, logger="oidc_kit")
+        response = await client.post("/auth/logout", headers={"Origin": APP})
+    assert response.status_code == 303  # revocation never blocks a logout
+    revocation_lines = [r for r in caplog.records if "token revocation" in r.getMessage()]
+    assert [r.levelno for r in revocation_lines] == [logging.INFO]
