@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck install clean node
+.PHONY: demo test lint typecheck install clean node screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check oidc_kit example_app tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# Retake the README's and the workshop guide's screenshots (docs/screenshots/).
+screenshots: $(STAMP)
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,8 +16,14 @@ from tests.servers import ROOT, Server, free_port, serve
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-#: Where the tests write the screenshots shown in README.md and docs/workshop.md.
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: Where the tests write the screenshots shown in README.md and docs/workshop.md: only with
+#: UPDATE_SCREENSHOTS=1 (`make screenshots`), so that a test run leaves the work tree clean;
+#: otherwise into a temporary folder (the screenshots are still taken, so they still work).
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "oidc_kit-screenshots"
+)
 
 #: Variables a developer's shell may have set that would point the app elsewhere: blank means
 #: unset to the app, so every test starts from the offline sandbox defaults.
@@ -120,7 +128,7 @@ def assert_no_token(page: Page) -> None:
 
 
 def shot(page: Page, name: str, *, full_page: bool = False) -> None:
-    """Save the viewport as ``docs/screenshots/NAME.png`` (overwritten on every run)."""
+    """Save the viewport as ``SCREENSHOTS/NAME.png`` (overwritten on every run)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=path, full_page=full_page, animations="disabled", caret="hide")
