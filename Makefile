@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck install clean node screenshots
+.PHONY: demo test lint typecheck install clean node screenshots bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/python -m example_app --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check oidc_kit example_app tests
+	$(BIN)/ruff check oidc_kit example_app tests bench
 	$(BIN)/ruff format --check oidc_kit example_app tests
 
 typecheck: $(STAMP)
@@ -42,9 +42,14 @@ $(NODE_STAMP): $(INTEROP)/package-lock.json
 node: $(NODE_STAMP)
 
 test: $(STAMP) $(NODE_STAMP)
-	$(BIN)/ruff check oidc_kit example_app tests
+	$(BIN)/ruff check oidc_kit example_app tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# Benchmarks (bench/run.py): the table, and docs/performance.md on a full run (~3 minutes,
+# uses wrk when installed). QUICK=1: tiny counts, a few seconds, only proves the bench runs.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(if $(filter 1,$(QUICK)),--quick,)
 
 # Retake the README's and the workshop guide's screenshots (docs/screenshots/).
 screenshots: $(STAMP)

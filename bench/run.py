@@ -1,0 +1,640 @@
+"""oidc_kit's benchmarks: ``make bench`` (full, ~3 minutes) or ``make bench QUICK=1`` (seconds).
+
+Prints one table and, in full mode, writes the same figures to docs/performance.md (between
+the ``bench:begin``/``bench:end`` markers; the analysis around them is kept). Benchmarks are not
+tests: nothing here fails on speed. See docs/performance.md for the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime
+import gc
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+SUB = "auth0|6543a1b2c3d4e5f6a7b8c9d0"
+
+
+@dataclass
+class Mode:
+    quick: bool
+    generator: str  # "wrk" or "python"
+    rounds: int
+    duration: float
+    warmup: float
+    concurrency: int
+    idtoken_n: int
+    sessions_n: int
+    storm_sizes: tuple[int, ...] = (50, 500)
+    token_delay: float = 0.020
+
+
+@dataclass
+class Row:
+    measure: str
+    value: str
+    target: str = ""
+    met: str = ""
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, measure: str, value: str, target: str = "", met: bool | None = None) -> None:
+        flag = "" if met is None else ("yes" if met else "**no**")
+        self.rows.append(Row(measure, value, target, flag))
+
+
+# -- servers and load ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class App:
+    name: str
+    url: str
+    cookie: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_app(
+    name: str, env: dict[str, str], tmp: Path
+) -> tuple[subprocess.Popen[bytes], str, Path, Path]:
+    port = free_port()
+    cookie_out, log = tmp / f"{name}.cookie", tmp / f"{name}.log"
+    full_env = {**os.environ, **env, "BENCH_COOKIE_OUT": str(cookie_out), "PYTHONUNBUFFERED": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            cmd, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
+        )
+    return process, f"http://127.0.0.1:{port}/", cookie_out, log
+
+
+def wait_ready(
+    name: str, process: subprocess.Popen[bytes], url: str, cookie_out: Path, log: Path
+) -> App:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n{log.read_text(errors='replace')}")
+        if cookie_out.exists():
+            try:
+                cookie = cookie_out.read_text()
+                response = httpx.get(url, headers={"Cookie": cookie} if cookie else {}, timeout=2)
+            except httpx.HTTPError:
+                time.sleep(0.05)
+                continue
+            if response.status_code != 200 or response.text != SUB:
+                raise RuntimeError(
+                    f"{name} answered {response.status_code} {response.text[:200]!r}"
+                )
+            return App(name, url, cookie, process, log)
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} did not start:\n{log.read_text(errors='replace')}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def load(app: App, mode: Mode, duration: float) -> float:
+    """Requests per second of ``app`` from a load generator in another process."""
+    if mode.generator == "wrk":
+        cmd = ["wrk", "-t1", f"-c{mode.concurrency}", f"-d{max(1, round(duration))}s", app.url]
+        if app.cookie:
+            cmd[1:1] = ["-H", f"Cookie: {app.cookie}"]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        if "Non-2xx" in out or "Socket errors" in out:
+            raise RuntimeError(f"{app.name}: wrk saw errors:\n{out}")
+        match = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+        assert match, out
+        return float(match.group(1))
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        app.url,
+        "--cookie",
+        app.cookie,
+        "--concurrency",
+        str(mode.concurrency),
+        "--warmup",
+        str(mode.warmup),
+        "--duration",
+        str(duration),
+    ]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    result = json.loads(out)
+    if result["errors"]:
+        raise RuntimeError(f"{app.name}: {result['errors']} failed requests")
+    return float(result["rps"])
+
+
+def redis_url() -> str | None:
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        client.ping()
+        client.close()
+    except Exception:
+        return None
+    return url
+
+
+def throughput(mode: Mode, res: Results) -> None:
+    kinds: dict[str, dict[str, str]] = {"bare": {"BENCH_KIND": "bare"}}
+    with tempfile.TemporaryDirectory(prefix="oidc_kit_bench_") as tmpdir, ExitStack() as stack:
+        tmp = Path(tmpdir)
+        kinds["kit-memory"] = {"BENCH_KIND": "kit", "BENCH_STORE": "memory://"}
+        kinds["kit-sqlite"] = {"BENCH_KIND": "kit", "BENCH_STORE": f"sqlite:///{tmp}/sessions.db"}
+        url = redis_url()
+        if url is None:
+            res.notes.append("Redis unreachable (REDIS_URL or 127.0.0.1:6379): kit-redis skipped.")
+        else:
+            kinds["kit-redis"] = {"BENCH_KIND": "kit", "BENCH_STORE": url}
+        kinds["cookie"] = {"BENCH_KIND": "cookie"}
+        started = {name: start_app(name, env, tmp) for name, env in kinds.items()}
+        for process, *_ in started.values():
+            stack.callback(stop, process)
+        apps = {name: wait_ready(name, *args) for name, args in started.items()}
+        if mode.generator == "wrk":  # one untimed warm-up per app
+            for app in apps.values():
+                load(app, mode, 1)
+        runs: dict[str, list[float]] = {name: [] for name in apps}
+        for _ in range(mode.rounds):  # interleaved: noise hits every app alike
+            for name, app in apps.items():
+                runs[name].append(load(app, mode, mode.duration))
+        res.raw["throughput_runs"] = runs
+        med = {name: statistics.median(values) for name, values in runs.items()}
+        cookies = {name: len(app.cookie) for name, app in apps.items()}
+    bare = med["bare"]
+    res.add("bare Starlette route", f"{bare:,.0f} req/s", "(baseline)")
+    for name, minimum in (("kit-memory", 0.85), ("kit-sqlite", 0.85), ("kit-redis", 0.70)):
+        if name in med:
+            ratio = med[name] / bare
+            res.add(
+                f"oidc_kit, {name[4:]} store",
+                f"{med[name]:,.0f} req/s = {ratio:.2f}x bare",
+                f">= {minimum:.2f}x bare",
+                ratio >= minimum,
+            )
+    cookie = med["cookie"]
+    res.add(
+        "authlib + cookie SessionMiddleware (~2 KB tokens)",
+        f"{cookie:,.0f} req/s = {cookie / bare:.2f}x bare",
+        "(reference)",
+    )
+    for name in ("kit-memory", "kit-sqlite", "kit-redis"):
+        if name in med:
+            ratio = med[name] / cookie
+            target = name != "kit-redis"
+            res.add(
+                f"oidc_kit {name[4:]} vs cookie pattern",
+                f"{ratio:.2f}x",
+                ">= 1.7x" if target else "(>= 0.70x bare is its target)",
+                ratio >= 1.7 if target else None,
+            )
+    res.add("Cookie header bytes per request, oidc_kit", f"{cookies['kit-memory']} B")
+    res.add(
+        "Cookie header bytes per request, cookie pattern",
+        f"{cookies['cookie']} B ({cookies['cookie'] / cookies['kit-memory']:.0f}x)",
+    )
+
+
+# -- ID-token validation ----------------------------------------------------------------------
+
+
+def _mock_provider(
+    delay: float, token_body: dict[str, Any], calls: list[float]
+) -> httpx.MockTransport:
+    from bench import tokens as portx
+
+    jwks = {"keys": [portx.signing_key().as_dict(private=False)]}
+    issuer = portx.ISSUER.rstrip("/")
+    discovery = {
+        "issuer": portx.ISSUER,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/jwks",
+        "response_types_supported": ["code"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/.well-known/openid-configuration"):
+            return httpx.Response(200, json=discovery)
+        if path.endswith("/jwks"):
+            return httpx.Response(200, json=jwks)
+        if path.endswith("/token"):
+            calls.append(time.perf_counter())
+            await asyncio.sleep(delay)
+            return httpx.Response(200, json=token_body)
+        return httpx.Response(404)
+
+    return httpx.MockTransport(handler)
+
+
+def _at_hash(access_token: str) -> str:
+    digest = hashlib.sha256(access_token.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+def _per_call(fn: Any, n: int) -> float:
+    """Best of three batches of ``n`` calls, seconds per call."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - start) / n)
+    return best
+
+
+async def _per_call_async(fn: Any, n: int) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(n):
+            await fn()
+        best = min(best, (time.perf_counter() - start) / n)
+    return best
+
+
+async def id_token_validation(mode: Mode, res: Results) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from joserfc import jws
+
+    from bench import tokens as portx
+    from oidc_kit._id_token import IdTokenChecks, validate_id_token
+    from oidc_kit._provider import Provider
+
+    now = int(time.time())
+    access = portx.access_token(now)
+    claims = {**portx.id_claims(now), "at_hash": _at_hash(access)}
+    token = portx.id_token(claims)
+    config = portx.config()
+    http = httpx.AsyncClient(transport=_mock_provider(0, {}, []))
+    provider = Provider(config, http)
+    checks = IdTokenChecks(nonce=claims["nonce"], access_token=access)
+    await validate_id_token(token, config, provider, checks, time.time())  # primes JWKS
+
+    public = portx.signing_key().public_key  # cryptography RSAPublicKey
+    signing_input, _, signature = token.rpartition(".")
+
+    def raw() -> None:
+        sig = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        public.verify(sig, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+
+    jose_key = portx.signing_key()
+
+    def joserfc_jws() -> None:
+        jws.deserialize_compact(token, jose_key, algorithms=["RS256"])
+
+    async def kit() -> None:
+        await validate_id_token(token, config, provider, checks, time.time())
+
+    t_raw = _per_call(raw, mode.idtoken_n)
+    t_jws = _per_call(joserfc_jws, mode.idtoken_n)
+    t_kit = await _per_call_async(kit, mode.idtoken_n)
+    await http.aclose()
+    res.raw["idtoken_us"] = {"raw": t_raw * 1e6, "joserfc_jws": t_jws * 1e6, "kit": t_kit * 1e6}
+    res.add("raw RS256 verify (cryptography, same key)", f"{t_raw * 1e6:.1f} µs", "(baseline)")
+    res.add(
+        "joserfc jws.deserialize_compact alone", f"{t_jws * 1e6:.1f} µs = {t_jws / t_raw:.2f}x raw"
+    )
+    ratio = t_kit / t_raw
+    res.add(
+        "validate_id_token (primed JWKS, all checks)",
+        f"{t_kit * 1e6:.1f} µs = {ratio:.2f}x raw",
+        "<= 1.5x raw",
+        ratio <= 1.5,
+    )
+
+
+# -- refresh storm ----------------------------------------------------------------------------
+
+
+async def refresh_storm(mode: Mode, res: Results) -> None:
+    from bench import tokens as portx
+    from oidc_kit import MemoryStore
+    from oidc_kit._provider import Provider
+    from oidc_kit._refresh import TokenManager
+    from oidc_kit._session import Sessions
+
+    now = int(time.time())
+    body = {
+        "access_token": portx.access_token(now),
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "refresh_token": "v1." + "r" * 128,
+        "scope": portx.SCOPES,
+    }
+    calls: list[float] = []
+    http = httpx.AsyncClient(transport=_mock_provider(mode.token_delay, body, calls))
+    config = portx.config()
+    provider = Provider(config, http)
+    sessions = Sessions(config, MemoryStore())
+    manager = TokenManager(config, provider, sessions, http)
+    meta = await provider.metadata()  # a warm process has discovery cached
+
+    start = time.perf_counter()
+    rounds = 5
+    for _ in range(rounds):
+        await http.post(
+            meta.token_endpoint, data={"grant_type": "refresh_token", "refresh_token": "x"}
+        )
+    round_trip = (time.perf_counter() - start) / rounds
+    res.add(
+        f"one token round trip (mock endpoint, {mode.token_delay * 1000:.0f} ms delay)",
+        f"{round_trip * 1000:.1f} ms",
+        "(baseline)",
+    )
+
+    for n in (1, *mode.storm_sizes):
+        # Issued an hour ago, 10 s left: due (inside the 30 s leeway).
+        tokens, claims = portx.portx_tokens(now - 3590)
+        session = await sessions.create(tokens, claims, provider_sid=None)
+        calls.clear()
+        before = manager.refresh_count
+        t0 = time.perf_counter()
+        finished: list[float] = []
+
+        async def one() -> str:
+            result = await manager.tokens(session)
+            finished.append(time.perf_counter() - t0)
+            return result.access_token
+
+        got = await asyncio.gather(*(one() for _ in range(n)))
+        assert all(a == body["access_token"] for a in got)
+        grants = manager.refresh_count - before
+        worst = max(finished)
+        if n == 1:
+            single = worst
+            res.add(
+                "one refresh through TokenManager.tokens (1 caller)",
+                f"{worst * 1000:.1f} ms (+{(worst - round_trip) * 1000:.1f} ms)",
+            )
+            continue
+        res.add(
+            f"refresh storm, {n} concurrent callers: token calls",
+            str(len(calls)),
+            "exactly 1",
+            len(calls) == 1 and grants == 1,
+        )
+        res.add(
+            f"refresh storm, {n}: latency p50 / max",
+            f"{statistics.median(finished) * 1000:.1f} / {worst * 1000:.1f} ms "
+            f"(+{(worst - round_trip) * 1000:.1f} ms over one round trip)",
+        )
+    res.raw["storm_single_ms"] = single * 1000
+    await http.aclose()
+
+
+# -- sessions at rest -------------------------------------------------------------------------
+
+
+async def sessions_at_rest(mode: Mode, res: Results) -> None:
+    from bench import tokens as portx
+    from oidc_kit import MemoryStore
+    from oidc_kit._session import Sessions
+
+    now = int(time.time())
+    tokens, claims = portx.portx_tokens(now)
+    store = MemoryStore(max_entries=max(100_000, mode.sessions_n))
+    sessions = Sessions(portx.config(), store)
+    one = await sessions.create(tokens, claims, provider_sid=str(claims["sid"]))
+    record = await store.get(Sessions.key(one.sid))
+    assert record is not None
+    size = len(record)
+    res.add("session record at rest (PortX-sized tokens)", f"{size:,} B", "<= 4096 B", size <= 4096)
+    await store.close()
+
+    # Distinct subjects and provider sessions, as real users would have.
+    variants = [
+        {**claims, "sub": f"user-{i}", "sid": f"op-session-{i}"} for i in range(mode.sessions_n)
+    ]
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    for variant in variants:
+        await sessions.create(tokens, variant, provider_sid=variant["sid"])
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    assert len(store) == mode.sessions_n
+    per = used / mode.sessions_n
+    label = f"{mode.sessions_n:,}"
+    res.add(
+        f"memory store, {label} sessions (tracemalloc, incl. indexes)",
+        f"{used / 2**20:,.0f} MiB = {per:,.0f} B per session"
+        + (
+            ""
+            if mode.sessions_n == 100_000
+            else f" (~{per * 100_000 / 2**20:,.0f} MiB per 100,000)"
+        ),
+    )
+    await store.close()
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def versions() -> str:
+    names = [
+        "oidc_kit",
+        "starlette",
+        "uvicorn",
+        "httpx",
+        "authlib",
+        "joserfc",
+        "cryptography",
+        "itsdangerous",
+        "redis",
+    ]
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    found.append(f"SQLite {sqlite3.sqlite_version}")
+    url = redis_url()
+    if url:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        found.append(f"Redis server {client.info('server')['redis_version']}")
+        client.close()
+    if shutil.which("wrk"):
+        out = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout  # noqa: S607
+        found.append(out.split(" [")[0].strip() or "wrk")
+    return ", ".join(found)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}, {platform.platform()}"
+
+
+def table(res: Results) -> str:
+    lines = ["| measure | result | target | target met? |", "|---|---|---|---|"]
+    lines += [f"| {r.measure} | {r.value} | {r.target} | {r.met} |" for r in res.rows]
+    return "\n".join(lines)
+
+
+def report(mode: Mode, res: Results, command: str, elapsed: float) -> str:
+    gen = "wrk, 1 thread" if mode.generator == "wrk" else "Python (httpx, bench/loadgen.py)"
+    method = (
+        f"Each app runs in its own uvicorn process (one worker, asyncio loop, h11) on a free "
+        f"loopback port; the load generator ({gen}, {mode.concurrency} keep-alive connections) "
+        f"runs in another process. Runs of {mode.duration:g} s are interleaved "
+        f"(bare, kit-memory, kit-sqlite, kit-redis, cookie) for {mode.rounds} round(s) after a "
+        f"warm-up; the table gives the median. Sessions are made at start-up with "
+        f"`Sessions.create` and PortX-sized tokens (RS256 JWTs, 2048-bit key); each app checks "
+        f"its cookie answers 200 with the user's `sub` before it is measured."
+    )
+    out = [
+        f"- Date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Machine: {machine()}",
+        f"- Python {platform.python_version()}; {versions()}",
+        f"- Command: `{command}` ({elapsed:.0f} s)",
+        f"- Method: {method}",
+        "",
+        table(res),
+    ]
+    if res.notes:
+        out += ["", *[f"- {n}" for n in res.notes]]
+    out += ["", "Raw runs (req/s):", "", "```", json.dumps(res.raw, indent=1, default=str), "```"]
+    return "\n".join(out)
+
+
+def write_doc(body: str) -> None:
+    block = f"{BEGIN}\n{body}\n{END}"
+    if DOC.exists() and BEGIN in (text := DOC.read_text()) and END in text:
+        head, _, rest = text.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        DOC.write_text(head + block + tail)
+    else:
+        DOC.write_text(f"# Performance\n\n{block}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", default=os.environ.get("QUICK") == "1")
+    parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
+    args = parser.parse_args()
+    gen = args.generator
+    if gen == "auto":
+        gen = "python" if args.quick or not shutil.which("wrk") else "wrk"
+    if args.quick:
+        mode = Mode(
+            True,
+            gen,
+            rounds=1,
+            duration=0.5,
+            warmup=0.2,
+            concurrency=8,
+            idtoken_n=20,
+            sessions_n=1000,
+        )
+    else:
+        mode = Mode(
+            False,
+            gen,
+            rounds=3,
+            duration=8 if gen == "wrk" else 6,
+            warmup=1.0,
+            concurrency=32 if gen == "wrk" else 16,
+            idtoken_n=500,
+            sessions_n=100_000,
+        )
+    started = time.perf_counter()
+    res = Results()
+    throughput(mode, res)
+    asyncio.run(id_token_validation(mode, res))
+    asyncio.run(refresh_storm(mode, res))
+    asyncio.run(sessions_at_rest(mode, res))
+    elapsed = time.perf_counter() - started
+    command = "make bench" + (" QUICK=1" if args.quick else "")
+    if args.generator != "auto":
+        command = f"python -m bench.run --generator {args.generator}" + (
+            " --quick" if args.quick else ""
+        )
+    print(table(res))
+    for note in res.notes:
+        print(f"note: {note}")
+    print(f"load generator: {mode.generator}; {elapsed:.1f} s")
+    if not args.quick and not args.no_doc:
+        write_doc(report(mode, res, command, elapsed))
+        print(f"wrote {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
