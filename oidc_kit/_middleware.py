@@ -91,7 +91,7 @@ class OIDCSessionMiddleware:
         cookie = cookies.get(cookie_name)
         logout_return = self._logout_return(scope, cookies)
         try:
-            session = await self._load(cookie) if cookie else None
+            session, current = await self._load(cookie) if cookie else (None, True)
         except StoreUnavailable as exc:
             # Outside the app's exception handlers: answer here, 503 and no session lost.
             response = error_response(HTTPConnection(scope), exc, self.auth.json_paths)
@@ -105,7 +105,7 @@ class OIDCSessionMiddleware:
             scope["user"], scope["auth"] = OIDCUser(session), AuthCredentials(["authenticated"])
         stale_cookie = cookie is not None and session is None
         # A cookie signed with an older secret is re-issued under the newest one.
-        resign = session is not None and not self.auth.cookies.is_current(cookie or "")
+        resign = session is not None and not current
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -131,9 +131,10 @@ class OIDCSessionMiddleware:
         self.auth.logout_routes.check_return(Request(scope), cookie)
         return True
 
-    async def _load(self, cookie: str) -> Session | None:
-        sid = self.auth.cookies.session_id(cookie)
-        return None if sid is None else await self.auth.sessions.load(sid)
+    async def _load(self, cookie: str) -> tuple[Session | None, bool]:
+        """The session a cookie names, and whether the cookie's signing secret is current."""
+        sid, current = self.auth.cookies.read_session(cookie)
+        return (None if sid is None else await self.auth.sessions.load(sid)), current
 
 
 def _sets_cookie(headers: MutableHeaders, name: str) -> bool:

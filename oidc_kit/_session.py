@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,6 +34,8 @@ _FORMAT = 2
 #: ``last_seen`` is written back at most this often: idle timeouts do not need per-request
 #: precision, and a write per request would double the store traffic on the hot path.
 _TOUCH_INTERVAL = 60.0
+#: Decoded records kept (about 4 KB each): the sessions active right now.
+_DECODED_CACHE = 1024
 
 
 def new_id() -> str:
@@ -125,6 +128,17 @@ class CookieSigner:
     def sign_session(self, sid: str) -> str:
         return self._session.sign(sid).decode()
 
+    def read_session(self, cookie: str) -> tuple[str | None, bool]:
+        """The session id in a cookie, and whether it is signed with the newest secret.
+
+        One HMAC for the usual case (signed with the newest secret); the older secrets are
+        tried only when that fails, and such a cookie is then re-issued.
+        """
+        try:
+            return self._session_newest.unsign(cookie).decode(), True
+        except (BadSignature, UnicodeError):
+            return self.session_id(cookie), False
+
     def session_id(self, cookie: str) -> str | None:
         """The session id in a cookie value, or ``None`` when the signature is bad."""
         try:
@@ -160,6 +174,7 @@ class Sessions:
         self.store = store
         self._sealer = Sealer(config.session_secrets)
         self._clock = clock
+        self._decoded: OrderedDict[tuple[str, bytes], Session] = OrderedDict()
 
     @staticmethod
     def key(sid: str) -> str:
@@ -222,11 +237,8 @@ class Sessions:
         raw = await self.store.get(self.key(sid))
         if raw is None:
             return None
-        try:
-            session = Session.decode(sid, raw)
-        except ValueError:
-            # Logged without its content: it holds sealed tokens.
-            log.warning("ignoring an unreadable session record (%d bytes)", len(raw))
+        session = self._decode(sid, raw)
+        if session is None:
             return None
         now = self._clock()
         if self._remaining(session, now) <= 0:
@@ -245,6 +257,26 @@ class Sessions:
             session = replace(session, last_seen=now)
             if not await self.save(session):
                 return None  # ended by another request meanwhile
+        return session
+
+    def _decode(self, sid: str, raw: bytes) -> Session | None:
+        """Decode a record, remembering the last few: most requests find it unchanged, and
+        decoding (JSON, dataclass) is the larger part of a protected request's cost. The
+        store is still read every time, so a logout elsewhere is seen at once."""
+        key = (sid, raw)
+        session = self._decoded.get(key)
+        if session is not None:
+            self._decoded.move_to_end(key)
+            return session
+        try:
+            session = Session.decode(sid, raw)
+        except ValueError:
+            # Logged without its content: it holds sealed tokens.
+            log.warning("ignoring an unreadable session record (%d bytes)", len(raw))
+            return None
+        self._decoded[key] = session
+        if len(self._decoded) > _DECODED_CACHE:
+            self._decoded.popitem(last=False)
         return session
 
     async def save(self, session: Session) -> bool:
