@@ -109,10 +109,8 @@ class OIDCSessionMiddleware:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
+                _add_cache_headers(message, no_store=cookie is not None)
                 headers = MutableHeaders(scope=message)
-                headers.add_vary_header("Cookie")
-                if cookie is not None and "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
                 if stale_cookie and not _sets_cookie(headers, cookie_name):
                     headers.append("Set-Cookie", self.auth.expired_cookie(cookie_name))
                 elif resign and session and not _sets_cookie(headers, cookie_name):
@@ -135,6 +133,19 @@ class OIDCSessionMiddleware:
         """The session a cookie names, and whether the cookie's signing secret is current."""
         sid, current = self.auth.cookies.read_session(cookie)
         return (None if sid is None else await self.auth.sessions.load(sid)), current
+
+
+def _add_cache_headers(message: Message, *, no_store: bool) -> None:
+    """``Vary: Cookie`` always, ``Cache-Control: no-store`` when the answer may depend on a
+    session. On the raw header list: this runs on every response (the hot path)."""
+    raw = message["headers"] = list(message.get("headers", ()))
+    names = {name.lower() for name, _ in raw}
+    if b"vary" in names:
+        MutableHeaders(raw=raw).add_vary_header("Cookie")  # merge with the app's Vary (rare)
+    else:
+        raw.append((b"vary", b"Cookie"))
+    if no_store and b"cache-control" not in names:
+        raw.append((b"cache-control", b"no-store"))
 
 
 def _sets_cookie(headers: MutableHeaders, name: str) -> bool:

@@ -636,3 +636,14 @@ async def test_a_token_type_the_provider_cannot_revoke_is_not_a_warning(
     assert response.status_code == 303  # revocation never blocks a logout
     revocation_lines = [r for r in caplog.records if "token revocation" in r.getMessage()]
     assert [r.levelno for r in revocation_lines] == [logging.INFO]
+
+
+async def test_vary_cookie_is_merged_with_the_apps_own_vary(kit: OIDCAuth) -> None:
+    async def negotiated(request: Request) -> Response:
+        return PlainTextResponse("x", headers={"Vary": "Accept"})
+
+    app = Starlette(routes=[Route("/n", negotiated)], middleware=[kit.middleware])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP) as c:
+        response = await c.get("/n")
+    assert response.headers.get_list("vary") == ["Accept, Cookie"]
+    assert "cache-control" not in response.headers  # no session cookie: cacheable
