@@ -139,7 +139,8 @@ def _add_cache_headers(message: Message, *, no_store: bool) -> None:
     """``Vary: Cookie`` always, ``Cache-Control: no-store`` when the answer may depend on a
     session. On the raw header list: this runs on every response (the hot path)."""
     raw = message["headers"] = list(message.get("headers", ()))
-    names = {name.lower() for name, _ in raw}
+    # ASGI header names are lower-case bytes: compare them as they are.
+    names = [name for name, _ in raw]
     if b"vary" in names:
         MutableHeaders(raw=raw).add_vary_header("Cookie")  # merge with the app's Vary (rare)
     else:

@@ -118,11 +118,16 @@ class CookieSigner:
     """Signs session ids and login-binding ids for cookies (itsdangerous, key rotation)."""
 
     def __init__(self, session_secrets: Sequence[str], login_max_age: int) -> None:
+        # One HKDF key per purpose, so itsdangerous needs no key derivation of its own (it
+        # would otherwise run an extra HMAC on every request to derive the key from a salt).
         # itsdangerous takes keys oldest first and signs with the last one.
-        keys = [derive_key(s, "cookie-signing") for s in reversed(session_secrets)]
-        self._session = Signer(keys, salt="oidc_kit.session")
-        self._session_newest = Signer(keys[-1], salt="oidc_kit.session")
-        self._login = TimestampSigner(keys, salt="oidc_kit.login")
+        oldest_first = list(reversed(session_secrets))
+        session_keys = [derive_key(s, "cookie-signing:session") for s in oldest_first]
+        login_keys = [derive_key(s, "cookie-signing:login") for s in oldest_first]
+        options: dict[str, Any] = {"key_derivation": "none", "digest_method": hashlib.sha256}
+        self._session = Signer(session_keys, **options)
+        self._session_newest = Signer(session_keys[-1], **options)
+        self._login = TimestampSigner(login_keys, **options)
         self._login_max_age = login_max_age
 
     def sign_session(self, sid: str) -> str:
