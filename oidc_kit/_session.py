@@ -34,6 +34,8 @@ _FORMAT = 2
 #: ``last_seen`` is written back at most this often: idle timeouts do not need per-request
 #: precision, and a write per request would double the store traffic on the hot path.
 _TOUCH_INTERVAL = 60.0
+#: Cookies whose signature was verified with the newest secret, kept (about 100 B each).
+_VERIFIED_CACHE = 4096
 #: Decoded records kept (about 4 KB each): the sessions active right now.
 _DECODED_CACHE = 1024
 
@@ -129,6 +131,7 @@ class CookieSigner:
         self._session_newest = Signer(session_keys[-1], **options)
         self._login = TimestampSigner(login_keys, **options)
         self._login_max_age = login_max_age
+        self._verified: OrderedDict[str, str] = OrderedDict()
 
     def sign_session(self, sid: str) -> str:
         return self._session.sign(sid).decode()
@@ -139,10 +142,19 @@ class CookieSigner:
         One HMAC for the usual case (signed with the newest secret); the older secrets are
         tried only when that fails, and such a cookie is then re-issued.
         """
+        known = self._verified.get(cookie)
+        if known is not None:
+            return known, True
         try:
-            return self._session_newest.unsign(cookie).decode(), True
+            sid = self._session_newest.unsign(cookie).decode()
         except (BadSignature, UnicodeError):
             return self.session_id(cookie), False
+        # Remember verified cookies: the same few come back on every request, and the
+        # HMAC is a large part of a protected request's cost. Only verified values enter.
+        self._verified[cookie] = sid
+        if len(self._verified) > _VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+        return sid, True
 
     def session_id(self, cookie: str) -> str | None:
         """The session id in a cookie value, or ``None`` when the signature is bad."""
