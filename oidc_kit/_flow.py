@@ -170,12 +170,9 @@ class LoginFlow:
         }
         if self._config.response_mode:
             params["response_mode"] = self._config.response_mode
-        if txn.max_age is not None:
-            params["max_age"] = str(txn.max_age)
-        if txn.acr_values:
-            params["acr_values"] = " ".join(txn.acr_values)
-        if txn.prompt is not None:
-            params["prompt"] = txn.prompt
+        # The step-up parameters, spelled as the step-up redirect to /auth/login spells them.
+        step_up = StepUp(txn.max_age, txn.acr_values, "login" if txn.prompt == "login" else None)
+        params.update(step_up.login_params())
         return params
 
     def satisfies(self, claims: Mapping[str, Any], step_up: StepUp) -> bool:

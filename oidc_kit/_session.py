@@ -163,10 +163,6 @@ class CookieSigner:
         except (BadSignature, UnicodeError):
             return None
 
-    def is_current(self, cookie: str) -> bool:
-        """Whether the cookie is signed with the newest secret (else: re-issue it)."""
-        return self._session_newest.validate(cookie)
-
     def sign_login(self, binding: str) -> str:
         return self._login.sign(binding).decode()
 
