@@ -10,6 +10,8 @@ opened here: only a handler that needs one pays for it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
@@ -57,9 +59,10 @@ class OIDCUser(BaseUser):
         return self.session.sub
 
     @property
-    def claims(self) -> dict[str, Any]:
-        """ID token claims merged with userinfo claims."""
-        return self.session.claims
+    def claims(self) -> Mapping[str, Any]:
+        """ID token claims merged with userinfo claims (read-only: decoded sessions are
+        shared between requests, so a handler must not change them in place)."""
+        return MappingProxyType(self.session.claims)
 
 
 def read_cookies(scope: Scope) -> dict[str, str]:

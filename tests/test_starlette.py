@@ -647,3 +647,16 @@ async def test_vary_cookie_is_merged_with_the_apps_own_vary(kit: OIDCAuth) -> No
         response = await c.get("/n")
     assert response.headers.get_list("vary") == ["Accept, Cookie"]
     assert "cache-control" not in response.headers  # no session cookie: cacheable
+
+
+async def test_user_claims_are_read_only(kit: OIDCAuth, op: FakeOP) -> None:
+    """Decoded sessions are shared between requests: a handler cannot change them."""
+    from oidc_kit.starlette import OIDCUser
+    from tests.conftest import login
+
+    result = await login(kit, op)
+    session = await kit.sessions.create(result.tokens, result.claims, result.provider_sid)
+    user = OIDCUser(session)
+    with pytest.raises(TypeError):
+        user.claims["name"] = "Mallory"  # type: ignore[index]
+    assert user.claims["name"] == "Test User"
