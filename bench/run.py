@@ -557,7 +557,8 @@ def report(mode: Mode, res: Results, command: str, elapsed: float) -> str:
         f"(bare, kit-memory, kit-sqlite, kit-redis, cookie) for {mode.rounds} round(s) after a "
         f"warm-up; the table gives the median. Sessions are made at start-up with "
         f"`Sessions.create` and PortX-sized tokens (RS256 JWTs, 2048-bit key); each app checks "
-        f"its cookie answers 200 with the user's `sub` before it is measured."
+        f"its cookie answers 200 with the user's `sub` before it is measured. The bare route "
+        f"is sent a random cookie of the kit's size (100 B), as a browser would send it."
     )
     out = [
         f"- Date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",

@@ -108,21 +108,34 @@ class OIDCSessionMiddleware:
             scope["user"], scope["auth"] = OIDCUser(session), AuthCredentials(["authenticated"])
         stale_cookie = cookie is not None and session is None
         # A cookie signed with an older secret is re-issued under the newest one.
-        resign = session is not None and not current
+        resign = session if session is not None and not current else None
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 _add_cache_headers(message, no_store=cookie is not None)
-                headers = MutableHeaders(scope=message)
-                if stale_cookie and not _sets_cookie(headers, cookie_name):
-                    headers.append("Set-Cookie", self.auth.expired_cookie(cookie_name))
-                elif resign and session and not _sets_cookie(headers, cookie_name):
-                    headers.append("Set-Cookie", self.auth.session_cookie_for(session.sid))
-                if logout_return:
-                    headers.append("Set-Cookie", self.auth.expired_cookie(self.auth.logout_cookie))
+                if stale_cookie or logout_return or resign is not None:  # rare: no header object
+                    self._fix_cookies(message, cookie_name, resign, stale_cookie, logout_return)
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+    def _fix_cookies(
+        self,
+        message: Message,
+        cookie_name: str,
+        resign: Session | None,
+        stale_cookie: bool,
+        logout_return: bool,
+    ) -> None:
+        """Expire a cookie naming no live session, re-sign ``resign``'s cookie (signed with an
+        older secret), and expire the logout-state cookie once it has served."""
+        headers = MutableHeaders(scope=message)
+        if stale_cookie and not _sets_cookie(headers, cookie_name):
+            headers.append("Set-Cookie", self.auth.expired_cookie(cookie_name))
+        elif resign is not None and not _sets_cookie(headers, cookie_name):
+            headers.append("Set-Cookie", self.auth.session_cookie_for(resign.sid))
+        if logout_return:
+            headers.append("Set-Cookie", self.auth.expired_cookie(self.auth.logout_cookie))
 
     def _logout_return(self, scope: Scope, cookies: dict[str, str]) -> bool:
         """Whether this is the browser's return from the provider's logout (then checked)."""
