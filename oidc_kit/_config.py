@@ -55,10 +55,13 @@ class OIDCConfig:
     refresh_leeway: int = 30
     #: Allow an ``http://`` issuer. Loopback development and the sandbox only.
     allow_insecure_http: bool = False
-    #: Key material for cookie signing and token sealing, newest first: new cookies and
-    #: records use the first; older ones still open until their secret is removed.
+    #: Key material for cookie signing and token sealing, each at least 16 characters,
+    #: newest first: new cookies and records use the first; older ones still open until
+    #: their secret is removed. Unset: a random secret per process, with a warning.
     session_secrets: tuple[str, ...] = field(repr=False)
-    #: Where sessions live: ``memory://``, ``sqlite:///PATH``.
+    #: Where sessions live: ``memory://`` (one process), ``sqlite:///PATH`` (processes on one
+    #: host; ``sqlite:////abs/path`` for an absolute path), ``redis://HOST:PORT/DB`` or
+    #: ``rediss://`` (many hosts).
     session_store: str = "sqlite:///.oidc_kit/sessions.db"
     #: A session unused for this many seconds ends.
     session_idle_timeout: int = 30 * 60

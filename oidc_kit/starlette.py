@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
@@ -110,6 +111,17 @@ class OIDCAuth:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    @asynccontextmanager
+    async def lifespan(self, app: object) -> AsyncIterator[None]:
+        """The app's lifespan: ``Starlette(lifespan=auth.lifespan)`` or
+        ``FastAPI(lifespan=auth.lifespan)`` closes the kit's store and HTTP client on shutdown.
+        (Passing ``auth`` itself would not do: Starlette takes what a lifespan yields as
+        ``request.state`` values.)"""
+        try:
+            yield
+        finally:
+            await self.aclose()
 
     async def aclose(self) -> None:
         """Close the store and the HTTP client, if this object made them."""

@@ -8,9 +8,11 @@
     )
     transport = httpx.ASGITransport(app=op.app)  # or Mount("/sandbox/op", app=op.app)
 
-Users ``alice``/``alice`` and ``bob``/``bob`` exist by default (``SANDBOX_USERS``).
+Users ``alice``/``alice`` and ``bob``/``bob`` exist by default (``SANDBOX_USERS``);
+:func:`sandbox_login` logs one in to your app from a test.
 """
 
+from ._browser import sandbox_login
 from ._op_models import SANDBOX_USERS, SandboxClient, SandboxUser
 from ._op_provider import DEFAULT_SCOPES, SandboxProvider
 
@@ -20,4 +22,5 @@ __all__ = [
     "SandboxClient",
     "SandboxProvider",
     "SandboxUser",
+    "sandbox_login",
 ]
