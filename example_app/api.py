@@ -9,6 +9,8 @@ unchanged (see ``orca_error`` in :mod:`example_app.app`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -20,7 +22,7 @@ from .deps import deps
 __all__ = ["api_routes"]
 
 
-def _json(body: dict[str, object]) -> Response:
+def _json(body: Mapping[str, object]) -> Response:
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

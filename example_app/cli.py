@@ -19,7 +19,7 @@ import os
 import secrets
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO, cast
+from typing import TextIO, cast
 
 import httpx
 
@@ -29,6 +29,7 @@ from .app import create_app
 from .deps import Deps
 from .loopback import LoopbackTransport
 from .orca import OrcaClient, OrcaError
+from .orca_models import Account
 
 __all__ = [
     "ACCOUNTS_SCOPE",
@@ -54,7 +55,7 @@ def token_request_format(env: Mapping[str, str]) -> TokenRequestFormat:
     return cast(TokenRequestFormat, value)
 
 
-async def fetch_accounts(environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+async def fetch_accounts(environ: Mapping[str, str] | None = None) -> list[Account]:
     """ORCA's ``GET /accounts`` for the app's client, with a client credentials token."""
     env = dict(os.environ if environ is None else environ)
     # The command keeps no sessions: none on disk or in Redis, and no warning about a secret.
@@ -71,13 +72,10 @@ async def fetch_accounts(environ: Mapping[str, str] | None = None) -> list[dict[
             deps.config, scopes=[ACCOUNTS_SCOPE], http_client=http, body_format=body_format
         )
         body = await OrcaClient(deps.settings.orca_api_base, http).list_accounts(source.auth())
-    data = body.get("data")
-    if not isinstance(data, list):
-        raise OrcaError(502, {"error": "orca_error", "error_description": "No account list"})
-    return [account for account in data if isinstance(account, dict)]
+    return body["data"]
 
 
-def format_table(accounts: Sequence[Mapping[str, Any]]) -> str:
+def format_table(accounts: Sequence[Account]) -> str:
     """The accounts as a plain-text table, amounts right-aligned."""
     if not accounts:
         return "No accounts."

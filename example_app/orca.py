@@ -5,15 +5,20 @@ Every method takes the ``httpx.Auth`` that carries the user's token
 when due, and on a 401 refreshes once and retries once. What it cannot fix arrives here as a
 non-2xx answer and becomes an :class:`OrcaError`, which the pages render in words and the
 ``/api/*`` routes pass through as ORCA sent it.
+
+What each call returns is typed in :mod:`example_app.orca_models` (``AccountList``,
+``TransactionList``, ``CardList``...): read that module to see ORCA's fields.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
+
+from .orca_models import AccountDetail, AccountList, CardList, PartyDetail, TransactionList
 
 __all__ = ["OrcaClient", "OrcaError"]
 
@@ -62,33 +67,43 @@ class OrcaError(Exception):
 
 
 class OrcaClient:
-    """``GET`` calls to ORCA at ``base_url`` (e.g. ``https://api.portx.io/orca/v1``)."""
+    """``GET`` calls to ORCA at ``base_url`` (e.g. ``https://api.portx.io/orca/v1``).
+
+    Each method returns ORCA's answer as it came, typed (:mod:`example_app.orca_models`).
+    """
 
     def __init__(self, base_url: str, http_client: httpx.AsyncClient) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = http_client
 
-    async def list_accounts(self, auth: httpx.Auth) -> JSON:
-        """``GET /accounts``: ``{"data": [account, ...]}``."""
-        return await self._get("/accounts", auth)
+    async def list_accounts(self, auth: httpx.Auth) -> AccountList:
+        """``GET /accounts``: the user's accounts."""
+        return cast(AccountList, await self._get("/accounts", auth, list))
 
-    async def get_account(self, account_id: str, auth: httpx.Auth) -> JSON:
-        """``GET /accounts/{id}``: ``{"data": account}``."""
-        return await self._get(f"/accounts/{_segment(account_id)}", auth)
+    async def get_account(self, account_id: str, auth: httpx.Auth) -> AccountDetail:
+        """``GET /accounts/{id}``: one of the user's accounts (else a 404 :class:`OrcaError`)."""
+        path = f"/accounts/{_segment(account_id)}"
+        return cast(AccountDetail, await self._get(path, auth, dict))
 
-    async def list_transactions(self, account_id: str, auth: httpx.Auth) -> JSON:
-        """``GET /accounts/{id}/transactions``: ``{"data": [transaction, ...]}``."""
-        return await self._get(f"/accounts/{_segment(account_id)}/transactions", auth)
+    async def list_transactions(self, account_id: str, auth: httpx.Auth) -> TransactionList:
+        """``GET /accounts/{id}/transactions``: the account's transactions, newest first."""
+        path = f"/accounts/{_segment(account_id)}/transactions"
+        return cast(TransactionList, await self._get(path, auth, list))
 
-    async def get_party(self, auth: httpx.Auth) -> JSON:
-        """``GET /parties/me``: ``{"data": party}``, the logged-in user as a bank customer."""
-        return await self._get("/parties/me", auth)
+    async def get_party(self, auth: httpx.Auth) -> PartyDetail:
+        """``GET /parties/me``: the logged-in user as a bank customer."""
+        return cast(PartyDetail, await self._get("/parties/me", auth, dict))
 
-    async def list_cards(self, auth: httpx.Auth) -> JSON:
-        """``GET /cards``: ``{"data": [card, ...]}``."""
-        return await self._get("/cards", auth)
+    async def list_cards(self, auth: httpx.Auth) -> CardList:
+        """``GET /cards``: the user's payment cards."""
+        return cast(CardList, await self._get("/cards", auth, list))
 
-    async def _get(self, path: str, auth: httpx.Auth) -> JSON:
+    async def _get(self, path: str, auth: httpx.Auth, shape: type[list[Any] | JSON]) -> JSON:
+        """ORCA's JSON answer, once known to be ``{"data": ...}`` with ``shape`` inside.
+
+        Only the envelope is checked: enough that a page never fails on a surprise answer
+        (it becomes a 502 :class:`OrcaError`), without re-validating every field in Python.
+        """
         try:
             response = await self._http.get(
                 self.base_url + path, auth=auth, headers={"Accept": "application/json"}
@@ -101,12 +116,22 @@ class OrcaClient:
         if not response.is_success:
             raise OrcaError.from_response(response)
         try:
-            data = response.json()
+            answer = response.json()
         except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise OrcaError(502, {"error": "orca_error", "error_description": "Not a JSON object"})
-        return data
+            answer = None
+        if not _is_envelope(answer, shape):
+            kind = "list" if shape is list else "object"
+            description = f'Not the answer ORCA documents: no "data" {kind}'
+            raise OrcaError(502, {"error": "orca_error", "error_description": description})
+        return cast(JSON, answer)
+
+
+def _is_envelope(answer: object, shape: type[list[Any] | JSON]) -> bool:
+    """``answer`` is ``{"data": ...}`` holding an object, or a list of objects, as asked."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("data"), shape):
+        return False
+    items = answer["data"] if isinstance(answer["data"], list) else [answer["data"]]
+    return all(isinstance(item, dict) for item in items)
 
 
 def _segment(value: str) -> str:

@@ -18,6 +18,7 @@ from oidc_kit.starlette import login_required, same_origin
 
 from .deps import deps
 from .orca import OrcaError
+from .orca_models import Party
 from .templating import render
 
 __all__ = ["page_routes"]
@@ -32,8 +33,8 @@ async def home(request: Request) -> Response:
 async def accounts(request: Request) -> Response:
     """The user's accounts, as ORCA lists them."""
     d = deps(request)
-    result = await d.orca.list_accounts(d.auth.httpx_auth(request))
-    return render(request, "accounts.html", {"nav": "accounts", "accounts": result["data"]})
+    accounts = (await d.orca.list_accounts(d.auth.httpx_auth(request)))["data"]
+    return render(request, "accounts.html", {"nav": "accounts", "accounts": accounts})
 
 
 @login_required
@@ -42,9 +43,9 @@ async def account(request: Request) -> Response:
     d = deps(request)
     auth = d.auth.httpx_auth(request)
     account_id = request.path_params["account_id"]
-    details = await d.orca.get_account(account_id, auth)
-    transactions = await d.orca.list_transactions(account_id, auth)
-    context = {"nav": "accounts", "account": details["data"], "transactions": transactions["data"]}
+    details = (await d.orca.get_account(account_id, auth))["data"]
+    transactions = (await d.orca.list_transactions(account_id, auth))["data"]
+    context = {"nav": "accounts", "account": details, "transactions": transactions}
     return render(request, "account.html", context)
 
 
@@ -52,8 +53,8 @@ async def account(request: Request) -> Response:
 async def cards(request: Request) -> Response:
     """The user's payment cards."""
     d = deps(request)
-    result = await d.orca.list_cards(d.auth.httpx_auth(request))
-    return render(request, "cards.html", {"nav": "cards", "cards": result["data"]})
+    cards = (await d.orca.list_cards(d.auth.httpx_auth(request)))["data"]
+    return render(request, "cards.html", {"nav": "cards", "cards": cards})
 
 
 @login_required
@@ -62,11 +63,12 @@ async def profile(request: Request) -> Response:
     d = deps(request)
     # ORCA first: if the token is due, this call refreshes it, and the status read next
     # shows the new one (else the countdown would say "expired" right after a refresh).
-    party: dict[str, Any] = {}
+    party: Party | None = None
+    party_error: str | None = None
     try:
-        party["party"] = (await d.orca.get_party(d.auth.httpx_auth(request)))["data"]
+        party = (await d.orca.get_party(d.auth.httpx_auth(request)))["data"]
     except OrcaError as exc:  # shown in its section: the rest of the page is still useful
-        party["party_error"] = exc.message
+        party_error = exc.message
     status = await d.auth.token_status(request)
     expires_at = status.get("expires_at")
     context: dict[str, Any] = {
@@ -78,7 +80,8 @@ async def profile(request: Request) -> Response:
         # whose clock is off still shows the right countdown.
         "remaining": max(0, int(expires_at - time.time())) if expires_at else None,
         "refresh_leeway": d.config.refresh_leeway,
-        **party,
+        "party": party,
+        "party_error": party_error,
     }
     return render(request, "profile.html", context)
 

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .orca_models import Account
 from .seed import UserData, data_for
 
 __all__ = ["ACCEPTED_ALGS", "SandboxOrca"]
@@ -246,7 +247,7 @@ class SandboxOrca:
         )
 
 
-def _own_account(user: UserData, request: Request) -> dict[str, Any]:
+def _own_account(user: UserData, request: Request) -> Account:
     """The account of the path, if it is the user's: someone else's is as unknown as a typo."""
     account = user.account(request.path_params["account_id"])
     if account is None:

@@ -6,8 +6,10 @@ provider, when only ORCA is sandboxed) gets data generated from a hash of the ``
 user sees the same accounts on every run and on every machine, and nothing is real.
 
 Amounts are strings with two decimals, as ORCA sends them, so that no float ever touches money.
-Transactions are listed newest first; each one's ``balance_after`` is worked out backwards from
-the account's current balance, so the running balances always add up.
+The records are built as the types of :mod:`example_app.orca_models`, so that mypy holds the
+sandbox to the same fields as the app that reads them. Transactions are listed newest first;
+each one's ``balance_after`` is worked out backwards from the account's current balance, so the
+running balances always add up.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+
+from .orca_models import Account, Card, Party, Transaction
 
 __all__ = ["UserData", "data_for"]
 
-JSON = dict[str, Any]
 _CENT = Decimal("0.01")
 
 
@@ -30,12 +32,12 @@ _CENT = Decimal("0.01")
 class UserData:
     """Everything ORCA knows about one user."""
 
-    party: JSON
-    accounts: list[JSON]
-    transactions: dict[str, list[JSON]] = field(default_factory=dict)
-    cards: list[JSON] = field(default_factory=list)
+    party: Party
+    accounts: list[Account]
+    transactions: dict[str, list[Transaction]] = field(default_factory=dict)
+    cards: list[Card] = field(default_factory=list)
 
-    def account(self, account_id: str) -> JSON | None:
+    def account(self, account_id: str) -> Account | None:
         """The user's account with this id, or ``None`` (unknown, or someone else's)."""
         return next((a for a in self.accounts if a["id"] == account_id), None)
 
@@ -65,7 +67,7 @@ def _account(
     currency: str,
     balance: str,
     available: str,
-) -> JSON:
+) -> Account:
     return {
         "id": id,
         "type": type,
@@ -78,10 +80,10 @@ def _account(
     }
 
 
-def _ledger(account: JSON, txns: list[_Txn]) -> list[JSON]:
+def _ledger(account: Account, txns: list[_Txn]) -> list[Transaction]:
     """Turn hand-written rows (newest first) into transactions with running balances."""
     balance = Decimal(account["balance"])
-    out: list[JSON] = []
+    out: list[Transaction] = []
     for n, (booked_at, description, amount, category) in enumerate(txns, start=1):
         out.append(
             {
@@ -99,7 +101,7 @@ def _ledger(account: JSON, txns: list[_Txn]) -> list[JSON]:
     return out
 
 
-def _user(party: JSON, accounts: list[tuple[JSON, list[_Txn]]], cards: list[JSON]) -> UserData:
+def _user(party: Party, accounts: list[tuple[Account, list[_Txn]]], cards: list[Card]) -> UserData:
     return UserData(
         party=party,
         accounts=[a for a, _ in accounts],
@@ -109,19 +111,31 @@ def _user(party: JSON, accounts: list[tuple[JSON, list[_Txn]]], cards: list[JSON
 
 
 def _card(
-    *, id: str, account_id: str, type: str, last4: str, holder: str, expiry: str, **extra: str
-) -> JSON:
-    return {
+    *,
+    id: str,
+    account_id: str,
+    type: str,
+    last4: str,
+    holder: str,
+    expiry: str,
+    status: str = "active",
+    credit_limit: str | None = None,
+    currency: str | None = None,
+) -> Card:
+    card: Card = {
         "id": id,
         "account_id": account_id,
         "type": type,
         "brand": "Visa" if type == "debit" else "Mastercard",
         "masked_number": f"•••• {last4}",
         "holder_name": holder,
-        "status": extra.pop("status", "active"),
+        "status": status,
         "expiry": expiry,
-        **extra,
     }
+    if credit_limit is not None and currency is not None:  # credit cards only
+        card["credit_limit"] = credit_limit
+        card["currency"] = currency
+    return card
 
 
 # --- alice: EUR, a current account, a savings account and a credit card ------------------------
@@ -317,7 +331,7 @@ def _generated(sub: str) -> UserData:
     currency = rng.choice(("EUR", "USD"))
     given, family = rng.choice(_GIVEN), rng.choice(_FAMILY)
     city, country = rng.choice(_CITIES)
-    party: JSON = {
+    party: Party = {
         "id": f"pty-{digest[:8]}",
         "type": "individual",
         "name": f"{given} {family}",
@@ -353,7 +367,7 @@ def _generated(sub: str) -> UserData:
 
 def _generated_account(
     rng: random.Random, digest: str, index: int, kind: str, currency: str
-) -> tuple[JSON, list[_Txn]]:
+) -> tuple[Account, list[_Txn]]:
     """One generated account of ``kind`` with 8 to 12 transactions, newest first."""
     names = {"current": "Current Account", "savings": "Savings", "credit_card": "Credit Card"}
     if kind == "credit_card":

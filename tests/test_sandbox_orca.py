@@ -1,17 +1,24 @@
-"""The sandbox ORCA API: token validation, ORCA's exact error answers, per-user data."""
+"""The sandbox ORCA API: token validation, ORCA's exact error answers, per-user data.
+
+Also the typed client against it: what ``OrcaClient`` returns must be what
+``example_app.orca_models`` says, field for field, so the types cannot drift from the sandbox.
+"""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+import types
+from collections.abc import AsyncIterator, Generator
 from decimal import Decimal
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
+from example_app import orca_models
+from example_app.orca import OrcaClient, OrcaError
 from example_app.sandbox_orca import SandboxOrca
 from example_app.seed import data_for
 
@@ -280,3 +287,105 @@ def test_seed_running_balances_add_up():
                 expected = Decimal(newer["balance_after"]) - Decimal(newer["amount"])
                 assert Decimal(older["balance_after"]) == expected
                 assert older["booked_at"] <= newer["booked_at"]
+
+
+# --- the typed client against the sandbox ------------------------------------------------------
+
+
+class StaticBearer(httpx.Auth):
+    """The user's token, as the kit's auth would attach it (no refresh needed here)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+def conforms(value: object, hint: Any, seen: dict[str, set[str]], where: str = "") -> None:
+    """Assert ``value`` is what the type ``hint`` says; record the keys met for each TypedDict."""
+    if is_typeddict(hint):
+        assert isinstance(value, dict), where
+        keys = set(value)
+        required, optional = hint.__required_keys__, hint.__optional_keys__
+        assert required <= keys, f"{where}: the sandbox lacks {required - keys}"
+        assert keys <= required | optional, f"{where}: the model lacks {keys - required - optional}"
+        seen.setdefault(hint.__name__, set()).update(keys)
+        hints = get_type_hints(hint)  # NotRequired[...] unwrapped
+        for key, item in value.items():
+            conforms(item, hints[key], seen, f"{where}.{key}")
+    elif get_origin(hint) is list:
+        assert isinstance(value, list), where
+        for n, item in enumerate(value):
+            conforms(item, get_args(hint)[0], seen, f"{where}[{n}]")
+    elif get_origin(hint) in (Union, types.UnionType):
+        assert isinstance(value, tuple(get_origin(a) or a for a in get_args(hint))), where
+    else:
+        assert isinstance(value, hint), f"{where}: {value!r} is not {hint.__name__}"
+
+
+@pytest.fixture
+async def orca_client(issuer: FakeIssuer) -> AsyncIterator[OrcaClient]:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(issuer.handler)) as op:
+        orca = SandboxOrca(ISSUER, op, clock=lambda: issuer.now)
+        transport = httpx.ASGITransport(app=orca.app)
+        async with httpx.AsyncClient(transport=transport) as http:
+            yield OrcaClient("https://orca.test/", http)
+
+
+async def test_the_models_are_what_the_sandbox_serves(
+    orca_client: OrcaClient, issuer: FakeIssuer
+) -> None:
+    """Every answer of every route, for the hand-written users and a generated one."""
+    seen: dict[str, set[str]] = {}
+    for sub in ("sandbox-alice", "sandbox-bob", "user-of-another-provider-42"):
+        auth = StaticBearer(issuer.token(sub=sub))
+        accounts = await orca_client.list_accounts(auth)
+        conforms(accounts, orca_models.AccountList, seen, f"{sub} /accounts")
+        for account in accounts["data"]:
+            detail = await orca_client.get_account(account["id"], auth)
+            conforms(detail, orca_models.AccountDetail, seen, f"{sub} /accounts/{{id}}")
+            txns = await orca_client.list_transactions(account["id"], auth)
+            conforms(txns, orca_models.TransactionList, seen, f"{sub} /transactions")
+        conforms(await orca_client.list_cards(auth), orca_models.CardList, seen, f"{sub} /cards")
+        party = await orca_client.get_party(auth)
+        conforms(party, orca_models.PartyDetail, seen, f"{sub} /parties/me")
+    # The other way round: no field of a model that the sandbox never serves.
+    for name in orca_models.__all__:
+        model = getattr(orca_models, name)
+        assert seen[name] == model.__required_keys__ | model.__optional_keys__, name
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"accounts": []},
+        {"data": {"id": "acc-1"}},
+        {"data": ["acc-1"]},
+        [{"id": "acc-1"}],
+        "accounts",
+    ],
+    ids=["no-data", "object-not-list", "list-of-strings", "bare-list", "a-string"],
+)
+async def test_an_answer_that_is_not_orcas_envelope_is_a_502(answer: object) -> None:
+    def orca(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answer)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(orca)) as http:
+        with pytest.raises(OrcaError) as caught:
+            await OrcaClient("https://orca.test", http).list_accounts(StaticBearer("t"))
+    assert caught.value.status == 502
+    assert caught.value.body == {
+        "error": "orca_error",
+        "error_description": 'Not the answer ORCA documents: no "data" list',
+    }
+
+
+async def test_a_single_resource_must_be_an_object() -> None:
+    def orca(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": [{"id": "pty-1"}]})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(orca)) as http:
+        with pytest.raises(OrcaError, match="502"):
+            await OrcaClient("https://orca.test", http).get_party(StaticBearer("t"))
