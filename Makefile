@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck install clean node screenshots bench
+.PHONY: demo test lint typecheck install clean node screenshots bench docs docs-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,8 @@ demo: $(STAMP)
 	$(BIN)/python -m example_app --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check oidc_kit example_app tests bench
-	$(BIN)/ruff format --check oidc_kit example_app tests
+	$(BIN)/ruff check oidc_kit example_app tests bench tools
+	$(BIN)/ruff format --check oidc_kit example_app tests tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -42,9 +42,19 @@ $(NODE_STAMP): $(INTEROP)/package-lock.json
 node: $(NODE_STAMP)
 
 test: $(STAMP) $(NODE_STAMP)
-	$(BIN)/ruff check oidc_kit example_app tests bench
+	$(BIN)/ruff check oidc_kit example_app tests bench tools
 	$(BIN)/mypy
+	$(MKDOCS) build --strict --quiet --site-dir "$$(mktemp -d)"
 	$(BIN)/python -m pytest
+
+# The documentation site (mkdocs-material): `make docs` builds it into site/, `make docs-serve`
+# serves it with live reload at http://127.0.0.1:8001.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+docs: $(STAMP)
+	$(MKDOCS) build --strict
+
+docs-serve: $(STAMP)
+	$(MKDOCS) serve --dev-addr 127.0.0.1:8001
 
 # Benchmarks (bench/run.py): the table, and docs/performance.md on a full run (~3 minutes,
 # uses wrk when installed). QUICK=1: tiny counts, a few seconds, only proves the bench runs.

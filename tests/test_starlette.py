@@ -6,6 +6,8 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -660,3 +662,26 @@ async def test_user_claims_are_read_only(kit: OIDCAuth, op: FakeOP) -> None:
     with pytest.raises(TypeError):
         user.claims["name"] = "Mallory"  # type: ignore[index]
     assert user.claims["name"] == "Test User"
+
+
+async def test_the_lifespan_closes_what_the_kit_opened(tmp_path: Path) -> None:
+    """``Starlette(lifespan=auth.lifespan)`` starts the app and closes the kit at shutdown."""
+    from tests.conftest import make_config
+
+    auth = OIDCAuth(make_config(session_store=f"sqlite:///{tmp_path}/s.db"))
+    app = Starlette(routes=[Mount("/auth", routes=auth.routes)], lifespan=auth.lifespan)
+    messages: list[dict[str, Any]] = []
+    incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict[str, Any]:
+        return next(incoming)
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app({"type": "lifespan", "state": {}}, receive, send)  # type: ignore[arg-type]
+    assert [m["type"] for m in messages] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    assert auth.http.is_closed
