@@ -96,7 +96,7 @@ def create_app(environ: Mapping[str, str] | None = None, *, port: int = 8000) ->
         config=config,
         auth=auth,
         orca=OrcaClient(settings.orca_api_base, http),
-        templates=make_templates(sandbox_banner=_banner(settings)),
+        templates=make_templates(app_name=settings.app_name, sandbox_banner=_banner(settings)),
     )
     return app
 

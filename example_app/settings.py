@@ -5,6 +5,9 @@ With nothing set, everything is local: the embedded sandbox provider at
 Set ``OIDC_ISSUER`` (and the client's id and secret) to log in at a real provider, and
 ``ORCA_API_BASE`` to call the real ORCA API; either works without the other.
 
+``APP_NAME`` names the app on every page (the header, the titles, the home page); the look is
+in the CSS variables at the top of ``static/style.css``.
+
 Only the settings the app itself uses live here; the kit reads the rest of its own
 (``SESSION_SECRET``, ``SESSION_STORE``, ``OIDC_REFRESH_LEEWAY``...) in ``OIDCConfig.from_env``.
 """
@@ -20,6 +23,7 @@ if TYPE_CHECKING:  # the kit is imported lazily, when the app is created
     from oidc_kit import OIDCConfig
 
 __all__ = [
+    "DEFAULT_APP_NAME",
     "DEFAULT_SCOPES",
     "SANDBOX_CLIENT_ID",
     "SANDBOX_CLIENT_SECRET",
@@ -28,6 +32,8 @@ __all__ = [
     "Settings",
 ]
 
+#: The name in the header, the page titles and the home page; ``APP_NAME`` renames the app.
+DEFAULT_APP_NAME = "Example Bank"
 DEFAULT_SCOPES = (
     "openid profile email offline_access accounts:read transactions:read parties:read cards:read"
 )
@@ -55,10 +61,12 @@ class Settings:
     sandbox_orca: bool
     #: Lifetime of the embedded sandbox provider's access tokens (``SANDBOX_ACCESS_TOKEN_TTL``).
     sandbox_access_token_ttl: int = SANDBOX_ACCESS_TOKEN_TTL
+    #: The app's name as the pages show it (``APP_NAME``).
+    app_name: str = DEFAULT_APP_NAME
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, port: int = 8000) -> Settings:
-        """Settings from ``APP_BASE_URL``, ``OIDC_ISSUER``, ``OIDC_SCOPES``, ``ORCA_*``."""
+        """Settings from ``APP_BASE_URL``, ``APP_NAME``, ``OIDC_*``, ``ORCA_*``, ``SANDBOX_*``."""
         env = os.environ if environ is None else environ
         base_url = _get(env, "APP_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/")
         issuer = _get(env, "OIDC_ISSUER", "")  # compared exactly: keep any trailing slash
@@ -72,6 +80,7 @@ class Settings:
             sandbox_provider=not issuer,
             sandbox_orca=not orca_api_base,
             sandbox_access_token_ttl=_positive_int(env, "SANDBOX_ACCESS_TOKEN_TTL"),
+            app_name=_get(env, "APP_NAME", DEFAULT_APP_NAME),
         )
 
     @property

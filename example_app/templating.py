@@ -22,10 +22,11 @@ _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 _TIME_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
 
 
-def make_templates(*, sandbox_banner: str | None) -> Jinja2Templates:
-    """The page templates; ``sandbox_banner`` is shown on every page when set."""
+def make_templates(*, app_name: str, sandbox_banner: str | None) -> Jinja2Templates:
+    """The page templates; every page sees ``app_name``, and ``sandbox_banner`` when set."""
     templates = Jinja2Templates(directory=_TEMPLATES)  # autoescapes .html templates
     env = templates.env
+    env.globals["app_name"] = app_name
     env.globals["sandbox_banner"] = sandbox_banner
     env.filters["money"] = money
     env.filters["day"] = day

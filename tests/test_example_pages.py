@@ -246,6 +246,35 @@ async def test_static_css_is_served_without_a_cdn(client: httpx.AsyncClient):
     assert "https://" not in page  # no CDN, no external font
 
 
+async def test_app_name_renames_every_page(recorder: TokenRecorder):
+    async for client in _client({**ENV, "APP_NAME": "Acme <Credit> Union"}):
+        home = (await client.get("/")).text
+        assert "<title>Home · Acme &lt;Credit&gt; Union</title>" in home  # escaped, like all text
+        assert '<a class="brand" href="/">Acme &lt;Credit&gt; Union</a>' in home
+        assert "<h1>Welcome to Acme &lt;Credit&gt; Union</h1>" in home
+        assert "Example Bank" not in home
+        await log_in(client)
+        for path in PAGES[1:]:
+            page = (await client.get(path)).text
+            assert re.search(r"<title>[^<]+ · Acme &lt;Credit&gt; Union</title>", page), path
+            assert "Example Bank" not in page, path
+
+
+async def test_the_default_app_name_is_example_bank(client: httpx.AsyncClient):
+    home = (await client.get("/")).text
+    assert "<title>Home · Example Bank</title>" in home
+    assert '<a class="brand" href="/">Example Bank</a>' in home
+    assert Settings.from_env({"APP_NAME": "  "}).app_name == "Example Bank"  # blank: the default
+
+
+async def test_every_colour_of_the_stylesheet_is_a_variable_at_its_top(client: httpx.AsyncClient):
+    css = (await client.get("/static/style.css")).text
+    root, rest = css.split("\n}\n", 1)  # the :root block, then the rules
+    assert root.lstrip().startswith("/*") and ":root {" in root
+    colours = re.findall(r"#[0-9a-fA-F]{3,8}\b|\brgba?\(|\bhsla?\(", rest)
+    assert colours == [], "colours belong in the variables of :root, for one-place restyling"
+
+
 def test_settings_defaults():
     settings = Settings.from_env({}, port=9000)
     assert settings.base_url == "http://127.0.0.1:9000"
