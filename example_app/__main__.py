@@ -16,7 +16,7 @@ from .serve import serve
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m example_app",
+        prog=f"python -m {__package__}",
         description="The oidc_kit example app. Configure it with environment variables "
         "(OIDC_ISSUER, ORCA_API_BASE, APP_BASE_URL, ...); with none set it runs offline "
         "on an embedded sandbox provider and sandbox ORCA. Without a command it serves the app.",

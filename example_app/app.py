@@ -35,7 +35,7 @@ from .templating import make_templates, render
 
 __all__ = ["create_app"]
 
-log = logging.getLogger("example_app")
+log = logging.getLogger(__package__)  # "example_app", or your copy's name
 
 _STATIC = Path(__file__).parent / "static"
 
@@ -138,7 +138,7 @@ def _banner(settings: Settings) -> str | None:
 
 
 def _log_start(settings: Settings) -> None:
-    log.info("example_app at %s", settings.base_url)
+    log.info("%s at %s", settings.app_name, settings.base_url)
     log.info("provider: %s", "embedded sandbox" if settings.sandbox_provider else settings.issuer)
     log.info("ORCA: %s", "sandbox" if settings.sandbox_orca else settings.orca_api_base)
 

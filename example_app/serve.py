@@ -36,7 +36,7 @@ from .settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 __all__ = ["log_config", "proxy_options", "serve"]
 
-log = logging.getLogger("example_app")
+log = logging.getLogger(__package__)
 
 
 def log_config() -> dict[str, Any]:
@@ -102,7 +102,7 @@ def serve(host: str, port: int, workers: int) -> None:
     if workers > 1:
         _prepare_workers(host)
     uvicorn.run(
-        "example_app.app:create_app",
+        f"{__package__}.app:create_app",  # the package's own name: a renamed copy just works
         factory=True,
         host=host,
         port=port,
