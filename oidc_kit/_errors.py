@@ -22,6 +22,7 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     ├── InvalidLogoutToken            invalid_logout_token   (400)
     ├── CrossSiteRequest              cross_site_request     (403)
     ├── StepUpRequired                insufficient_user_authentication (401, RFC 9470)
+    ├── InsufficientScope             insufficient_scope     (403)
     └── SessionError                  (401)
         ├── LoginRequired             login_required
         └── SessionEnded              login_required         (refresh refused: session ended)
@@ -36,6 +37,7 @@ __all__ = [
     "ConfigurationError",
     "CrossSiteRequest",
     "DiscoveryError",
+    "InsufficientScope",
     "InvalidCallback",
     "InvalidIdToken",
     "InvalidLoginRequest",
@@ -220,6 +222,18 @@ class StepUpRequired(OIDCError):
 
     code = "insufficient_user_authentication"
     status = 401
+
+
+class InsufficientScope(OIDCError):
+    """The session is logged in, but its access token was not granted a scope the route needs.
+
+    ``expected`` lists the scopes the route requires, ``actual`` those granted. Logging in
+    again helps only if the app asks for the scope (``OIDC_SCOPES``) and the provider grants
+    it; the session itself stays valid.
+    """
+
+    code = "insufficient_scope"
+    status = 403
 
 
 class SessionError(OIDCError):
