@@ -1,0 +1,183 @@
+"""``oidc-kit``: the kit's command line.
+
+    oidc-kit doctor --issuer https://login.example.com --client-id my-app
+
+``doctor`` checks that a provider, and a client registered there, are fit for the kit:
+discovery, TLS, signing keys, algorithms, PKCE, logout endpoints, clock skew, the redirect
+URI and, on request, a client-credentials grant. It prints one line per check (or ``--json``)
+and exits 0 when no check failed, 1 when one did, 2 on a usage error. The client secret is
+read from ``--client-secret`` or, better (it then stays out of the process list and the shell
+history), ``OIDC_CLIENT_SECRET``; it is never printed, nor is any token.
+
+Each subcommand is a ``_add_*`` function registering its parser and a ``run`` callable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+from urllib.parse import urlsplit
+
+import httpx
+
+from . import __version__
+from ._doctor import DoctorSettings, Report, diagnose
+
+__all__ = ["build_parser", "format_report", "main"]
+
+Run = Callable[[argparse.Namespace, httpx.AsyncBaseTransport | None, TextIO], int]
+
+_STATUS_LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
+
+
+def main(
+    argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> int:
+    """Run ``oidc-kit`` with ``argv`` (default: ``sys.argv[1:]``); the exit status.
+
+    ``transport`` replaces the network (tests pass one that reaches an in-process provider).
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        run: Run | None = getattr(args, "run", None)
+        if run is None:
+            parser.error("a command is required")
+        check_usage: Callable[[argparse.Namespace], None] = args.check_usage
+        check_usage(args)
+    except SystemExit as exc:  # argparse exits for --help (0) and usage errors (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    return run(args, transport, sys.stdout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``oidc-kit`` parser, one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="oidc-kit", description="Tools for apps using oidc_kit (OpenID Connect login)."
+    )
+    parser.add_argument("--version", action="version", version=f"oidc-kit {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_doctor(commands)
+    return parser
+
+
+def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        help="check that a provider and a client are fit for the kit",
+        description=(
+            "Check a provider and a client for the kit: discovery, TLS, keys, algorithms, "
+            "PKCE, response types and modes, RFC 9207, logout endpoints, client "
+            "authentication, clock skew, the redirect URI and, with --client-credentials, "
+            "a client-credentials grant. Exit status: 0 no check failed, 1 a check failed, "
+            "2 usage error."
+        ),
+    )
+    doctor.add_argument("--issuer", required=True, type=_issuer, help="the issuer URL")
+    doctor.add_argument("--client-id", required=True, help="the client id")
+    doctor.add_argument(
+        "--client-secret",
+        default=os.environ.get("OIDC_CLIENT_SECRET") or None,
+        help="the client secret (default: $OIDC_CLIENT_SECRET, the safer way to pass it)",
+    )
+    doctor.add_argument("--redirect-uri", help="the redirect URI to check")
+    doctor.add_argument(
+        "--client-credentials",
+        action="store_true",
+        help="perform a client-credentials grant (needs the secret)",
+    )
+    doctor.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help="a scope for the grant (repeat it, or separate scopes with spaces)",
+    )
+    doctor.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="accept plain http on loopback hosts (local development)",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.add_argument(
+        "--timeout", type=_seconds, default=10.0, help="seconds per HTTP request (default 10)"
+    )
+    doctor.set_defaults(run=_run_doctor, check_usage=lambda args: _check_doctor(doctor, args))
+
+
+def _check_doctor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.client_credentials and not args.client_secret:
+        parser.error("--client-credentials needs --client-secret or OIDC_CLIENT_SECRET")
+    if args.scope and not args.client_credentials:
+        parser.error("--scope is for --client-credentials")
+
+
+def _issuer(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"not an absolute http(s) URL: {value!r}")
+    if parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"an issuer has no query or fragment: {value!r}")
+    return value
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < seconds <= 600:
+        raise argparse.ArgumentTypeError("the timeout must be between 0 and 600 seconds")
+    return seconds
+
+
+def _run_doctor(
+    args: argparse.Namespace, transport: httpx.AsyncBaseTransport | None, out: TextIO
+) -> int:
+    settings = DoctorSettings(
+        issuer=args.issuer,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        redirect_uri=args.redirect_uri,
+        client_credentials=args.client_credentials,
+        scopes=tuple(dict.fromkeys(s for value in args.scope for s in value.split())),
+        allow_insecure_http=args.allow_insecure_http,
+    )
+    report = asyncio.run(_diagnose(settings, transport, args.timeout))
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2), file=out)
+    else:
+        print(format_report(report, settings.client_id), file=out)
+    return 0 if report.ok else 1
+
+
+async def _diagnose(
+    settings: DoctorSettings, transport: httpx.AsyncBaseTransport | None, seconds: float
+) -> Report:
+    headers = {"User-Agent": f"oidc-kit/{__version__} doctor"}
+    async with httpx.AsyncClient(transport=transport, timeout=seconds, headers=headers) as http:
+        return await diagnose(settings, http)
+
+
+def format_report(report: Report, client_id: str) -> str:
+    """The report as text: a heading, one line per check, a summary line."""
+    width = max(len(check.name) for check in report.checks)
+    lines = [f"oidc-kit doctor: issuer {report.issuer}, client {client_id}", ""]
+    for check in report.checks:
+        label = _STATUS_LABELS[check.status]
+        lines.append(f"  {label:<4}  {check.name:<{width}}  {check.detail}")
+    counts = {status: 0 for status in _STATUS_LABELS}
+    for check in report.checks:
+        counts[check.status] += 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    verdict = "No check failed" if report.ok else "Some checks FAILED"
+    lines += ["", f"{len(report.checks)} checks: {summary}. {verdict}."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
