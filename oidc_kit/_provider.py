@@ -196,10 +196,27 @@ def _import_keys(jwks: dict[str, Any]) -> list[SigningKey]:
         if key_class is None:
             continue
         try:
-            keys.append(key_class.import_key(raw))
+            key = key_class.import_key(raw)
         except (JoseError, ValueError, TypeError):
             log.warning("skipping an unusable key in the provider's JWKS (kid=%r)", raw.get("kid"))
+            continue
+        if not _strong_enough(key, raw):
+            # joserfc only warns about a short RSA key; a token it signs must not verify.
+            log.warning("skipping a weak key in the provider's JWKS (kid=%r)", raw.get("kid"))
+            continue
+        keys.append(key)
     return keys
+
+
+_MIN_RSA_BITS = 2048
+_CURVES = {"EC": frozenset({"P-256", "P-384", "P-521"}), "OKP": frozenset({"Ed25519", "Ed448"})}
+
+
+def _strong_enough(key: SigningKey, raw: dict[str, Any]) -> bool:
+    """RSA of at least 2048 bits (RFC 7518 3.3), or a curve the allowed algorithms use."""
+    if isinstance(key, RSAKey):
+        return bool(key.raw_value.key_size >= _MIN_RSA_BITS)
+    return raw.get("crv") in _CURVES.get(key.key_type, frozenset())
 
 
 def _candidates(keys: list[SigningKey], kid: str | None, alg: str) -> list[SigningKey]:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 
 from oidc_kit import (
     AuthorizationFailed,
@@ -704,3 +704,23 @@ async def test_the_insecure_switch_allows_http_endpoints_on_loopback_only(
         await kit.flow.start("b")
     op.discovery["token_endpoint"] = "http://127.0.0.1:9/token"
     assert (await kit.provider.metadata()).token_endpoint == "http://127.0.0.1:9/token"
+
+
+@pytest.mark.filterwarnings("ignore:Key size should be")
+async def test_a_weak_rsa_key_in_the_jwks_is_not_used(kit: OIDCAuth, op: FakeOP) -> None:
+    """A 1024-bit RSA key (RFC 7518 3.3 requires 2048) signs nothing the kit accepts."""
+    weak = RSAKey.generate_key(
+        1024, parameters={"kid": "weak", "use": "sig", "alg": "RS256"}, private=True
+    )
+    op.jwks_keys = [weak]
+    op.key = weak
+    await _refused(kit, op, "key")
+
+
+async def test_an_ec_key_on_a_curve_no_allowed_alg_uses_is_not_used(
+    kit: OIDCAuth, op: FakeOP
+) -> None:
+    odd = ECKey.generate_key("secp256k1", parameters={"kid": "odd", "use": "sig"})
+    op.jwks_keys = [odd, op.key]
+    assert (await login(kit, op)).claims["sub"] == "user-1"  # the RSA key still verifies
+    assert [key.kid for key in await kit.provider.keys("odd", "ES256")] == []
