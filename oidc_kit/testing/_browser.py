@@ -30,7 +30,8 @@ async def sandbox_login(
     in process. The login starts at ``/auth/login``, the provider's form is filled in (the
     password defaults to the username, as for the sandbox's ``alice`` and ``bob``) and the
     provider's answer is handed back to the app's callback. Returns the callback's response:
-    a 303 to ``next_path`` on success, the app's 4xx otherwise.
+    a 303 to ``next_path`` on success, the app's 4xx otherwise. Apps configured with
+    ``response_mode=form_post`` are not supported (an ``AssertionError`` says so).
     """
     start = await browser.get("/auth/login", params={"next": next_path})
     if start.status_code not in (302, 303):
@@ -49,6 +50,9 @@ async def sandbox_login(
                 "action": "login",
             },
         )
+    if answer.status_code == 200 and "<form" in answer.text:
+        # form_post: a page that POSTs the answer; this helper follows redirects only.
+        raise AssertionError("sandbox_login supports response_mode=query (the default) only")
     if answer.status_code not in (302, 303):
         raise AssertionError(f"the provider refused the login ({answer.status_code})")
     return await browser.get(answer.headers["location"])
