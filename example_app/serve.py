@@ -100,7 +100,7 @@ def serve(host: str, port: int, workers: int) -> None:
     except ValueError as exc:
         sys.exit(str(exc))
     if workers > 1:
-        _prepare_workers(host)
+        _prepare_workers(host, port)
     uvicorn.run(
         f"{__package__}.app:create_app",  # the package's own name: a renamed copy just works
         factory=True,
@@ -112,7 +112,7 @@ def serve(host: str, port: int, workers: int) -> None:
     )
 
 
-def _prepare_workers(host: str) -> None:
+def _prepare_workers(host: str, port: int) -> None:
     env = os.environ
     if env.get("SESSION_STORE", "").strip().startswith("memory:"):
         sys.exit("SESSION_STORE=memory:// cannot be shared by several workers: use sqlite or redis")
@@ -121,7 +121,7 @@ def _prepare_workers(host: str) -> None:
         env["SESSION_SECRET"] = secrets.token_urlsafe(32)
     base_url = env["APP_BASE_URL"]
     if not env.get("OIDC_ISSUER", "").strip():
-        issuer = _start_sandbox_provider(host, base_url)
+        issuer = _start_sandbox_provider(host, base_url, app_port=port)
         env.update(
             OIDC_ISSUER=issuer,
             OIDC_CLIENT_ID=SANDBOX_CLIENT_ID,
@@ -130,11 +130,15 @@ def _prepare_workers(host: str) -> None:
         )
 
 
-def _start_sandbox_provider(host: str, base_url: str) -> str:
+def _start_sandbox_provider(host: str, base_url: str, *, app_port: int) -> str:
     """Start the sandbox provider as its own process; its issuer URL."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        op_port = sock.getsockname()[1]
+    op_port = app_port
+    # The app's own port is not bound yet (uvicorn binds it after this): the kernel may hand
+    # it out as a free port, and then the provider would take the app's address.
+    while op_port == app_port:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            op_port = sock.getsockname()[1]
     client = f"{SANDBOX_CLIENT_ID}:{SANDBOX_CLIENT_SECRET}:{base_url}/auth/callback:{base_url}/"
     args = [sys.executable, "-m", "oidc_kit.testing", "--host", host, "--port", str(op_port)]
     ttl = os.environ.get("SANDBOX_ACCESS_TOKEN_TTL", "").strip() or "60"
