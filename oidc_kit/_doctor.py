@@ -29,7 +29,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 from ._config import DEFAULT_ID_TOKEN_ALGS, OIDCConfig, is_loopback
 from ._errors import OIDCError, ProviderError
 from ._http import json_object
-from ._provider import _parse_metadata
+from ._provider import _KEY_CLASSES, _parse_metadata, key_weakness
 from ._tokens import TokenSet, _client_auth
 
 __all__ = ["Check", "DoctorSettings", "Report", "Status", "diagnose"]
@@ -44,11 +44,6 @@ CLOCK_LEEWAY: int = OIDCConfig.clock_leeway
 #: Skew below this is ordinary (the ``Date`` header has one-second resolution).
 CLOCK_OK = 5
 _KIT_ALGS = frozenset(DEFAULT_ID_TOKEN_ALGS)
-_KEY_CLASSES: dict[str, type[RSAKey] | type[ECKey] | type[OKPKey]] = {
-    "RSA": RSAKey,
-    "EC": ECKey,
-    "OKP": OKPKey,
-}
 _RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 _EC_ALGS = {"P-256": {"ES256"}, "P-384": {"ES384"}, "P-521": {"ES512"}}
 #: JWK members that only a private (or symmetric) key has (RFC 7518 6.2.2, 6.3.2, 6.4).
@@ -336,17 +331,15 @@ def _inspect_key(index: int, raw: Any, algs: frozenset[str]) -> _Key:
 
 
 def _strength(key: RSAKey | ECKey | OKPKey) -> tuple[str, frozenset[str], str | None]:
-    """A key's description, the algorithms it can verify, and its weakness if any."""
+    """A key's description, the algorithms it can verify, and its weakness if any (the
+    kit's own rule, :func:`key_weakness`: a key the doctor passes is one the kit uses)."""
+    weak = key_weakness(key)
     if isinstance(key, RSAKey):
-        bits = key.public_key.key_size
-        weak = None if bits >= 2048 else "RSA keys need at least 2048 bits"
-        return f"RSA {bits} bits", _RSA_ALGS, weak
+        return f"RSA {key.public_key.key_size} bits", _RSA_ALGS, weak
     curve = str(key.curve_name)
     if isinstance(key, ECKey):
-        algs = frozenset(_EC_ALGS.get(curve, ()))
-        return f"EC {curve}", algs, None if algs else "EC keys must be P-256, P-384 or P-521"
-    algs = frozenset({"EdDSA"}) if curve == "Ed25519" else frozenset()
-    return f"OKP {curve}", algs, None if algs else "OKP keys must be Ed25519"
+        return f"EC {curve}", frozenset(_EC_ALGS.get(curve, ())), weak
+    return f"OKP {curve}", frozenset() if weak else frozenset({"EdDSA"}), weak
 
 
 def check_algorithms(doc: Mapping[str, Any]) -> Check:

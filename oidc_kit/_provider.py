@@ -200,7 +200,7 @@ def _import_keys(jwks: dict[str, Any]) -> list[SigningKey]:
         except (JoseError, ValueError, TypeError):
             log.warning("skipping an unusable key in the provider's JWKS (kid=%r)", raw.get("kid"))
             continue
-        if not _strong_enough(key, raw):
+        if key_weakness(key) is not None:
             # joserfc only warns about a short RSA key; a token it signs must not verify.
             log.warning("skipping a weak key in the provider's JWKS (kid=%r)", raw.get("kid"))
             continue
@@ -212,11 +212,17 @@ _MIN_RSA_BITS = 2048
 _CURVES = {"EC": frozenset({"P-256", "P-384", "P-521"}), "OKP": frozenset({"Ed25519", "Ed448"})}
 
 
-def _strong_enough(key: SigningKey, raw: dict[str, Any]) -> bool:
-    """RSA of at least 2048 bits (RFC 7518 3.3), or a curve the allowed algorithms use."""
+def key_weakness(key: SigningKey) -> str | None:
+    """Why the kit will not verify signatures with ``key``, or ``None`` when it will: RSA
+    needs at least 2048 bits (RFC 7518 3.3); EC and OKP keys a curve the allowed algs use."""
     if isinstance(key, RSAKey):
-        return bool(key.raw_value.key_size >= _MIN_RSA_BITS)
-    return raw.get("crv") in _CURVES.get(key.key_type, frozenset())
+        if key.public_key.key_size < _MIN_RSA_BITS:
+            return f"RSA keys need at least {_MIN_RSA_BITS} bits"
+        return None
+    curves = _CURVES[key.key_type]
+    if key.curve_name not in curves:
+        return f"{key.key_type} keys must be {' or '.join(sorted(curves))}"
+    return None
 
 
 def _candidates(keys: list[SigningKey], kid: str | None, alg: str) -> list[SigningKey]:
