@@ -43,10 +43,10 @@ from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 
 from ._config import OIDCConfig
-from ._errors import ConfigurationError, InsufficientScope, LoginRequired
+from ._errors import ConfigurationError, InsufficientScope
 from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCUser
 from ._session import Session
-from .starlette import OIDCAuth
+from .starlette import OIDCAuth, _require_session
 
 __all__ = [
     "CurrentUser",
@@ -103,10 +103,7 @@ class _SessionCookie(SecurityBase):
 
     async def __call__(self, request: Request) -> Session:
         _kit(request)
-        session: Session | None = request.scope.get(SCOPE_KEY)
-        if session is None:
-            raise LoginRequired("log in to continue")
-        return session
+        return _require_session(request)
 
 
 _session_cookie = _SessionCookie()
