@@ -59,6 +59,9 @@ class Session:
     last_seen: float
     #: The provider's session id (``sid`` claim), for back-channel logout.
     provider_sid: str | None = None
+    #: The scopes the access token was granted (space-separated), kept in the clear so that
+    #: a scope check need not open the tokens. ``None`` in records written before it existed.
+    granted_scope: str | None = None
 
     def encode(self) -> bytes:
         """The stored form: a JSON header with a format number, a newline, the sealed tokens."""
@@ -71,6 +74,7 @@ class Session:
             "created": self.created_at,
             "seen": self.last_seen,
             "psid": self.provider_sid,
+            "scope": self.granted_scope,
         }
         # A JSON header line, then the sealed tokens as raw bytes: base64 in the JSON would
         # add a third to the largest part of the record.
@@ -94,6 +98,7 @@ class Session:
                 created_at=float(data["created"]),
                 last_seen=float(data["seen"]),
                 provider_sid=data.get("psid"),
+                granted_scope=_opt_str(data.get("scope")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError("not a session record of this version") from exc
@@ -114,6 +119,12 @@ def _indexes(session: Session) -> list[str]:
 
 def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("not a string")
+    return value
 
 
 class CookieSigner:
@@ -209,6 +220,7 @@ class Sessions:
             created_at=now,
             last_seen=now,
             provider_sid=provider_sid,
+            granted_scope=self.granted_scope(tokens),
         )
         ttl = self._remaining(session, now)
         await self.store.set(self.key(sid), session.encode(), ttl)
@@ -319,7 +331,13 @@ class Sessions:
             session,
             sealed_tokens=self._seal(session.sid, tokens),
             access_expires_at=tokens.expires_at,
+            granted_scope=self.granted_scope(tokens),
         )
+
+    def granted_scope(self, tokens: TokenSet) -> str:
+        """The scopes ``tokens`` were granted; RFC 6749 5.1: a token response without
+        ``scope`` grants exactly what was asked for."""
+        return tokens.scope if tokens.scope is not None else " ".join(self._config.scopes)
 
     def _seal(self, sid: str, tokens: TokenSet) -> bytes:
         return self._sealer.seal(tokens.to_bytes(), sid.encode())

@@ -163,16 +163,14 @@ def _check_scopes(auth: OIDCAuth, session: Session, required: list[str]) -> None
 def _granted_scopes(auth: OIDCAuth, session: Session) -> frozenset[str]:
     """The scopes of the session's access token, as the token endpoint granted them.
 
-    The session record keeps no copy of them, only the sealed token set, so this opens it
-    (AES-GCM and a small JSON document: microseconds, paid only by routes that require a
-    scope). A provider may grant fewer scopes than asked for (the user declined some), which
-    is why the configured ``scopes`` are not the answer, except where RFC 6749 5.1 says
-    they are: a token response without ``scope`` grants exactly what was requested.
+    A provider may grant fewer scopes than asked for (the user declined some), which is why
+    the configured ``scopes`` are not the answer. The session record carries the grant in the
+    clear; only a record written before it did needs the sealed token set opened.
     """
-    tokens = auth.sessions.tokens(session)
-    if tokens.scope is None:
-        return frozenset(auth.config.scopes)
-    return frozenset(tokens.scope.split())
+    granted = session.granted_scope
+    if granted is None:
+        granted = auth.sessions.granted_scope(auth.sessions.tokens(session))
+    return frozenset(granted.split())
 
 
 async def user_auth(

@@ -11,6 +11,7 @@ for real: the sandbox provider, the app under uvicorn and a sandbox ORCA, three 
 # create_app's aliases (Orca) are local names that a string annotation could not resolve.
 
 import ast
+import dataclasses
 import json
 import logging
 import re
@@ -577,3 +578,51 @@ def test_the_public_names_are_sorted_and_exist() -> None:
     for name in oidc_kit.fastapi.__all__:
         assert hasattr(oidc_kit.fastapi, name), name
     assert oidc_kit.fastapi.OIDCAuth is OIDCAuth  # a re-export, not a second class
+
+
+async def test_a_scope_check_does_not_open_the_sealed_tokens(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grant is in the record's clear header: no decryption on a scoped route."""
+    await world.login()
+
+    def no_opening(session: object) -> object:
+        raise AssertionError("the scope check opened the sealed tokens")
+
+    monkeypatch.setattr(world.auth.sessions, "tokens", no_opening)
+    assert (await world.get("/api/scoped")).status_code == 200
+    assert (await world.get("/api/cards")).status_code == 403
+
+
+def _sid(world: World, browser: httpx.AsyncClient) -> str:
+    sid, _ = world.auth.cookies.read_session(browser.cookies[world.auth.session_cookie])
+    assert sid is not None
+    return sid
+
+
+async def test_a_record_written_before_the_grant_was_kept_still_checks_scopes(
+    world: World,
+) -> None:
+    async with await _session_with_tokens(world, "openid accounts:read") as browser:
+        sid = _sid(world, browser)
+        old = await world.auth.sessions.load(sid)
+        assert old is not None and old.granted_scope == "openid accounts:read"
+        await world.auth.sessions.save(dataclasses.replace(old, granted_scope=None))
+        assert (await browser.get("/api/scoped")).status_code == 200  # from the sealed tokens
+        assert (await browser.get("/api/profile-scope")).status_code == 403
+
+
+async def test_a_refresh_that_narrows_the_grant_is_seen_by_the_scope_check(
+    world: World,
+) -> None:
+    async with await _session_with_tokens(world, "openid accounts:read") as browser:
+        assert (await browser.get("/api/scoped")).status_code == 200
+        sid = _sid(world, browser)
+        session = await world.auth.sessions.load(sid)
+        assert session is not None
+        now = world.clock()
+        narrower = TokenSet("at-2", "Bearer", now + TTL, now, refresh_token="rt-2", scope="openid")
+        await world.auth.sessions.save(world.auth.sessions.with_tokens(session, narrower))
+        response = await browser.get("/api/scoped")
+    assert response.status_code == 403
+    assert response.json()["error"] == "insufficient_scope"
