@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
+from ._client_key import ClientKey
 from ._errors import ConfigurationError
 
-__all__ = ["DEFAULT_ID_TOKEN_ALGS", "OIDCConfig"]
+__all__ = ["DEFAULT_ID_TOKEN_ALGS", "FAPI2_ID_TOKEN_ALGS", "OIDCConfig"]
 
 log = logging.getLogger("oidc_kit")
 
@@ -22,6 +23,9 @@ _ASYMMETRIC_ALGS = frozenset(
 _HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _RESPONSE_MODES = (None, "query", "form_post")
+#: What the FAPI 2.0 Security Profile (5.4.1) allows for signatures.
+FAPI2_ID_TOKEN_ALGS = ("PS256", "ES256", "EdDSA")
+_PROFILES = (None, "fapi2")
 
 
 def is_loopback(url: str) -> bool:
@@ -82,9 +86,27 @@ class OIDCConfig:
     cookie_name: str = "oidc_session"
     #: Name of the short-lived cookie that binds a login to the browser that started it.
     login_cookie_name: str = "oidc_login"
+    #: ``"fapi2"``: the FAPI 2.0 Security Profile. Turns on ``par``, ``dpop`` and
+    #: ``private_key_jwt`` (``client_key`` is then required), allows only PS256, ES256 and
+    #: EdDSA ID tokens with ``aud`` exactly this client, and requires the RFC 9207 ``iss``
+    #: parameter on every authorization response.
+    profile: str | None = None
+    #: The client's private key for ``private_key_jwt`` (RSA of 2048 bits or more: PS256;
+    #: P-256: ES256): a PEM or JWK file's path, or the PEM or JWK itself. When set, the client
+    #: authenticates with it instead of a secret, and publishes its public key at
+    #: ``/auth/jwks``.
+    client_key: str | None = field(default=None, repr=False)
+    #: Pushed Authorization Requests (RFC 9126): the login's parameters go to the provider
+    #: by a back-channel POST; the browser carries only a ``request_uri``. Also used whenever
+    #: the provider says ``require_pushed_authorization_requests``.
+    par: bool = False
+    #: DPoP (RFC 9449): bind access tokens to a key pair of the session's own; the provider
+    #: must then issue ``DPoP`` tokens (a ``Bearer`` token is refused).
+    dpop: bool = False
 
     def __post_init__(self) -> None:
         self._check_urls()
+        self._apply_profile()
         self._check_algs()
         if "openid" not in self.scopes:
             object.__setattr__(self, "scopes", ("openid", *self.scopes))
@@ -128,6 +150,45 @@ class OIDCConfig:
             elif alg not in _ASYMMETRIC_ALGS:
                 # `none` and anything unknown are refused outright.
                 raise ConfigurationError(f"ID token algorithm {alg!r} is not allowed")
+
+    def _apply_profile(self) -> None:
+        key = ClientKey.load(self.client_key) if self.client_key else None
+        object.__setattr__(self, "_signing_key", key)
+        if self.profile not in _PROFILES:
+            raise ConfigurationError(
+                "profile must be fapi2 or unset (OIDC_PROFILE)",
+                expected=["fapi2"],
+                actual=self.profile,
+            )
+        if self.profile != "fapi2":
+            return
+        if key is None:
+            raise ConfigurationError(
+                "the fapi2 profile authenticates the client with private_key_jwt: "
+                "set client_key (OIDC_CLIENT_KEY)"
+            )
+        object.__setattr__(self, "par", True)
+        object.__setattr__(self, "dpop", True)
+        if self.id_token_algs == DEFAULT_ID_TOKEN_ALGS:
+            object.__setattr__(self, "id_token_algs", FAPI2_ID_TOKEN_ALGS)
+        refused = [alg for alg in self.id_token_algs if alg not in FAPI2_ID_TOKEN_ALGS]
+        if refused:
+            raise ConfigurationError(
+                "the fapi2 profile allows only PS256, ES256 and EdDSA ID tokens",
+                expected=list(FAPI2_ID_TOKEN_ALGS),
+                actual=refused,
+            )
+
+    @property
+    def fapi2(self) -> bool:
+        """Whether the FAPI 2.0 Security Profile's rules apply."""
+        return self.profile == "fapi2"
+
+    @property
+    def signing_key(self) -> ClientKey | None:
+        """The loaded ``client_key``: ``private_key_jwt`` is used when it is set."""
+        key: ClientKey | None = self.__dict__["_signing_key"]
+        return key
 
     @property
     def redirect_uri(self) -> str:
@@ -185,6 +246,10 @@ _ENV_NAMES = {
     "jwks_refetch_interval": "OIDC_JWKS_REFETCH_INTERVAL",
     "http_timeout": "OIDC_HTTP_TIMEOUT",
     "response_mode": "OIDC_RESPONSE_MODE",
+    "profile": "OIDC_PROFILE",
+    "client_key": "OIDC_CLIENT_KEY",
+    "par": "OIDC_PAR",
+    "dpop": "OIDC_DPOP",
 }
 
 _INT_FIELDS = frozenset(
@@ -210,7 +275,7 @@ def _parse(name: str, raw: str) -> object:
             return int(raw)
         if name == "http_timeout":
             return float(raw)
-        if name == "allow_insecure_http":
+        if name in ("allow_insecure_http", "par", "dpop"):
             return raw.lower() in ("1", "true", "yes", "on")
     except ValueError:
         raise ConfigurationError(f"{_ENV_NAMES[name]} must be a number") from None

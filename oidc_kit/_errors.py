@@ -50,11 +50,13 @@ __all__ = [
     "OIDCError",
     "ProviderError",
     "ProviderUnavailable",
+    "PushedRequestFailed",
     "SessionEnded",
     "SessionError",
     "StepUpRequired",
     "StoreUnavailable",
     "TokenRequestFailed",
+    "UnboundToken",
 ]
 
 _UNSET: Any = object()
@@ -124,6 +126,19 @@ class DiscoveryError(ProviderError):
     """The discovery document or JWKS is invalid (wrong issuer, missing endpoints, bad keys)."""
 
     code = "invalid_discovery"
+
+
+class UnboundToken(ProviderError):
+    """DPoP was asked for but the provider issued a ``Bearer`` token, which anyone who sees
+    it could use: refused (a FAPI 2.0 client must hold sender-constrained tokens)."""
+
+    code = "unbound_token"
+
+
+class PushedRequestFailed(ProviderError):
+    """The provider refused or mangled a pushed authorization request (RFC 9126)."""
+
+    code = "par_failed"
 
 
 class LoginError(OIDCError):

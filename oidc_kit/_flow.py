@@ -23,6 +23,7 @@ import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from ._config import OIDCConfig
+from ._dpop import DPoPKey, send_with_nonce
 from ._errors import (
     AuthorizationFailed,
     InvalidCallback,
@@ -30,12 +31,13 @@ from ._errors import (
     InvalidState,
     InvalidUserinfo,
     IssuerMismatch,
+    PushedRequestFailed,
 )
 from ._http import fetch, json_object
 from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, validate_id_token
 from ._provider import Provider, ProviderMetadata
 from ._step_up import StepUp
-from ._tokens import TokenSet, token_request
+from ._tokens import TokenSet, _client_auth, token_request
 from .stores import SessionStore
 
 __all__ = ["LoginFlow", "LoginResult", "LoginTransaction"]
@@ -153,8 +155,39 @@ class LoginFlow:
             prompt=prompt,
         )
         await self._store.set(_txn_key(txn.state), txn.encode(), self._config.login_timeout)
+        params = self._auth_params(txn)
+        if self._config.par or meta.require_par:
+            params = await self._push(meta, params)
         separator = "&" if "?" in meta.authorization_endpoint else "?"
-        return meta.authorization_endpoint + separator + urlencode(self._auth_params(txn))
+        return meta.authorization_endpoint + separator + urlencode(params)
+
+    async def _push(self, meta: ProviderMetadata, params: dict[str, str]) -> dict[str, str]:
+        """RFC 9126: POST the request's parameters, authenticated; the browser then carries
+        only ``client_id`` and the ``request_uri`` standing for them."""
+        if meta.par_endpoint is None:
+            raise PushedRequestFailed("the provider has no pushed_authorization_request_endpoint")
+        form = dict(params)
+        auth = _client_auth(self._config, meta, form)
+        response = await fetch(
+            self._http,
+            "POST",
+            meta.par_endpoint,
+            what="pushed authorization request",
+            data=form,
+            auth=auth,
+            headers={"Accept": "application/json"},
+        )
+        body = json_object(response, PushedRequestFailed, "the PAR endpoint")
+        if response.status_code not in (200, 201):
+            error = body.get("error")
+            raise PushedRequestFailed(
+                f"the provider refused the pushed authorization request ({response.status_code}"
+                + (f", {error})" if isinstance(error, str) else ")")
+            )
+        request_uri = body.get("request_uri")
+        if not isinstance(request_uri, str) or not request_uri:
+            raise PushedRequestFailed("the PAR response has no request_uri")
+        return {"client_id": self._config.client_id, "request_uri": request_uri}
 
     def _auth_params(self, txn: LoginTransaction) -> dict[str, str]:
         """The authorization request's parameters for ``txn``."""
@@ -196,7 +229,17 @@ class LoginFlow:
             "redirect_uri": self._config.redirect_uri,
             "code_verifier": txn.code_verifier,
         }
-        tokens, _ = await token_request(self._http, self._config, meta, form, self._clock())
+        # DPoP: the session's own key, made now and bound to its tokens from the first one.
+        dpop = DPoPKey.generate() if self._config.dpop else None
+        tokens, _ = await token_request(
+            self._http,
+            self._config,
+            meta,
+            form,
+            self._clock(),
+            dpop=dpop,
+            nonces=self._provider.dpop_nonces,
+        )
         if tokens.id_token is None:
             raise InvalidIdToken("the token response has no id_token")
         checks = IdTokenChecks(
@@ -209,7 +252,7 @@ class LoginFlow:
         claims = await validate_id_token(
             tokens.id_token, self._config, self._provider, checks, self._clock()
         )
-        userinfo = await self._userinfo(meta, tokens.access_token, claims["sub"])
+        userinfo = await self._userinfo(meta, tokens, claims["sub"])
         merged = {k: v for k, v in claims.items() if k not in VALIDATION_ONLY_CLAIMS}
         merged.update({k: v for k, v in userinfo.items() if k not in _PROTOCOL_CLAIMS})
         provider_sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
@@ -231,11 +274,13 @@ class LoginFlow:
         return txn
 
     def _check_issuer_parameter(self, iss: str | None, meta: ProviderMetadata) -> None:
-        """RFC 9207: ``iss`` must be ours when present, and present when advertised."""
+        """RFC 9207: ``iss`` must be ours when present, and present when advertised (and
+        always under the FAPI 2.0 profile, which requires it of providers)."""
         if iss is None:
-            if meta.iss_parameter_supported:
+            if meta.iss_parameter_supported or self._config.fapi2:
                 raise IssuerMismatch(
-                    "the provider advertises the iss parameter but the callback has none",
+                    "the callback has no iss parameter (RFC 9207), which this provider or "
+                    "the FAPI 2.0 profile requires",
                     expected=self._config.issuer,
                     actual=None,
                 )
@@ -245,18 +290,27 @@ class LoginFlow:
                 "the callback comes from another issuer", expected=self._config.issuer, actual=iss
             )
 
-    async def _userinfo(
-        self, meta: ProviderMetadata, access_token: str, sub: str
-    ) -> dict[str, Any]:
-        if meta.userinfo_endpoint is None:
+    async def _userinfo(self, meta: ProviderMetadata, tokens: TokenSet, sub: str) -> dict[str, Any]:
+        url = meta.userinfo_endpoint
+        if url is None:
             return {}
-        response = await fetch(
-            self._http,
-            "GET",
-            meta.userinfo_endpoint,
-            what="userinfo",
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-        )
+        dpop = DPoPKey.from_json(tokens.dpop_key) if tokens.dpop_key else None
+
+        async def send(nonce: str | None) -> httpx.Response:
+            headers = {
+                "Authorization": f"{tokens.scheme} {tokens.access_token}",
+                "Accept": "application/json",
+            }
+            if dpop is not None:
+                headers["DPoP"] = dpop.proof(
+                    "GET", url, access_token=tokens.access_token, nonce=nonce
+                )
+            return await fetch(self._http, "GET", url, what="userinfo", headers=headers)
+
+        if dpop is None:
+            response = await send(None)
+        else:
+            response = await send_with_nonce(send, url, self._provider.dpop_nonces)
         if response.status_code in (401, 403):
             # Some providers bind access tokens to the API's audience and refuse them here.
             log.warning(

@@ -140,6 +140,8 @@ def _check_claims(
     iat = _number(claims, "iat")
     _expect(now < exp + leeway, "exp", f"after {now - leeway:.0f}", exp)
     _expect(iat <= now + leeway, "iat", f"before {now + leeway:.0f}", iat)
+    if config.fapi2:
+        _check_fapi2_limits(claims, config.client_id, iat, exp, now, leeway)
     if checks.nonce is not None:
         nonce = claims.get("nonce")
         _expect(
@@ -189,6 +191,25 @@ def _check_audience(claims: dict[str, Any], client_id: str) -> None:
     if len(audiences) > 1 or azp is not None:
         # Extra audiences are only acceptable when we are the authorized party.
         _expect(azp == client_id, "azp", client_id, azp)
+
+
+#: FAPI 2.0 profile: an ID token comes straight from the token endpoint, so it was issued
+#: moments ago, and it is short-lived.
+FAPI2_MAX_ID_TOKEN_AGE = 600
+FAPI2_MAX_ID_TOKEN_LIFETIME = 24 * 3600
+
+
+def _check_fapi2_limits(
+    claims: dict[str, Any], client_id: str, iat: float, exp: float, now: float, leeway: float
+) -> None:
+    """The FAPI 2.0 profile's stricter rules: ``aud`` is exactly this client (no other
+    audience, even with ``azp``), ``iat`` is recent and ``exp`` not far away."""
+    aud = claims.get("aud")
+    _expect(aud == client_id or aud == [client_id], "aud", client_id, aud)
+    oldest = now - FAPI2_MAX_ID_TOKEN_AGE - leeway
+    _expect(iat >= oldest, "iat", f"after {oldest:.0f}", iat)
+    latest = now + FAPI2_MAX_ID_TOKEN_LIFETIME + leeway
+    _expect(exp <= latest, "exp", f"before {latest:.0f}", exp)
 
 
 def _check_at_hash(at_hash: Any, access_token: str, alg: str) -> None:

@@ -22,6 +22,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from ._config import OIDCConfig, is_loopback
+from ._dpop import DPoPNonces
 from ._errors import DiscoveryError
 from ._http import fetch, json_object
 
@@ -53,6 +54,10 @@ class ProviderMetadata:
     token_endpoint_auth_methods: tuple[str, ...]
     iss_parameter_supported: bool
     raw: dict[str, Any]
+    #: RFC 9126's ``pushed_authorization_request_endpoint``, when the provider has one.
+    par_endpoint: str | None = None
+    #: ``require_pushed_authorization_requests``: the provider refuses logins without PAR.
+    require_par: bool = False
 
     @property
     def token_auth_method(self) -> str:
@@ -78,6 +83,8 @@ class Provider:
         self._keys_at = float("-inf")
         self._lock = asyncio.Lock()
         self._keys_lock = asyncio.Lock()
+        #: The latest ``DPoP-Nonce`` of each server this process talked to (RFC 9449 8, 9).
+        self.dpop_nonces = DPoPNonces()
 
     async def metadata(self) -> ProviderMetadata:
         """The provider's metadata, from cache while it is younger than ``discovery_ttl``."""
@@ -171,6 +178,8 @@ def _parse_metadata(doc: dict[str, Any], config: OIDCConfig) -> ProviderMetadata
         token_endpoint_auth_methods=tuple(m for m in methods if isinstance(m, str)),
         iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported") is True,
         raw=doc,
+        par_endpoint=endpoint("pushed_authorization_request_endpoint", False),
+        require_par=doc.get("require_pushed_authorization_requests") is True,
     )
 
 

@@ -20,6 +20,7 @@ from dataclasses import replace
 import httpx
 
 from ._config import OIDCConfig
+from ._dpop import DPoPKey
 from ._errors import (
     InvalidIdToken,
     ProviderError,
@@ -148,7 +149,7 @@ class TokenManager:
             await self._sessions.delete(sid)
             raise SessionEnded("the access token expired and there is no refresh token")
         try:
-            fresh = await self._grant(tokens.refresh_token, now)
+            fresh = await self._grant(tokens, tokens.refresh_token, now)
         except TokenRequestFailed as exc:
             return await self._refused(sid, tokens.refresh_token, exc)
         merged = tokens.updated(fresh)
@@ -163,12 +164,26 @@ class TokenManager:
         log.info("refreshed the access token of sub=%s", session.sub)
         return merged
 
-    async def _grant(self, refresh_token: str, now: float) -> TokenSet:
+    async def _grant(self, tokens: TokenSet, refresh_token: str, now: float) -> TokenSet:
         meta = await self._provider.metadata()
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         self.refresh_count += 1
-        fresh, _ = await token_request(self._http, self._config, meta, form, now)
+        fresh, _ = await token_request(
+            self._http,
+            self._config,
+            meta,
+            form,
+            now,
+            dpop=self._dpop_key(tokens),
+            nonces=self._provider.dpop_nonces,
+        )
         return fresh
+
+    def _dpop_key(self, tokens: TokenSet) -> DPoPKey | None:
+        """The session's DPoP key; a new one for a session made before DPoP was turned on."""
+        if tokens.dpop_key is not None:
+            return DPoPKey.from_json(tokens.dpop_key)
+        return DPoPKey.generate() if self._config.dpop else None
 
     async def _refused(self, sid: str, sent: str, exc: TokenRequestFailed) -> TokenSet:
         """The provider refused the refresh token we sent."""

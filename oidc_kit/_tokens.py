@@ -13,8 +13,10 @@ from urllib.parse import quote_plus
 
 import httpx
 
+from ._client_key import CLIENT_ASSERTION_TYPE
 from ._config import OIDCConfig
-from ._errors import OIDCError, ProviderError, TokenRequestFailed
+from ._dpop import DPoPKey, DPoPNonces, send_with_nonce
+from ._errors import OIDCError, ProviderError, TokenRequestFailed, UnboundToken
 from ._http import fetch, json_object
 from ._provider import ProviderMetadata
 
@@ -49,6 +51,8 @@ class TokenSet:
     refresh_token: str | None = None
     id_token: str | None = None
     scope: str | None = None
+    #: The session's private DPoP key (a JWK) when the access token is DPoP-bound.
+    dpop_key: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -56,9 +60,20 @@ class TokenSet:
             f"refresh_token={'…' if self.refresh_token else None}, scope={self.scope!r})"
         )
 
+    @property
+    def scheme(self) -> str:
+        """The ``Authorization`` scheme the access token is presented with."""
+        return "DPoP" if self.dpop_key is not None else "Bearer"
+
     @classmethod
-    def from_response(cls, body: dict[str, Any], now: float) -> TokenSet:
-        """Parse a successful token response (RFC 6749 5.1); ``ProviderError`` if unusable."""
+    def from_response(
+        cls, body: dict[str, Any], now: float, dpop: DPoPKey | None = None
+    ) -> TokenSet:
+        """Parse a successful token response (RFC 6749 5.1); ``ProviderError`` if unusable.
+
+        With ``dpop``, the token must be a ``DPoP`` token (bound to that key, which the set
+        then keeps); a ``Bearer`` token is refused with :class:`UnboundToken`.
+        """
         access_token = body.get("access_token")
         token_type = body.get("token_type")
         if not isinstance(access_token, str) or not access_token:
@@ -67,8 +82,14 @@ class TokenSet:
             # RFC 6749 A.12: an access token is 1*VSCHAR.
             raise ProviderError("the token response's access_token is not printable ASCII")
         # RFC 6749 7.1: the token type is case-insensitive.
-        if not isinstance(token_type, str) or token_type.lower() != "bearer":
-            raise ProviderError("the token response's token_type is not Bearer", actual=token_type)
+        kind = token_type.lower() if isinstance(token_type, str) else None
+        if dpop is not None and kind == "bearer":
+            raise UnboundToken("DPoP was asked for but the provider issued a Bearer token")
+        expected = "dpop" if dpop is not None else "bearer"
+        if kind != expected:
+            raise ProviderError(
+                f"the token response's token_type is not {expected}", actual=token_type
+            )
         expires_in = body.get("expires_in")
         if expires_in is not None and (
             isinstance(expires_in, bool) or not isinstance(expires_in, int | float)
@@ -76,12 +97,13 @@ class TokenSet:
             raise ProviderError("the token response's expires_in is not a number")
         return cls(
             access_token=access_token,
-            token_type="Bearer",
+            token_type="DPoP" if dpop is not None else "Bearer",
             expires_at=None if expires_in is None else now + float(expires_in),
             issued_at=now,
             refresh_token=_optional_str(body, "refresh_token"),
             id_token=_optional_str(body, "id_token"),
             scope=_optional_str(body, "scope"),
+            dpop_key=dpop.to_json() if dpop is not None else None,
         )
 
     def updated(self, newer: TokenSet) -> TokenSet:
@@ -91,6 +113,7 @@ class TokenSet:
             refresh_token=newer.refresh_token or self.refresh_token,
             id_token=newer.id_token or self.id_token,
             scope=newer.scope or self.scope,
+            dpop_key=newer.dpop_key or self.dpop_key,
         )
 
     def due(self, now: float, leeway: float) -> bool:
@@ -128,7 +151,18 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
 def _client_auth(
     config: OIDCConfig, meta: ProviderMetadata, form: dict[str, str]
 ) -> httpx.Auth | None:
-    """Client authentication: ``client_secret_basic``, or ``_post`` when that is all there is."""
+    """Client authentication: ``private_key_jwt`` with a client key; else
+    ``client_secret_basic``, or ``_post`` when that is all the provider offers.
+
+    Each call makes a new assertion (a new ``jti``): call it once per request sent.
+    """
+    key = config.signing_key
+    if key is not None:
+        # RFC 7523 3 / FAPI 2.0 5.3.2.1: the audience is the issuer identifier.
+        form["client_id"] = config.client_id
+        form["client_assertion_type"] = CLIENT_ASSERTION_TYPE
+        form["client_assertion"] = key.assertion(config.client_id, config.issuer)
+        return None
     if config.client_secret is None:
         form["client_id"] = config.client_id  # a public client
         return None
@@ -146,23 +180,35 @@ async def token_request(
     meta: ProviderMetadata,
     form: dict[str, str],
     now: float,
+    *,
+    dpop: DPoPKey | None = None,
+    nonces: DPoPNonces | None = None,
 ) -> tuple[TokenSet, dict[str, Any]]:
-    """POST a grant to the token endpoint; the parsed tokens and the raw body."""
-    form = dict(form)
-    auth = _client_auth(config, meta, form)
-    response = await fetch(
-        http,
-        "POST",
-        meta.token_endpoint,
-        what="token endpoint",
-        data=form,
-        auth=auth,
-        headers={"Accept": "application/json"},
-    )
+    """POST a grant to the token endpoint; the parsed tokens and the raw body.
+
+    With ``dpop``, the request carries a proof of that key (and the server's nonce, retried
+    once when the server asks for one), and the token must come back bound to it.
+    """
+    url = meta.token_endpoint
+
+    async def send(nonce: str | None) -> httpx.Response:
+        body = dict(form)  # a fresh client assertion for every request sent
+        auth = _client_auth(config, meta, body)
+        headers = {"Accept": "application/json"}
+        if dpop is not None:
+            headers["DPoP"] = dpop.proof("POST", url, nonce=nonce)
+        return await fetch(
+            http, "POST", url, what="token endpoint", data=body, auth=auth, headers=headers
+        )
+
+    if dpop is None:
+        response = await send(None)
+    else:
+        response = await send_with_nonce(send, url, nonces or DPoPNonces())
     if response.status_code != 200:
         raise _token_error(response)
     body = json_object(response, ProviderError, "token endpoint")
-    return TokenSet.from_response(body, now), body
+    return TokenSet.from_response(body, now, dpop), body
 
 
 def _token_error(response: httpx.Response) -> OIDCError:

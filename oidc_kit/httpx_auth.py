@@ -3,6 +3,10 @@
 The flow is a generator, as httpx intends: attach ``Authorization: Bearer``, send, and on a
 401 ask the token source for a refreshed token once and retry once. Tests drive the generator
 directly, with no network.
+
+:class:`SessionAuth` does the same for a user's session, whose tokens may be DPoP-bound
+(RFC 9449): then each request carries ``Authorization: DPoP`` and a fresh proof of the
+session's key, and a server's demand for its ``DPoP-Nonce`` is met by one more try.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ from typing import Protocol
 
 import httpx
 
-__all__ = ["BearerAuth", "TokenSource"]
+from ._dpop import DPoPKey, DPoPNonces, wants_nonce
+from ._tokens import TokenSet
+
+__all__ = ["BearerAuth", "SessionAuth", "TokenSetSource", "TokenSource"]
 
 
 class TokenSource(Protocol):
@@ -53,3 +60,67 @@ class BearerAuth(httpx.Auth):
         token = await self._source.refresh(token)
         request.headers["Authorization"] = f"Bearer {token}"
         yield request
+
+
+class TokenSetSource(Protocol):
+    """Where :class:`SessionAuth` gets a session's tokens from."""
+
+    async def tokens(self) -> TokenSet:
+        """The session's tokens, refreshed first if the access token is due."""
+        ...
+
+    async def refreshed(self, rejected: str) -> TokenSet:
+        """Tokens whose access token is not ``rejected``, which the API just refused."""
+        ...
+
+
+class SessionAuth(httpx.Auth):
+    """A user's tokens, ``Bearer`` or DPoP-bound: refresh on a 401 and retry once; with DPoP,
+    a proof on every request and one more try when the server asks for its nonce."""
+
+    def __init__(self, source: TokenSetSource, nonces: DPoPNonces) -> None:
+        self._source = source
+        self._nonces = nonces
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("oidc_kit is async only: use httpx.AsyncClient")
+        yield request  # pragma: no cover  (makes this a generator, as httpx expects)
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        tokens = await self._source.tokens()
+        response = yield self._authorize(request, tokens)
+        if self._needs_nonce(request, tokens, response):
+            await response.aread()
+            response = yield self._authorize(request, tokens)
+        if response.status_code != 401:
+            return
+        # The API refused a token we thought valid (revoked, clock skew, key rotation):
+        # refresh once and retry once. A second 401 is the API's answer.
+        await response.aread()
+        tokens = await self._source.refreshed(tokens.access_token)
+        response = yield self._authorize(request, tokens)
+        if self._needs_nonce(request, tokens, response):
+            await response.aread()
+            yield self._authorize(request, tokens)
+
+    def _authorize(self, request: httpx.Request, tokens: TokenSet) -> httpx.Request:
+        request.headers["Authorization"] = f"{tokens.scheme} {tokens.access_token}"
+        if tokens.dpop_key is not None:
+            url = str(request.url)
+            key = DPoPKey.from_json(tokens.dpop_key)
+            request.headers["DPoP"] = key.proof(
+                request.method, url, access_token=tokens.access_token, nonce=self._nonces.get(url)
+            )
+        return request
+
+    def _needs_nonce(
+        self, request: httpx.Request, tokens: TokenSet, response: httpx.Response
+    ) -> bool:
+        if tokens.dpop_key is None:
+            return False
+        self._nonces.remember(str(request.url), response)
+        return wants_nonce(response)

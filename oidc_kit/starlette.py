@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ._config import OIDCConfig
+from ._dpop import DPoPKey
 from ._errors import LoginRequired, OIDCError, SessionError
 from ._flow import LoginFlow
 from ._form_post import needs_repost, repost_page, without_marker
@@ -39,8 +40,9 @@ from ._provider import Provider
 from ._refresh import TokenManager
 from ._session import CookieSigner, Session, Sessions, new_id
 from ._step_up import StepUp
+from ._tokens import TokenSet
 from ._web import error_response, is_same_origin, origin_of, safe_next_path, wants_json
-from .httpx_auth import BearerAuth
+from .httpx_auth import SessionAuth
 from .stores import SessionStore, open_store
 
 __all__ = ["OIDCAuth", "OIDCUser", "login_required", "same_origin"]
@@ -89,6 +91,7 @@ class OIDCAuth:
             Route("/logout", self._logout, methods=["GET", "POST"]),
             Route("/session", self._session, methods=["GET"]),
             Route("/backchannel-logout", self.logout_routes.backchannel, methods=["POST"]),
+            Route("/jwks", self._jwks, methods=["GET"]),
         ]
 
     @property
@@ -134,7 +137,7 @@ class OIDCAuth:
 
     def httpx_auth(self, conn: HTTPConnection) -> httpx.Auth:
         """An ``httpx.Auth`` calling APIs with this request's user's access token."""
-        return BearerAuth(_SessionTokens(self, _require_session(conn)))
+        return SessionAuth(_SessionTokens(self, _require_session(conn)), self.provider.dpop_nonces)
 
     async def access_token(self, conn: HTTPConnection) -> str:
         """The user's access token, refreshed first when due. Keep it out of pages and logs."""
@@ -152,6 +155,9 @@ class OIDCAuth:
             "expires_at": tokens.expires_at,
             "scope": tokens.scope,
             "has_refresh_token": tokens.refresh_token is not None,
+            "token_type": tokens.scheme,
+            "dpop_jkt": DPoPKey.from_json(tokens.dpop_key).thumbprint if tokens.dpop_key else None,
+            "profile": self.config.profile,
         }
 
     async def refresh_now(self, conn: HTTPConnection) -> None:
@@ -242,6 +248,14 @@ class OIDCAuth:
         }
         return JSONResponse(body, headers=headers)
 
+    async def _jwks(self, request: Request) -> Response:
+        """The client's public keys, for a provider verifying ``private_key_jwt``."""
+        key = self.config.signing_key
+        if key is None:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        headers = {"Cache-Control": "public, max-age=300"}
+        return JSONResponse(key.public_jwks(), headers=headers)
+
     async def _handle_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OIDCError)
         if isinstance(exc, SessionError):
@@ -299,17 +313,17 @@ class OIDCAuth:
 
 
 class _SessionTokens:
-    """A :class:`TokenSource` over one request's session."""
+    """A :class:`~oidc_kit.httpx_auth.TokenSetSource` over one request's session."""
 
     def __init__(self, auth: OIDCAuth, session: Session) -> None:
         self._auth = auth
         self._session = session
 
-    async def token(self) -> str:
-        return (await self._auth.tokens.tokens(self._session)).access_token
+    async def tokens(self) -> TokenSet:
+        return await self._auth.tokens.tokens(self._session)
 
-    async def refresh(self, rejected: str) -> str:
-        return (await self._auth.tokens.refresh(self._session, rejected)).access_token
+    async def refreshed(self, rejected: str) -> TokenSet:
+        return await self._auth.tokens.refresh(self._session, rejected)
 
 
 def _require_session(conn: HTTPConnection) -> Session:
