@@ -10,11 +10,20 @@
 // NOCARDS_CLIENT_ID / NOCARDS_APP_BASE_URL   optional second client, granted no cards:read
 // ORCA_RESOURCE          resource indicator and audience of the JWT access tokens
 // ACCESS_TOKEN_TTL       seconds (short, for the refresh scenarios)
-// PROVIDER_JWKS_FILE     JSON {"keys": [private JWKs]}: the first RS256 key signs; without it a
-//                        fresh RSA key is generated at start
+// USERINFO_TOKENS=1      no default resource: access tokens are the provider's own opaque ones,
+//                        which its userinfo answers (the ORCA-bound JWTs it refuses there)
+// PROVIDER_JWKS_FILE     JSON {"keys": [private JWKs]}: the first RS256 (FAPI2: PS256) key signs;
+//                        without it a fresh RSA key is generated at start
 // PROVIDER_STATE_FILE    JSON file the adapter persists to, so sessions, grants and refresh
 //                        tokens survive a restart (the key-rotation scenario)
 // PROVIDER_COOKIE_KEYS   space-separated keys for the provider's signed cookies
+//
+// FAPI2=1                the FAPI 2.0 Security Profile (below): the clients authenticate with
+//                        private_key_jwt instead of CLIENT_SECRET, PAR and DPoP are required
+// CLIENT_JWKS_URI        FAPI2: the client's public JWKS URL (default APP_BASE_URL/auth/jwks)
+// CLIENT_JWKS_FILE       FAPI2: JSON {"keys": [public JWKs]} registered inline instead of the URL
+// CLIENT_AUTH_ALG        FAPI2: the registered token_endpoint_auth_signing_alg (default PS256)
+// DPOP_NONCE=1           FAPI2: DPoP proofs must carry a server nonce (DPoP-Nonce, RFC 9449 §8)
 //
 // It logs one line per request and per event to stdout (`event=grant.success
 // grant_type=refresh_token ...`); the tests count grants from those lines.
@@ -34,6 +43,10 @@ const issuer = env.PROVIDER_ISSUER || `http://127.0.0.1:${port}`;
 const appBase = required('APP_BASE_URL').replace(/\/$/, '');
 const orcaResource = env.ORCA_RESOURCE || 'urn:portx:orca';
 const accessTokenTTL = Number(env.ACCESS_TOKEN_TTL || 300);
+const fapi2 = env.FAPI2 === '1';
+const dpopNonce = fapi2 && env.DPOP_NONCE === '1';
+// ID tokens and JWT access tokens: RS256, or PS256 under FAPI 2.0 (which forbids RS256).
+const signingAlg = fapi2 ? 'PS256' : 'RS256';
 const ORCA_SCOPES = [
   'accounts:read', 'accounts:write', 'transactions:read', 'transactions:write',
   'parties:read', 'parties:write', 'cards:read', 'cards:write',
@@ -80,7 +93,7 @@ function signingKeys() {
   }
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = privateKey.export({ format: 'jwk' });
-  return { keys: [{ ...jwk, kid: crypto.randomUUID(), alg: 'RS256', use: 'sig' }] };
+  return { keys: [{ ...jwk, kid: crypto.randomUUID(), alg: signingAlg, use: 'sig' }] };
 }
 
 // --- storage: in memory, optionally persisted to a file so that a restart keeps the state -----
@@ -170,17 +183,32 @@ class FileAdapter {
 // --- clients and the ORCA resource server -------------------------------------------------------
 
 function client(clientId, secret, base) {
-  return {
+  const common = {
     client_id: clientId,
-    client_secret: secret,
-    token_endpoint_auth_method: 'client_secret_basic',
     redirect_uris: [`${base}/auth/callback`],
     post_logout_redirect_uris: [`${base}/`],
     backchannel_logout_uri: `${base}/auth/backchannel-logout`,
     backchannel_logout_session_required: true,
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
-    id_token_signed_response_alg: 'RS256',
+    id_token_signed_response_alg: signingAlg,
+  };
+  if (!fapi2) {
+    return { ...common, client_secret: secret, token_endpoint_auth_method: 'client_secret_basic' };
+  }
+  // FAPI 2.0: the client proves itself with assertions signed by its own key (RFC 7523), whose
+  // public half the provider fetches from the app (or is registered inline); every
+  // authorization request is pushed (RFC 9126); access tokens are DPoP-bound (RFC 9449).
+  const keys = env.CLIENT_JWKS_FILE
+    ? { jwks: JSON.parse(fs.readFileSync(env.CLIENT_JWKS_FILE, 'utf8')) }
+    : { jwks_uri: env.CLIENT_JWKS_URI || `${base}/auth/jwks` };
+  return {
+    ...common,
+    ...keys,
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: env.CLIENT_AUTH_ALG || 'PS256',
+    require_pushed_authorization_requests: true,
+    dpop_bound_access_tokens: true,
   };
 }
 
@@ -209,7 +237,15 @@ const configuration = {
   },
   // Authorization code only, and only these client authentication methods.
   responseTypes: ['code'],
-  clientAuthMethods: ['client_secret_basic', 'private_key_jwt'],
+  clientAuthMethods: fapi2 ? ['private_key_jwt'] : ['client_secret_basic', 'private_key_jwt'],
+  // FAPI 2.0 allows PS256, ES256 and EdDSA only (§5.4); the provider's defaults include RS256.
+  ...(fapi2 ? {
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['PS256', 'ES256', 'EdDSA'],
+      idTokenSigningAlgValues: ['PS256', 'ES256', 'EdDSA'],
+      dPoPSigningAlgValues: ['ES256', 'EdDSA'],
+    },
+  } : {}),
   scopes: ['openid', 'offline_access'],
   claims: {
     openid: ['sub'],
@@ -244,9 +280,24 @@ const configuration = {
     revocation: { enabled: true },
     backchannelLogout: { enabled: true },
     userinfo: { enabled: true },
+    // FAPI 2.0 (oidc-provider 9.13): PKCE required (already), client assertions' aud exactly
+    // the issuer, redirect_uri never omitted, no access tokens in query strings. PAR and DPoP
+    // are separate features, required here through the client's metadata and below.
+    // Elsewhere the provider's defaults stay: PAR and DPoP allowed, neither required.
+    ...(fapi2 ? {
+      fapi: { enabled: true, profile: '2.0' },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
+      // With a nonce secret the provider hands out DPoP-Nonce values; requireNonce makes every
+      // proof without one fail with use_dpop_nonce, at the token and userinfo endpoints alike.
+      dPoP: {
+        enabled: true,
+        nonceSecret: dpopNonce ? crypto.randomBytes(32) : undefined,
+        requireNonce: () => dpopNonce,
+      },
+    } : {}),
     resourceIndicators: {
       enabled: true,
-      defaultResource: () => orcaResource,
+      defaultResource: () => (env.USERINFO_TOKENS === '1' ? undefined : orcaResource),
       useGrantedResource: () => true,
       getResourceServerInfo: (_ctx, indicator, c) => {
         if (indicator !== orcaResource) throw new errors.InvalidTarget();
@@ -255,7 +306,7 @@ const configuration = {
           audience: orcaResource,
           accessTokenFormat: 'jwt',
           accessTokenTTL,
-          jwt: { sign: { alg: 'RS256' } },
+          jwt: { sign: { alg: signingAlg } },
         };
       },
     },
@@ -273,23 +324,105 @@ const provider = new Provider(issuer, configuration);
 
 provider.use(async (ctx, next) => {
   await next();
-  log(`${ctx.method} ${ctx.path} ${ctx.status}`);
+  log(`${ctx.method} ${ctx.path} ${ctx.status}${fapi2 ? fapiDetail(ctx) : ''}`);
 });
 
+function jwtPart(jwt, index) {
+  if (typeof jwt !== 'string' || jwt.split('.').length !== 3) return undefined;
+  try {
+    return JSON.parse(Buffer.from(jwt.split('.')[index], 'base64url').toString());
+  } catch {
+    return undefined;
+  }
+}
+
 function kid(jwt) {
-  if (typeof jwt !== 'string' || jwt.split('.').length !== 3) return '-';
-  return JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString()).kid;
+  return jwtPart(jwt, 0)?.kid ?? '-';
+}
+
+// RFC 7638 thumbprint of a public JWK (the jkt of a DPoP key).
+function thumbprint(jwk) {
+  const members = { EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'], RSA: ['e', 'kty', 'n'] };
+  const names = members[jwk?.kty];
+  if (!names) return '-';
+  const canonical = JSON.stringify(Object.fromEntries(names.map((n) => [n, jwk[n]])));
+  return crypto.createHash('sha256').update(canonical).digest('base64url');
+}
+
+// FAPI 2.0 mode: what each request showed of PAR, client authentication and DPoP, so the tests
+// can assert on it: ` client_assertion={...} dpop={...} dpop_nonce_sent=1 request_uri=1`.
+function fapiDetail(ctx) {
+  const parts = [];
+  if (ctx.path === '/auth' && ctx.method === 'GET') {
+    const names = Object.keys(ctx.query).sort().join(',');
+    parts.push(`params=${names} request_uri=${ctx.query.request_uri ? 1 : 0}`);
+  }
+  const body = ctx.oidc?.body ?? ctx.request.body;
+  const assertion = body?.client_assertion;
+  if (assertion) {
+    const header = jwtPart(assertion, 0) ?? {};
+    const claims = jwtPart(assertion, 1) ?? {};
+    parts.push(`client_assertion=${JSON.stringify({
+      type: body.client_assertion_type,
+      alg: header.alg,
+      kid: header.kid,
+      typ: header.typ,
+      iss: claims.iss,
+      sub: claims.sub,
+      aud: claims.aud,
+      lifetime: claims.exp - claims.iat,
+      jti: Boolean(claims.jti),
+    })}`);
+  } else if (body?.client_secret || ctx.headers.authorization?.startsWith('Basic ')) {
+    parts.push('client_secret=1');
+  }
+  const proof = ctx.headers.dpop;
+  if (proof) {
+    const header = jwtPart(proof, 0) ?? {};
+    const claims = jwtPart(proof, 1) ?? {};
+    parts.push(`dpop=${JSON.stringify({
+      typ: header.typ,
+      alg: header.alg,
+      jkt: thumbprint(header.jwk),
+      htm: claims.htm,
+      htu: claims.htu,
+      ath: Boolean(claims.ath),
+      nonce: Boolean(claims.nonce),
+    })}`);
+  }
+  if (ctx.headers.authorization) {
+    parts.push(`auth_scheme=${ctx.headers.authorization.split(' ', 1)[0]}`);
+  }
+  if (ctx.response.get('dpop-nonce')) parts.push('dpop_nonce_sent=1');
+  return parts.length ? ` ${parts.join(' ')}` : '';
 }
 
 provider.on('grant.success', (ctx) => {
   const { body } = ctx;
   log(`event=grant.success grant_type=${ctx.oidc.params.grant_type} client=${ctx.oidc.client?.clientId} `
     + `sub=${ctx.oidc.account?.accountId ?? '-'} id_token_kid=${kid(body?.id_token)} `
-    + `access_token_kid=${kid(body?.access_token)} scope=${JSON.stringify(body?.scope ?? '')}`);
+    + `access_token_kid=${kid(body?.access_token)} scope=${JSON.stringify(body?.scope ?? '')}`
+    + (fapi2 ? ` token_type=${body?.token_type} auth_method=${ctx.oidc.client?.clientAuthMethod} `
+      + `cnf_jkt=${jwtPart(body?.access_token, 1)?.cnf?.jkt ?? '-'} `
+      + `id_token_alg=${jwtPart(body?.id_token, 0)?.alg ?? '-'} `
+      + `access_token_alg=${jwtPart(body?.access_token, 0)?.alg ?? '-'}` : ''));
+});
+// Every access token, opaque (stored: saved) or JWT (not stored: issued), and its DPoP binding.
+for (const [name, format] of [['access_token.saved', 'opaque'], ['access_token.issued', 'jwt']]) {
+  provider.on(name, (token) => {
+    log(`event=access_token.issued format=${format} client=${token.clientId} `
+      + `aud=${token.aud ?? '-'} jkt=${token.jkt ?? '-'}`);
+  });
+}
+provider.on('pushed_authorization_request.success', (ctx) => {
+  log(`event=pushed_authorization_request.success client=${ctx.oidc.client?.clientId} `
+    + `auth_method=${ctx.oidc.client?.clientAuthMethod}`);
 });
 provider.on('grant.error', (ctx, err) => {
   const detail = err.error_detail ?? err.error_description;
-  log(`event=grant.error grant_type=${ctx.oidc.params?.grant_type} error=${err.error} detail=${JSON.stringify(detail)}`);
+  const description = err.error_description && err.error_description !== detail
+    ? ` description=${JSON.stringify(err.error_description)}` : '';
+  log(`event=grant.error grant_type=${ctx.oidc.params?.grant_type} error=${err.error} detail=${JSON.stringify(detail)}${description}`);
 });
 provider.on('refresh_token.consumed', (token) => {
   log(`event=refresh_token.consumed grant=${token.grantId}`);
@@ -305,16 +438,19 @@ provider.on('interaction.ended', () => log('event=interaction.ended'));
 provider.on('grant.revoked', (ctx, grantId) => log(`event=grant.revoked grant=${grantId} route=${ctx?.oidc?.route}`));
 provider.on('interaction.started', (_ctx, prompt) => log(`event=interaction.started prompt=${prompt.name}`));
 for (const name of ['authorization.error', 'userinfo.error', 'end_session.error',
-  'revocation.error', 'server_error']) {
+  'revocation.error', 'pushed_authorization_request.error', 'jwks.error', 'server_error']) {
   provider.on(name, (_ctx, err) => {
     const detail = err?.error_detail ?? err?.error_description ?? err?.message ?? '';
-    log(`event=${name} error=${err?.error ?? ''} detail=${JSON.stringify(detail)}`);
+    const description = err?.error_description && err.error_description !== detail
+      ? ` description=${JSON.stringify(err.error_description)}` : '';
+    log(`event=${name} error=${err?.error ?? ''} detail=${JSON.stringify(detail)}${description}`);
   });
 }
 
 const kids = configuration.jwks.keys.map((k) => k.kid).join(',');
 const server = provider.listen(port, '127.0.0.1', () => {
-  log(`listening issuer=${issuer} kids=${kids} access_token_ttl=${accessTokenTTL}`);
+  log(`listening issuer=${issuer} kids=${kids} access_token_ttl=${accessTokenTTL}`
+    + (fapi2 ? ` profile=fapi2 dpop_nonce=${dpopNonce ? 1 : 0} client_keys=${clients[0].jwks_uri ?? 'inline'}` : ''));
 });
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
