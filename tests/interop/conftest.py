@@ -15,14 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from joserfc.jwk import ECKey, RSAKey
 
 from tests.interop.stack import (
     ACCESS_TOKEN_TTL,
     NOCARDS_CLIENT_ID,
     Browser,
+    FapiStack,
     RotationStack,
     Stack,
+    fapi_env,
     provider_env,
+    public_jwks_file,
     run_provider,
     signing_key,
     start_app,
@@ -111,3 +115,47 @@ def rotation_stack(node: str, tmp_path: Path) -> Iterator[RotationStack]:
         start_app(provider.issuer, app_port, tmp_path) as app,
     ):
         yield RotationStack(provider, app, tmp_path, 0, jwks_file)
+
+
+# --- FAPI 2.0: the provider requiring PAR, private_key_jwt and DPoP; the app's fapi2 profile ----
+
+
+@pytest.fixture(scope="module")
+def fapi_stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FapiStack]:
+    """An RSA client key (PS256) in a PEM file; the provider fetches the app's public key from
+    its ``/auth/jwks``; JWT access tokens for ORCA, DPoP-bound."""
+    tmp = tmp_path_factory.mktemp("fapi2")
+    key = RSAKey.generate_key(2048, private=True)
+    provider_port, app_port = free_port(), free_port()
+    env = provider_env(f"http://127.0.0.1:{app_port}", ttl=ACCESS_TOKEN_TTL, FAPI2="1")
+    with (
+        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
+        start_app(
+            provider.issuer, app_port, tmp, extra_env=fapi_env(key, tmp, inline=False)
+        ) as app,
+    ):
+        yield FapiStack(provider, app, tmp, 0, key, "PS256")
+
+
+@pytest.fixture(scope="module")
+def fapi_nonce_stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FapiStack]:
+    """The provider demands a DPoP nonce in every proof; an EC client key (ES256) given to the
+    app as an inline JWK and registered at the provider inline; the provider's own opaque
+    access tokens, which its userinfo answers."""
+    tmp = tmp_path_factory.mktemp("fapi2-nonce")
+    key = ECKey.generate_key("P-256", private=True)
+    provider_port, app_port = free_port(), free_port()
+    env = provider_env(
+        f"http://127.0.0.1:{app_port}",
+        ttl=ACCESS_TOKEN_TTL,
+        FAPI2="1",
+        DPOP_NONCE="1",
+        USERINFO_TOKENS="1",
+        CLIENT_JWKS_FILE=str(public_jwks_file(key, "ES256", tmp)),
+        CLIENT_AUTH_ALG="ES256",
+    )
+    with (
+        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
+        start_app(provider.issuer, app_port, tmp, extra_env=fapi_env(key, tmp, inline=True)) as app,
+    ):
+        yield FapiStack(provider, app, tmp, 0, key, "ES256")

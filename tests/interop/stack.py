@@ -10,6 +10,7 @@ hidden fields and buttons are read from the page, not assumed).
 from __future__ import annotations
 
 import html.parser
+import json
 import os
 import re
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from joserfc.jwk import RSAKey
+from joserfc.jwk import ECKey, RSAKey
 
 from tests.servers import Server, serve
 
@@ -138,9 +139,16 @@ def provider_env(app_url: str, *, ttl: int, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def start_app(
-    issuer: str, port: int, tmp: Path, *, client_id: str = CLIENT_ID, name: str = "app"
+    issuer: str,
+    port: int,
+    tmp: Path,
+    *,
+    client_id: str = CLIENT_ID,
+    name: str = "app",
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
-    """The real ``python -m example_app``, logging in at ``issuer``, ORCA sandboxed."""
+    """The real ``python -m example_app``, logging in at ``issuer``, ORCA sandboxed;
+    ``extra_env`` adds or overrides settings (the FAPI 2.0 profile and its client key)."""
     env = {
         "OIDC_ISSUER": issuer,
         "OIDC_CLIENT_ID": client_id,
@@ -155,6 +163,9 @@ def start_app(
         "OIDC_SCOPES": "",
         "OIDC_REFRESH_LEEWAY": "",
         "OIDC_CLOCK_LEEWAY": "",
+        "OIDC_PROFILE": "",
+        "OIDC_CLIENT_KEY": "",
+        **(extra_env or {}),
     }
     args = ["-m", "example_app", "--host", "127.0.0.1", "--port", str(port)]
     with serve(args, port, env, tmp / f"{name}.log") as server:
@@ -183,6 +194,37 @@ class RotationStack(Stack):
     """A stack whose provider reads its keys from ``jwks_file`` at each (re)start."""
 
     jwks_file: Path
+
+
+@dataclass
+class FapiStack(Stack):
+    """The provider in its FAPI 2.0 mode and the app with ``OIDC_PROFILE=fapi2``."""
+
+    #: The app's client key (what ``OIDC_CLIENT_KEY`` names): PS256 for RSA, ES256 for EC.
+    client_key: RSAKey | ECKey
+    client_alg: str
+
+
+def fapi_env(key: RSAKey | ECKey, tmp: Path, *, inline: bool) -> dict[str, str]:
+    """The app's FAPI 2.0 settings: ``OIDC_PROFILE=fapi2`` and ``OIDC_CLIENT_KEY``, the
+    private key as a PEM file, or (``inline``) as a JWK in the variable itself."""
+    if inline:
+        value = json.dumps(key.as_dict(private=True))
+    else:
+        path = tmp / "client-key.pem"
+        path.write_bytes(key.as_pem(private=True))
+        path.chmod(0o600)
+        value = str(path)
+    return {"OIDC_PROFILE": "fapi2", "OIDC_CLIENT_KEY": value, "OIDC_CLIENT_SECRET": ""}
+
+
+def public_jwks_file(key: RSAKey | ECKey, alg: str, tmp: Path) -> Path:
+    """The client's public JWKS as a file, for provider.js's inline registration
+    (``CLIENT_JWKS_FILE``); ``kid`` is the RFC 7638 thumbprint, as the kit computes it."""
+    public = {**key.as_dict(private=False), "kid": key.thumbprint(), "alg": alg, "use": "sig"}
+    path = tmp / "client-jwks.json"
+    path.write_text(json.dumps({"keys": [public]}))
+    return path
 
 
 def signing_key(kid: str) -> dict[str, object]:
