@@ -80,6 +80,8 @@ class LoginTransaction:
     acr_values: tuple[str, ...] = ()
     #: Step-up: ``"login"`` when the provider was told to authenticate the user again.
     prompt: str | None = None
+    #: The name of the provider the login was started for (several providers in one app).
+    provider: str = "default"
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -121,12 +123,19 @@ class LoginFlow:
         store: SessionStore,
         http: httpx.AsyncClient,
         clock: Callable[[], float] = time.time,
+        *,
+        name: str = "default",
+        redirect_uri: str | None = None,
     ) -> None:
         self._config = config
         self._provider = provider
         self._store = store
         self._http = http
         self._clock = clock
+        #: The provider's name, recorded in each transaction this flow starts.
+        self.name = name
+        #: Where the provider sends the browser back (a distinct one per provider).
+        self.redirect_uri = redirect_uri or config.redirect_uri
 
     async def start(
         self,
@@ -153,6 +162,7 @@ class LoginFlow:
             max_age=max_age,
             acr_values=acr_values,
             prompt=prompt,
+            provider=self.name,
         )
         await self._store.set(_txn_key(txn.state), txn.encode(), self._config.login_timeout)
         params = self._auth_params(txn)
@@ -194,7 +204,7 @@ class LoginFlow:
         params = {
             "response_type": "code",
             "client_id": self._config.client_id,
-            "redirect_uri": self._config.redirect_uri,
+            "redirect_uri": self.redirect_uri,
             "scope": " ".join(self._config.scopes),
             "state": txn.state,
             "nonce": txn.nonce,
@@ -214,7 +224,22 @@ class LoginFlow:
 
     async def finish(self, params: Mapping[str, Sequence[str]], binding: str | None) -> LoginResult:
         """Validate a callback's parameters, exchange the code, validate the ID token."""
-        txn = await self._take_transaction(_single(params, "state"), binding)
+        txn = await self.take(params, binding)
+        if txn.provider != self.name:
+            raise IssuerMismatch("this login was started for another provider")
+        return await self.complete(txn, params)
+
+    async def take(
+        self, params: Mapping[str, Sequence[str]], binding: str | None
+    ) -> LoginTransaction:
+        """The transaction a callback's ``state`` names, taken (it works once), checked to
+        belong to this browser and to be recent."""
+        return await self._take_transaction(_single(params, "state"), binding)
+
+    async def complete(
+        self, txn: LoginTransaction, params: Mapping[str, Sequence[str]]
+    ) -> LoginResult:
+        """The rest of :meth:`finish`, for a transaction this flow started."""
         meta = await self._provider.metadata()
         self._check_issuer_parameter(_single(params, "iss"), meta)
         error = _single(params, "error")
@@ -226,7 +251,7 @@ class LoginFlow:
         form = {
             "grant_type": "authorization_code",
             "code": code,
-            "redirect_uri": self._config.redirect_uri,
+            "redirect_uri": self.redirect_uri,
             "code_verifier": txn.code_verifier,
         }
         # DPoP: the session's own key, made now and bound to its tokens from the first one.

@@ -78,7 +78,9 @@ def _step_up_refusal(request: Request, step_up: StepUp) -> Response | None:
     session: Session | None = request.scope.get(SCOPE_KEY)
     if auth is None or session is None:
         raise ConfigurationError("login_required(...) with step-up needs the OIDCAuth middleware")
-    if auth.flow.satisfies(session.claims, step_up):
+    client = auth.client_for(session)
+    if client.flow.satisfies(session.claims, step_up):
         return None
     log.info("step-up required for sub=%s on %s", session.sub, request.url.path)
-    return step_up_response(request, step_up, auth.json_paths)
+    name = None if client is auth.default_client else client.name
+    return step_up_response(request, step_up, auth.json_paths, provider=name)

@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
+import json
 import logging
 import secrets
 import time
@@ -24,6 +26,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from ._clients import ProviderClient
+from ._config import OIDCConfig
 from ._errors import (
     CrossSiteRequest,
     InvalidLogoutToken,
@@ -89,8 +93,9 @@ class LogoutRoutes:
             tokens = form.getlist("logout_token")
             if len(tokens) != 1 or not isinstance(tokens[0], str):
                 raise InvalidLogoutToken("exactly one logout_token is required")
+            client = self._client_named_in(tokens[0])
             logout = await validate_logout_token(
-                tokens[0], auth.config, auth.provider, auth.store, self._clock()
+                tokens[0], client.config, client.provider, auth.store, self._clock()
             )
         except OIDCError as exc:
             log.warning("back-channel logout refused: %s", exc.description)
@@ -98,7 +103,7 @@ class LogoutRoutes:
             status = exc.status if exc.status >= 500 else 400
             return JSONResponse(body, status_code=status, headers=_NO_STORE)
         try:
-            ended = await auth.sessions.end_matching(auth.config.issuer, logout.sub, logout.sid)
+            ended = await client.sessions.end_matching(client.config.issuer, logout.sub, logout.sid)
         except StoreUnavailable as exc:
             # Let the provider retry: forget the jti if the store lets us (best effort).
             with contextlib.suppress(StoreUnavailable):
@@ -107,6 +112,18 @@ class LogoutRoutes:
             return JSONResponse(body, status_code=exc.status, headers=_NO_STORE)
         log.info("back-channel logout ended %d session(s)", ended)
         return Response(status_code=200, headers=_NO_STORE)
+
+    def _client_named_in(self, token: str) -> ProviderClient:
+        """The provider a logout token says it comes from: only to pick whose keys and rules
+        validate it, which then check everything, ``iss`` included."""
+        clients = self._auth.clients
+        if len(clients) == 1:
+            return self._auth.default_client
+        iss = _unverified_issuer(token)
+        for client in clients.values():
+            if client.config.issuer == iss:
+                return client
+        raise InvalidLogoutToken("the logout token comes from no configured provider")
 
     def check_return(self, request: Request, cookie: str) -> None:
         """The browser is back from the provider's logout: compare ``state`` (log only)."""
@@ -131,17 +148,21 @@ class LogoutRoutes:
         except SessionError:
             tokens = None
         try:
-            meta = await auth.provider.metadata()
+            client = auth.client_for(session)
+        except SessionError:
+            return "/", None  # its provider is no longer configured
+        try:
+            meta = await client.provider.metadata()
         except OIDCError as exc:
             log.warning("logout: provider unavailable (%s); local session ended", exc.code)
             return "/", None
         if tokens is not None:
-            await self._revoke(meta, tokens)
+            await self._revoke(client.config, meta, tokens)
         if meta.end_session_endpoint is None:
             return "/", None
         state = secrets.token_urlsafe(16)
         params = {
-            "client_id": auth.config.client_id,
+            "client_id": client.config.client_id,
             "post_logout_redirect_uri": f"{auth.config.base_url}/",
             "state": state,
         }
@@ -150,12 +171,12 @@ class LogoutRoutes:
         separator = "&" if "?" in meta.end_session_endpoint else "?"
         return meta.end_session_endpoint + separator + urlencode(params), state
 
-    async def _revoke(self, meta: ProviderMetadata, tokens: TokenSet) -> None:
+    async def _revoke(self, config: OIDCConfig, meta: ProviderMetadata, tokens: TokenSet) -> None:
         """Revoke the refresh token (the whole grant, at most providers) and the access token."""
-        auth = self._auth
+        http = self._auth.http
         if tokens.refresh_token:
-            await revoke_token(auth.http, auth.config, meta, tokens.refresh_token, "refresh_token")
-        await revoke_token(auth.http, auth.config, meta, tokens.access_token, "access_token")
+            await revoke_token(http, config, meta, tokens.refresh_token, "refresh_token")
+        await revoke_token(http, config, meta, tokens.access_token, "access_token")
 
 
 _CONFIRM_PAGE = f"""<!doctype html>
@@ -170,3 +191,14 @@ background:#0b3d91;color:#fff;cursor:pointer}}a{{color:#0b3d91}}</style></head>
 <form method="post" action="/auth/logout"><button type="submit">Log out</button></form>
 <p><a href="/">{html.escape("Stay logged in")}</a></p></body></html>
 """
+
+
+def _unverified_issuer(token: str) -> str | None:
+    """The ``iss`` of a compact JWT's payload, unverified (for routing only)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    iss = claims.get("iss") if isinstance(claims, dict) else None
+    return iss if isinstance(iss, str) else None

@@ -81,7 +81,9 @@ def error_response(conn: HTTPConnection, exc: OIDCError, json_paths: tuple[str, 
     return HTMLResponse(_error_page(exc), status_code=exc.status, headers=_NO_STORE)
 
 
-def step_up_response(request: Request, step_up: StepUp, json_paths: tuple[str, ...]) -> Response:
+def step_up_response(
+    request: Request, step_up: StepUp, json_paths: tuple[str, ...], provider: str | None = None
+) -> Response:
     """The answer to a request whose session does not satisfy ``step_up`` (RFC 9470).
 
     A browser ``GET`` goes to log in again with the route's requirements; anything else gets
@@ -89,7 +91,10 @@ def step_up_response(request: Request, step_up: StepUp, json_paths: tuple[str, .
     """
     if request.method in ("GET", "HEAD") and not wants_json(request, json_paths):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        query = urlencode({"next": target, **step_up.login_params()})
+        params = {"next": target, **step_up.login_params()}
+        if provider is not None:
+            params["provider"] = provider  # step up with the provider the session came from
+        query = urlencode(params)
         return RedirectResponse(
             f"/auth/login?{query}", status_code=303, headers={"Cache-Control": "no-store"}
         )

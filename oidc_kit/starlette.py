@@ -28,17 +28,25 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ._clients import ProviderClient, named_configs
 from ._config import OIDCConfig
 from ._dpop import DPoPKey
-from ._errors import LoginRequired, OIDCError, SessionError
-from ._flow import LoginFlow
+from ._errors import (
+    InvalidLoginRequest,
+    InvalidState,
+    IssuerMismatch,
+    LoginRequired,
+    OIDCError,
+    SessionEnded,
+    SessionError,
+)
+from ._flow import LoginTransaction
 from ._form_post import needs_repost, repost_page, without_marker
 from ._login_required import login_required
 from ._logout_routes import LogoutRoutes
 from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
-from ._provider import Provider
 from ._refresh import TokenManager
-from ._session import CookieSigner, Session, Sessions, new_id
+from ._session import CookieSigner, Session, new_id
 from ._step_up import StepUp
 from ._tokens import TokenSet
 from ._web import error_response, is_same_origin, origin_of, safe_next_path, wants_json
@@ -55,30 +63,51 @@ class OIDCAuth:
 
     def __init__(
         self,
-        config: OIDCConfig,
+        config: OIDCConfig | Mapping[str, OIDCConfig],
         *,
         http_client: httpx.AsyncClient | None = None,
         store: SessionStore | None = None,
         json_paths: Sequence[str] = ("/api/",),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
+        """``config`` is one provider's settings, or several by name (``{"portx": ...,
+        "corp": ...}``; the first is the default, ``/auth/login?provider=corp`` picks another).
+        """
+        configs = named_configs(config)
+        self.config = next(iter(configs.values()))
         self._owns_http = http_client is None
-        self.http = http_client or httpx.AsyncClient(timeout=config.http_timeout)
+        self.http = http_client or httpx.AsyncClient(timeout=self.config.http_timeout)
         self._owns_store = store is None
-        self.store = store if store is not None else open_store(config.session_store)
-        self.provider = Provider(config, self.http, clock)
-        self.sessions = Sessions(config, self.store, clock)
-        self.flow = LoginFlow(config, self.provider, self.store, self.http, clock)
-        self.tokens = TokenManager(config, self.provider, self.sessions, self.http, clock)
-        self.cookies = CookieSigner(config.session_secrets, config.login_timeout)
-        prefix = "__Host-" if config.secure_cookies else ""
-        self.session_cookie = prefix + config.cookie_name
-        self.login_cookie = prefix + config.login_cookie_name
+        self.store = store if store is not None else open_store(self.config.session_store)
+        #: Each configured provider by name, the default first.
+        self.clients = {
+            name: ProviderClient.build(
+                name, each, default=i == 0, store=self.store, http=self.http, clock=clock
+            )
+            for i, (name, each) in enumerate(configs.items())
+        }
+        self._by_issuer = {client.config.issuer: client for client in self.clients.values()}
+        default = next(iter(self.clients.values()))
+        self.default_client = default
+        self.provider = default.provider
+        self.sessions = default.sessions
+        self.flow = default.flow
+        self.tokens = default.tokens
+        self.cookies = CookieSigner(self.config.session_secrets, self.config.login_timeout)
+        prefix = "__Host-" if self.config.secure_cookies else ""
+        self.session_cookie = prefix + self.config.cookie_name
+        self.login_cookie = prefix + self.config.login_cookie_name
         self.logout_cookie = prefix + "oidc_logout"
         self.logout_routes = LogoutRoutes(self, clock)
         self.json_paths = tuple(json_paths)
-        self._origin = origin_of(config.base_url)
+        self._origin = origin_of(self.config.base_url)
+
+    def client_for(self, session: Session) -> ProviderClient:
+        """The provider a session came from (by its issuer)."""
+        client = self._by_issuer.get(session.iss)
+        if client is None:
+            raise SessionEnded("the session's provider is no longer configured")
+        return client
 
     # -- wiring -------------------------------------------------------------------------
 
@@ -88,6 +117,7 @@ class OIDCAuth:
         return [
             Route("/login", self._login, methods=["GET"]),
             Route("/callback", self._callback, methods=["GET", "POST"]),
+            Route("/callback/{provider}", self._callback, methods=["GET", "POST"]),
             Route("/logout", self._logout, methods=["GET", "POST"]),
             Route("/session", self._session, methods=["GET"]),
             Route("/backchannel-logout", self.logout_routes.backchannel, methods=["POST"]),
@@ -137,11 +167,14 @@ class OIDCAuth:
 
     def httpx_auth(self, conn: HTTPConnection) -> httpx.Auth:
         """An ``httpx.Auth`` calling APIs with this request's user's access token."""
-        return SessionAuth(_SessionTokens(self, _require_session(conn)), self.provider.dpop_nonces)
+        session = _require_session(conn)
+        client = self.client_for(session)
+        return SessionAuth(_SessionTokens(client.tokens, session), client.provider.dpop_nonces)
 
     async def access_token(self, conn: HTTPConnection) -> str:
         """The user's access token, refreshed first when due. Keep it out of pages and logs."""
-        return (await self.tokens.tokens(_require_session(conn))).access_token
+        session = _require_session(conn)
+        return (await self.client_for(session).tokens.tokens(session)).access_token
 
     async def token_status(self, conn: HTTPConnection) -> dict[str, Any]:
         """What a profile page may show about the tokens: never a token itself."""
@@ -157,12 +190,14 @@ class OIDCAuth:
             "has_refresh_token": tokens.refresh_token is not None,
             "token_type": tokens.scheme,
             "dpop_jkt": DPoPKey.from_json(tokens.dpop_key).thumbprint if tokens.dpop_key else None,
-            "profile": self.config.profile,
+            "profile": self.client_for(session).config.profile,
+            "provider": self.client_for(session).name,
         }
 
     async def refresh_now(self, conn: HTTPConnection) -> None:
         """Refresh the user's access token now (a "refresh now" button)."""
-        await self.tokens.refresh(_require_session(conn))
+        session = _require_session(conn)
+        await self.client_for(session).tokens.refresh(session)
 
     def session_cookie_for(self, sid: str) -> str:
         """A ``Set-Cookie`` value naming session ``sid``, signed with the newest secret."""
@@ -183,11 +218,16 @@ class OIDCAuth:
             step_up = StepUp.from_query(_query_params(request))
         except OIDCError as exc:
             return error_response(request, exc, self.json_paths)
+        name = request.query_params.get("provider")
+        client = self.default_client if name is None else self.clients.get(name)
+        if client is None:
+            refusal = InvalidLoginRequest("no provider of that name is configured")
+            return error_response(request, refusal, self.json_paths)
         next_path = safe_next_path(request.query_params.get("next"))
         existing = request.cookies.get(self.login_cookie)
         # One binding per browser, reused, so logins started in two tabs both complete.
         binding = (existing and self.cookies.login_binding(existing)) or new_id()
-        url = await self.flow.start(
+        url = await client.flow.start(
             binding,
             next_path,
             max_age=step_up.max_age,
@@ -212,7 +252,10 @@ class OIDCAuth:
                 # A cross-site form_post without our SameSite=Lax cookie: once more, same-origin.
                 return repost_page(self.config.redirect_uri, params)
             binding = self.cookies.login_binding(raw) if raw else None
-            result = await self.flow.finish(without_marker(params), binding)
+            params = without_marker(params)
+            txn = await self.flow.take(params, binding)
+            client = self._client_of(txn, request.path_params.get("provider"))
+            result = await client.flow.complete(txn, params)
         except OIDCError as exc:
             log.info("login failed: %s", exc.code)
             response = error_response(request, exc, self.json_paths)
@@ -223,12 +266,27 @@ class OIDCAuth:
         old: Session | None = request.scope.get(SCOPE_KEY)
         if old is not None:
             await self.sessions.delete(old.sid)  # a new id at every login
-        session = await self.sessions.create(result.tokens, result.claims, result.provider_sid)
+        session = await client.sessions.create(result.tokens, result.claims, result.provider_sid)
         log.info("login succeeded for sub=%s", session.sub)
         response = RedirectResponse(result.next_path, status_code=303)
         self._set_session_cookie(response, session.sid)
         self.delete_cookie(response, self.login_cookie, cross_site=self._cross_site_login_cookie)
         return response
+
+    def _client_of(self, txn: LoginTransaction, arrived_at: str | None) -> ProviderClient:
+        """The provider a login was started with, which must be the one whose redirect URI
+        the response came back to: else it is a mix-up (RFC 9700 4.4), refused before the
+        code goes to any token endpoint."""
+        client = self.clients.get(txn.provider)
+        if client is None:
+            raise InvalidState("the login's provider is no longer configured")
+        if (arrived_at or self.default_client.name) != client.name:
+            raise IssuerMismatch(
+                "the authorization response came back for another provider than the login's",
+                expected=client.name,
+                actual=arrived_at or self.default_client.name,
+            )
+        return client
 
     async def _logout(self, request: Request) -> Response:
         if request.method == "GET":
@@ -262,7 +320,7 @@ class OIDCAuth:
             if request.method in ("GET", "HEAD") and not wants_json(request, self.json_paths):
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 response: Response = RedirectResponse(
-                    "/auth/login?" + urlencode({"next": target}),
+                    "/auth/login?" + urlencode(self._login_params(request, target)),
                     status_code=303,
                     headers={"Cache-Control": "no-store"},
                 )
@@ -274,6 +332,15 @@ class OIDCAuth:
         if exc.status >= 500:
             log.warning("request failed: %s", exc)
         return error_response(request, exc, self.json_paths)
+
+    def _login_params(self, request: Request, target: str) -> dict[str, str]:
+        """Log in again where the ended session came from."""
+        params = {"next": target}
+        session: Session | None = request.scope.get(SCOPE_KEY)
+        client = self._by_issuer.get(session.iss) if session is not None else None
+        if client is not None and client is not self.default_client:
+            params["provider"] = client.name
+        return params
 
     # -- cookies ------------------------------------------------------------------------
 
@@ -315,15 +382,15 @@ class OIDCAuth:
 class _SessionTokens:
     """A :class:`~oidc_kit.httpx_auth.TokenSetSource` over one request's session."""
 
-    def __init__(self, auth: OIDCAuth, session: Session) -> None:
-        self._auth = auth
+    def __init__(self, manager: TokenManager, session: Session) -> None:
+        self._manager = manager
         self._session = session
 
     async def tokens(self) -> TokenSet:
-        return await self._auth.tokens.tokens(self._session)
+        return await self._manager.tokens(self._session)
 
     async def refreshed(self, rejected: str) -> TokenSet:
-        return await self._auth.tokens.refresh(self._session, rejected)
+        return await self._manager.refresh(self._session, rejected)
 
 
 def _require_session(conn: HTTPConnection) -> Session:

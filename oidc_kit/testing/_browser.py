@@ -22,6 +22,7 @@ async def sandbox_login(
     password: str | None = None,
     *,
     next_path: str = "/",
+    provider: str | None = None,
 ) -> httpx.Response:
     """Log ``username`` in to the app behind ``browser``, the way a browser would.
 
@@ -31,9 +32,11 @@ async def sandbox_login(
     password defaults to the username, as for the sandbox's ``alice`` and ``bob``) and the
     provider's answer is handed back to the app's callback. Returns the callback's response:
     a 303 to ``next_path`` on success, the app's 4xx otherwise. Apps configured with
-    ``response_mode=form_post`` are not supported (an ``AssertionError`` says so).
+    ``response_mode=form_post`` are not supported (an ``AssertionError`` says so). With
+    several providers configured, ``provider`` names the one ``op`` serves.
     """
-    start = await browser.get("/auth/login", params={"next": next_path})
+    params = {"next": next_path} | ({"provider": provider} if provider else {})
+    start = await browser.get("/auth/login", params=params)
     if start.status_code not in (302, 303):
         raise AssertionError(f"/auth/login answered {start.status_code}, not a redirect")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=op.app)) as provider:

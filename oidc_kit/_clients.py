@@ -1,0 +1,104 @@
+"""Several OpenID Providers in one app: each named provider's own client settings, discovery,
+login flow and refreshes, over the app's one session store.
+
+The first provider is the default: its redirect URI is ``{base_url}/auth/callback``; each other
+provider NAME gets ``{base_url}/auth/callback/NAME``. Distinct redirect URIs are RFC 9700
+4.4.2's defence against mix-up attacks that works even with providers that do not send the
+RFC 9207 ``iss`` parameter: a response arriving at provider A's URI for a login started with B
+is refused before any code is sent anywhere. A session belongs to the provider whose ``iss``
+it holds, so issuers must differ.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from ._config import OIDCConfig
+from ._errors import ConfigurationError
+from ._flow import LoginFlow
+from ._provider import Provider
+from ._refresh import TokenManager
+from ._session import Sessions
+from .stores import SessionStore
+
+__all__ = ["DEFAULT_NAME", "ProviderClient", "named_configs"]
+
+#: The name of the provider when the app has only one.
+DEFAULT_NAME = "default"
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+#: Settings of the app, not of a provider: every provider's configuration must agree on them
+#: (build the others with ``dataclasses.replace(first, issuer=..., client_id=..., ...)``).
+APP_WIDE_FIELDS = (
+    "base_url",
+    "session_secrets",
+    "session_store",
+    "session_idle_timeout",
+    "session_absolute_timeout",
+    "login_timeout",
+    "response_mode",
+    "cookie_name",
+    "login_cookie_name",
+)
+
+
+@dataclass(frozen=True)
+class ProviderClient:
+    """One configured provider, as the app talks to it."""
+
+    name: str
+    config: OIDCConfig
+    provider: Provider
+    sessions: Sessions
+    flow: LoginFlow
+    tokens: TokenManager
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        config: OIDCConfig,
+        *,
+        default: bool,
+        store: SessionStore,
+        http: httpx.AsyncClient,
+        clock: Callable[[], float] = time.time,
+    ) -> ProviderClient:
+        provider = Provider(config, http, clock)
+        sessions = Sessions(config, store, clock)
+        redirect_uri = config.redirect_uri if default else f"{config.redirect_uri}/{name}"
+        flow = LoginFlow(config, provider, store, http, clock, name=name, redirect_uri=redirect_uri)
+        tokens = TokenManager(config, provider, sessions, http, clock)
+        return cls(name, config, provider, sessions, flow, tokens)
+
+
+def named_configs(config: OIDCConfig | Mapping[str, OIDCConfig]) -> dict[str, OIDCConfig]:
+    """One configuration as ``{"default": config}``; several checked: names usable in a URL,
+    distinct issuers, the same app-wide settings."""
+    if isinstance(config, OIDCConfig):
+        return {DEFAULT_NAME: config}
+    configs = dict(config)
+    if not configs:
+        raise ConfigurationError("at least one provider must be configured")
+    first = next(iter(configs.values()))
+    issuers: set[str] = set()
+    for name, each in configs.items():
+        if not _NAME.fullmatch(name):
+            raise ConfigurationError(
+                "a provider name is 1 to 32 lower-case letters, digits, - or _", actual=name
+            )
+        if each.issuer in issuers:
+            raise ConfigurationError("two providers have the same issuer", actual=each.issuer)
+        issuers.add(each.issuer)
+        for field in APP_WIDE_FIELDS:
+            if getattr(each, field) != getattr(first, field):
+                raise ConfigurationError(
+                    f"provider {name!r} differs from the first in {field}, an app-wide setting"
+                )
+    return configs
