@@ -19,10 +19,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from html.parser import HTMLParser
 from http.cookiejar import Cookie
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from joserfc.jwk import ECKey, RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,7 +31,12 @@ from starlette.routing import Mount, Route
 
 from oidc_kit import MemoryStore
 from oidc_kit.starlette import OIDCAuth, login_required
-from tests.conformance.misbehaving_op import MisbehavingOP
+from tests.conformance.misbehaving_op import (
+    DPoPProof,
+    DPoPRefused,
+    MisbehavingOP,
+    verify_dpop_proof,
+)
 from tests.conftest import Clock, make_config
 
 APP = "https://app.test"
@@ -58,12 +64,41 @@ class RecordingStore(MemoryStore):
         return [k for k in self.written if k.startswith("session:")]
 
 
+_CLIENT_KEYS: dict[str, RSAKey | ECKey] = {}
+
+
+def client_key(alg: str = "ES256") -> RSAKey | ECKey:
+    """The client's private key for ``private_key_jwt`` (PS256: RSA 2048, ES256: P-256),
+    one per alg per test session."""
+    if alg not in _CLIENT_KEYS:
+        _CLIENT_KEYS[alg] = (
+            RSAKey.generate_key(2048, private=True)
+            if alg == "PS256"
+            else ECKey.generate_key("P-256", private=True)
+        )
+    return _CLIENT_KEYS[alg]
+
+
+def client_key_pem(alg: str = "ES256") -> str:
+    """The ``client_key`` setting: the key as a PKCS#8 PEM."""
+    return client_key(alg).as_pem(private=True).decode()
+
+
 class ResourceServer:
-    """The API (ORCA): accepts the access tokens the provider issued, records what it saw."""
+    """The API (ORCA): accepts the access tokens the provider issued, records what it saw.
+
+    A DPoP-bound token (the provider's ``token_jkt``) is accepted only with the ``DPoP``
+    scheme and a valid proof of its key with ``ath``; with ``dpop_nonce`` set, the proof must
+    carry that nonce (401 ``use_dpop_nonce`` and a ``DPoP-Nonce`` header otherwise).
+    """
 
     def __init__(self, op: MisbehavingOP) -> None:
         self.op = op
         self.seen: list[str] = []
+        self.schemes: list[str] = []
+        self.proofs: list[DPoPProof] = []
+        self.dpop_nonce: str | None = None
+        self._jti: set[str] = set()
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -71,9 +106,34 @@ class ResourceServer:
     def handle(self, request: httpx.Request) -> httpx.Response:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         self.seen.append(token)
-        if scheme != "Bearer" or token not in self.op.issued_access_tokens:
+        self.schemes.append(scheme)
+        if token not in self.op.issued_access_tokens:
             return httpx.Response(401, json={"error": "unauthorized"})
-        return httpx.Response(200, json={"data": [{"id": "acc-1"}]})
+        jkt = self.op.token_jkt.get(token)
+        if jkt is None:
+            if scheme != "Bearer":
+                return httpx.Response(401, json={"error": "unauthorized"})
+            return httpx.Response(200, json={"data": [{"id": "acc-1"}]})
+        headers = {"DPoP-Nonce": self.dpop_nonce} if self.dpop_nonce else {}
+        try:
+            if scheme != "DPoP":
+                raise DPoPRefused("invalid_token", "a DPoP-bound token without DPoP")
+            proof = verify_dpop_proof(
+                request,
+                endpoint="api",
+                htu=API,
+                seen_jti=self._jti,
+                now=self.op.wall_clock(),
+                record=self.proofs,
+                access_token=token,
+                nonce=self.dpop_nonce,
+            )
+            if proof.jkt != jkt:
+                raise DPoPRefused("invalid_dpop_proof", "not the token's key")
+        except DPoPRefused as exc:
+            headers["WWW-Authenticate"] = f'DPoP error="{exc.error}"'
+            return httpx.Response(401, json={"error": exc.error}, headers=headers)
+        return httpx.Response(200, json={"data": [{"id": "acc-1"}]}, headers=headers)
 
 
 def build_app(kit: OIDCAuth, api: ResourceServer) -> Starlette:
@@ -84,8 +144,16 @@ def build_app(kit: OIDCAuth, api: ResourceServer) -> Starlette:
             upstream = await client.get(API)
         return JSONResponse(upstream.json(), status_code=upstream.status_code)
 
+    @login_required
+    async def token_status(request: Request) -> Response:
+        return JSONResponse(await kit.token_status(request))
+
     return Starlette(
-        routes=[Mount("/auth", routes=kit.routes), Route("/api/accounts", accounts)],
+        routes=[
+            Mount("/auth", routes=kit.routes),
+            Route("/api/accounts", accounts),
+            Route("/api/token-status", token_status),
+        ],
         middleware=[kit.middleware],
         exception_handlers=kit.exception_handlers,
     )
@@ -163,7 +231,7 @@ class RP:
 
     async def return_from_provider(self, location: str) -> httpx.Response:
         """The browser at the provider and back, in the response mode the RP asked for."""
-        query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        query = self.op.requested(location)  # with PAR, what was pushed
         if query.get("response_mode") == "form_post":
             return await self.submit_form_post(self.op.form_post_page(location))
         params = self.op.authorize(location)
@@ -259,7 +327,10 @@ RPFactory = Callable[..., Awaitable[RP]]
 
 @pytest.fixture
 async def rp_factory(op: MisbehavingOP, clock: Clock) -> AsyncIterator[RPFactory]:
-    """Make an RP for ``op``; keyword arguments override its :class:`OIDCConfig`."""
+    """Make an RP for ``op``; keyword arguments override its :class:`OIDCConfig`.
+
+    With a ``client_key``, the provider registers the JWKS the app serves at ``/auth/jwks``.
+    """
     made: list[RP] = []
 
     async def make(**overrides: Any) -> RP:
@@ -274,6 +345,10 @@ async def rp_factory(op: MisbehavingOP, clock: Clock) -> AsyncIterator[RPFactory
         http = httpx.AsyncClient(transport=op.transport())
         kit = OIDCAuth(make_config(**values), http_client=http, store=store, clock=clock)
         made.append(RP(kit, op, store))
+        if kit.config.signing_key is not None:
+            jwks = await made[-1].browser.get("/auth/jwks")
+            assert jwks.status_code == 200, jwks.text
+            op.client_jwks = jwks.json()
         return made[-1]
 
     yield make

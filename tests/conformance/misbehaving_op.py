@@ -16,26 +16,71 @@ What it adds to the unit tests' provider, so every case can be played end to end
 - one method per misbehaviour, named after the OpenID Foundation test it plays
   (:meth:`misbehave` looks them up by the test's name).
 
+FAPI 2.0 (:meth:`MisbehavingOP.fapi2` turns it all on at once):
+
+- a PAR endpoint (RFC 9126) that stores the pushed parameters under a one-time
+  ``request_uri``; :meth:`authorize` resolves it, and with ``require_par`` refuses a request
+  that was not pushed (the browser's own query is kept in ``browser_queries``);
+- ``private_key_jwt`` (RFC 7523): assertions verified against ``client_jwks`` (the conftest
+  registers what the app serves at ``/auth/jwks``), a reused ``jti`` refused, every assertion
+  recorded in ``client_assertions`` with the endpoint it came to;
+- DPoP (RFC 9449) at the token and userinfo endpoints: proofs verified (signature by the
+  header's ``jwk``, ``typ``, ``htm``, ``htu``, ``iat``, a unique ``jti``, ``ath`` at
+  userinfo, the server's nonce when ``dpop_nonce`` names one) and recorded in
+  ``dpop_proofs``; a token request with a proof gets a ``DPoP`` token bound to the proof's
+  key (``token_jkt``), which userinfo then accepts only with a matching proof.
+  :func:`verify_dpop_proof` is the same check for the conftest's resource server.
+
 Counters: ``hits`` counts requests per endpoint name (``discovery``, ``jwks``, ``token``,
-``userinfo``, ``revocation``); FakeOP's ``calls`` (per path) and ``requests`` still fill in.
+``userinfo``, ``revocation``, ``par``); FakeOP's ``calls`` (per path) and ``requests`` still
+fill in.
+
+Client assertions and DPoP proofs are checked against the wall clock (``wall_clock``): the kit
+signs them with ``time.time()``, not with the injected clock its ID-token checks use.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
+import json
 import secrets
+import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import httpx
-from joserfc import jws
-from joserfc.jwk import RSAKey
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from tests.fake_op import CLIENT_ID, CLIENT_SECRET, DROP, ISSUER, FakeOP, hmac_key, rsa_key
 
-__all__ = ["DROP", "ISSUER", "UNTRUSTED", "MisbehavingOP", "id_token_header", "signing_key"]
+__all__ = [
+    "CLIENT_ASSERTION_TYPE",
+    "DROP",
+    "ISSUER",
+    "UNTRUSTED",
+    "ClientAssertion",
+    "DPoPProof",
+    "DPoPRefused",
+    "MisbehavingOP",
+    "access_token_hash",
+    "id_token_header",
+    "signing_key",
+    "verify_dpop_proof",
+]
+
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+#: What FAPI 2.0 allows for client assertions and DPoP proofs.
+FAPI2_ALGS = ("PS256", "ES256")
+#: How far a proof's or an assertion's ``iat`` may be from the server's clock.
+MAX_SKEW = 60
 
 #: Where a misbehaving provider points things it should not.
 UNTRUSTED = "https://attacker.test"
@@ -57,6 +102,101 @@ def signing_key(kid: str, alg: str) -> RSAKey:
 def id_token_header(token: str) -> dict[str, Any]:
     """The protected header of a compact JWS, as the provider sent it."""
     return dict(jws.extract_compact(token.encode()).protected)
+
+
+def access_token_hash(access_token: str) -> str:
+    """RFC 9449 ``ath``: base64url(SHA-256(access token)), computed here independently."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _compact_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of a compact JWS, unverified (for the record)."""
+    obj = jws.extract_compact(token.encode())
+    claims = json.loads(obj.payload)
+    if not isinstance(claims, dict):
+        raise ValueError("the JWT's payload is not an object")
+    return dict(obj.protected), claims
+
+
+@dataclass
+class ClientAssertion:
+    """A ``private_key_jwt`` assertion as the provider received it."""
+
+    endpoint: str
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    accepted: bool = False
+
+
+@dataclass
+class DPoPProof:
+    """A validly signed DPoP proof as a server received it (before its nonce was checked)."""
+
+    endpoint: str
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    jkt: str
+
+
+class DPoPRefused(Exception):
+    """A DPoP proof a server refuses: ``error`` is ``invalid_dpop_proof`` or
+    ``use_dpop_nonce`` (RFC 9449 7.1, 8, 9)."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+
+
+def verify_dpop_proof(
+    request: httpx.Request,
+    *,
+    endpoint: str,
+    htu: str,
+    seen_jti: set[str],
+    now: float,
+    record: list[DPoPProof],
+    access_token: str | None = None,
+    nonce: str | None = None,
+) -> DPoPProof:
+    """RFC 9449 4.3: the checks a server makes of a request's DPoP proof.
+
+    Records the proof in ``record`` once its signature is verified, then checks the nonce;
+    raises :class:`DPoPRefused` on any failure.
+    """
+    values = request.headers.get_list("dpop")
+    if len(values) != 1:
+        raise DPoPRefused("invalid_dpop_proof", f"{len(values)} DPoP headers")
+    try:
+        header, _ = _compact_parts(values[0])
+        jwk = header.get("jwk")
+        if header.get("typ") != "dpop+jwt" or header.get("alg") not in FAPI2_ALGS:
+            raise DPoPRefused("invalid_dpop_proof", f"typ/alg {header!r}")
+        if not isinstance(jwk, dict) or any(m in jwk for m in ("d", "p", "q", "k")):
+            raise DPoPRefused("invalid_dpop_proof", "the header's jwk is missing or private")
+        key = ECKey.import_key(jwk) if jwk.get("kty") == "EC" else RSAKey.import_key(jwk)
+        claims = dict(jwt.decode(values[0], key, algorithms=[header["alg"]]).claims)
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise DPoPRefused("invalid_dpop_proof", f"undecodable ({type(exc).__name__})") from None
+    proof = DPoPProof(endpoint, header, claims, key.thumbprint())
+    record.append(proof)
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or jti in seen_jti:
+        raise DPoPRefused("invalid_dpop_proof", "jti missing or reused")
+    seen_jti.add(jti)
+    if claims.get("htm") != request.method:
+        raise DPoPRefused("invalid_dpop_proof", f"htm {claims.get('htm')!r}")
+    if claims.get("htu") != htu:
+        raise DPoPRefused("invalid_dpop_proof", f"htu {claims.get('htu')!r}")
+    iat = claims.get("iat")
+    if not isinstance(iat, int) or abs(iat - now) > MAX_SKEW:
+        raise DPoPRefused("invalid_dpop_proof", f"iat {iat!r}")
+    if access_token is not None and claims.get("ath") != access_token_hash(access_token):
+        raise DPoPRefused("invalid_dpop_proof", "ath does not match the access token")
+    if nonce is not None and claims.get("nonce") != nonce:
+        raise DPoPRefused("use_dpop_nonce", "the proof must carry the server's nonce")
+    return proof
 
 
 def _without_query(url: str) -> str:
@@ -92,6 +232,33 @@ class MisbehavingOP(FakeOP):
             "family_name": "User",
         }
         self.hits: Counter[str] = Counter()
+        # FAPI 2.0: PAR, private_key_jwt, DPoP (see fapi2()).
+        self.wall_clock: Callable[[], float] = time.time
+        #: Publish ``require_pushed_authorization_requests`` and refuse unpushed requests.
+        self.require_par = False
+        #: Overrides of the PAR endpoint's answer (status and body), for its misbehaviours.
+        self.par_status = 201
+        self.par_body: dict[str, Any] = {}
+        #: The pushed requests' forms, as received (client authentication included).
+        self.pushed_requests: list[dict[str, str]] = []
+        self._pushed: dict[str, dict[str, str]] = {}
+        #: The queries the browser brought to the authorization endpoint, as they were.
+        self.browser_queries: list[dict[str, str]] = []
+        #: The client's registered public JWKS, for ``private_key_jwt``.
+        self.client_jwks: dict[str, Any] = {"keys": []}
+        self.client_assertions: list[ClientAssertion] = []
+        self._assertion_jti: set[str] = set()
+        #: Refuse a token request without a DPoP proof.
+        self.require_dpop = False
+        #: The nonce an endpoint (``token``, ``userinfo``) demands in proofs, if any.
+        self.dpop_nonce: dict[str, str] = {}
+        self.dpop_proofs: list[DPoPProof] = []
+        self._dpop_jti: set[str] = set()
+        #: The key thumbprint each DPoP-bound access token is bound to (``cnf.jkt``).
+        self.token_jkt: dict[str, str] = {}
+        #: The revocation requests' forms.
+        self.revocations: list[dict[str, str]] = []
+        self._binding: str | None = None  # the current token request's proof key
 
     # -- discovery and routing ------------------------------------------------------------
 
@@ -107,6 +274,7 @@ class MisbehavingOP(FakeOP):
             "jwks": f"{base}/jwks",
             "revocation": f"{base}/revoke",
             "end_session": f"{base}/logout",
+            "par": f"{base}/par",
             **endpoints,
         }
 
@@ -123,7 +291,17 @@ class MisbehavingOP(FakeOP):
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
             "claims_supported": ["sub", "name", "given_name", "family_name", "email"],
             "response_modes_supported": ["query", "form_post"],
+            "pushed_authorization_request_endpoint": self.endpoints["par"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": list(FAPI2_ALGS),
+            "dpop_signing_alg_values_supported": list(FAPI2_ALGS),
         }
+        if self.require_par:
+            doc["require_pushed_authorization_requests"] = True
         doc.update(self.discovery)
         return {k: v for k, v in doc.items() if v is not DROP}
 
@@ -154,8 +332,10 @@ class MisbehavingOP(FakeOP):
             return self._token(request)
         if name == "userinfo":
             return self._userinfo(request)
-        if name == "revocation":
-            return httpx.Response(200)
+        if name == "revocation" and request.method == "POST":
+            return self._revocation(request)
+        if name == "par" and request.method == "POST":
+            return self._par(request)
         return httpx.Response(404)
 
     def requests_to(self, name: str) -> list[httpx.Request]:
@@ -163,12 +343,28 @@ class MisbehavingOP(FakeOP):
 
     # -- the authorization endpoint -------------------------------------------------------
 
+    def requested(self, authorization_url: str) -> dict[str, str]:
+        """The authorization request's parameters: the browser's query, or what was pushed
+        under its ``request_uri`` (without using the ``request_uri`` up)."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(authorization_url).query).items()}
+        return self._pushed.get(query.get("request_uri", ""), query)
+
     def authorize(self, authorization_url: str) -> dict[str, str]:
         """Read the authorization request as a provider would; the response's parameters."""
         assert _without_query(authorization_url) == _without_query(
             self.endpoints["authorization"]
         ), f"the browser was sent to {authorization_url}, not the discovered endpoint"
         query = {k: v[0] for k, v in parse_qs(urlsplit(authorization_url).query).items()}
+        self.browser_queries.append(query)
+        if "request_uri" in query:
+            pushed = self._pushed.pop(query["request_uri"], None)  # RFC 9126 7.3: one use
+            assert pushed is not None, "an unknown or reused request_uri"
+            assert query["client_id"] == pushed["client_id"]
+            query = pushed
+        elif self.require_par:
+            # RFC 9126 5: without a pushed request, the provider answers an error.
+            error = {"error": "invalid_request", "iss": self.issuer}
+            return error | ({"state": query["state"]} if "state" in query else {})
         assert query["client_id"] == self.client_id
         assert query["response_type"] == "code"
         assert query["code_challenge_method"] == "S256"
@@ -207,7 +403,59 @@ class MisbehavingOP(FakeOP):
         self.issued_access_tokens.append(token)
         return token
 
-    def _client_ok(self, request: httpx.Request, form: dict[str, str]) -> bool:
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        if not self._client_ok(request, form, "token"):
+            return httpx.Response(401, json={"error": "invalid_client"})
+        jkt = None
+        if self.require_dpop or "dpop" in request.headers:
+            nonce = self.dpop_nonce.get("token")
+            headers = {"DPoP-Nonce": nonce} if nonce else {}
+            try:
+                jkt = self._proof(request, "token", nonce=nonce).jkt
+            except DPoPRefused as exc:
+                body = {"error": exc.error, "error_description": exc.description}
+                return httpx.Response(400, json=body, headers=headers)
+        self._binding = jkt
+        if form["grant_type"] == "authorization_code":
+            return self._code_grant(form)
+        return self._refresh_grant(form)
+
+    def _proof(self, request: httpx.Request, endpoint: str, **kwargs: Any) -> DPoPProof:
+        return verify_dpop_proof(
+            request,
+            endpoint=endpoint,
+            htu=_without_query(self.endpoints[endpoint]),
+            seen_jti=self._dpop_jti,
+            now=self.wall_clock(),
+            record=self.dpop_proofs,
+            **kwargs,
+        )
+
+    def _issue(self, nonce: str | None, overrides: dict[str, Any] | None = None) -> httpx.Response:
+        """FakeOP's token response; with a DPoP proof, a ``DPoP`` token bound to its key."""
+        response = super()._issue(nonce, overrides)
+        if self._binding is None:
+            return response
+        body = json.loads(response.content)
+        changed = self.token_body if overrides is None else overrides
+        if "token_type" not in changed:
+            body["token_type"] = "DPoP"
+        if str(body.get("token_type")).lower() == "dpop":
+            self.token_jkt[self.issued_access_tokens[-1]] = self._binding
+        nonce_header = self.dpop_nonce.get("token")
+        headers = {"Cache-Control": "no-store"} | (
+            {"DPoP-Nonce": nonce_header} if nonce_header else {}
+        )
+        return httpx.Response(200, json=body, headers=headers)
+
+    def _client_ok(
+        self, request: httpx.Request, form: dict[str, str], endpoint: str = "token"
+    ) -> bool:
+        if "client_assertion" in form or "client_assertion_type" in form:
+            return self._assertion_ok(request, form, endpoint)
+        if self.require_client_auth == "private_key_jwt":
+            return False
         header = request.headers.get("authorization", "")
         if header.startswith("Basic "):
             if self.require_client_auth not in (None, "client_secret_basic"):
@@ -223,10 +471,91 @@ class MisbehavingOP(FakeOP):
             self.client_secret
         )
 
+    def _assertion_ok(self, request: httpx.Request, form: dict[str, str], endpoint: str) -> bool:
+        """``private_key_jwt`` (RFC 7523 3, FAPI 2.0 5.3.2.1), checked as a strict provider."""
+        if self.require_client_auth not in (None, "private_key_jwt"):
+            return False
+        if "authorization" in request.headers or "client_secret" in form:
+            return False  # RFC 6749 2.3: one client authentication method per request
+        token = form.get("client_assertion", "")
+        try:
+            header, claims = _compact_parts(token)
+        except (JoseError, ValueError, TypeError):
+            return False
+        record = ClientAssertion(endpoint, header, claims)
+        self.client_assertions.append(record)
+        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            return False
+        if header.get("alg") not in FAPI2_ALGS:
+            return False
+        try:
+            jwks: Any = self.client_jwks
+            keys = KeySet.import_key_set(jwks)
+            key = keys.get_by_kid(header["kid"])
+            jwt.decode(token, key, algorithms=[header["alg"]])
+        except (JoseError, ValueError, TypeError, KeyError):
+            return False
+        now = self.wall_clock()
+        jti = claims.get("jti")
+        exp, iat = claims.get("exp"), claims.get("iat")
+        ok = (
+            claims.get("iss") == self.client_id
+            and claims.get("sub") == self.client_id
+            and form.get("client_id", self.client_id) == self.client_id
+            and claims.get("aud") == self.issuer
+            and isinstance(jti, str)
+            and jti not in self._assertion_jti
+            and isinstance(exp, int)
+            and isinstance(iat, int)
+            and iat - MAX_SKEW <= now < exp
+        )
+        if isinstance(jti, str):
+            self._assertion_jti.add(jti)
+        record.accepted = ok
+        return ok
+
+    def _par(self, request: httpx.Request) -> httpx.Response:
+        """RFC 9126 2: authenticate the client, keep the parameters behind a request_uri."""
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        self.pushed_requests.append(form)
+        if not self._client_ok(request, form, "par"):
+            return httpx.Response(401, json={"error": "invalid_client"})
+        if self.par_status != 201 or self.par_body:
+            return httpx.Response(self.par_status, json=self.par_body)
+        if "request_uri" in form or form.get("client_id") != self.client_id:
+            return httpx.Response(400, json={"error": "invalid_request"})
+        uri = REQUEST_URI_PREFIX + secrets.token_urlsafe(24)
+        auth_params = ("client_assertion", "client_assertion_type", "client_secret")
+        self._pushed[uri] = {k: v for k, v in form.items() if k not in auth_params}
+        return httpx.Response(201, json={"request_uri": uri, "expires_in": 60})
+
+    def _revocation(self, request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        self.revocations.append(form)
+        if not self._client_ok(request, form, "revocation"):
+            return httpx.Response(401, json={"error": "invalid_client"})
+        return httpx.Response(200)
+
     def _userinfo(self, request: httpx.Request) -> httpx.Response:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or token not in self.issued_access_tokens:
+        if token not in self.issued_access_tokens:
             return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        jkt = self.token_jkt.get(token)
+        if jkt is None and scheme.lower() != "bearer":
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        if jkt is not None:
+            # RFC 9449 7.1: a bound token only with the DPoP scheme and a proof of its key.
+            nonce = self.dpop_nonce.get("userinfo")
+            headers = {"DPoP-Nonce": nonce} if nonce else {}
+            try:
+                if scheme.lower() != "dpop":
+                    raise DPoPRefused("invalid_token", "a DPoP-bound token without DPoP")
+                proof = self._proof(request, "userinfo", access_token=token, nonce=nonce)
+                if proof.jkt != jkt:
+                    raise DPoPRefused("invalid_dpop_proof", "not the token's key")
+            except DPoPRefused as exc:
+                headers["WWW-Authenticate"] = f'DPoP error="{exc.error}"'
+                return httpx.Response(401, headers=headers)
         body = {"sub": self.sub, **self.userinfo_claims, **self.userinfo_body}
         body = {k: v for k, v in body.items() if v is not DROP}
         return httpx.Response(self.userinfo_status, json=body)
@@ -300,6 +629,31 @@ class MisbehavingOP(FakeOP):
 
     def client_secret_basic(self) -> None:
         self.require_client_auth = "client_secret_basic"
+
+    # -- FAPI 2.0 ---------------------------------------------------------------------------
+
+    def fapi2(self) -> None:
+        """Act as a FAPI 2.0 authorization server: PAR required, ``private_key_jwt`` only,
+        DPoP required at the token endpoint, ID tokens in PS256."""
+        self.require_par = True
+        self.require_client_auth = "private_key_jwt"
+        self.require_dpop = True
+        self.use_key(signing_key("ps-1", "PS256"), "PS256")
+        self.discovery["id_token_signing_alg_values_supported"] = ["PS256"]
+        self.discovery["token_endpoint_auth_methods_supported"] = ["private_key_jwt"]
+
+    def use_dpop_nonce(self, endpoint: str = "token", nonce: str | None = None) -> str:
+        """Demand a server nonce in the DPoP proofs sent to ``endpoint`` (RFC 9449 8, 9)."""
+        self.dpop_nonce[endpoint] = nonce or "nonce-" + secrets.token_urlsafe(12)
+        return self.dpop_nonce[endpoint]
+
+    def dpop_bearer_token(self) -> None:
+        """Asked for a DPoP-bound token, issue a ``Bearer`` one (no ``cnf``)."""
+        self.token_body["token_type"] = "Bearer"
+
+    def dpop_token_type_lower_case(self) -> None:
+        """``token_type`` ``dpop``: the same type as ``DPoP`` (RFC 6749 7.1)."""
+        self.token_body["token_type"] = "dpop"
 
     # refresh (the next ID tokens are the refresh responses')
 
