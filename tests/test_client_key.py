@@ -25,7 +25,8 @@ from oidc_kit import ConfigurationError, MemoryStore, OIDCConfig
 from oidc_kit._client_key import ASSERTION_LIFETIME, ClientKey
 from oidc_kit._config import FAPI2_ID_TOKEN_ALGS
 from oidc_kit.starlette import OIDCAuth
-from tests.conftest import CLIENT_ID, ISSUER, SECRET, make_config
+from tests.conftest import SECRET, make_config
+from tests.fake_op import CLIENT_ID, ISSUER
 
 _KEYS: dict[str, Any] = {}
 
@@ -189,7 +190,8 @@ def test_an_assertion_is_what_rfc_7523_and_fapi2_ask(kind: str) -> None:
     key = ec_key() if kind == "ec" else rsa_2048()
     client = ClientKey.load(pem(key))
     token = client.assertion(CLIENT_ID, ISSUER, now=1_800_000_000)
-    public = KeySet.import_key_set(client.public_jwks())
+    jwks: Any = client.public_jwks()
+    public = KeySet.import_key_set(jwks)
     decoded = jwt.decode(token, public, algorithms=[client.alg])
     assert decoded.header["alg"] == client.alg
     assert decoded.header["kid"] == key.thumbprint()
@@ -262,7 +264,7 @@ def test_repr_never_shows_the_key(kind: str, caplog: pytest.LogCaptureFixture) -
     key = ec_key() if kind == "ec" else rsa_2048()
     config = fapi2(client_key=pem(key))
     private = key.as_dict(private=True)
-    secrets = [private[m] for m in PRIVATE_MEMBERS if m in private]
+    secrets = [str(private[m]) for m in PRIVATE_MEMBERS if m in private]
     body = "".join(pem(key).splitlines()[1:-1])
     caplog.set_level(logging.DEBUG)
     logging.getLogger("oidc_kit").debug("config %r %s", config, config)

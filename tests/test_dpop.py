@@ -29,7 +29,7 @@ API = "https://orca.test/v1/accounts"
 def decode(proof: str) -> tuple[dict[str, object], dict[str, object]]:
     """Verify a proof with the key its own header carries, as a server does (RFC 9449 4.3)."""
     header = dict(jws.extract_compact(proof.encode()).protected)
-    key = ECKey.import_key(header["jwk"])  # type: ignore[arg-type]
+    key = ECKey.import_key(header["jwk"])
     return header, dict(jwt.decode(proof, key, algorithms=["ES256"]).claims)
 
 
