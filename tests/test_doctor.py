@@ -404,7 +404,7 @@ def test_a_plain_http_issuer_fails(doctor: Callable[..., Run]) -> None:
         run = doctor(*FULL, *extra, issuer=issuer, transport=transport)
         assert run.code == 1
         assert run.status("tls") == "fail"
-        assert "the issuer is not https, nor are 6 of its endpoints" in run.detail("tls")
+        assert "the issuer is not https, nor are 7 of its endpoints" in run.detail("tls")
         assert run.status("client_credentials") == "skip"
     assert "/token" not in transport.paths
 

@@ -184,6 +184,7 @@ async def test_discovery(browser: httpx.AsyncClient) -> None:
         ("jwks_uri", "/jwks"),
         ("revocation_endpoint", "/revoke"),
         ("end_session_endpoint", "/logout"),
+        ("pushed_authorization_request_endpoint", "/par"),
     ]:
         assert meta[name] == ISSUER + path
     assert meta["code_challenge_methods_supported"] == ["S256"]
@@ -192,7 +193,11 @@ async def test_discovery(browser: httpx.AsyncClient) -> None:
     assert meta["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
+        "private_key_jwt",
     ]
+    assert meta["token_endpoint_auth_signing_alg_values_supported"] == ["PS256", "ES256"]
+    assert meta["dpop_signing_alg_values_supported"] == ["ES256", "PS256", "EdDSA"]
+    assert "require_pushed_authorization_requests" not in meta
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert meta["backchannel_logout_supported"] is True
     assert meta["backchannel_logout_session_supported"] is True

@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ._op_assertion import ASSERTION_ALGS, AssertionVerifier
 from ._op_authorize import AuthorizationEndpoint
 from ._op_backchannel import LogoutNotifier
 from ._op_context import OPConfig, OPContext
-from ._op_keys import ALG
+from ._op_dpop import DPOP_ALGS
 from ._op_logout import EndSessionEndpoint
 from ._op_models import SCOPE_CLAIMS
 from ._op_session_page import SessionPage
@@ -20,16 +21,17 @@ from ._op_token import TokenEndpoint
 
 __all__ = ["build_app", "discovery_document"]
 
-_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 _TOKEN_CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash", "azp"]
 
 
 def discovery_document(config: OPConfig) -> dict[str, Any]:
     """The provider metadata (OpenID Connect Discovery 1.0), every URL absolute."""
     released = [c for s in config.scopes_supported for c in SCOPE_CLAIMS.get(s, ())]
-    return {
+    document: dict[str, Any] = {
         "issuer": config.issuer,
         "authorization_endpoint": config.url("/authorize"),
+        "pushed_authorization_request_endpoint": config.url("/par"),
         "token_endpoint": config.url("/token"),
         "userinfo_endpoint": config.url("/userinfo"),
         "jwks_uri": config.url("/jwks"),
@@ -39,10 +41,13 @@ def discovery_document(config: OPConfig) -> dict[str, Any]:
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [ALG],
+        "id_token_signing_alg_values_supported": [config.signing_alg],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": _AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
         "revocation_endpoint_auth_methods_supported": _AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),
         "scopes_supported": list(config.scopes_supported),
         "claims_supported": _TOKEN_CLAIMS + list(dict.fromkeys(released)),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
@@ -53,12 +58,15 @@ def discovery_document(config: OPConfig) -> dict[str, Any]:
         "request_uri_parameter_supported": False,
         "claims_parameter_supported": False,
     }
+    if config.require_par:
+        document["require_pushed_authorization_requests"] = True
+    return document
 
 
-def build_app(ctx: OPContext, notifier: LogoutNotifier) -> Starlette:
+def build_app(ctx: OPContext, notifier: LogoutNotifier, assertions: AssertionVerifier) -> Starlette:
     """A Starlette app with routes relative to the issuer (mount it at the issuer's path)."""
-    authorization = AuthorizationEndpoint(ctx)
-    tokens = TokenEndpoint(ctx)
+    authorization = AuthorizationEndpoint(ctx, assertions)
+    tokens = TokenEndpoint(ctx, assertions)
     logout = EndSessionEndpoint(ctx, notifier)
     session_page = SessionPage(ctx, notifier)
 
@@ -74,6 +82,7 @@ def build_app(ctx: OPContext, notifier: LogoutNotifier) -> Starlette:
         Route("/jwks", jwks, methods=get),
         Route("/authorize", authorization.authorize, methods=both),
         Route("/login", authorization.login, methods=post),
+        Route("/par", authorization.push, methods=post),
         Route("/token", tokens.token, methods=post),
         Route("/revoke", tokens.revoke, methods=post),
         Route("/userinfo", tokens.userinfo, methods=both),

@@ -1,8 +1,14 @@
-"""The authorization endpoint: strict request checks, the login form, single sign-on.
+"""The authorization endpoint: strict request checks, the login form, single sign-on; and the
+pushed authorization request endpoint (PAR, RFC 9126).
 
 Errors found before ``client_id`` and ``redirect_uri`` are trusted are shown as a page, never
 redirected. Later errors go back to the ``redirect_uri`` (RFC 6749 4.1.2.1) with ``iss``
 (RFC 9207), as a query string or an auto-submitting form (``response_mode=form_post``).
+
+A client may push its parameters first (``POST /par``, authenticated like at the token
+endpoint, checked exactly as here) and then send only ``client_id`` and the ``request_uri`` it
+got: single use, valid ``par_ttl`` seconds, for that client only. With ``require_par`` (for the
+provider or the client) a request that was not pushed is refused.
 """
 
 from __future__ import annotations
@@ -15,10 +21,19 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ._op_context import NO_STORE, OAuthError, OPContext, read_form, request_params
+from ._op_assertion import AssertionVerifier
+from ._op_client_auth import authenticate_client
+from ._op_context import (
+    NO_STORE,
+    OAuthError,
+    OPContext,
+    json_response,
+    read_form,
+    request_params,
+)
 from ._op_models import SandboxUser
 from ._op_pages import error_page, render_page
-from ._op_store import AuthRequest, Interaction, OPSession
+from ._op_store import PAR_URN_PREFIX, AuthRequest, Interaction, OPSession
 
 __all__ = ["COOKIE_NAME", "AuthorizationEndpoint", "redirect_with"]
 
@@ -26,6 +41,8 @@ COOKIE_NAME = "sandbox_op_session"
 _RESPONSE_MODES = ("query", "form_post")
 _PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+#: Client authentication parameters: never part of a pushed authorization request.
+_CLIENT_AUTH_PARAMS = ("client_secret", "client_assertion", "client_assertion_type")
 
 
 @dataclass(frozen=True)
@@ -48,22 +65,47 @@ def redirect_with(uri: str, params: dict[str, str]) -> RedirectResponse:
 
 
 class AuthorizationEndpoint:
-    """``/authorize`` (GET or POST) and ``/login`` (the login form's POST)."""
+    """``/authorize`` (GET or POST), ``/login`` (the login form's POST) and ``/par``."""
 
-    def __init__(self, ctx: OPContext) -> None:
+    def __init__(self, ctx: OPContext, assertions: AssertionVerifier) -> None:
         self._ctx = ctx
+        self._assertions = assertions
 
     async def authorize(self, request: Request) -> Response:
         """Check an authorization request, then log in, reuse the OP session, or refuse."""
         try:
             params = await request_params(request)
+            if "request_uri" in params:
+                return self._proceed(request, self._pushed_request(params))
             reply = self._trusted_reply(params)
         except OAuthError as exc:
             return error_page(exc.error, exc.description)
         try:
+            self._check_par_not_required(params["client_id"])
             auth = self._validate(params, reply)
         except OAuthError as exc:
             return self._send(reply, {"error": exc.error, "error_description": exc.description})
+        return self._proceed(request, auth)
+
+    async def push(self, request: Request) -> Response:
+        """``POST /par`` (RFC 9126): check and keep the request; 201 with its ``request_uri``."""
+        try:
+            form = await read_form(request)
+            client = await authenticate_client(request, form, self._ctx.clients, self._assertions)
+            if "request_uri" in form:
+                description = "request_uri is not allowed in a pushed authorization request"
+                raise OAuthError("invalid_request", description)
+            params = {k: v for k, v in form.items() if k not in _CLIENT_AUTH_PARAMS}
+            params["client_id"] = client.client_id
+            auth = self._validate(params, self._trusted_reply(params))
+        except OAuthError as exc:
+            return exc.response()
+        ttl = self._ctx.config.par_ttl
+        request_uri = self._ctx.store.push(auth, ttl)
+        return json_response({"request_uri": request_uri, "expires_in": ttl}, status=201)
+
+    def _proceed(self, request: Request, auth: AuthRequest) -> Response:
+        """A valid request: a code through the OP session, the login form, or an error."""
         session = self._ctx.store.session(request.cookies.get(COOKIE_NAME))
         if session is not None and not self._needs_login(session, auth):
             return self._send_code(auth, session)
@@ -111,6 +153,28 @@ class AuthorizationEndpoint:
 
     # -- checks ----------------------------------------------------------------------------
 
+    def _pushed_request(self, params: dict[str, str]) -> AuthRequest:
+        """The pushed request a ``request_uri`` names (used up now); only ``client_id`` and
+        ``request_uri`` are read from the authorization request itself."""
+        client_id = params.get("client_id", "")
+        if client_id not in self._ctx.clients:
+            raise OAuthError("invalid_client", "client_id is missing or unknown")
+        request_uri = params["request_uri"]
+        pushed = None
+        if request_uri.startswith(PAR_URN_PREFIX):
+            pushed = self._ctx.store.take_pushed(request_uri)
+        if pushed is None:
+            description = "request_uri is unknown, expired or already used"
+            raise OAuthError("invalid_request_uri", description)
+        if pushed.client_id != client_id:
+            raise OAuthError("invalid_request_uri", "request_uri was pushed by another client")
+        return pushed
+
+    def _check_par_not_required(self, client_id: str) -> None:
+        if self._ctx.config.require_par or self._ctx.clients[client_id].require_par:
+            description = "authorization requests must be pushed first (PAR): use request_uri"
+            raise OAuthError("invalid_request", description)
+
     def _trusted_reply(self, params: dict[str, str]) -> _Reply:
         client = self._ctx.clients.get(params.get("client_id", ""))
         if client is None:
@@ -124,9 +188,8 @@ class AuthorizationEndpoint:
         )
 
     def _validate(self, params: dict[str, str], reply: _Reply) -> AuthRequest:
-        for name in ("request", "request_uri"):
-            if name in params:
-                raise OAuthError(f"{name}_not_supported", f"{name} is not supported")
+        if "request" in params:
+            raise OAuthError("request_not_supported", "request objects are not supported")
         if params.get("response_mode", "query") not in _RESPONSE_MODES:
             raise OAuthError("invalid_request", "response_mode must be query or form_post")
         if params.get("response_type") != "code":

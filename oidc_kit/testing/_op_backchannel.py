@@ -118,6 +118,10 @@ class LogoutNotifier:
             )
         return client.client_id, response.status_code
 
+    def http_client(self) -> httpx.AsyncClient:
+        """The HTTP client of the provider's outgoing calls (made on first use if not given)."""
+        return self._client()
+
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self._timeout)

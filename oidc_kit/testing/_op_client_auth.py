@@ -1,25 +1,27 @@
-"""Client authentication at the token and revocation endpoints (RFC 6749 2.3.1)."""
+"""Client authentication at the token, PAR and revocation endpoints.
+
+RFC 6749 2.3.1 (a secret, in HTTP Basic or in the form) and RFC 7523 2.2 (``private_key_jwt``,
+a signed assertion in the form). One request uses exactly one method.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
+import json
 from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 
+from ._op_assertion import AssertionVerifier, invalid_client
 from ._op_context import OAuthError
 from ._op_models import SandboxClient
 
 __all__ = ["authenticate_client"]
 
-_CHALLENGE = {"WWW-Authenticate": 'Basic realm="sandbox"'}
-
-
-def _invalid_client(description: str) -> OAuthError:
-    return OAuthError("invalid_client", description, status=401, headers=_CHALLENGE)
+_ASSERTION_FIELDS = ("client_assertion", "client_assertion_type")
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -29,45 +31,68 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
         return None
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
-        raise _invalid_client("only HTTP Basic client authentication is accepted in a header")
+        raise invalid_client("only HTTP Basic client authentication is accepted in a header")
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise _invalid_client("malformed HTTP Basic credentials") from None
+        raise invalid_client("malformed HTTP Basic credentials") from None
     client_id, colon, secret = decoded.partition(":")
     if not colon:
-        raise _invalid_client("malformed HTTP Basic credentials")
+        raise invalid_client("malformed HTTP Basic credentials")
     return unquote_plus(client_id), unquote_plus(secret)
+
+
+def _assertion_subject(form: Mapping[str, str]) -> str:
+    """The client an assertion names (its ``sub``, unverified: only to find the client)."""
+    token = form.get("client_assertion", "")
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, binascii.Error):
+        raise invalid_client("client_assertion is not a compact JWS") from None
+    sub = claims.get("sub") if isinstance(claims, dict) else None
+    return sub if isinstance(sub, str) else ""
 
 
 def _presented(request: Request, form: Mapping[str, str]) -> tuple[str, str, str | None]:
     """(method, client_id, secret) as the request presents them."""
     basic = _basic_credentials(request)
+    assertion = any(name in form for name in _ASSERTION_FIELDS)
+    if (basic is not None) + ("client_secret" in form) + assertion > 1:
+        raise OAuthError("invalid_request", "more than one client authentication method")
     if basic is not None:
-        if "client_secret" in form:
-            raise OAuthError("invalid_request", "more than one client authentication method")
         if form.get("client_id", basic[0]) != basic[0]:
-            raise _invalid_client("client_id in the body differs from the Basic credentials")
+            raise invalid_client("client_id in the body differs from the Basic credentials")
         return "client_secret_basic", basic[0], basic[1]
     client_id = form.get("client_id", "")
     if "client_secret" in form:
         return "client_secret_post", client_id, form["client_secret"]
+    if assertion:
+        sub = _assertion_subject(form)
+        if client_id and client_id != sub:
+            raise invalid_client("client_id differs from the client assertion's sub")
+        return "private_key_jwt", client_id or sub, None
     return "none", client_id, None
 
 
-def authenticate_client(
-    request: Request, form: Mapping[str, str], clients: Mapping[str, SandboxClient]
+async def authenticate_client(
+    request: Request,
+    form: Mapping[str, str],
+    clients: Mapping[str, SandboxClient],
+    assertions: AssertionVerifier,
 ) -> SandboxClient:
     """The registered client the request authenticates as, or ``invalid_client`` (401)."""
     method, client_id, secret = _presented(request, form)
     client = clients.get(client_id)
     if client is None:
-        raise _invalid_client("unknown client")
+        raise invalid_client("unknown client")
     if method not in client.auth_methods:
         allowed = " or ".join(sorted(client.auth_methods))
-        raise _invalid_client(f"this client must authenticate with {allowed}")
-    if client.client_secret is not None and not hmac.compare_digest(
+        raise invalid_client(f"this client must authenticate with {allowed}")
+    if method == "private_key_jwt":
+        await assertions.verify(client, form)
+    elif client.client_secret is not None and not hmac.compare_digest(
         (secret or "").encode(), client.client_secret.encode()
     ):
-        raise _invalid_client("wrong client secret")
+        raise invalid_client("wrong client secret")
     return client

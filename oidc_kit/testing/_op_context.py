@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from ._op_dpop import DPoPNonces
 from ._op_keys import SigningKeys
 from ._op_models import SandboxClient, SandboxUser
+from ._op_replay import ReplayCache
 from ._op_store import OPStore
 
 __all__ = [
@@ -48,6 +50,12 @@ class OPConfig:
     access_token_audience: str
     scopes_supported: tuple[str, ...]
     clock: Callable[[], float]
+    #: The algorithm of ID tokens, access tokens and logout tokens.
+    signing_alg: str = "RS256"
+    #: Every authorization request must be pushed (RFC 9126) first.
+    require_par: bool = False
+    #: How long a pushed request's ``request_uri`` can be used.
+    par_ttl: int = 60
 
     def url(self, path: str) -> str:
         """The absolute URL of an endpoint path (``/token`` and so on)."""
@@ -78,6 +86,13 @@ class OPContext:
     clients: Mapping[str, SandboxClient]
     users: Mapping[str, SandboxUser]
     grant_counts: Counter[str] = field(default_factory=Counter)
+    #: Set when the token endpoint demands a server nonce in DPoP proofs.
+    dpop_nonces: DPoPNonces | None = None
+    #: The ``jti`` of every DPoP proof seen (token endpoint and userinfo).
+    dpop_replay: ReplayCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dpop_replay = ReplayCache(self.config.clock)
 
     def user_by_sub(self, sub: str) -> SandboxUser | None:
         """The user with subject ``sub``."""

@@ -2,6 +2,9 @@
 
 A client credentials response (RFC 6749 4.4.3) carries the access token alone: its ``sub`` is
 the client itself, and there is no user, hence no ID token and no refresh token.
+
+An access token issued with a DPoP key thumbprint (``jkt``) is bound to it (RFC 9449 6.1):
+``token_type`` ``DPoP`` and the claim ``cnf: {"jkt": ...}``.
 """
 
 from __future__ import annotations
@@ -23,16 +26,19 @@ class TokenIssuer:
     def __init__(self, ctx: OPContext) -> None:
         self._ctx = ctx
 
-    def issue(self, grant: Grant, scopes: tuple[str, ...], *, nonce: str | None) -> dict[str, Any]:
-        """The token response body for ``grant``, limited to ``scopes``.
+    def issue(
+        self, grant: Grant, scopes: tuple[str, ...], *, nonce: str | None, jkt: str | None = None
+    ) -> dict[str, Any]:
+        """The token response body for ``grant``, limited to ``scopes``, DPoP-bound to ``jkt``
+        if given.
 
         A refresh token comes with it when the grant includes ``offline_access``.
         """
         config = self._ctx.config
-        access_token = self._access_token(grant, scopes)
+        access_token = self._access_token(grant, scopes, jkt)
         body: dict[str, Any] = {
             "access_token": access_token,
-            "token_type": "Bearer",
+            "token_type": _token_type(jkt),
             "expires_in": config.access_token_ttl,
             "scope": " ".join(scopes),
             "id_token": self._id_token(grant, scopes, access_token, nonce),
@@ -42,32 +48,36 @@ class TokenIssuer:
             body["refresh_token"] = self._ctx.store.new_refresh_token(grant, ttl)
         return body
 
-    def issue_for_client(self, client_id: str, scopes: tuple[str, ...]) -> dict[str, Any]:
+    def issue_for_client(
+        self, client_id: str, scopes: tuple[str, ...], jkt: str | None = None
+    ) -> dict[str, Any]:
         """The client credentials response: an access token whose subject is the client.
 
         It is not recorded in the store: no grant, so nothing to revoke it with; it lives
         until it expires, as a resource server checking JWTs sees it anyway.
         """
         config = self._ctx.config
-        claims = self._access_claims(client_id, client_id, scopes)
+        claims = self._access_claims(client_id, client_id, scopes, jkt)
         return {
             "access_token": self._ctx.keys.sign(claims, typ="at+jwt"),
-            "token_type": "Bearer",
+            "token_type": _token_type(jkt),
             "expires_in": config.access_token_ttl,
             "scope": " ".join(scopes),
         }
 
-    def _access_token(self, grant: Grant, scopes: tuple[str, ...]) -> str:
-        claims = self._access_claims(grant.sub, grant.client_id, scopes)
+    def _access_token(self, grant: Grant, scopes: tuple[str, ...], jkt: str | None) -> str:
+        claims = self._access_claims(grant.sub, grant.client_id, scopes, jkt)
         claims["auth_time"] = grant.auth_time
         self._ctx.store.add_access_token(grant, claims["jti"], self._ctx.config.access_token_ttl)
         return self._ctx.keys.sign(claims, typ="at+jwt")
 
-    def _access_claims(self, sub: str, client_id: str, scopes: tuple[str, ...]) -> dict[str, Any]:
-        """The RFC 9068 claims every access token carries."""
+    def _access_claims(
+        self, sub: str, client_id: str, scopes: tuple[str, ...], jkt: str | None
+    ) -> dict[str, Any]:
+        """The RFC 9068 claims every access token carries, and ``cnf`` if DPoP-bound."""
         config = self._ctx.config
         now = config.now()
-        return {
+        claims: dict[str, Any] = {
             "iss": config.issuer,
             "sub": sub,
             "aud": config.access_token_audience,
@@ -77,6 +87,9 @@ class TokenIssuer:
             "exp": now + config.access_token_ttl,
             "jti": secrets.token_urlsafe(16),
         }
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
+        return claims
 
     def _id_token(
         self, grant: Grant, scopes: tuple[str, ...], access_token: str, nonce: str | None
@@ -99,3 +112,7 @@ class TokenIssuer:
         if nonce is not None:
             claims["nonce"] = nonce
         return self._ctx.keys.sign(claims, typ="JWT")
+
+
+def _token_type(jkt: str | None) -> str:
+    return "Bearer" if jkt is None else "DPoP"

@@ -1,4 +1,5 @@
-"""The sandbox provider's RS256 signing keys, with rotation, and the hashes OIDC needs."""
+"""The sandbox provider's signing keys (RS256, PS256 or ES256), with rotation, and the hashes
+OIDC needs."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from typing import Any
 from joserfc import jwk, jws, jwt
 from joserfc.errors import JoseError
 
-__all__ = ["SigningKeys", "half_hash", "s256"]
+__all__ = ["ALG", "SIGNING_ALGS", "SigningKeys", "half_hash", "s256"]
 
+#: The default signing algorithm.
 ALG = "RS256"
+#: The algorithms the provider can sign ID tokens, access tokens and logout tokens with
+#: (FAPI 2.0 wants PS256 or ES256).
+SIGNING_ALGS = ("RS256", "PS256", "ES256")
 _MAX_KEYS = 3
 
 
@@ -34,16 +39,22 @@ def half_hash(value: str) -> str:
     return _b64url(digest[: len(digest) // 2])
 
 
-def _new_key() -> jwk.RSAKey:
-    kid = f"sandbox-{secrets.token_hex(8)}"
-    return jwk.RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": ALG})
+def _new_key(alg: str) -> jwk.RSAKey | jwk.ECKey:
+    params: Any = {"kid": f"sandbox-{secrets.token_hex(8)}", "use": "sig", "alg": alg}
+    if alg == "ES256":
+        return jwk.ECKey.generate_key("P-256", parameters=params)
+    return jwk.RSAKey.generate_key(2048, parameters=params)
 
 
 class SigningKeys:
-    """RSA keys, newest first: the first signs, all of them verify and are published."""
+    """Keys for ``alg`` (RSA 2048, or EC P-256 for ES256), newest first: the first signs,
+    all of them verify and are published."""
 
-    def __init__(self) -> None:
-        self._keys: list[jwk.RSAKey] = [_new_key()]
+    def __init__(self, alg: str = ALG) -> None:
+        if alg not in SIGNING_ALGS:
+            raise ValueError(f"signing alg must be one of {', '.join(SIGNING_ALGS)}: {alg!r}")
+        self.alg = alg
+        self._keys: list[jwk.RSAKey | jwk.ECKey] = [_new_key(alg)]
 
     @property
     def current_kid(self) -> str:
@@ -52,7 +63,7 @@ class SigningKeys:
 
     def rotate(self) -> None:
         """Put a new key first; keep the previous ones (at most three keys in all)."""
-        self._keys = [_new_key(), *self._keys][:_MAX_KEYS]
+        self._keys = [_new_key(self.alg), *self._keys][:_MAX_KEYS]
 
     def jwks(self) -> dict[str, Any]:
         """The public JWK Set."""
@@ -60,8 +71,8 @@ class SigningKeys:
 
     def sign(self, claims: Mapping[str, Any], *, typ: str = "JWT") -> str:
         """Sign ``claims`` with the current key; the header carries ``alg``, ``kid``, ``typ``."""
-        header = {"alg": ALG, "kid": self.current_kid, "typ": typ}
-        return jwt.encode(header, dict(claims), self._keys[0], algorithms=[ALG])
+        header = {"alg": self.alg, "kid": self.current_kid, "typ": typ}
+        return jwt.encode(header, dict(claims), self._keys[0], algorithms=[self.alg])
 
     def forge(
         self, header: Mapping[str, Any], claims: Mapping[str, Any], *, secret: str | None = None
@@ -69,7 +80,8 @@ class SigningKeys:
         """A compact JWS of ``claims`` with exactly ``header``, for RP tests of bad tokens.
 
         ``alg`` ``none`` gets an empty signature; ``HS*`` is keyed with ``secret``; ``RS*`` and
-        ``PS*`` use the current RSA key whatever its registered ``alg``. joserfc's warnings
+        ``PS*`` use the current RSA key whatever its registered ``alg`` (``ES256`` the current
+        EC key). joserfc's warnings
         about weak choices are silenced: weak is the point.
         """
         alg = str(header.get("alg"))
@@ -86,9 +98,11 @@ class SigningKeys:
             if not secret:
                 raise ValueError(f"alg {alg} needs a secret (the audience's client_secret)")
             return jwk.OctKey.import_key(secret)
-        if alg[:2] in ("RS", "PS"):
-            params = self._keys[0].as_dict(private=True)
-            return jwk.RSAKey.import_key({k: v for k, v in params.items() if k != "alg"})
+        params = {k: v for k, v in self._keys[0].as_dict(private=True).items() if k != "alg"}
+        if alg[:2] in ("RS", "PS") and params["kty"] == "RSA":
+            return jwk.RSAKey.import_key(params)
+        if alg == "ES256" and params["kty"] == "EC":
+            return jwk.ECKey.import_key(params)
         raise ValueError(f"cannot forge a token with alg {alg!r}")
 
     def verify(
@@ -100,7 +114,7 @@ class SigningKeys:
         time checks (an ``id_token_hint`` may have expired). Returns None for anything else.
         """
         try:
-            decoded = jwt.decode(token, jwk.KeySet(list(self._keys)), algorithms=[ALG])
+            decoded = jwt.decode(token, jwk.KeySet(list(self._keys)), algorithms=[self.alg])
         except (JoseError, ValueError, TypeError):
             return None
         claims = dict(decoded.claims)

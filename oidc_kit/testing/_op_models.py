@@ -8,6 +8,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from joserfc import jwk
+from joserfc.errors import JoseError
+
 __all__ = [
     "SANDBOX_USERS",
     "SCOPE_CLAIMS",
@@ -17,11 +20,14 @@ __all__ = [
     "claims_for_scopes",
 ]
 
-ClientAuthMethod = Literal["any", "client_secret_basic", "client_secret_post", "none"]
-"""How a client authenticates at the token and revocation endpoints.
+ClientAuthMethod = Literal[
+    "any", "client_secret_basic", "client_secret_post", "none", "private_key_jwt"
+]
+"""How a client authenticates at the token, PAR and revocation endpoints.
 
 ``"any"`` accepts HTTP Basic and form-post credentials (never both at once); ``"none"`` is a
-public client (no secret, PKCE only).
+public client (no secret, PKCE only); ``"private_key_jwt"`` is a JWT signed with the client's
+own key (RFC 7523), checked against its registered ``jwks`` or ``jwks_uri``.
 """
 
 SCOPE_CLAIMS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -114,6 +120,12 @@ class SandboxClient:
     ``token_endpoint_auth_method="none"`` (the default ``"any"`` becomes ``"none"`` for it).
     ``backchannel_logout_uri``, if set, receives a logout token whenever an OP session in
     which this client got a code ends (Back-Channel Logout 1.0).
+
+    FAPI 2.0: ``token_endpoint_auth_method="private_key_jwt"`` with no secret and the client's
+    public keys, as a JWK Set (``jwks``) or the URL serving one (``jwks_uri``, fetched when
+    needed); a client without a secret but with keys and method ``"any"`` uses it too.
+    ``dpop_bound_access_tokens`` refuses token requests without a DPoP proof;
+    ``require_par`` refuses authorization requests that were not pushed (RFC 9126).
     """
 
     client_id: str
@@ -122,6 +134,10 @@ class SandboxClient:
     post_logout_redirect_uris: tuple[str, ...] = ()
     token_endpoint_auth_method: ClientAuthMethod = "any"
     backchannel_logout_uri: str | None = None
+    jwks: Mapping[str, Any] | None = None
+    jwks_uri: str | None = None
+    dpop_bound_access_tokens: bool = False
+    require_par: bool = False
 
     def __post_init__(self) -> None:
         if not self.client_id:
@@ -131,20 +147,66 @@ class SandboxClient:
         backchannel = (self.backchannel_logout_uri,) if self.backchannel_logout_uri else ()
         for uri in (*self.redirect_uris, *self.post_logout_redirect_uris, *backchannel):
             _check_redirect_uri(uri)
+        method = self.token_endpoint_auth_method
+        keys = self.jwks is not None or self.jwks_uri is not None
+        if self.client_secret is not None and (keys or method == "private_key_jwt"):
+            raise ValueError(
+                f"client {self.client_id!r}: private_key_jwt (jwks, jwks_uri) and a client "
+                "secret do not mix"
+            )
+        if keys or method == "private_key_jwt":
+            _check_client_keys(self.client_id, self.jwks, self.jwks_uri)
+            if method not in ("any", "private_key_jwt"):
+                raise ValueError(f"client {self.client_id!r} has keys but auth method {method!r}")
         public = self.client_secret is None
-        if public and self.token_endpoint_auth_method not in ("any", "none"):
+        if public and method not in ("any", "none", "private_key_jwt"):
             raise ValueError(f"public client {self.client_id!r} cannot use a client secret")
-        if not public and self.token_endpoint_auth_method == "none":
+        if not public and method == "none":
             raise ValueError(f"client {self.client_id!r} has a secret but auth method 'none'")
 
     @property
     def auth_methods(self) -> frozenset[str]:
         """The token-endpoint authentication methods this client may use."""
+        if self.jwks is not None or self.jwks_uri is not None:
+            return frozenset({"private_key_jwt"})
         if self.client_secret is None:
             return frozenset({"none"})
         if self.token_endpoint_auth_method == "any":
             return frozenset({"client_secret_basic", "client_secret_post"})
         return frozenset({self.token_endpoint_auth_method})
+
+    @property
+    def public(self) -> bool:
+        """Whether the client cannot authenticate (no secret, no keys): PKCE only."""
+        return self.auth_methods == {"none"}
+
+
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def _check_client_keys(
+    client_id: str, jwks: Mapping[str, Any] | None, jwks_uri: str | None
+) -> None:
+    """Exactly one of ``jwks`` (public asymmetric keys only) and ``jwks_uri`` (http(s))."""
+    if (jwks is None) == (jwks_uri is None):
+        raise ValueError(f"client {client_id!r}: private_key_jwt needs jwks or jwks_uri (one)")
+    if jwks_uri is not None:
+        parts = urlsplit(jwks_uri)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"client {client_id!r}: jwks_uri must be an http(s) URL")
+        return
+    keys = jwks.get("keys") if jwks is not None else None
+    if not isinstance(keys, list) or not keys:
+        raise ValueError(f"client {client_id!r}: jwks must be a JWK Set with keys")
+    for key in keys:
+        if not isinstance(key, Mapping) or key.get("kty") not in ("RSA", "EC", "OKP"):
+            raise ValueError(f"client {client_id!r}: jwks holds asymmetric keys only")
+        if _PRIVATE_MEMBERS & set(key):
+            raise ValueError(f"client {client_id!r}: jwks must hold public keys only")
+    try:
+        jwk.KeySet.import_key_set(dict(jwks))  # type: ignore[arg-type]
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"client {client_id!r}: jwks is not a valid JWK Set: {exc}") from exc
 
 
 def _check_redirect_uri(uri: str) -> None:

@@ -12,8 +12,10 @@ import httpx
 from starlette.applications import Starlette
 
 from ._op_app import build_app, discovery_document
+from ._op_assertion import AssertionVerifier
 from ._op_backchannel import Delivery, LogoutNotifier
 from ._op_context import OPConfig, OPContext
+from ._op_dpop import DPoPNonces
 from ._op_keys import ALG, SigningKeys
 from ._op_models import SANDBOX_USERS, SandboxClient, SandboxUser
 from ._op_store import OPStore
@@ -70,6 +72,22 @@ class SandboxProvider:
     ``backchannel_logout_uri`` is sent a logout token through ``http_client`` (default: the
     provider's own, closed by :meth:`aclose`), concurrently, waiting at most
     ``backchannel_timeout`` seconds. Outcomes are kept in :attr:`backchannel_deliveries`.
+
+    FAPI 2.0 Security Profile, opt-in:
+
+    - ``/par`` takes pushed authorization requests (RFC 9126) from any client; with
+      ``require_par`` (or a client's own ``require_par``) ``/authorize`` takes nothing else.
+      A ``request_uri`` can be used once, within ``par_ttl`` seconds.
+    - Clients registered with ``jwks`` or ``jwks_uri`` authenticate with ``private_key_jwt``
+      (RFC 7523; PS256 or ES256) at ``/token``, ``/par`` and ``/revoke``; a ``jwks_uri`` is
+      fetched through ``http_client``, refetched for an unknown ``kid`` at most every
+      ``client_jwks_refetch_interval`` seconds.
+    - A token request with a ``DPoP`` proof (RFC 9449) gets a DPoP-bound access token
+      (``token_type`` ``DPoP``, claim ``cnf.jkt``) and a grant whose refreshes must prove the
+      same key; clients with ``dpop_bound_access_tokens`` must send a proof. With
+      ``dpop_nonce`` the token endpoint demands the server's nonce (``use_dpop_nonce``).
+    - ``id_token_alg`` signs ID tokens, access tokens and logout tokens: ``RS256`` (the
+      default), ``PS256`` or ``ES256`` (FAPI 2.0 allows only the last two).
     """
 
     def __init__(
@@ -87,6 +105,11 @@ class SandboxProvider:
         clock: Callable[[], float] = time.time,
         http_client: httpx.AsyncClient | None = None,
         backchannel_timeout: float = 5.0,
+        id_token_alg: str = ALG,
+        require_par: bool = False,
+        par_ttl: int = 60,
+        dpop_nonce: bool = False,
+        client_jwks_refetch_interval: float = 5.0,
     ) -> None:
         _check_issuer(issuer)
         if "openid" not in scopes_supported:
@@ -101,16 +124,23 @@ class SandboxProvider:
             access_token_audience=access_token_audience,
             scopes_supported=tuple(scopes_supported),
             clock=clock,
+            signing_alg=id_token_alg,
+            require_par=require_par,
+            par_ttl=par_ttl,
         )
         self._ctx = OPContext(
             config=config,
-            keys=SigningKeys(),
+            keys=SigningKeys(id_token_alg),
             store=OPStore(clock),
             clients=_unique(clients, lambda c: c.client_id, "client_id"),
             users=_unique(users, lambda u: u.username, "username"),
+            dpop_nonces=DPoPNonces(clock) if dpop_nonce else None,
         )
         self._notifier = LogoutNotifier(self._ctx, http_client, backchannel_timeout)
-        self.app: Starlette = build_app(self._ctx, self._notifier)
+        assertions = AssertionVerifier(
+            issuer, clock, self._notifier.http_client, client_jwks_refetch_interval
+        )
+        self.app: Starlette = build_app(self._ctx, self._notifier, assertions)
         """The ASGI app serving the provider's endpoints."""
 
     @property
@@ -122,6 +152,12 @@ class SandboxProvider:
     def metadata(self) -> dict[str, Any]:
         """The discovery document served at ``/.well-known/openid-configuration``."""
         return discovery_document(self._ctx.config)
+
+    @property
+    def dpop_nonce(self) -> str | None:
+        """The DPoP nonce the token endpoint currently demands (None unless ``dpop_nonce``)."""
+        nonces = self._ctx.dpop_nonces
+        return nonces.current() if nonces is not None else None
 
     @property
     def jwks(self) -> dict[str, Any]:
@@ -200,14 +236,14 @@ class SandboxProvider:
     def sign_logout_token(
         self, claims: Mapping[str, Any], *, header_overrides: Mapping[str, Any] | None = None
     ) -> str:
-        """Sign ``claims`` as a logout token, header ``alg`` RS256, ``kid``, ``typ``
-        ``logout+jwt``, for RP tests; ``header_overrides`` changes the header (a None value
-        drops that parameter).
+        """Sign ``claims`` as a logout token, header ``alg`` (``id_token_alg``), ``kid``,
+        ``typ`` ``logout+jwt``, for RP tests; ``header_overrides`` changes the header (a None
+        value drops that parameter).
 
         ``alg`` ``none`` gets an empty signature, ``RS*``/``PS*`` the current RSA key, ``HS*``
         the client secret of the ``aud`` client (as OIDC Core 10.1 would).
         """
-        header: dict[str, Any] = {"alg": ALG, "kid": self._ctx.keys.current_kid}
+        header: dict[str, Any] = {"alg": self._ctx.keys.alg, "kid": self._ctx.keys.current_kid}
         header |= {"typ": "logout+jwt", **(header_overrides or {})}
         header = {name: value for name, value in header.items() if value is not None}
         client = self._ctx.clients.get(str(claims.get("aud")))

@@ -11,7 +11,17 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["AuthRequest", "CodeRecord", "Grant", "Interaction", "OPSession", "OPStore"]
+__all__ = [
+    "PAR_URN_PREFIX",
+    "AuthRequest",
+    "CodeRecord",
+    "Grant",
+    "Interaction",
+    "OPSession",
+    "OPStore",
+]
+
+PAR_URN_PREFIX = "urn:ietf:params:oauth:request_uri:"
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,14 @@ class Grant:
     auth_time: int
     expires_at: float
     revoked: bool = False
+    #: The DPoP key (RFC 7638 thumbprint) the grant's tokens are bound to, if any.
+    jkt: str | None = None
+
+
+@dataclass
+class _Pushed:
+    request: AuthRequest
+    expires_at: float
 
 
 @dataclass
@@ -107,6 +125,7 @@ class OPStore:
         self._grants: dict[str, Grant] = {}
         self._refresh: dict[str, _Refresh] = {}
         self._access: dict[str, _Access] = {}
+        self._pushed: dict[str, _Pushed] = {}
         #: Rotated refresh tokens presented again (each revoked its family).
         self.refresh_reuses = 0
 
@@ -157,6 +176,23 @@ class OPStore:
             if (sub is None or s.sub == sub) and (sid is None or s.sid == sid)
         ]
 
+    # -- pushed authorization requests (RFC 9126) -----------------------------------------
+
+    def push(self, request: AuthRequest, ttl: int) -> str:
+        """Keep a pushed authorization request for ``ttl`` seconds; its ``request_uri``."""
+        self.purge()
+        request_uri = PAR_URN_PREFIX + secrets.token_urlsafe(32)
+        self._pushed[request_uri] = _Pushed(request, self._clock() + ttl)
+        return request_uri
+
+    def take_pushed(self, request_uri: str) -> AuthRequest | None:
+        """The pushed request of ``request_uri``, forgotten at once (one use); None if unknown,
+        used or expired."""
+        pushed = self._pushed.pop(request_uri, None)
+        if pushed is None or pushed.expires_at <= self._clock():
+            return None
+        return pushed.request
+
     # -- codes ---------------------------------------------------------------------------
 
     def new_code(self, request: AuthRequest, session: OPSession, ttl: int) -> str:
@@ -187,8 +223,10 @@ class OPStore:
 
     # -- grants and tokens ---------------------------------------------------------------
 
-    def new_grant(self, record: CodeRecord, scopes: tuple[str, ...]) -> Grant:
-        """Start the token family of a redeemed code."""
+    def new_grant(
+        self, record: CodeRecord, scopes: tuple[str, ...], jkt: str | None = None
+    ) -> Grant:
+        """Start the token family of a redeemed code, DPoP-bound to ``jkt`` if given."""
         grant = Grant(
             id=secrets.token_urlsafe(16),
             client_id=record.request.client_id,
@@ -197,6 +235,7 @@ class OPStore:
             scopes=scopes,
             auth_time=record.auth_time,
             expires_at=self._clock(),
+            jkt=jkt,
         )
         self._grants[grant.id] = grant
         record.grant_id = grant.id
@@ -292,6 +331,7 @@ class OPStore:
         self._grants = {k: v for k, v in self._grants.items() if v.expires_at > now}
         self._refresh = {k: v for k, v in self._refresh.items() if v.expires_at > now}
         self._access = {k: v for k, v in self._access.items() if v.expires_at > now}
+        self._pushed = {k: v for k, v in self._pushed.items() if v.expires_at > now}
         self._codes = {
             k: v
             for k, v in self._codes.items()

@@ -1,4 +1,10 @@
-"""The back-channel endpoints: token, revocation (RFC 7009) and userinfo."""
+"""The back-channel endpoints: token, revocation (RFC 7009) and userinfo.
+
+DPoP (RFC 9449): a token request with a valid ``DPoP`` proof gets an access token bound to
+the proof's key; so does the grant, and every refresh must then prove the same key (RFC 9449
+binds refresh tokens of public clients only; the sandbox binds them for every client, the
+strictest reading). Userinfo takes a bound token only as ``Authorization: DPoP`` with a proof.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ._op_assertion import AssertionVerifier
 from ._op_client_auth import authenticate_client
 from ._op_context import (
     JSON_TYPE,
@@ -20,6 +27,7 @@ from ._op_context import (
     read_form,
     read_json_object,
 )
+from ._op_dpop import DPOP_ALGS, DPoPError, proof_value, verify_proof
 from ._op_issue import TokenIssuer
 from ._op_keys import s256
 from ._op_models import SCOPE_CLAIMS, SandboxClient, claims_for_scopes
@@ -79,17 +87,29 @@ def _narrowed(scope: str | None, granted: tuple[str, ...]) -> tuple[str, ...] | 
     return requested
 
 
-def _bearer_error(error: str, description: str, status: int = 401) -> Response:
-    challenge = f'Bearer error="{error}", error_description="{description}"'
+def _bearer_error(
+    error: str, description: str, status: int = 401, *, scheme: str = "Bearer"
+) -> Response:
+    challenge = f'{scheme} error="{error}", error_description="{description}"'
+    if scheme == "DPoP":
+        challenge += f', algs="{" ".join(DPOP_ALGS)}"'
     body = {"error": error, "error_description": description}
     return json_response(body, status=status, headers={"WWW-Authenticate": challenge})
+
+
+def _bound_jkt(claims: dict[str, Any]) -> str | None:
+    """The DPoP key thumbprint an access token is bound to (``cnf.jkt``), if any."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    return jkt if isinstance(jkt, str) else None
 
 
 class TokenEndpoint:
     """``/token``, ``/revoke`` and ``/userinfo``."""
 
-    def __init__(self, ctx: OPContext) -> None:
+    def __init__(self, ctx: OPContext, assertions: AssertionVerifier) -> None:
         self._ctx = ctx
+        self._assertions = assertions
         self._issuer = TokenIssuer(ctx)
 
     async def token(self, request: Request) -> Response:
@@ -97,21 +117,48 @@ class TokenEndpoint:
         try:
             form = await _token_params(request)
             self._ctx.grant_counts[form.get("grant_type", "")] += 1
-            client = authenticate_client(request, form, self._ctx.clients)
+            client = await authenticate_client(request, form, self._ctx.clients, self._assertions)
             grant_type = _required(form, "grant_type")
+            jkt = self._dpop_key(request, client)
             if grant_type == "authorization_code":
-                body = self._code_grant(form, client)
+                body = self._code_grant(form, client, jkt)
             elif grant_type == "refresh_token":
-                body = self._refresh_grant(form, client)
+                body = self._refresh_grant(form, client, jkt)
             elif grant_type == "client_credentials":
-                body = self._client_credentials_grant(form, client)
+                body = self._client_credentials_grant(form, client, jkt)
             else:
                 raise OAuthError("unsupported_grant_type", f"unsupported grant_type {grant_type}")
         except OAuthError as exc:
             return exc.response()
-        return json_response(body)
+        return json_response(body, headers=self._nonce_header())
 
-    def _code_grant(self, form: dict[str, str], client: SandboxClient) -> dict[str, Any]:
+    def _nonce_header(self) -> dict[str, str]:
+        nonces = self._ctx.dpop_nonces
+        return {"DPoP-Nonce": nonces.current()} if nonces is not None else {}
+
+    def _dpop_key(self, request: Request, client: SandboxClient) -> str | None:
+        """The thumbprint of the request's valid DPoP proof; None without one (allowed unless
+        the client registered ``dpop_bound_access_tokens``)."""
+        try:
+            proof = proof_value(request.headers.items())
+            if proof is None:
+                if client.dpop_bound_access_tokens:
+                    raise OAuthError("invalid_request", "DPoP proof required")
+                return None
+            return verify_proof(
+                proof,
+                "POST",
+                self._ctx.config.url("/token"),
+                now=self._ctx.config.clock(),
+                replay=self._ctx.dpop_replay,
+                nonces=self._ctx.dpop_nonces,
+            )
+        except DPoPError as exc:
+            raise OAuthError(exc.error, exc.description, headers=self._nonce_header()) from None
+
+    def _code_grant(
+        self, form: dict[str, str], client: SandboxClient, jkt: str | None
+    ) -> dict[str, Any]:
         record = self._ctx.store.redeem_code(_required(form, "code"))
         if record is None:
             raise OAuthError("invalid_grant", "the code is invalid, expired or already used")
@@ -121,25 +168,31 @@ class TokenEndpoint:
         if form.get("redirect_uri") != auth.redirect_uri:
             raise OAuthError("invalid_grant", "redirect_uri differs from the authorization request")
         _check_verifier(form.get("code_verifier"), auth.code_challenge)
-        grant = self._ctx.store.new_grant(record, auth.scopes)
-        return self._issuer.issue(grant, auth.scopes, nonce=auth.nonce)
+        grant = self._ctx.store.new_grant(record, auth.scopes, jkt)
+        return self._issuer.issue(grant, auth.scopes, nonce=auth.nonce, jkt=jkt)
 
-    def _refresh_grant(self, form: dict[str, str], client: SandboxClient) -> dict[str, Any]:
+    def _refresh_grant(
+        self, form: dict[str, str], client: SandboxClient, jkt: str | None
+    ) -> dict[str, Any]:
         store = self._ctx.store
         token = _required(form, "refresh_token")
         usable = store.refresh_token_grant(token)
         scopes = _narrowed(form.get("scope"), usable.scopes) if usable else None
+        if usable is not None and usable.client_id == client.client_id:
+            _check_binding(usable.jkt, jkt)
         grant = store.rotate_refresh_token(token, client.client_id)
         if grant is None:
             description = "the refresh token is invalid, expired, revoked or already used"
             raise OAuthError("invalid_grant", description)
-        return self._issuer.issue(grant, scopes or grant.scopes, nonce=None)
+        if grant.jkt is None:
+            grant.jkt = jkt  # a proof on the first refresh binds the grant from then on
+        return self._issuer.issue(grant, scopes or grant.scopes, nonce=None, jkt=jkt)
 
     def _client_credentials_grant(
-        self, form: dict[str, str], client: SandboxClient
+        self, form: dict[str, str], client: SandboxClient, jkt: str | None
     ) -> dict[str, Any]:
         """RFC 6749 4.4: a confidential client's own token, for the API scopes it asks for."""
-        if client.client_secret is None:
+        if client.public:
             raise OAuthError(
                 "unauthorized_client", "a public client cannot use the client credentials grant"
             )
@@ -154,13 +207,13 @@ class TokenEndpoint:
         if not granted:
             description = "none of the requested scopes can be granted to a client on its own"
             raise OAuthError("invalid_scope", description)
-        return self._issuer.issue_for_client(client.client_id, granted)
+        return self._issuer.issue_for_client(client.client_id, granted, jkt)
 
     async def revoke(self, request: Request) -> Response:
         """RFC 7009: revoke a refresh token's family or one access token; 200 if unknown."""
         try:
             form = await read_form(request)
-            client = authenticate_client(request, form, self._ctx.clients)
+            client = await authenticate_client(request, form, self._ctx.clients, self._assertions)
             token = _required(form, "token")
         except OAuthError as exc:
             return exc.response()
@@ -172,19 +225,57 @@ class TokenEndpoint:
         return Response(status_code=200, headers=NO_STORE)
 
     async def userinfo(self, request: Request) -> Response:
-        """The user's claims per the access token's scopes (``Authorization: Bearer`` only)."""
+        """The user's claims per the access token's scopes.
+
+        ``Authorization: Bearer <token>``, or ``DPoP <token>`` with a ``DPoP`` proof for a
+        DPoP-bound token (which is refused as Bearer).
+        """
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        scheme, token = scheme.lower(), token.strip()
+        if scheme not in ("bearer", "dpop") or not token:
             headers = {"WWW-Authenticate": 'Bearer realm="sandbox"'}
             return Response(status_code=401, headers={**NO_STORE, **headers})
-        claims = self._verify_access_token(token.strip(), check_expiry=True)
+        claims = self._verify_access_token(token, check_expiry=True)
         grant = self._ctx.store.access_token_grant(claims["jti"]) if claims else None
         if claims is None or grant is None:
             return _bearer_error("invalid_token", "The access token is invalid, expired or revoked")
+        refused = self._check_sender(request, scheme, token, _bound_jkt(claims))
+        if refused is not None:
+            return refused
         scopes = str(claims.get("scope", "")).split()
         if "openid" not in scopes:
             return _bearer_error("insufficient_scope", "The openid scope is required", 403)
         return json_response(self._userinfo_claims(grant, scopes))
+
+    def _check_sender(
+        self, request: Request, scheme: str, token: str, jkt: str | None
+    ) -> Response | None:
+        """None if the token is presented as it must be (RFC 9449 7); else the 401 answer."""
+        if jkt is None:
+            if scheme == "dpop":
+                return _bearer_error("invalid_token", "The access token is not DPoP-bound")
+            return None
+        if scheme != "dpop":
+            description = "A DPoP-bound access token must be sent with the DPoP scheme"
+            return _bearer_error("invalid_token", description, scheme="DPoP")
+        try:
+            proof = proof_value(request.headers.items())
+            if proof is None:
+                raise DPoPError("invalid_dpop_proof", "a DPoP proof is required")
+            proven = verify_proof(
+                proof,
+                request.method,
+                self._ctx.config.url("/userinfo"),
+                now=self._ctx.config.clock(),
+                replay=self._ctx.dpop_replay,
+                access_token=token,
+            )
+        except DPoPError as exc:
+            return _bearer_error(exc.error, exc.description, scheme="DPoP")
+        if proven != jkt:
+            description = "The DPoP proof is not signed by the key the token is bound to"
+            return _bearer_error("invalid_token", description, scheme="DPoP")
+        return None
 
     def _userinfo_claims(self, grant: Grant, scopes: list[str]) -> dict[str, Any]:
         user = self._ctx.user_by_sub(grant.sub)
@@ -195,3 +286,17 @@ class TokenEndpoint:
         now = config.now if check_expiry else None
         claims = self._ctx.keys.verify(token, issuer=config.issuer, typ="at+jwt", now=now)
         return claims if claims is not None and isinstance(claims.get("jti"), str) else None
+
+
+def _check_binding(bound: str | None, proven: str | None) -> None:
+    """A refresh of a DPoP-bound grant must prove the same key (RFC 9449 5)."""
+    if bound is None:
+        return
+    if proven is None:
+        raise OAuthError(
+            "invalid_grant", "the refresh token is DPoP-bound: a DPoP proof is required"
+        )
+    if proven != bound:
+        raise OAuthError(
+            "invalid_grant", "the DPoP proof's key is not the one the refresh token is bound to"
+        )
