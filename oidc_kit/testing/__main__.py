@@ -12,15 +12,25 @@ colons, then on ``:http`` for the post-logout URI). Repeat it for several client
 
 ``--backchannel ID=URI`` registers a client's ``backchannel_logout_uri``: logging out at the
 provider then POSTs a logout token there (OpenID Connect Back-Channel Logout 1.0).
+
+FAPI 2.0 Security Profile: ``--fapi2`` registers every client (leave SECRET empty:
+``ID::REDIRECT_URI``) for ``private_key_jwt`` with the public keys of ``--client-jwks-uri URL``
+(fetched when needed, e.g. the app's own JWKS route) or ``--client-jwks-file PATH`` (a JWK
+Set), DPoP-bound access tokens, and pushed authorization requests only; the provider signs
+with PS256. ``--dpop-nonce`` makes the token endpoint demand DPoP nonces. The key options
+work without ``--fapi2`` too, for clients without a secret.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -69,7 +79,57 @@ def with_backchannel(
     ]
 
 
-def main(argv: list[str] | None = None) -> None:
+def read_jwks_file(path: str) -> dict[str, Any]:
+    """``--client-jwks-file``: a JSON JWK Set."""
+    try:
+        jwks = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"cannot read a JWK Set from {path}: {exc}") from exc
+    if not isinstance(jwks, dict):
+        raise argparse.ArgumentTypeError(f"{path} does not hold a JWK Set (a JSON object)")
+    return jwks
+
+
+def with_keys(
+    clients: Sequence[SandboxClient],
+    *,
+    jwks: Mapping[str, Any] | None,
+    jwks_uri: str | None,
+    fapi2: bool,
+) -> list[SandboxClient]:
+    """``clients`` with the ``--client-jwks-*`` keys (private_key_jwt) and, with ``--fapi2``,
+    DPoP-bound tokens and PAR required. A FAPI 2.0 client has no secret, and keys."""
+    if fapi2 and jwks is None and jwks_uri is None:
+        raise SystemExit("--fapi2 needs --client-jwks-uri or --client-jwks-file")
+    if jwks is None and jwks_uri is None:
+        return list(clients)
+    updated = []
+    for client in clients:
+        if client.client_secret is not None:
+            if fapi2:
+                raise SystemExit(
+                    f"--fapi2: client {client.client_id!r} authenticates with private_key_jwt; "
+                    "leave its SECRET empty (ID::REDIRECT_URI)"
+                )
+            updated.append(client)  # keeps its secret; keys are for clients without one
+            continue
+        try:
+            client = dataclasses.replace(
+                client,
+                token_endpoint_auth_method="private_key_jwt",
+                jwks=jwks,
+                jwks_uri=jwks_uri,
+                dpop_bound_access_tokens=fapi2,
+                require_par=fapi2,
+            )
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from exc
+        updated.append(client)
+    return updated
+
+
+def build_provider(argv: list[str] | None = None) -> tuple[SandboxProvider, argparse.Namespace]:
+    """The provider the command line describes, and the parsed arguments."""
     parser = argparse.ArgumentParser(prog="python -m oidc_kit.testing", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
@@ -78,10 +138,33 @@ def main(argv: list[str] | None = None) -> None:
         "--backchannel", action="append", default=[], type=parse_backchannel, metavar="ID=URI"
     )
     parser.add_argument("--access-token-ttl", type=int, default=3600)
+    parser.add_argument("--fapi2", action="store_true", help="FAPI 2.0 clients and provider")
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument("--client-jwks-uri", metavar="URL", help="the clients' public JWKS URL")
+    keys.add_argument(
+        "--client-jwks-file", metavar="PATH", type=read_jwks_file, help="the clients' JWK Set"
+    )
+    parser.add_argument("--require-par", action="store_true", help="only pushed requests")
+    parser.add_argument("--dpop-nonce", action="store_true", help="demand DPoP nonces")
     args = parser.parse_args(argv)
     issuer = f"http://{args.host}:{args.port}"
     clients = with_backchannel(args.client, args.backchannel)
-    provider = SandboxProvider(issuer, clients, access_token_ttl=args.access_token_ttl)
+    clients = with_keys(
+        clients, jwks=args.client_jwks_file, jwks_uri=args.client_jwks_uri, fapi2=args.fapi2
+    )
+    provider = SandboxProvider(
+        issuer,
+        clients,
+        access_token_ttl=args.access_token_ttl,
+        id_token_alg="PS256" if args.fapi2 else "RS256",
+        require_par=args.fapi2 or args.require_par,
+        dpop_nonce=args.dpop_nonce,
+    )
+    return provider, args
+
+
+def main(argv: list[str] | None = None) -> None:
+    provider, args = build_provider(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactTokens())
