@@ -8,7 +8,11 @@ server must:
   ``kid`` is unknown makes it refetch the JWKS (the issuer rotated its keys) at most once a
   minute, so forged ``kid`` values cannot make it hammer the issuer;
 - ``iss`` equal to the issuer, ``exp`` in the future, ``aud`` containing the audience;
-- the route's scope in ``scope`` (space-separated) or ``scp`` (a list).
+- the route's scope in ``scope`` (space-separated) or ``scp`` (a list);
+- DPoP (RFC 9449): a token bound to a key (claim ``cnf.jkt``) only as ``Authorization: DPoP``
+  with a ``DPoP`` proof of that key for this request (``htm``, ``htu``, ``iat``, a ``jti``
+  never seen before, ``ath`` the token's hash); with ``require_dpop`` (FAPI 2.0) only bound
+  tokens; with ``dpop_nonce`` the proof must carry the server's nonce (``DPoP-Nonce``).
 
 Errors are exactly ORCA's: 401 ``unauthorized`` for any missing, invalid or expired token, 403
 ``forbidden`` for a valid token without the scope, 404 ``not_found`` for an account that is not
@@ -31,6 +35,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from oidc_kit.testing._op_dpop import (
+    DPOP_ALGS,
+    DPoPError,
+    DPoPNonces,
+    proof_value,
+    verify_proof,
+)
+from oidc_kit.testing._op_replay import ReplayCache
+
 from .orca_models import Account
 from .seed import UserData, data_for
 
@@ -45,18 +58,39 @@ _INVALID_TOKEN = {
 }
 
 
-class OrcaApiError(Exception):
-    """An error answer of the API: status, JSON body and ``WWW-Authenticate`` header."""
+_DPOP_ALGS = " ".join(DPOP_ALGS)
 
-    def __init__(self, status: int, body: dict[str, str], challenge: str | None = None) -> None:
+
+class OrcaApiError(Exception):
+    """An error answer of the API: status, JSON body, ``WWW-Authenticate`` and other headers."""
+
+    def __init__(
+        self,
+        status: int,
+        body: dict[str, str],
+        challenge: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(body["error"])
         self.status = status
         self.body = body
         self.challenge = challenge
+        self.headers = headers or {}
 
     @classmethod
     def invalid_token(cls) -> OrcaApiError:
         return cls(401, _INVALID_TOKEN, 'Bearer error="invalid_token"')
+
+    @classmethod
+    def dpop(
+        cls, error: str, description: str, headers: dict[str, str] | None = None
+    ) -> OrcaApiError:
+        """401 with a ``DPoP`` challenge (RFC 9449 7.1): ``invalid_token`` for a token that is
+        not presented as its binding requires, ``invalid_dpop_proof`` for a bad proof,
+        ``use_dpop_nonce`` when the server's nonce is missing. The body keeps ORCA's shape."""
+        challenge = f'DPoP error="{error}", error_description="{description}", algs="{_DPOP_ALGS}"'
+        body = {"error": "unauthorized", "error_description": description}
+        return cls(401, body, challenge, headers)
 
     @classmethod
     def insufficient_scope(cls, scope: str) -> OrcaApiError:
@@ -134,13 +168,25 @@ class _IssuerKeys:
         return str(metadata["jwks_uri"])
 
 
-def _bearer_token(request: Request) -> str:
-    """The token of ``Authorization: Bearer <token>`` (the scheme is case-insensitive)."""
+def _credentials(request: Request) -> tuple[str, str]:
+    """``(scheme, token)`` of ``Authorization: Bearer|DPoP <token>``, scheme lower-cased (it
+    is case-insensitive)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
+    token, scheme = token.strip(), scheme.lower()
+    if scheme not in ("bearer", "dpop") or not token or " " in token:
         raise OrcaApiError.invalid_token()
-    return token
+    return scheme, token
+
+
+def _bound_jkt(claims: dict[str, Any]) -> str | None:
+    """The thumbprint of the DPoP key the token is bound to (``cnf.jkt``), if any."""
+    cnf = claims.get("cnf")
+    if cnf is None:
+        return None
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if not isinstance(jkt, str) or not jkt:
+        raise OrcaApiError.invalid_token()  # a confirmation we do not understand
+    return jkt
 
 
 def _granted_scopes(claims: dict[str, Any]) -> set[str]:
@@ -160,6 +206,11 @@ class SandboxOrca:
 
     ``http_client`` is used to fetch the issuer's discovery document and JWKS; the caller owns
     it (and closes it). ``clock`` returns epoch seconds; tests pass a fake one.
+
+    DPoP: ``require_dpop`` refuses tokens that are not DPoP-bound (FAPI 2.0 mode);
+    ``dpop_nonce`` demands the server's nonce in every proof. A proof's ``htu`` is compared
+    with the request's URL, or, behind a proxy, with ``public_url`` (the URL clients call this
+    API at, e.g. ``https://app.example.com/sandbox/orca/v1``) plus the path under the mount.
     """
 
     def __init__(
@@ -171,11 +222,18 @@ class SandboxOrca:
         clock: Callable[[], float] = time.time,
         leeway: int = 5,
         jwks_refetch_interval: float = 60.0,
+        require_dpop: bool = False,
+        dpop_nonce: bool = False,
+        public_url: str | None = None,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
+        self.require_dpop = require_dpop
         self._clock = clock
         self._leeway = leeway
+        self._public_url = public_url.rstrip("/") if public_url else None
+        self._dpop_replay = ReplayCache(clock)
+        self._dpop_nonces = DPoPNonces(clock) if dpop_nonce else None
         self._keys = _IssuerKeys(self.issuer, http_client, clock, jwks_refetch_interval)
         self.app = Starlette(
             routes=[
@@ -214,8 +272,17 @@ class SandboxOrca:
     # --- token checks ---------------------------------------------------------------------
 
     async def _authorize(self, request: Request, scope: str) -> UserData:
-        """The data of the token's user, if the token is valid and grants ``scope``."""
-        claims = await self.validate_token(_bearer_token(request))
+        """The data of the token's user, if the token is valid, presented as its binding
+        requires, and grants ``scope``."""
+        try:
+            scheme, token = _credentials(request)
+        except OrcaApiError:
+            if self.require_dpop:
+                description = "A DPoP-bound access token is required"
+                raise OrcaApiError.dpop("invalid_token", description) from None
+            raise
+        claims = await self.validate_token(token)
+        self._check_sender(request, scheme, token, _bound_jkt(claims))
         if scope not in _granted_scopes(claims):
             raise OrcaApiError.insufficient_scope(scope)
         return data_for(claims["sub"])
@@ -235,6 +302,44 @@ class SandboxOrca:
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise OrcaApiError.invalid_token() from exc
         return claims
+
+    def _check_sender(self, request: Request, scheme: str, token: str, jkt: str | None) -> None:
+        """A bound token needs the DPoP scheme and a proof of its key; an unbound one the
+        Bearer scheme (and is refused with ``require_dpop``)."""
+        if jkt is None:
+            if self.require_dpop or scheme == "dpop":
+                raise OrcaApiError.dpop("invalid_token", "The access token is not DPoP-bound")
+            return
+        if scheme != "dpop":
+            description = "A DPoP-bound access token must be sent with the DPoP scheme"
+            raise OrcaApiError.dpop("invalid_token", description)
+        try:
+            proof = proof_value(request.headers.items())
+            if proof is None:
+                raise DPoPError("invalid_dpop_proof", "A DPoP proof is required")
+            proven = verify_proof(
+                proof,
+                request.method,
+                self._htu(request),
+                now=self._clock(),
+                replay=self._dpop_replay,
+                access_token=token,
+                nonces=self._dpop_nonces,
+            )
+        except DPoPError as exc:
+            nonce = {"DPoP-Nonce": self._dpop_nonces.current()} if self._dpop_nonces else None
+            raise OrcaApiError.dpop(exc.error, exc.description, nonce) from None
+        if proven != jkt:
+            description = "The DPoP proof is not signed by the key the token is bound to"
+            raise OrcaApiError.dpop("invalid_token", description)
+
+    def _htu(self, request: Request) -> str:
+        """The URL the proof's ``htu`` must name: this request's, without the query."""
+        if self._public_url is None:
+            return str(request.url.replace(query="", fragment=""))
+        path: str = request.scope["path"]
+        root_path: str = request.scope.get("root_path", "")
+        return self._public_url + path.removeprefix(root_path)
 
     def _claims_registry(self) -> jwt.JWTClaimsRegistry:
         return jwt.JWTClaimsRegistry(
@@ -261,7 +366,7 @@ def _json(body: dict[str, Any]) -> JSONResponse:
 
 async def _error_response(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OrcaApiError)
-    headers = {"Cache-Control": "no-store"}
+    headers = {"Cache-Control": "no-store", **exc.headers}
     if exc.challenge:
         headers["WWW-Authenticate"] = exc.challenge
     return JSONResponse(exc.body, status_code=exc.status, headers=headers)
