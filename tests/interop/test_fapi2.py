@@ -39,12 +39,6 @@ MAX_WAIT = 3.1
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-#: Until the sandbox ORCA checks DPoP proofs (issue 8, the sandbox part) it refuses the
-#: ``DPoP`` scheme with 401: strict, so the marker must go when it lands.
-ORCA_DPOP = pytest.mark.xfail(
-    reason="the sandbox ORCA does not accept DPoP-bound tokens yet", strict=True
-)
-
 
 # --- reading the provider's log ---------------------------------------------------------------
 
@@ -262,22 +256,29 @@ def test_userinfo_is_called_with_dpop(fapi_stack: FapiStack, fapi_browser: Brows
     assert claims["email"] == "bob@example.com" and claims["name"] == "Bob Berg"
 
 
-@ORCA_DPOP
 def test_accounts_at_the_sandbox_orca_with_dpop(
     fapi_stack: FapiStack, fapi_browser: Browser
 ) -> None:
     """/api/accounts: the app calls its sandbox ORCA with the DPoP-bound JWT and a proof;
     ORCA checks the provider's PS256 signature, ``aud`` and the proof against ``cnf.jkt``."""
     fapi_browser.login("alice")
+    mark, app_mark = fapi_stack.provider.mark(), len(fapi_stack.app.log())
 
     response = fapi_browser.get("/api/accounts")
 
     assert response.status_code == 200, response.text
     accounts = response.json()["data"]
     assert accounts and all(a["id"].startswith("acc-") for a in accounts)
+    # ORCA accepted the first proof: one call, no 401 and no refresh to recover from one.
+    calls = [
+        line
+        for line in fapi_stack.app.log()[app_mark:].splitlines()
+        if "/sandbox/orca/v1/accounts" in line and "HTTP Request" in line
+    ]
+    assert len(calls) == 1 and '"HTTP/1.1 200 OK"' in calls[0], calls
+    assert fapi_stack.provider.refresh_grants(since=mark) == 0
 
 
-@ORCA_DPOP
 def test_refresh_after_expiry_with_dpop(fapi_stack: FapiStack, fapi_browser: Browser) -> None:
     """After real expiry the refresh grant goes with a client assertion and a proof from the
     session's same DPoP key; the new access token is bound to it; ORCA accepts it."""
