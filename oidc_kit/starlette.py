@@ -250,7 +250,7 @@ class OIDCAuth:
             params = await _callback_params(request)
             if needs_repost(request.method, params, raw is not None):
                 # A cross-site form_post without our SameSite=Lax cookie: once more, same-origin.
-                return repost_page(self.config.redirect_uri, params)
+                return repost_page(self._redirect_uri_of(request), params)
             binding = self.cookies.login_binding(raw) if raw else None
             params = without_marker(params)
             txn = await self.flow.take(params, binding)
@@ -272,6 +272,12 @@ class OIDCAuth:
         self._set_session_cookie(response, session.sid)
         self.delete_cookie(response, self.login_cookie, cross_site=self._cross_site_login_cookie)
         return response
+
+    def _redirect_uri_of(self, request: Request) -> str:
+        """The redirect URI a callback arrived at (each provider has its own)."""
+        name = request.path_params.get("provider")
+        client = self.clients.get(name) if name else self.default_client
+        return (client or self.default_client).flow.redirect_uri
 
     def _client_of(self, txn: LoginTransaction, arrived_at: str | None) -> ProviderClient:
         """The provider a login was started with, which must be the one whose redirect URI
@@ -307,12 +313,17 @@ class OIDCAuth:
         return JSONResponse(body, headers=headers)
 
     async def _jwks(self, request: Request) -> Response:
-        """The client's public keys, for a provider verifying ``private_key_jwt``."""
-        key = self.config.signing_key
-        if key is None:
+        """The client's public keys (of every provider's ``client_key``), for a provider
+        verifying ``private_key_jwt``."""
+        keys: dict[str, dict[str, Any]] = {}
+        for client in self.clients.values():
+            key = client.config.signing_key
+            if key is not None:  # one entry per key, whichever providers share it
+                keys[key.kid] = key.public_jwks()["keys"][0]
+        if not keys:
             return JSONResponse({"error": "not_found"}, status_code=404)
         headers = {"Cache-Control": "public, max-age=300"}
-        return JSONResponse(key.public_jwks(), headers=headers)
+        return JSONResponse({"keys": list(keys.values())}, headers=headers)
 
     async def _handle_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OIDCError)

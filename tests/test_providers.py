@@ -9,6 +9,7 @@ finished with another's answer (mix-up, RFC 9700 4.4).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -248,3 +249,50 @@ def test_providers_must_have_distinct_issuers_and_share_app_settings() -> None:
         OIDCAuth({"Bad Name": configs["portx"]}, store=MemoryStore())
     with pytest.raises(ConfigurationError, match="at least one"):
         OIDCAuth({}, store=MemoryStore())
+
+
+def _bare_app(auth: OIDCAuth) -> httpx.AsyncClient:
+    app = Starlette(
+        routes=[Mount("/auth", routes=auth.routes)],
+        middleware=[auth.middleware],
+        exception_handlers=auth.exception_handlers,
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP)
+
+
+async def test_a_form_post_answer_is_reposted_to_the_redirect_uri_it_arrived_at() -> None:
+    """form_post without the login cookie (cross-site on http): the same-origin re-post must
+    go back to corp's redirect URI, not the default one (else it reads as a mix-up)."""
+    configs = {
+        name: dataclasses.replace(config, response_mode="form_post")
+        for name, config in _configs().items()
+    }
+    auth = OIDCAuth(configs, store=MemoryStore())
+    async with auth, _bare_app(auth) as browser:
+        page = await browser.post("/auth/callback/corp", data={"code": "c", "state": "s"})
+    assert page.status_code == 200
+    assert f'action="{APP}/auth/callback/corp"' in page.text
+
+
+async def test_jwks_publishes_the_key_of_every_provider_once() -> None:
+    from joserfc.jwk import ECKey
+
+    def key() -> str:
+        return json.dumps(ECKey.generate_key("P-256", private=True).as_dict(private=True))
+
+    first, second = key(), key()
+    configs = _configs()
+    configs = {
+        "portx": dataclasses.replace(configs["portx"], client_key=first),
+        "corp": dataclasses.replace(configs["corp"], client_key=second),
+        "staging": dataclasses.replace(
+            configs["corp"], issuer="https://staging.test", client_key=first
+        ),
+    }
+    auth = OIDCAuth(configs, store=MemoryStore())
+    async with auth, _bare_app(auth) as browser:
+        keys = (await browser.get("/auth/jwks")).json()["keys"]
+    expected = {c.signing_key.kid for c in configs.values() if c.signing_key is not None}
+    assert len(expected) == 2
+    assert sorted(k["kid"] for k in keys) == sorted(expected)
+    assert all("d" not in k for k in keys)
