@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -109,10 +110,11 @@ def _sandbox_routes(settings: Settings, issuer: str, http: httpx.AsyncClient) ->
 
         client = SandboxClient(
             client_id=SANDBOX_CLIENT_ID,
-            client_secret=SANDBOX_CLIENT_SECRET,
+            client_secret=None if settings.fapi2 else SANDBOX_CLIENT_SECRET,
             redirect_uris=(settings.redirect_uri,),
             post_logout_redirect_uris=(settings.post_logout_redirect_uri,),
             backchannel_logout_uri=f"{settings.base_url}/auth/backchannel-logout",
+            **_sandbox_fapi2_client(settings),
         )
         # Logout tokens go through the app's client: /auth/backchannel-logout is not under
         # /sandbox/, so it is reached over the network, through the running (async) server.
@@ -121,12 +123,30 @@ def _sandbox_routes(settings: Settings, issuer: str, http: httpx.AsyncClient) ->
             clients=[client],
             access_token_ttl=settings.sandbox_access_token_ttl,
             http_client=http,
+            id_token_alg="PS256" if settings.fapi2 else "RS256",
+            require_par=settings.fapi2,
         )
         routes.append(Mount(SANDBOX_OP_PATH, app=provider.app))
     if settings.sandbox_orca:
-        orca = SandboxOrca(issuer, http, audience=settings.orca_audience)
+        orca = SandboxOrca(
+            issuer, http, audience=settings.orca_audience, require_dpop=settings.fapi2
+        )
         routes.append(Mount(SANDBOX_ORCA_PATH, app=orca.app))
     return routes
+
+
+def _sandbox_fapi2_client(settings: Settings) -> dict[str, Any]:
+    """FAPI 2.0: the client proves itself with its key, published by the app at /auth/jwks
+    (fetched by the sandbox over the network, as a real provider would), and gets
+    DPoP-bound tokens through pushed authorization requests only."""
+    if not settings.fapi2:
+        return {}
+    return {
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks_uri": f"{settings.base_url}/auth/jwks",
+        "dpop_bound_access_tokens": True,
+        "require_par": True,
+    }
 
 
 def _banner(settings: Settings) -> str | None:
@@ -140,6 +160,8 @@ def _banner(settings: Settings) -> str | None:
 def _log_start(settings: Settings) -> None:
     log.info("%s at %s", settings.app_name, settings.base_url)
     log.info("provider: %s", "embedded sandbox" if settings.sandbox_provider else settings.issuer)
+    if settings.fapi2:
+        log.info("profile: FAPI 2.0 (PAR, private_key_jwt, DPoP)")
     log.info("ORCA: %s", "sandbox" if settings.sandbox_orca else settings.orca_api_base)
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from .settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from .settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, sandbox_client_key
 
 __all__ = ["log_config", "proxy_options", "serve"]
 
@@ -121,16 +121,21 @@ def _prepare_workers(host: str, port: int) -> None:
         env["SESSION_SECRET"] = secrets.token_urlsafe(32)
     base_url = env["APP_BASE_URL"]
     if not env.get("OIDC_ISSUER", "").strip():
-        issuer = _start_sandbox_provider(host, base_url, app_port=port)
+        fapi2 = env.get("OIDC_PROFILE", "").strip() == "fapi2"
+        issuer = _start_sandbox_provider(host, base_url, app_port=port, fapi2=fapi2)
         env.update(
             OIDC_ISSUER=issuer,
             OIDC_CLIENT_ID=SANDBOX_CLIENT_ID,
-            OIDC_CLIENT_SECRET=SANDBOX_CLIENT_SECRET,
             OIDC_ALLOW_INSECURE_HTTP="1",
         )
+        if fapi2:
+            env.pop("OIDC_CLIENT_SECRET", None)
+            env.setdefault("OIDC_CLIENT_KEY", str(sandbox_client_key()))
+        else:
+            env["OIDC_CLIENT_SECRET"] = SANDBOX_CLIENT_SECRET
 
 
-def _start_sandbox_provider(host: str, base_url: str, *, app_port: int) -> str:
+def _start_sandbox_provider(host: str, base_url: str, *, app_port: int, fapi2: bool) -> str:
     """Start the sandbox provider as its own process; its issuer URL."""
     op_port = app_port
     # The app's own port is not bound yet (uvicorn binds it after this): the kernel may hand
@@ -139,8 +144,12 @@ def _start_sandbox_provider(host: str, base_url: str, *, app_port: int) -> str:
         with socket.socket() as sock:
             sock.bind((host, 0))
             op_port = sock.getsockname()[1]
-    client = f"{SANDBOX_CLIENT_ID}:{SANDBOX_CLIENT_SECRET}:{base_url}/auth/callback:{base_url}/"
+    secret = "" if fapi2 else SANDBOX_CLIENT_SECRET
+    client = f"{SANDBOX_CLIENT_ID}:{secret}:{base_url}/auth/callback:{base_url}/"
     args = [sys.executable, "-m", "oidc_kit.testing", "--host", host, "--port", str(op_port)]
+    if fapi2:
+        # The provider fetches the client's public key from the app, as a real one would.
+        args += ["--fapi2", "--client-jwks-uri", f"{base_url}/auth/jwks"]
     ttl = os.environ.get("SANDBOX_ACCESS_TOKEN_TTL", "").strip() or "60"
     process = subprocess.Popen([*args, "--client", client, "--access-token-ttl", ttl])  # noqa: S603
     atexit.register(process.terminate)

@@ -14,9 +14,12 @@ Only the settings the app itself uses live here; the kit reads the rest of its o
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the kit is imported lazily, when the app is created
@@ -44,6 +47,9 @@ SANDBOX_CLIENT_ID = "example-app"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"
 #: Sandbox access tokens live one minute, so that people can watch a refresh happen.
 SANDBOX_ACCESS_TOKEN_TTL = 60
+#: FAPI 2.0 with the sandbox: the app's own client key, made on first start (private: 0600;
+#: every worker and restart uses the same file). Not a secret worth more than the sandbox.
+SANDBOX_CLIENT_KEY_FILE = ".oidc_kit/sandbox-client-key.pem"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,9 @@ class Settings:
     sandbox_access_token_ttl: int = SANDBOX_ACCESS_TOKEN_TTL
     #: The app's name as the pages show it (``APP_NAME``).
     app_name: str = DEFAULT_APP_NAME
+    #: ``OIDC_PROFILE=fapi2``: the FAPI 2.0 Security Profile, the sandbox too (PAR required,
+    #: private_key_jwt, DPoP-bound tokens that the sandbox ORCA refuses without a proof).
+    fapi2: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, port: int = 8000) -> Settings:
@@ -81,6 +90,7 @@ class Settings:
             sandbox_orca=not orca_api_base,
             sandbox_access_token_ttl=_positive_int(env, "SANDBOX_ACCESS_TOKEN_TTL"),
             app_name=_get(env, "APP_NAME", DEFAULT_APP_NAME),
+            fapi2=_get(env, "OIDC_PROFILE", "") == "fapi2",
         )
 
     @property
@@ -111,7 +121,36 @@ class Settings:
                 client_secret=SANDBOX_CLIENT_SECRET,
                 allow_insecure_http=True,
             )
+            if self.fapi2:
+                # The sandbox registers this client with its key (fetched from /auth/jwks).
+                env = os.environ if environ is None else environ
+                key = _get(env, "OIDC_CLIENT_KEY", "") or str(sandbox_client_key())
+                overrides.update(client_secret=None, client_key=key)
         return OIDCConfig.from_env(environ, **overrides)
+
+
+def sandbox_client_key(path: str = SANDBOX_CLIENT_KEY_FILE) -> Path:
+    """The sandbox client's private key file, made (P-256, for ES256) if it does not exist.
+
+    Written to a temporary file and linked into place, so that workers starting at once
+    all end up with the one key and none reads a half-written file.
+    """
+    from joserfc.jwk import ECKey
+
+    target = Path(path)
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pem = ECKey.generate_key("P-256", private=True).as_pem(private=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".key-")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        with contextlib.suppress(FileExistsError):  # another worker won: use its key
+            os.link(tmp, target)
+    finally:
+        os.unlink(tmp)
+    return target
 
 
 def _refuse_public_sandbox(base_url: str, environ: Mapping[str, str] | None) -> None:

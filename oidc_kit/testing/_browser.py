@@ -39,12 +39,12 @@ async def sandbox_login(
     start = await browser.get("/auth/login", params=params)
     if start.status_code not in (302, 303):
         raise AssertionError(f"/auth/login answered {start.status_code}, not a redirect")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=op.app)) as provider:
-        page = await provider.get(start.headers["location"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=op.app)) as at_op:
+        page = await at_op.get(start.headers["location"])
         form, interaction = _FORM.search(page.text), _INTERACTION.search(page.text)
         if page.status_code != 200 or form is None or interaction is None:
             raise AssertionError(f"the provider did not show its login form ({page.status_code})")
-        answer = await provider.post(
+        answer = await at_op.post(
             page.url.join(html.unescape(form.group(1))),
             data={
                 "interaction": html.unescape(interaction.group(1)),
