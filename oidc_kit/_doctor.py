@@ -26,7 +26,8 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from ._config import DEFAULT_ID_TOKEN_ALGS, OIDCConfig, is_loopback
+from ._config import DEFAULT_ID_TOKEN_ALGS, FAPI2_ID_TOKEN_ALGS, OIDCConfig, is_loopback
+from ._dpop import DPOP_ALG
 from ._errors import OIDCError, ProviderError
 from ._http import json_object
 from ._provider import _KEY_CLASSES, _parse_metadata, key_weakness
@@ -81,6 +82,8 @@ class DoctorSettings:
     scopes: tuple[str, ...] = ()
     #: Accept plain http on loopback hosts, as ``OIDC_ALLOW_INSECURE_HTTP`` does.
     allow_insecure_http: bool = False
+    #: Check what the FAPI 2.0 profile (``OIDC_PROFILE=fapi2``) needs of the provider.
+    fapi2: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ async def diagnose(
     checks = [check_discovery(settings.issuer, discovery), check_tls(settings, discovery)]
     if doc is None:
         names: tuple[str, ...] = ("jwks", "algorithms", "pkce", "response_types", "response_modes")
-        names += ("iss_parameter", "end_session", "revocation", "token_auth_methods")
+        names += ("iss_parameter", "end_session", "revocation", "token_auth_methods", "fapi2")
         checks += [Check(name, "skip", "no discovery document") for name in names]
     else:
         checks += [
@@ -136,6 +139,7 @@ async def diagnose(
             check_end_session(doc),
             check_revocation(doc),
             check_token_auth_methods(doc, bool(settings.client_secret)),
+            check_fapi2(doc, settings.fapi2),
         ]
     checks.append(check_clock_skew(discovery))
     checks.append(check_redirect_uri(settings.redirect_uri, settings.allow_insecure_http))
@@ -428,6 +432,29 @@ def check_token_auth_methods(doc: Mapping[str, Any], has_secret: bool) -> Check:
             return Check("token_auth_methods", "ok", f"the kit will use {method}")
     detail = f"only {', '.join(methods) or 'nothing'}; the kit needs client_secret_basic or _post"
     return Check("token_auth_methods", "fail", detail)
+
+
+def check_fapi2(doc: Mapping[str, Any], fapi2: bool) -> Check:
+    """What ``profile="fapi2"`` needs of the provider: PAR, ``private_key_jwt``, DPoP with
+    ES256 (the kit's proofs), the RFC 9207 ``iss`` parameter, and a FAPI 2.0 ID-token alg."""
+    if not fapi2:
+        return Check("fapi2", "skip", "not asked for (--fapi2, or OIDC_PROFILE=fapi2)")
+    missing = []
+    if not isinstance(doc.get("pushed_authorization_request_endpoint"), str):
+        missing.append("a pushed_authorization_request_endpoint (PAR)")
+    if "private_key_jwt" not in (_strings(doc, "token_endpoint_auth_methods_supported") or []):
+        missing.append("private_key_jwt")
+    if DPOP_ALG not in (_strings(doc, "dpop_signing_alg_values_supported") or []):
+        missing.append(f"DPoP with {DPOP_ALG}")
+    if doc.get("authorization_response_iss_parameter_supported") is not True:
+        missing.append("the RFC 9207 iss parameter")
+    if not set(FAPI2_ID_TOKEN_ALGS) & set(
+        _strings(doc, "id_token_signing_alg_values_supported") or []
+    ):
+        missing.append("ID tokens in " + ", ".join(FAPI2_ID_TOKEN_ALGS))
+    if missing:
+        return Check("fapi2", "fail", "the provider does not offer " + "; ".join(missing))
+    return Check("fapi2", "ok", "PAR, private_key_jwt, DPoP (ES256), iss and FAPI 2.0 algorithms")
 
 
 def check_clock_skew(fetched: Fetched) -> Check:

@@ -102,6 +102,12 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         action="store_true",
         help="accept plain http on loopback hosts (local development)",
     )
+    doctor.add_argument(
+        "--fapi2",
+        action="store_true",
+        default=os.environ.get("OIDC_PROFILE", "").strip() == "fapi2",
+        help="check what the FAPI 2.0 profile needs (default: OIDC_PROFILE=fapi2)",
+    )
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     doctor.add_argument(
         "--timeout", type=_seconds, default=10.0, help="seconds per HTTP request (default 10)"
@@ -146,6 +152,7 @@ def _run_doctor(
         client_credentials=args.client_credentials,
         scopes=tuple(dict.fromkeys(s for value in args.scope for s in value.split())),
         allow_insecure_http=args.allow_insecure_http,
+        fapi2=args.fapi2,
     )
     report = asyncio.run(_diagnose(settings, transport, args.timeout))
     if args.json:

@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
-from oidc_kit._doctor import DoctorSettings, diagnose, judge_jwks
+from oidc_kit._doctor import DoctorSettings, check_fapi2, diagnose, judge_jwks
 from oidc_kit.cli import main
 from oidc_kit.testing import SandboxClient, SandboxProvider
 from tests.servers import free_port, serve
@@ -165,13 +165,13 @@ def test_the_sandbox_passes_every_check(doctor: Callable[..., Run], proxy: Tampe
         "end_session",
         "revocation",
         "token_auth_methods",
+        "fapi2",
         "clock_skew",
         "redirect_uri",
         "client_credentials",
     ]
-    assert {name: status for name, (status, _) in run.checks.items()} == dict.fromkeys(
-        run.checks, "ok"
-    )
+    statuses = {name: status for name, (status, _) in run.checks.items()}
+    assert statuses == dict.fromkeys(run.checks, "ok") | {"fapi2": "skip"}
     detail = run.detail("client_credentials")
     assert "token_type Bearer" in detail
     assert "expires_in 3600" in detail
@@ -187,8 +187,8 @@ def test_the_text_report_has_one_line_per_check_and_a_summary(
     lines = run.out.splitlines()
     assert lines[0] == f"oidc-kit doctor: issuer {ISSUER}, client {CLIENT_ID}"
     checks = [line.split() for line in lines if line.startswith("  ")]
-    assert [words[0] for words in checks] == ["OK"] * 14
-    assert lines[-1] == "14 checks: 14 ok, 0 warn, 0 fail, 0 skip. No check failed."
+    assert [words[0] for words in checks] == ["OK"] * 11 + ["SKIP"] + ["OK"] * 3
+    assert lines[-1] == "15 checks: 14 ok, 0 warn, 0 fail, 1 skip. No check failed."
 
 
 def test_json_output_shape(doctor: Callable[..., Run]) -> None:
@@ -710,7 +710,7 @@ def test_any_answer_gives_a_report(doc: Doc, jwks: Doc, date: str | None) -> Non
     async def run() -> None:
         async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
             report = await diagnose(settings_, http)
-        assert len(report.checks) == 14
+        assert len(report.checks) == 15
         assert all("\n" not in check.detail for check in report.checks)
 
     asyncio.run(run())
@@ -792,3 +792,58 @@ def test_the_console_script_fails_with_a_wrong_secret(sandbox_process: str) -> N
     assert grant["status"] == "fail"
     assert "refused the client's credentials" in grant["detail"]
     assert wrong not in done.stdout + done.stderr
+
+
+# -- FAPI 2.0 ----------------------------------------------------------------------------------
+
+FAPI2_DOC = {
+    "pushed_authorization_request_endpoint": "https://op.test/par",
+    "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+    "dpop_signing_alg_values_supported": ["ES256", "PS256"],
+    "authorization_response_iss_parameter_supported": True,
+    "id_token_signing_alg_values_supported": ["PS256"],
+}
+
+
+@pytest.mark.parametrize(
+    ("member", "named"),
+    [
+        ("pushed_authorization_request_endpoint", "PAR"),
+        ("token_endpoint_auth_methods_supported", "private_key_jwt"),
+        ("dpop_signing_alg_values_supported", "DPoP with ES256"),
+        ("authorization_response_iss_parameter_supported", "iss parameter"),
+        ("id_token_signing_alg_values_supported", "ID tokens in PS256, ES256, EdDSA"),
+    ],
+)
+def test_fapi2_names_what_the_provider_lacks(member: str, named: str) -> None:
+    assert check_fapi2(FAPI2_DOC, fapi2=True).status == "ok"
+    lacking = {k: v for k, v in FAPI2_DOC.items() if k != member}
+    check = check_fapi2(lacking, fapi2=True)
+    assert check.status == "fail"
+    assert named in check.detail
+    assert check_fapi2(lacking, fapi2=False).status == "skip"
+
+
+def test_fapi2_against_the_default_sandbox_names_its_rs256_id_tokens(
+    doctor: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``OIDC_PROFILE=fapi2`` turns the check on; the default sandbox signs RS256 only."""
+    monkeypatch.setenv("OIDC_PROFILE", "fapi2")
+    run = doctor("--json")
+    status, detail = run.checks["fapi2"]
+    assert (status, run.code) == ("fail", 1)
+    assert "ID tokens in PS256" in detail
+    assert "PAR" not in detail and "private_key_jwt" not in detail
+
+
+def test_fapi2_passes_against_a_fapi2_sandbox(capsys: pytest.CaptureFixture[str]) -> None:
+    op = SandboxProvider(
+        ISSUER, [SandboxClient(CLIENT_ID, SECRET, (REDIRECT,))], id_token_alg="PS256"
+    )
+    code = main(
+        ["doctor", "--issuer", ISSUER, "--client-id", CLIENT_ID, "--json", "--fapi2"],
+        transport=httpx.ASGITransport(app=op.app),
+    )
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks["fapi2"]["status"] == "ok", checks["fapi2"]
+    assert code in (0, 1)
