@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import secrets
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -498,22 +499,28 @@ async def test_a_reused_assertion_is_refused(browser: httpx.AsyncClient, clock: 
 
 
 @pytest.mark.parametrize(
-    "form",
+    ("form", "status", "error", "says"),
     [
-        {"client_assertion_type": "urn:nope"},
-        {"client_id": "classic"},
-        {"client_secret": "classic-secret"},
+        ({"client_assertion_type": "urn:nope"}, 401, "invalid_client", "client_assertion_type"),
+        ({"client_id": "classic"}, 401, "invalid_client", "differs from the client assertion"),
+        ({"client_secret": "classic-secret"}, 400, "invalid_request", "more than one"),
     ],
 )
 async def test_assertion_parameters_must_be_consistent(
-    browser: httpx.AsyncClient, clock: Clock, form: dict[str, str]
+    browser: httpx.AsyncClient,
+    clock: Clock,
+    form: dict[str, str],
+    status: int,
+    error: str,
+    says: str,
 ) -> None:
     data = {**client_auth(clock.now), **form}
     response = await client_credentials(
         browser, data, proof(new_dpop_key(), "POST", TOKEN_URL, now=clock.now)
     )
-    assert response.status_code in (400, 401)
-    assert response.json()["error"] in ("invalid_client", "invalid_request")
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    assert says in response.json()["error_description"]
 
 
 async def test_a_private_key_jwt_client_cannot_use_a_secret_or_nothing(
@@ -618,6 +625,11 @@ async def test_other_clients_get_bearer_tokens_without_a_proof_and_bound_ones_wi
     assert claims_of(bound["access_token"])["cnf"]["jkt"] == key.thumbprint()
 
 
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    WEAK_RSA_KEY = jwk.RSAKey.generate_key(1024)
+
+
 def _hs256_proof(key: Any, now: float) -> str:
     secret = jwk.OctKey.import_key(secrets.token_bytes(32))
     return proof(key, "POST", TOKEN_URL, now=now, alg="HS256", sign_with=secret)
@@ -638,6 +650,9 @@ BAD_PROOFS: dict[str, Any] = {
     "signed by another key": lambda k, now: proof(
         k, "POST", TOKEN_URL, now=now, sign_with=new_dpop_key()
     ),
+    "RSA key under 2048 bits": lambda k, now: proof(
+        WEAK_RSA_KEY, "POST", TOKEN_URL, now=now, alg="PS256"
+    ),
     "no jwk": lambda k, now: proof(k, "POST", TOKEN_URL, now=now, header={"jwk": None}),
     "not a JWS": lambda k, now: "garbage",
 }
@@ -651,6 +666,24 @@ async def test_a_bad_proof_is_invalid_dpop_proof(
     response = await client_credentials(browser, client_auth(clock.now), value)
     assert response.status_code == 400, case
     assert response.json()["error"] == "invalid_dpop_proof", case
+
+
+@pytest.mark.parametrize(
+    ("key", "alg"),
+    [
+        (jwk.ECKey.generate_key("P-256"), "ES256"),
+        (jwk.RSAKey.generate_key(2048), "PS256"),  # its jwk makes the header > 512 bytes
+        (jwk.OKPKey.generate_key("Ed25519"), "EdDSA"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+async def test_every_advertised_dpop_alg_binds(
+    browser: httpx.AsyncClient, clock: Clock, key: Any, alg: str
+) -> None:
+    value = proof(key, "POST", TOKEN_URL, now=clock.now, alg=alg)
+    response = await client_credentials(browser, client_auth(clock.now), value)
+    assert response.status_code == 200, response.text
+    assert claims_of(response.json()["access_token"])["cnf"]["jkt"] == key.thumbprint()
 
 
 async def test_two_dpop_headers_are_invalid(browser: httpx.AsyncClient, clock: Clock) -> None:
@@ -756,6 +789,11 @@ async def test_the_nonce_challenge(clock: Clock) -> None:
         too_late = proof(key, "POST", TOKEN_URL, now=clock.now, nonce=nonce)
         refused = await client_credentials(b, client_auth(clock.now), too_late)
         assert refused.json()["error"] == "use_dpop_nonce"
+        # Nobody asked for a nonce for two lifetimes: the last one handed out is gone too.
+        handed_out = op.dpop_nonce
+        clock.now += 600
+        idle = proof(key, "POST", TOKEN_URL, now=clock.now, nonce=handed_out)
+        assert (await client_credentials(b, client_auth(clock.now), idle)).status_code == 400
 
 
 # -- DPoP at userinfo ------------------------------------------------------------------------

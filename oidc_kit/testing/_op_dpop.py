@@ -43,6 +43,15 @@ _TYP = "dpop+jwt"
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _MIN_RSA_BITS = 2048
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: joserfc refuses JWS headers over 512 bytes by default: an RSA key in ``jwk`` (PS256) is more.
+_MAX_HEADER_LENGTH = 4096
+
+
+def _registry(algorithms: Collection[str]) -> jws.JWSRegistry:
+    """joserfc's checks for ``algorithms``, with room for a public RSA key in the header."""
+    registry = jws.JWSRegistry(algorithms=list(algorithms))
+    registry.max_header_length = _MAX_HEADER_LENGTH
+    return registry
 
 
 class DPoPError(Exception):
@@ -150,12 +159,16 @@ def _header_key(header: Mapping[str, Any], algorithms: Collection[str]) -> jwk.K
 def _signed_claims(value: str, algorithms: Collection[str]) -> tuple[dict[str, Any], jwk.Key]:
     """The proof's claims and key, once its signature by the key in its header is checked."""
     try:
-        header = jws.extract_compact(value.encode("ascii")).protected
+        signed = jws.extract_compact(value.encode("ascii"), registry=_registry(algorithms))
+        header = signed.protected
     except (JoseError, ValueError, TypeError, UnicodeEncodeError) as exc:
         raise _invalid("the DPoP header is not a compact JWS") from exc
     key = _header_key(header, algorithms)
     try:
-        verified = jws.deserialize_compact(value, key, algorithms=[str(header["alg"])])
+        alg_registry = _registry([str(header["alg"])])
+        with warnings.catch_warnings():  # EdDSA "deprecated" by RFC 9864, yet FAPI 2.0's
+            warnings.simplefilter("ignore")
+            verified = jws.deserialize_compact(value, key, registry=alg_registry)
         claims = json.loads(verified.payload)
     except (JoseError, ValueError, TypeError) as exc:
         raise _invalid("the proof's signature does not verify with its jwk") from exc
