@@ -772,6 +772,12 @@ async def test_the_nonce_challenge(clock: Clock) -> None:
         assert first.json()["error"] == "use_dpop_nonce"
         nonce = first.headers["dpop-nonce"]
         assert nonce == op.dpop_nonce
+        # The nonce challenge comes before client authentication: the assertion is not spent.
+        form = client_auth(clock.now)
+        challenged = proof(key, "POST", TOKEN_URL, now=clock.now)
+        assert (await client_credentials(b, form, challenged)).status_code == 400
+        retried = proof(key, "POST", TOKEN_URL, now=clock.now, nonce=nonce)
+        assert (await client_credentials(b, form, retried)).status_code == 200
         wrong = proof(key, "POST", TOKEN_URL, now=clock.now, nonce="stale")
         assert (await client_credentials(b, client_auth(clock.now), wrong)).json()[
             "error"

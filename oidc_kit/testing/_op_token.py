@@ -117,9 +117,12 @@ class TokenEndpoint:
         try:
             form = await _token_params(request)
             self._ctx.grant_counts[form.get("grant_type", "")] += 1
+            # The proof first: a use_dpop_nonce answer must not spend the client assertion.
+            jkt = self._dpop_key(request)
             client = await authenticate_client(request, form, self._ctx.clients, self._assertions)
+            if jkt is None and client.dpop_bound_access_tokens:
+                raise OAuthError("invalid_request", "DPoP proof required")
             grant_type = _required(form, "grant_type")
-            jkt = self._dpop_key(request, client)
             if grant_type == "authorization_code":
                 body = self._code_grant(form, client, jkt)
             elif grant_type == "refresh_token":
@@ -136,14 +139,12 @@ class TokenEndpoint:
         nonces = self._ctx.dpop_nonces
         return {"DPoP-Nonce": nonces.current()} if nonces is not None else {}
 
-    def _dpop_key(self, request: Request, client: SandboxClient) -> str | None:
+    def _dpop_key(self, request: Request) -> str | None:
         """The thumbprint of the request's valid DPoP proof; None without one (allowed unless
         the client registered ``dpop_bound_access_tokens``)."""
         try:
             proof = proof_value(request.headers.items())
             if proof is None:
-                if client.dpop_bound_access_tokens:
-                    raise OAuthError("invalid_request", "DPoP proof required")
                 return None
             return verify_proof(
                 proof,
