@@ -10,6 +10,19 @@
 
 Users ``alice``/``alice`` and ``bob``/``bob`` exist by default (``SANDBOX_USERS``);
 :func:`sandbox_login` logs one in to your app from a test.
+
+For the FAPI 2.0 Security Profile, register the client with its public keys and ask for
+DPoP and PAR; have the provider sign with PS256 (or ES256) and, if you like, refuse every
+request that was not pushed:
+
+    client = SandboxClient(
+        "app", None, ("http://app.test/auth/callback",),
+        token_endpoint_auth_method="private_key_jwt",
+        jwks_uri="http://app.test/auth/jwks",  # or jwks={"keys": [...]}
+        dpop_bound_access_tokens=True,
+        require_par=True,
+    )
+    op = SandboxProvider("http://op.test", [client], id_token_alg="PS256", require_par=True)
 """
 
 from ._browser import sandbox_login
