@@ -13,6 +13,7 @@ per origin and, when a request is refused for want of it, retries that request o
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -31,6 +32,7 @@ __all__ = [
     "DPoPKey",
     "DPoPNonces",
     "access_token_hash",
+    "load_key",
     "send_with_nonce",
     "wants_nonce",
 ]
@@ -87,6 +89,13 @@ class DPoPKey:
             claims["nonce"] = nonce
         header = {"typ": "dpop+jwt", "alg": DPOP_ALG, "jwk": self._public}
         return jwt.encode(header, claims, self._key, algorithms=[DPOP_ALG])
+
+
+@functools.lru_cache(maxsize=256)
+def load_key(data: str) -> DPoPKey:
+    """:meth:`DPoPKey.from_json`, remembered for the busiest sessions of the process:
+    importing the key cost as much as signing the proof (``python -m bench.dpop``)."""
+    return DPoPKey.from_json(data)
 
 
 def target_uri(url: str) -> str:

@@ -23,7 +23,7 @@ import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from ._config import OIDCConfig
-from ._dpop import DPoPKey, send_with_nonce
+from ._dpop import DPoPKey, load_key, send_with_nonce
 from ._errors import (
     AuthorizationFailed,
     InvalidCallback,
@@ -319,7 +319,7 @@ class LoginFlow:
         url = meta.userinfo_endpoint
         if url is None:
             return {}
-        dpop = DPoPKey.from_json(tokens.dpop_key) if tokens.dpop_key else None
+        dpop = load_key(tokens.dpop_key) if tokens.dpop_key else None
 
         async def send(nonce: str | None) -> httpx.Response:
             headers = {

@@ -20,7 +20,7 @@ from dataclasses import replace
 import httpx
 
 from ._config import OIDCConfig
-from ._dpop import DPoPKey
+from ._dpop import DPoPKey, load_key
 from ._errors import (
     InvalidIdToken,
     ProviderError,
@@ -182,7 +182,7 @@ class TokenManager:
     def _dpop_key(self, tokens: TokenSet) -> DPoPKey | None:
         """The session's DPoP key; a new one for a session made before DPoP was turned on."""
         if tokens.dpop_key is not None:
-            return DPoPKey.from_json(tokens.dpop_key)
+            return load_key(tokens.dpop_key)
         return DPoPKey.generate() if self._config.dpop else None
 
     async def _refused(self, sid: str, sent: str, exc: TokenRequestFailed) -> TokenSet:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import httpx
 
-from ._dpop import DPoPKey, DPoPNonces, wants_nonce
+from ._dpop import DPoPNonces, load_key, wants_nonce
 from ._tokens import TokenSet
 
 __all__ = ["BearerAuth", "SessionAuth", "TokenSetSource", "TokenSource"]
@@ -111,7 +111,7 @@ class SessionAuth(httpx.Auth):
         request.headers["Authorization"] = f"{tokens.scheme} {tokens.access_token}"
         if tokens.dpop_key is not None:
             url = str(request.url)
-            key = DPoPKey.from_json(tokens.dpop_key)
+            key = load_key(tokens.dpop_key)
             request.headers["DPoP"] = key.proof(
                 request.method, url, access_token=tokens.access_token, nonce=self._nonces.get(url)
             )

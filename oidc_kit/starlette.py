@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from ._clients import ProviderClient, named_configs
 from ._config import OIDCConfig
-from ._dpop import DPoPKey
+from ._dpop import load_key
 from ._errors import (
     InvalidLoginRequest,
     InvalidState,
@@ -189,7 +189,7 @@ class OIDCAuth:
             "scope": tokens.scope,
             "has_refresh_token": tokens.refresh_token is not None,
             "token_type": tokens.scheme,
-            "dpop_jkt": DPoPKey.from_json(tokens.dpop_key).thumbprint if tokens.dpop_key else None,
+            "dpop_jkt": load_key(tokens.dpop_key).thumbprint if tokens.dpop_key else None,
             "profile": self.client_for(session).config.profile,
             "provider": self.client_for(session).name,
         }
