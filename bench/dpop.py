@@ -96,7 +96,7 @@ def main() -> None:
     key = DPoPKey.generate()
     bearer, dpop = asyncio.run(_calls(_tokens(None))), asyncio.run(_calls(_tokens(key)))
     print(f"ORCA call via SessionAuth, Bearer: {bearer:7.1f} µs")
-    print(f"ORCA call via SessionAuth, DPoP:   {dpop:7.1f} µs ({dpop / bearer:.2f}×)")
+    print(f"ORCA call via SessionAuth, DPoP:   {dpop:7.1f} µs ({dpop / bearer:.2f}x)")
     for name, private in (
         ("PS256", RSAKey.generate_key(2048, private=True)),
         ("ES256", ECKey.generate_key("P-256", private=True)),
