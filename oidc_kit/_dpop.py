@@ -29,9 +29,11 @@ from joserfc.jwk import ECKey
 
 __all__ = [
     "DPOP_ALG",
+    "PROOF_ERRORS",
     "DPoPKey",
     "DPoPNonces",
     "access_token_hash",
+    "challenge_error",
     "load_key",
     "send_with_nonce",
     "wants_nonce",
@@ -39,7 +41,7 @@ __all__ = [
 
 DPOP_ALG = "ES256"
 
-_NONCE_CHALLENGE = re.compile(r'error\s*=\s*"?use_dpop_nonce"?', re.IGNORECASE)
+_CHALLENGE_ERROR = re.compile(r'\berror\s*=\s*"?([A-Za-z_]+)"?', re.IGNORECASE)
 
 
 class DPoPKey:
@@ -113,13 +115,13 @@ def access_token_hash(access_token: str) -> str:
 def wants_nonce(response: httpx.Response) -> bool:
     """Whether a server refused a request for want of its ``DPoP-Nonce`` (RFC 9449 8, 9).
 
-    An authorization server answers 400 ``use_dpop_nonce`` in its JSON body; a resource
-    server answers 401 with the error in ``WWW-Authenticate``.
+    An authorization server answers 400 ``use_dpop_nonce`` in its JSON body (read it
+    first); a resource server answers 401 with the error in ``WWW-Authenticate``.
     """
     if "dpop-nonce" not in response.headers:
         return False
     if response.status_code == 401:
-        return bool(_NONCE_CHALLENGE.search(response.headers.get("www-authenticate", "")))
+        return challenge_error(response) == "use_dpop_nonce"
     if response.status_code == 400:
         try:
             body = json.loads(response.content)
@@ -127,6 +129,19 @@ def wants_nonce(response: httpx.Response) -> bool:
             return False
         return isinstance(body, dict) and body.get("error") == "use_dpop_nonce"
     return False
+
+
+def challenge_error(response: httpx.Response) -> str | None:
+    """The ``error`` of a 401's ``WWW-Authenticate`` challenge (RFC 6750 3, RFC 9449 7.1),
+    read from the headers only: a streaming body stays unread."""
+    if response.status_code != 401:
+        return None
+    match = _CHALLENGE_ERROR.search(response.headers.get("www-authenticate", ""))
+    return match.group(1) if match else None
+
+
+#: 401s that a new access token cannot cure: the proof, not the token, was refused.
+PROOF_ERRORS = frozenset({"invalid_dpop_proof", "use_dpop_nonce"})
 
 
 class DPoPNonces:

@@ -224,10 +224,7 @@ class LoginFlow:
 
     async def finish(self, params: Mapping[str, Sequence[str]], binding: str | None) -> LoginResult:
         """Validate a callback's parameters, exchange the code, validate the ID token."""
-        txn = await self.take(params, binding)
-        if txn.provider != self.name:
-            raise IssuerMismatch("this login was started for another provider")
-        return await self.complete(txn, params)
+        return await self.complete(await self.take(params, binding), params)
 
     async def take(
         self, params: Mapping[str, Sequence[str]], binding: str | None
@@ -240,6 +237,9 @@ class LoginFlow:
         self, txn: LoginTransaction, params: Mapping[str, Sequence[str]]
     ) -> LoginResult:
         """The rest of :meth:`finish`, for a transaction this flow started."""
+        if txn.provider != self.name:
+            # Its code belongs to another provider: never send it to this one's token endpoint.
+            raise IssuerMismatch("this login was started for another provider")
         meta = await self._provider.metadata()
         self._check_issuer_parameter(_single(params, "iss"), meta)
         error = _single(params, "error")

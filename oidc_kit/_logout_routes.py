@@ -52,6 +52,11 @@ log = logging.getLogger("oidc_kit")
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
+#: Far above any real logout token (a few hundred bytes of claims, one signature); anyone
+#: can post to the endpoint, so nothing larger is parsed.
+MAX_LOGOUT_TOKEN = 16 * 1024
+
+
 class LogoutRoutes:
     """The endpoints behind ``/auth/logout`` and ``/auth/backchannel-logout``."""
 
@@ -93,6 +98,8 @@ class LogoutRoutes:
             tokens = form.getlist("logout_token")
             if len(tokens) != 1 or not isinstance(tokens[0], str):
                 raise InvalidLogoutToken("exactly one logout_token is required")
+            if len(tokens[0]) > MAX_LOGOUT_TOKEN:
+                raise InvalidLogoutToken("the logout token is too large")
             client = self._client_named_in(tokens[0])
             logout = await validate_logout_token(
                 tokens[0], client.config, client.provider, auth.store, self._clock()
@@ -198,7 +205,7 @@ def _unverified_issuer(token: str) -> str | None:
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, RecursionError):  # deep JSON nesting: RecursionError
         return None
     iss = claims.get("iss") if isinstance(claims, dict) else None
     return iss if isinstance(iss, str) else None

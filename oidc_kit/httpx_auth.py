@@ -16,7 +16,7 @@ from typing import Protocol
 
 import httpx
 
-from ._dpop import DPoPNonces, load_key, wants_nonce
+from ._dpop import PROOF_ERRORS, DPoPNonces, challenge_error, load_key
 from ._tokens import TokenSet
 
 __all__ = ["BearerAuth", "SessionAuth", "TokenSetSource", "TokenSource"]
@@ -49,6 +49,7 @@ class BearerAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        await request.aread()  # a retry resends the body: a streamed one must be kept
         token = await self._source.token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
@@ -76,7 +77,11 @@ class TokenSetSource(Protocol):
 
 class SessionAuth(httpx.Auth):
     """A user's tokens, ``Bearer`` or DPoP-bound: refresh on a 401 and retry once; with DPoP,
-    a proof on every request and one more try when the server asks for its nonce."""
+    a proof on every request and one more try when the server asks for its nonce.
+
+    A 401 that refuses the DPoP proof (``invalid_dpop_proof``, ``use_dpop_nonce``) is not
+    answered with a refresh: a new token would not cure it, and would spend a refresh token.
+    """
 
     def __init__(self, source: TokenSetSource, nonces: DPoPNonces) -> None:
         self._source = source
@@ -91,19 +96,20 @@ class SessionAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        await request.aread()  # a retry resends the body: a streamed one must be kept
         tokens = await self._source.tokens()
         response = yield self._authorize(request, tokens)
-        if self._needs_nonce(request, tokens, response):
+        if self._wants_nonce(request, tokens, response):
             await response.aread()
             response = yield self._authorize(request, tokens)
-        if response.status_code != 401:
+        if response.status_code != 401 or challenge_error(response) in PROOF_ERRORS:
             return
         # The API refused a token we thought valid (revoked, clock skew, key rotation):
         # refresh once and retry once. A second 401 is the API's answer.
         await response.aread()
         tokens = await self._source.refreshed(tokens.access_token)
         response = yield self._authorize(request, tokens)
-        if self._needs_nonce(request, tokens, response):
+        if self._wants_nonce(request, tokens, response):
             await response.aread()
             yield self._authorize(request, tokens)
 
@@ -117,10 +123,17 @@ class SessionAuth(httpx.Auth):
             )
         return request
 
-    def _needs_nonce(
+    def _wants_nonce(
         self, request: httpx.Request, tokens: TokenSet, response: httpx.Response
     ) -> bool:
-        if tokens.dpop_key is None:
+        """A resource server's nonce challenge (RFC 9449 9): a 401 whose headers say so.
+        Only the headers are read (the body is still streaming); a response from another
+        origin (a redirect was followed) teaches nothing about this one's nonce."""
+        if tokens.dpop_key is None or not _same_origin(request.url, response.url):
             return False
         self._nonces.remember(str(request.url), response)
-        return wants_nonce(response)
+        return "dpop-nonce" in response.headers and challenge_error(response) == "use_dpop_nonce"
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)

@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from ._clients import ProviderClient, named_configs
 from ._config import OIDCConfig
-from ._dpop import load_key
+from ._dpop import DPoPNonces, load_key
 from ._errors import (
     InvalidLoginRequest,
     InvalidState,
@@ -101,6 +101,9 @@ class OIDCAuth:
         self.logout_routes = LogoutRoutes(self, clock)
         self.json_paths = tuple(json_paths)
         self._origin = origin_of(self.config.base_url)
+        #: The APIs' DPoP nonces, apart from the providers': an API on a provider's host
+        #: has nonces of its own, and sharing one slot would cost a retry per call.
+        self.api_nonces = DPoPNonces()
 
     def client_for(self, session: Session) -> ProviderClient:
         """The provider a session came from (by its issuer)."""
@@ -169,7 +172,7 @@ class OIDCAuth:
         """An ``httpx.Auth`` calling APIs with this request's user's access token."""
         session = _require_session(conn)
         client = self.client_for(session)
-        return SessionAuth(_SessionTokens(client.tokens, session), client.provider.dpop_nonces)
+        return SessionAuth(_SessionTokens(client.tokens, session), self.api_nonces)
 
     async def access_token(self, conn: HTTPConnection) -> str:
         """The user's access token, refreshed first when due. Keep it out of pages and logs."""

@@ -4,7 +4,7 @@ and :class:`~oidc_kit.httpx_auth.SessionAuth` driving a DPoP-bound session's cal
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import httpx
@@ -321,3 +321,101 @@ async def test_session_auth_without_dpop_is_bearer() -> None:
         await http.get(API)
     assert seen[0].headers["authorization"] == "Bearer at-1"
     assert "dpop" not in seen[0].headers
+
+
+class _Streamed(httpx.AsyncByteStream):
+    """A body that arrives later, as over a real connection (MockTransport's bodies are
+    already read, which hides code that reads one too early)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._body
+
+
+async def test_session_auth_leaves_a_streamed_400_with_a_nonce_header_alone() -> None:
+    """RFC 9449 8.2 lets a server send DPoP-Nonce with any answer; an API's 400 is the
+    caller's to read, not a reason to crash (httpx.ResponseNotRead) or to retry."""
+    key = DPoPKey.generate()
+    calls: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        body = _Streamed(b'{"error": "use_dpop_nonce"}')
+        return httpx.Response(400, headers={"DPoP-Nonce": "n-1"}, stream=body)
+
+    nonces = DPoPNonces()
+    auth = SessionAuth(Source(key), nonces)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handle), auth=auth) as http:
+        response = await http.get(API)
+    assert response.status_code == 400 and len(calls) == 1
+    assert nonces.get(API) == "n-1"  # kept for the next proof
+
+
+@pytest.mark.parametrize("error", ["invalid_dpop_proof", "use_dpop_nonce"])
+async def test_a_refused_proof_spends_no_refresh_token(error: str) -> None:
+    """A new access token cannot cure a refused proof (clock skew, a nonce the server keeps
+    changing): no refresh, the 401 is the answer."""
+    key = DPoPKey.generate()
+    source = Source(key)
+    calls: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        headers = {"WWW-Authenticate": f'DPoP error="{error}"', "DPoP-Nonce": f"n{len(calls)}"}
+        return httpx.Response(401, headers=headers)
+
+    auth = SessionAuth(source, DPoPNonces())
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handle), auth=auth) as http:
+        assert (await http.get(API)).status_code == 401
+    assert source.refreshes == []
+    assert len(calls) == (2 if error == "use_dpop_nonce" else 1)
+
+
+async def test_a_nonce_from_another_origin_after_a_redirect_is_not_kept() -> None:
+    key = DPoPKey.generate()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "orca.test":
+            return httpx.Response(302, headers={"Location": "https://elsewhere.test/x"})
+        headers = {"DPoP-Nonce": "theirs", "WWW-Authenticate": 'DPoP error="use_dpop_nonce"'}
+        return httpx.Response(401, headers=headers)
+
+    nonces = DPoPNonces()
+    auth = SessionAuth(Source(key), nonces)
+    transport = httpx.MockTransport(handle)
+    async with httpx.AsyncClient(transport=transport, auth=auth, follow_redirects=True) as http:
+        await http.get(API)
+    assert nonces.get(API) is None
+
+
+class _Wire(httpx.AsyncBaseTransport):
+    """Reads the request body as a connection would: by iterating its stream, once."""
+
+    def __init__(self, handle: Callable[[httpx.Request, bytes], httpx.Response]) -> None:
+        self._handle = handle
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        body = b"".join([chunk async for chunk in request.stream])
+        return self._handle(request, body)
+
+
+async def test_a_streamed_request_body_is_resent_on_the_retry() -> None:
+    """httpx reads a streamed body up front only for auths that say they resend it."""
+    key = DPoPKey.generate()
+    api = Api(key.thumbprint, nonce="n")
+    bodies: list[bytes] = []
+
+    def handle(request: httpx.Request, body: bytes) -> httpx.Response:
+        bodies.append(body)
+        return api.handle(request)
+
+    async def upload() -> AsyncIterator[bytes]:
+        yield b'{"amount": "10.00"}'
+
+    auth = SessionAuth(Source(key), DPoPNonces())
+    async with httpx.AsyncClient(transport=_Wire(handle), auth=auth) as http:
+        assert (await http.post(API, content=upload())).status_code == 200
+    assert bodies == [b'{"amount": "10.00"}'] * 2

@@ -7,6 +7,7 @@ The flow is driven as a generator with no network first, then through a real
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -104,6 +105,26 @@ async def test_the_401_body_is_read_before_the_retry() -> None:
     await flow.asend(refused)
     assert refused.is_stream_consumed  # the connection is released before the retry
     await flow.aclose()
+
+
+async def test_a_streamed_body_is_resent_on_the_retry() -> None:
+    """A connection reads a streamed body by iterating it, once: the retry after the 401
+    must still have it (httpx keeps it only when the auth reads it first)."""
+    bodies: list[bytes] = []
+
+    class Wire(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            assert isinstance(request.stream, httpx.AsyncByteStream)
+            bodies.append(b"".join([chunk async for chunk in request.stream]))
+            ok = request.headers["authorization"] == "Bearer t2"
+            return httpx.Response(200 if ok else 401)
+
+    async def upload() -> AsyncIterator[bytes]:
+        yield b'{"amount": "10.00"}'
+
+    async with httpx.AsyncClient(transport=Wire(), auth=BearerAuth(FakeSource())) as http:
+        assert (await http.post(API, content=upload())).status_code == 200
+    assert bodies == [b'{"amount": "10.00"}'] * 2
 
 
 def test_the_sync_flow_is_refused() -> None:

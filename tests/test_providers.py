@@ -8,6 +8,7 @@ finished with another's answer (mix-up, RFC 9700 4.4).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from oidc_kit import ConfigurationError, OIDCConfig
+from oidc_kit import ConfigurationError, IssuerMismatch, OIDCConfig
 from oidc_kit.starlette import OIDCAuth
 from oidc_kit.stores.memory import MemoryStore
 from oidc_kit.testing import SandboxClient, SandboxProvider, sandbox_login
@@ -238,6 +239,23 @@ async def test_a_logout_token_from_an_unconfigured_issuer_is_refused(stack: Stac
     assert response.json()["error"] == "invalid_logout_token"
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [b"[" * 5_000, b"[" * 100_000, b"not json", b'"a string"', b'{"iss": 1}'],
+    ids=["deep", "huge", "garbage", "string", "number-iss"],
+)
+async def test_a_malformed_logout_token_is_a_400_with_several_providers(
+    stack: Stack, payload: bytes
+) -> None:
+    """The issuer is read before verification, only to pick the provider: nothing anyone
+    can post makes that a 500."""
+    body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    token = f"eyJhbGciOiJSUzI1NiJ9.{body}.c2ln"
+    response = await stack.browser.post("/auth/backchannel-logout", data={"logout_token": token})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_logout_token"
+
+
 def test_providers_must_have_distinct_issuers_and_share_app_settings() -> None:
     configs = _configs()
     with pytest.raises(ConfigurationError, match="same issuer"):
@@ -296,3 +314,15 @@ async def test_jwks_publishes_the_key_of_every_provider_once() -> None:
     assert len(expected) == 2
     assert sorted(k["kid"] for k in keys) == sorted(expected)
     assert all("d" not in k for k in keys)
+
+
+async def test_a_flow_completes_only_its_own_providers_logins(stack: Stack) -> None:
+    """Defence in depth below the routes: corp's transaction handed to portx's flow."""
+    start = await stack.browser.get("/auth/login", params={"provider": "corp"})
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    binding = stack.auth.cookies.login_binding(stack.browser.cookies[stack.auth.login_cookie])
+    params = {"state": [state], "code": ["c"], "iss": [PORTX]}
+    txn = await stack.auth.flow.take(params, binding)
+    with pytest.raises(IssuerMismatch):
+        await stack.auth.clients["portx"].flow.complete(txn, params)
+    assert stack.portx.token_requests == 0 and stack.corp.token_requests == 0
