@@ -39,6 +39,7 @@ from oidc_kit.testing._op_dpop import (
     DPOP_ALGS,
     DPoPError,
     DPoPNonces,
+    bound_jkt,
     proof_value,
     verify_proof,
 )
@@ -178,17 +179,6 @@ def _credentials(request: Request) -> tuple[str, str]:
     return scheme, token
 
 
-def _bound_jkt(claims: dict[str, Any]) -> str | None:
-    """The thumbprint of the DPoP key the token is bound to (``cnf.jkt``), if any."""
-    cnf = claims.get("cnf")
-    if cnf is None:
-        return None
-    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
-    if not isinstance(jkt, str) or not jkt:
-        raise OrcaApiError.invalid_token()  # a confirmation we do not understand
-    return jkt
-
-
 def _granted_scopes(claims: dict[str, Any]) -> set[str]:
     """Scopes from ``scope`` (RFC 9068: a space-separated string) or ``scp`` (a list)."""
     scope, scp = claims.get("scope"), claims.get("scp")
@@ -282,7 +272,11 @@ class SandboxOrca:
                 raise OrcaApiError.dpop("invalid_token", description) from None
             raise
         claims = await self.validate_token(token)
-        self._check_sender(request, scheme, token, _bound_jkt(claims))
+        try:
+            jkt = bound_jkt(claims)
+        except ValueError:
+            raise OrcaApiError.invalid_token() from None  # a confirmation we do not understand
+        self._check_sender(request, scheme, token, jkt)
         if scope not in _granted_scopes(claims):
             raise OrcaApiError.insufficient_scope(scope)
         return data_for(claims["sub"])

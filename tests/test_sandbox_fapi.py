@@ -1070,3 +1070,46 @@ async def test_orca_behind_a_proxy_checks_htu_against_its_public_url(
         assert (
             await api.get("/accounts", headers={**headers, "DPoP": external})
         ).status_code == 200
+
+
+# -- malformed input: a 4xx, never a 500 -------------------------------------------------------
+
+
+def _deep_jws(depth: int) -> str:
+    """A compact JWS whose header and payload are JSON nested ``depth`` deep."""
+    deep = b64url(b"[" * depth)
+    return f"{deep}.{deep}.c2ln"
+
+
+@pytest.mark.parametrize("depth", [3_000, 100_000])
+async def test_a_deeply_nested_dpop_proof_is_a_400(
+    browser: httpx.AsyncClient, clock: Clock, depth: int
+) -> None:
+    response = await client_credentials(browser, client_auth(clock.now), _deep_jws(depth))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_dpop_proof"
+
+
+@pytest.mark.parametrize("depth", [3_000, 100_000])
+async def test_a_deeply_nested_client_assertion_is_a_401(
+    browser: httpx.AsyncClient, depth: int
+) -> None:
+    form = {"client_assertion_type": ASSERTION_TYPE, "client_assertion": _deep_jws(depth)}
+    response = await client_credentials(browser, form)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
+
+
+async def test_an_access_token_with_an_unknown_cnf_is_refused_at_userinfo(
+    op: SandboxProvider, browser: httpx.AsyncClient, clock: Clock
+) -> None:
+    key = new_dpop_key()
+    tokens = await bound_tokens(browser, clock, key)
+    claims = claims_of(tokens["access_token"]) | {"cnf": {"x5t#S256": "abc"}}
+    forged = op.sign(claims)
+    headers = {
+        "Authorization": f"DPoP {forged}",
+        "DPoP": proof(key, "GET", USERINFO_URL, now=clock.now, ath=ath(forged)),
+    }
+    response = await browser.get("/userinfo", headers=headers)
+    assert response.status_code == 401

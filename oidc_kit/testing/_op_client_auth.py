@@ -42,13 +42,19 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
+#: Far above a real assertion (a header, six claims, one signature); nothing longer is parsed.
+MAX_ASSERTION_LENGTH = 8192
+
+
 def _assertion_subject(form: Mapping[str, str]) -> str:
     """The client an assertion names (its ``sub``, unverified: only to find the client)."""
     token = form.get("client_assertion", "")
+    if len(token) > MAX_ASSERTION_LENGTH:
+        raise invalid_client("client_assertion is too large")
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, binascii.Error):
+    except (IndexError, ValueError, binascii.Error, RecursionError):
         raise invalid_client("client_assertion is not a compact JWS") from None
     sub = claims.get("sub") if isinstance(claims, dict) else None
     return sub if isinstance(sub, str) else ""

@@ -45,6 +45,9 @@ _MIN_RSA_BITS = 2048
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: joserfc refuses JWS headers over 512 bytes by default: an RSA key in ``jwk`` (PS256) is more.
 _MAX_HEADER_LENGTH = 4096
+#: A proof is a header with one public key and a few claims: far below this. Anything longer
+#: is refused before parsing (deeply nested JSON would exhaust the parser's recursion).
+MAX_PROOF_LENGTH = 8192
 
 
 def _registry(algorithms: Collection[str]) -> jws.JWSRegistry:
@@ -103,7 +106,21 @@ def proof_value(headers: Iterable[tuple[str, str]]) -> str | None:
     values = [value for name, value in headers if name.lower() == "dpop"]
     if len(values) > 1:
         raise _invalid("more than one DPoP header")
+    if values and len(values[0]) > MAX_PROOF_LENGTH:
+        raise _invalid("the DPoP proof is too large")
     return values[0].strip() if values else None
+
+
+def bound_jkt(claims: Mapping[str, Any]) -> str | None:
+    """The DPoP key thumbprint an access token is bound to (``cnf.jkt``); ``None`` when it
+    is unbound, ``ValueError`` for a confirmation this server does not understand."""
+    cnf = claims.get("cnf")
+    if cnf is None:
+        return None
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if not isinstance(jkt, str) or not jkt:
+        raise ValueError("unknown cnf")
+    return jkt
 
 
 def access_token_hash(access_token: str) -> str:
@@ -161,7 +178,7 @@ def _signed_claims(value: str, algorithms: Collection[str]) -> tuple[dict[str, A
     try:
         signed = jws.extract_compact(value.encode("ascii"), registry=_registry(algorithms))
         header = signed.protected
-    except (JoseError, ValueError, TypeError, UnicodeEncodeError) as exc:
+    except (JoseError, ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:
         raise _invalid("the DPoP header is not a compact JWS") from exc
     key = _header_key(header, algorithms)
     try:
@@ -170,7 +187,7 @@ def _signed_claims(value: str, algorithms: Collection[str]) -> tuple[dict[str, A
             warnings.simplefilter("ignore")
             verified = jws.deserialize_compact(value, key, registry=alg_registry)
         claims = json.loads(verified.payload)
-    except (JoseError, ValueError, TypeError) as exc:
+    except (JoseError, ValueError, TypeError, RecursionError) as exc:
         raise _invalid("the proof's signature does not verify with its jwk") from exc
     if not isinstance(claims, dict):
         raise _invalid("the proof's payload is not a JSON object")

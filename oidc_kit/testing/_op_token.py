@@ -27,7 +27,7 @@ from ._op_context import (
     read_form,
     read_json_object,
 )
-from ._op_dpop import DPOP_ALGS, DPoPError, proof_value, verify_proof
+from ._op_dpop import DPOP_ALGS, DPoPError, bound_jkt, proof_value, verify_proof
 from ._op_issue import TokenIssuer
 from ._op_keys import s256
 from ._op_models import SCOPE_CLAIMS, SandboxClient, claims_for_scopes
@@ -95,13 +95,6 @@ def _bearer_error(
         challenge += f', algs="{" ".join(DPOP_ALGS)}"'
     body = {"error": error, "error_description": description}
     return json_response(body, status=status, headers={"WWW-Authenticate": challenge})
-
-
-def _bound_jkt(claims: dict[str, Any]) -> str | None:
-    """The DPoP key thumbprint an access token is bound to (``cnf.jkt``), if any."""
-    cnf = claims.get("cnf")
-    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
-    return jkt if isinstance(jkt, str) else None
 
 
 class TokenEndpoint:
@@ -240,7 +233,11 @@ class TokenEndpoint:
         grant = self._ctx.store.access_token_grant(claims["jti"]) if claims else None
         if claims is None or grant is None:
             return _bearer_error("invalid_token", "The access token is invalid, expired or revoked")
-        refused = self._check_sender(request, scheme, token, _bound_jkt(claims))
+        try:
+            jkt = bound_jkt(claims)
+        except ValueError:
+            return _bearer_error("invalid_token", "The access token's cnf is not understood")
+        refused = self._check_sender(request, scheme, token, jkt)
         if refused is not None:
             return refused
         scopes = str(claims.get("scope", "")).split()
