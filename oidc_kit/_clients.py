@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from ._config import OIDCConfig
-from ._errors import ConfigurationError
-from ._flow import LoginFlow
+from ._errors import ConfigurationError, InvalidState, IssuerMismatch, SessionEnded
+from ._flow import LoginFlow, LoginTransaction
 from ._provider import Provider
 from ._refresh import TokenManager
-from ._session import Sessions
+from ._session import Session, Sessions
 from .stores import SessionStore
 
-__all__ = ["DEFAULT_NAME", "ProviderClient", "named_configs"]
+__all__ = ["DEFAULT_NAME", "ProviderClient", "ProviderClients", "named_configs"]
 
 #: The name of the provider when the app has only one.
 DEFAULT_NAME = "default"
@@ -76,6 +77,82 @@ class ProviderClient:
         flow = LoginFlow(config, provider, store, http, clock, name=name, redirect_uri=redirect_uri)
         tokens = TokenManager(config, provider, sessions, http, clock)
         return cls(name, config, provider, sessions, flow, tokens)
+
+
+class ProviderClients(Mapping[str, ProviderClient]):
+    """The app's providers by name, the default first; which one a session, a login or a
+    callback belongs to."""
+
+    def __init__(
+        self,
+        configs: Mapping[str, OIDCConfig],
+        *,
+        store: SessionStore,
+        http: httpx.AsyncClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clients = {
+            name: ProviderClient.build(
+                name, config, default=i == 0, store=store, http=http, clock=clock
+            )
+            for i, (name, config) in enumerate(configs.items())
+        }
+        self._by_issuer = {client.config.issuer: client for client in self._clients.values()}
+        #: The first provider: ``/auth/login`` without ``provider=`` and ``/auth/callback``.
+        self.default = next(iter(self._clients.values()))
+
+    def __getitem__(self, name: str) -> ProviderClient:
+        return self._clients[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._clients)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def by_issuer(self, issuer: str) -> ProviderClient | None:
+        """The provider whose issuer this is, if configured."""
+        return self._by_issuer.get(issuer)
+
+    def for_session(self, session: Session) -> ProviderClient:
+        """The provider a session came from (by its issuer)."""
+        client = self._by_issuer.get(session.iss)
+        if client is None:
+            raise SessionEnded("the session's provider is no longer configured")
+        return client
+
+    def login_name(self, client: ProviderClient) -> str | None:
+        """``provider=`` for a login at ``client`` (``None``: the default needs none)."""
+        return None if client is self.default else client.name
+
+    def at_redirect_uri(self, name: str | None) -> ProviderClient:
+        """The provider owning ``/auth/callback/{name}`` (``/auth/callback``: the default)."""
+        return self._clients.get(name, self.default) if name else self.default
+
+    def for_transaction(self, txn: LoginTransaction, arrived_at: str | None) -> ProviderClient:
+        """The provider a login was started with, which must be the one whose redirect URI
+        the response came back to: else it is a mix-up (RFC 9700 4.4), refused before the
+        code goes to any token endpoint."""
+        client = self._clients.get(txn.provider)
+        if client is None:
+            raise InvalidState("the login's provider is no longer configured")
+        arrived = arrived_at or self.default.name
+        if arrived != client.name:
+            raise IssuerMismatch(
+                "the authorization response came back for another provider than the login's",
+                expected=client.name,
+                actual=arrived,
+            )
+        return client
+
+    def public_jwks(self) -> dict[str, Any] | None:
+        """Every provider's client key, each once (``None`` when no provider has one)."""
+        keys: dict[str, dict[str, Any]] = {}
+        for client in self._clients.values():
+            key = client.config.signing_key
+            if key is not None:
+                keys[key.kid] = key.public_jwks()["keys"][0]
+        return {"keys": list(keys.values())} if keys else None
 
 
 def named_configs(config: OIDCConfig | Mapping[str, OIDCConfig]) -> dict[str, OIDCConfig]:

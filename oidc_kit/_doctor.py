@@ -26,12 +26,13 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
+from ._client_auth import client_authentication
 from ._config import DEFAULT_ID_TOKEN_ALGS, FAPI2_ID_TOKEN_ALGS, OIDCConfig, is_loopback
 from ._dpop import DPOP_ALG
 from ._errors import OIDCError, ProviderError
 from ._http import json_object
 from ._provider import _KEY_CLASSES, _parse_metadata, key_weakness
-from ._tokens import TokenSet, _client_auth
+from ._tokens import TokenSet
 
 __all__ = ["Check", "DoctorSettings", "Report", "Status", "diagnose"]
 
@@ -520,7 +521,7 @@ async def check_client_credentials(
     form = {"grant_type": "client_credentials"}
     if settings.scopes:
         form["scope"] = " ".join(settings.scopes)
-    auth = _client_auth(config, meta, form)
+    auth = client_authentication(config, meta).apply(form, clock())
     headers = {"Accept": "application/json"}
     try:
         response = await http.post(

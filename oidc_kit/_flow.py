@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from ._client_auth import client_authentication
 from ._config import OIDCConfig
 from ._dpop import DPoPKey, load_key, send_with_nonce
 from ._errors import (
@@ -37,7 +38,7 @@ from ._http import fetch, json_object
 from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, validate_id_token
 from ._provider import Provider, ProviderMetadata
 from ._step_up import StepUp
-from ._tokens import TokenSet, _client_auth, token_request
+from ._tokens import TokenSet, token_request
 from .stores import SessionStore
 
 __all__ = ["LoginFlow", "LoginResult", "LoginTransaction"]
@@ -177,7 +178,7 @@ class LoginFlow:
         if meta.par_endpoint is None:
             raise PushedRequestFailed("the provider has no pushed_authorization_request_endpoint")
         form = dict(params)
-        auth = _client_auth(self._config, meta, form)
+        auth = client_authentication(self._config, meta).apply(form, self._clock())
         response = await fetch(
             self._http,
             "POST",
@@ -328,7 +329,7 @@ class LoginFlow:
             }
             if dpop is not None:
                 headers["DPoP"] = dpop.proof(
-                    "GET", url, access_token=tokens.access_token, nonce=nonce
+                    "GET", url, access_token=tokens.access_token, nonce=nonce, now=self._clock()
                 )
             return await fetch(self._http, "GET", url, what="userinfo", headers=headers)
 

@@ -82,5 +82,5 @@ def _step_up_refusal(request: Request, step_up: StepUp) -> Response | None:
     if client.flow.satisfies(session.claims, step_up):
         return None
     log.info("step-up required for sub=%s on %s", session.sub, request.url.path)
-    name = None if client is auth.default_client else client.name
+    name = auth.clients.login_name(client)
     return step_up_response(request, step_up, auth.json_paths, provider=name)

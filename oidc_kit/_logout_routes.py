@@ -125,12 +125,11 @@ class LogoutRoutes:
         validate it, which then check everything, ``iss`` included."""
         clients = self._auth.clients
         if len(clients) == 1:
-            return self._auth.default_client
-        iss = _unverified_issuer(token)
-        for client in clients.values():
-            if client.config.issuer == iss:
-                return client
-        raise InvalidLogoutToken("the logout token comes from no configured provider")
+            return clients.default
+        client = clients.by_issuer(_unverified_issuer(token) or "")
+        if client is None:
+            raise InvalidLogoutToken("the logout token comes from no configured provider")
+        return client
 
     def check_return(self, request: Request, cookie: str) -> None:
         """The browser is back from the provider's logout: compare ``state`` (log only)."""
@@ -182,8 +181,10 @@ class LogoutRoutes:
         """Revoke the refresh token (the whole grant, at most providers) and the access token."""
         http = self._auth.http
         if tokens.refresh_token:
-            await revoke_token(http, config, meta, tokens.refresh_token, "refresh_token")
-        await revoke_token(http, config, meta, tokens.access_token, "access_token")
+            await revoke_token(
+                http, config, meta, tokens.refresh_token, "refresh_token", self._clock()
+            )
+        await revoke_token(http, config, meta, tokens.access_token, "access_token", self._clock())
 
 
 _CONFIRM_PAGE = f"""<!doctype html>

@@ -203,7 +203,7 @@ class TokenManager:
         if tokens.refresh_token is not None:
             meta = await self._provider.metadata()
             await revoke_token(
-                self._http, self._config, meta, tokens.refresh_token, "refresh_token"
+                self._http, self._config, meta, tokens.refresh_token, "refresh_token", self._clock()
             )
 
     async def _refreshed_claims(

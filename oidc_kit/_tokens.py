@@ -9,11 +9,10 @@ import json
 import logging
 from dataclasses import asdict, dataclass, replace
 from typing import Any
-from urllib.parse import quote_plus
 
 import httpx
 
-from ._client_key import CLIENT_ASSERTION_TYPE
+from ._client_auth import client_authentication
 from ._config import OIDCConfig
 from ._dpop import DPoPKey, DPoPNonces, send_with_nonce
 from ._errors import OIDCError, ProviderError, TokenRequestFailed, UnboundToken
@@ -148,32 +147,6 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _client_auth(
-    config: OIDCConfig, meta: ProviderMetadata, form: dict[str, str]
-) -> httpx.Auth | None:
-    """Client authentication: ``private_key_jwt`` with a client key; else
-    ``client_secret_basic``, or ``_post`` when that is all the provider offers.
-
-    Each call makes a new assertion (a new ``jti``): call it once per request sent.
-    """
-    key = config.signing_key
-    if key is not None:
-        # RFC 7523 3 / FAPI 2.0 5.3.2.1: the audience is the issuer identifier.
-        form["client_id"] = config.client_id
-        form["client_assertion_type"] = CLIENT_ASSERTION_TYPE
-        form["client_assertion"] = key.assertion(config.client_id, config.issuer)
-        return None
-    if config.client_secret is None:
-        form["client_id"] = config.client_id  # a public client
-        return None
-    if meta.token_auth_method == "client_secret_post":
-        form["client_id"] = config.client_id
-        form["client_secret"] = config.client_secret
-        return None
-    # RFC 6749 2.3.1: both parts are form-urlencoded before Basic encoding.
-    return httpx.BasicAuth(quote_plus(config.client_id), quote_plus(config.client_secret))
-
-
 async def token_request(
     http: httpx.AsyncClient,
     config: OIDCConfig,
@@ -193,10 +166,10 @@ async def token_request(
 
     async def send(nonce: str | None) -> httpx.Response:
         body = dict(form)  # a fresh client assertion for every request sent
-        auth = _client_auth(config, meta, body)
+        auth = client_authentication(config, meta).apply(body, now)
         headers = {"Accept": "application/json"}
         if dpop is not None:
-            headers["DPoP"] = dpop.proof("POST", url, nonce=nonce)
+            headers["DPoP"] = dpop.proof("POST", url, nonce=nonce, now=now)
         return await fetch(
             http, "POST", url, what="token endpoint", data=body, auth=auth, headers=headers
         )
@@ -224,13 +197,18 @@ def _token_error(response: httpx.Response) -> OIDCError:
 
 
 async def revoke_token(
-    http: httpx.AsyncClient, config: OIDCConfig, meta: ProviderMetadata, token: str, hint: str
+    http: httpx.AsyncClient,
+    config: OIDCConfig,
+    meta: ProviderMetadata,
+    token: str,
+    hint: str,
+    now: float,
 ) -> bool:
     """RFC 7009 revocation, best effort: ``False`` (logged) on any failure, never raises."""
     if meta.revocation_endpoint is None:
         return False
     form = {"token": token, "token_type_hint": hint}
-    auth = _client_auth(config, meta, form)
+    auth = client_authentication(config, meta).apply(form, now)
     try:
         response = await fetch(
             http, "POST", meta.revocation_endpoint, what="revocation", data=form, auth=auth

@@ -33,11 +33,12 @@ from urllib.parse import quote_plus
 
 import httpx
 
+from ._client_auth import client_authentication
 from ._config import OIDCConfig
 from ._errors import ConfigurationError, ProviderError, ProviderUnavailable
 from ._http import json_object
 from ._provider import Provider, ProviderMetadata, _acceptable_url
-from ._tokens import TokenSet, _client_auth, _token_error
+from ._tokens import TokenSet, _token_error
 from .httpx_auth import BearerAuth
 
 __all__ = ["ClientCredentials", "TokenRequestFormat"]
@@ -203,6 +204,6 @@ class ClientCredentials:
 
     def _form_auth(self, meta: ProviderMetadata | None, form: dict[str, str]) -> httpx.Auth | None:
         if meta is not None:
-            return _client_auth(self._config, meta, form)
+            return client_authentication(self._config, meta).apply(form, self._clock())
         # No discovery: HTTP Basic, the method every provider must support (RFC 6749 2.3.1).
         return httpx.BasicAuth(quote_plus(self._config.client_id), quote_plus(self._client_secret))

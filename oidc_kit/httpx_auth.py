@@ -1,17 +1,20 @@
-"""``httpx.Auth`` for calling an API (ORCA) with a user's access token.
+"""``httpx.Auth`` for calling an API (ORCA) with a user's or a client's access token.
 
-The flow is a generator, as httpx intends: attach ``Authorization: Bearer``, send, and on a
-401 ask the token source for a refreshed token once and retry once. Tests drive the generator
-directly, with no network.
+The flow is a generator, as httpx intends: attach the token, send, and on a 401 ask the
+token source for a refreshed token once and retry once. Tests drive the generator directly,
+with no network.
 
-:class:`SessionAuth` does the same for a user's session, whose tokens may be DPoP-bound
-(RFC 9449): then each request carries ``Authorization: DPoP`` and a fresh proof of the
-session's key, and a server's demand for its ``DPoP-Nonce`` is met by one more try.
+:class:`SessionAuth` serves a user's session, whose tokens may be DPoP-bound (RFC 9449):
+then each request carries ``Authorization: DPoP`` and a fresh proof of the session's key,
+and a server's demand for its ``DPoP-Nonce`` is met by one more try. :class:`BearerAuth` is
+the same flow over a plain :class:`TokenSource` of ``Bearer`` tokens (a client's own
+credentials).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+import time
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Protocol
 
 import httpx
@@ -34,35 +37,6 @@ class TokenSource(Protocol):
         ...
 
 
-class BearerAuth(httpx.Auth):
-    """Bearer token auth with refresh-before-expiry and one refresh + retry on a 401."""
-
-    def __init__(self, source: TokenSource) -> None:
-        self._source = source
-
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
-        raise RuntimeError("oidc_kit is async only: use httpx.AsyncClient")
-        yield request  # pragma: no cover  (makes this a generator, as httpx expects)
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        await request.aread()  # a retry resends the body: a streamed one must be kept
-        token = await self._source.token()
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code != 401:
-            return
-        # The API refused a token we thought valid (revoked, clock skew, key rotation):
-        # refresh once and retry once. A second 401 is the API's answer.
-        await response.aread()
-        token = await self._source.refresh(token)
-        request.headers["Authorization"] = f"Bearer {token}"
-        yield request
-
-
 class TokenSetSource(Protocol):
     """Where :class:`SessionAuth` gets a session's tokens from."""
 
@@ -83,9 +57,15 @@ class SessionAuth(httpx.Auth):
     answered with a refresh: a new token would not cure it, and would spend a refresh token.
     """
 
-    def __init__(self, source: TokenSetSource, nonces: DPoPNonces) -> None:
+    def __init__(
+        self,
+        source: TokenSetSource,
+        nonces: DPoPNonces,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._source = source
         self._nonces = nonces
+        self._clock = clock
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -119,7 +99,11 @@ class SessionAuth(httpx.Auth):
             url = str(request.url)
             key = load_key(tokens.dpop_key)
             request.headers["DPoP"] = key.proof(
-                request.method, url, access_token=tokens.access_token, nonce=self._nonces.get(url)
+                request.method,
+                url,
+                access_token=tokens.access_token,
+                nonce=self._nonces.get(url),
+                now=self._clock(),
             )
         return request
 
@@ -137,3 +121,27 @@ class SessionAuth(httpx.Auth):
 
 def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+class BearerAuth(SessionAuth):
+    """Bearer token auth with refresh-before-expiry and one refresh + retry on a 401."""
+
+    def __init__(self, source: TokenSource) -> None:
+        super().__init__(_BearerTokens(source), DPoPNonces())
+
+
+class _BearerTokens:
+    """A :class:`TokenSource` seen as a :class:`TokenSetSource` of ``Bearer`` tokens."""
+
+    def __init__(self, source: TokenSource) -> None:
+        self._source = source
+
+    async def tokens(self) -> TokenSet:
+        return _bearer(await self._source.token())
+
+    async def refreshed(self, rejected: str) -> TokenSet:
+        return _bearer(await self._source.refresh(rejected))
+
+
+def _bearer(access_token: str) -> TokenSet:
+    return TokenSet(access_token=access_token, token_type="Bearer", expires_at=None, issued_at=0)

@@ -28,19 +28,15 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ._clients import ProviderClient, named_configs
+from ._clients import ProviderClient, ProviderClients, named_configs
 from ._config import OIDCConfig
 from ._dpop import DPoPNonces, load_key
 from ._errors import (
     InvalidLoginRequest,
-    InvalidState,
-    IssuerMismatch,
     LoginRequired,
     OIDCError,
-    SessionEnded,
     SessionError,
 )
-from ._flow import LoginTransaction
 from ._form_post import needs_repost, repost_page, without_marker
 from ._login_required import login_required
 from ._logout_routes import LogoutRoutes
@@ -75,20 +71,14 @@ class OIDCAuth:
         """
         configs = named_configs(config)
         self.config = next(iter(configs.values()))
+        self._clock = clock
         self._owns_http = http_client is None
         self.http = http_client or httpx.AsyncClient(timeout=self.config.http_timeout)
         self._owns_store = store is None
         self.store = store if store is not None else open_store(self.config.session_store)
         #: Each configured provider by name, the default first.
-        self.clients = {
-            name: ProviderClient.build(
-                name, each, default=i == 0, store=self.store, http=self.http, clock=clock
-            )
-            for i, (name, each) in enumerate(configs.items())
-        }
-        self._by_issuer = {client.config.issuer: client for client in self.clients.values()}
-        default = next(iter(self.clients.values()))
-        self.default_client = default
+        self.clients = ProviderClients(configs, store=self.store, http=self.http, clock=clock)
+        default = self.clients.default
         self.provider = default.provider
         self.sessions = default.sessions
         self.flow = default.flow
@@ -105,12 +95,14 @@ class OIDCAuth:
         #: has nonces of its own, and sharing one slot would cost a retry per call.
         self.api_nonces = DPoPNonces()
 
+    @property
+    def default_client(self) -> ProviderClient:
+        """The first provider (``/auth/login`` without ``provider=``)."""
+        return self.clients.default
+
     def client_for(self, session: Session) -> ProviderClient:
         """The provider a session came from (by its issuer)."""
-        client = self._by_issuer.get(session.iss)
-        if client is None:
-            raise SessionEnded("the session's provider is no longer configured")
-        return client
+        return self.clients.for_session(session)
 
     # -- wiring -------------------------------------------------------------------------
 
@@ -172,7 +164,8 @@ class OIDCAuth:
         """An ``httpx.Auth`` calling APIs with this request's user's access token."""
         session = _require_session(conn)
         client = self.client_for(session)
-        return SessionAuth(_SessionTokens(client.tokens, session), self.api_nonces)
+        source = _SessionTokens(client.tokens, session)
+        return SessionAuth(source, self.api_nonces, self._clock)
 
     async def access_token(self, conn: HTTPConnection) -> str:
         """The user's access token, refreshed first when due. Keep it out of pages and logs."""
@@ -222,7 +215,7 @@ class OIDCAuth:
         except OIDCError as exc:
             return error_response(request, exc, self.json_paths)
         name = request.query_params.get("provider")
-        client = self.default_client if name is None else self.clients.get(name)
+        client = self.clients.default if name is None else self.clients.get(name)
         if client is None:
             refusal = InvalidLoginRequest("no provider of that name is configured")
             return error_response(request, refusal, self.json_paths)
@@ -253,11 +246,12 @@ class OIDCAuth:
             params = await _callback_params(request)
             if needs_repost(request.method, params, raw is not None):
                 # A cross-site form_post without our SameSite=Lax cookie: once more, same-origin.
-                return repost_page(self._redirect_uri_of(request), params)
+                arrived_at = self.clients.at_redirect_uri(request.path_params.get("provider"))
+                return repost_page(arrived_at.flow.redirect_uri, params)
             binding = self.cookies.login_binding(raw) if raw else None
             params = without_marker(params)
             txn = await self.flow.take(params, binding)
-            client = self._client_of(txn, request.path_params.get("provider"))
+            client = self.clients.for_transaction(txn, request.path_params.get("provider"))
             result = await client.flow.complete(txn, params)
         except OIDCError as exc:
             log.info("login failed: %s", exc.code)
@@ -275,27 +269,6 @@ class OIDCAuth:
         self._set_session_cookie(response, session.sid)
         self.delete_cookie(response, self.login_cookie, cross_site=self._cross_site_login_cookie)
         return response
-
-    def _redirect_uri_of(self, request: Request) -> str:
-        """The redirect URI a callback arrived at (each provider has its own)."""
-        name = request.path_params.get("provider")
-        client = self.clients.get(name) if name else self.default_client
-        return (client or self.default_client).flow.redirect_uri
-
-    def _client_of(self, txn: LoginTransaction, arrived_at: str | None) -> ProviderClient:
-        """The provider a login was started with, which must be the one whose redirect URI
-        the response came back to: else it is a mix-up (RFC 9700 4.4), refused before the
-        code goes to any token endpoint."""
-        client = self.clients.get(txn.provider)
-        if client is None:
-            raise InvalidState("the login's provider is no longer configured")
-        if (arrived_at or self.default_client.name) != client.name:
-            raise IssuerMismatch(
-                "the authorization response came back for another provider than the login's",
-                expected=client.name,
-                actual=arrived_at or self.default_client.name,
-            )
-        return client
 
     async def _logout(self, request: Request) -> Response:
         if request.method == "GET":
@@ -318,15 +291,10 @@ class OIDCAuth:
     async def _jwks(self, request: Request) -> Response:
         """The client's public keys (of every provider's ``client_key``), for a provider
         verifying ``private_key_jwt``."""
-        keys: dict[str, dict[str, Any]] = {}
-        for client in self.clients.values():
-            key = client.config.signing_key
-            if key is not None:  # one entry per key, whichever providers share it
-                keys[key.kid] = key.public_jwks()["keys"][0]
-        if not keys:
+        jwks = self.clients.public_jwks()
+        if jwks is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
-        headers = {"Cache-Control": "public, max-age=300"}
-        return JSONResponse({"keys": list(keys.values())}, headers=headers)
+        return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
 
     async def _handle_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OIDCError)
@@ -351,9 +319,10 @@ class OIDCAuth:
         """Log in again where the ended session came from."""
         params = {"next": target}
         session: Session | None = request.scope.get(SCOPE_KEY)
-        client = self._by_issuer.get(session.iss) if session is not None else None
-        if client is not None and client is not self.default_client:
-            params["provider"] = client.name
+        client = self.clients.by_issuer(session.iss) if session is not None else None
+        name = self.clients.login_name(client) if client is not None else None
+        if name is not None:
+            params["provider"] = name
         return params
 
     # -- cookies ------------------------------------------------------------------------

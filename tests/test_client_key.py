@@ -304,3 +304,10 @@ async def test_jwks_serves_only_the_public_key(kind: str) -> None:
 async def test_jwks_is_404_without_a_client_key() -> None:
     response = await _get_jwks(make_config())
     assert response.status_code == 404
+
+
+def test_client_authentications_never_show_the_secret() -> None:
+    from oidc_kit._client_auth import ClientSecretBasic, ClientSecretPost
+
+    for auth in (ClientSecretBasic("app", "s3cret-value"), ClientSecretPost("app", "s3cret-value")):
+        assert "s3cret-value" not in repr(auth) and "s3cret-value" not in str(auth)

@@ -123,7 +123,7 @@ class ResourceServer:
                 endpoint="api",
                 htu=API,
                 seen_jti=self._jti,
-                now=self.op.wall_clock(),
+                now=self.op.clock(),
                 record=self.proofs,
                 access_token=token,
                 nonce=self.dpop_nonce,

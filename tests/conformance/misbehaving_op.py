@@ -35,8 +35,8 @@ Counters: ``hits`` counts requests per endpoint name (``discovery``, ``jwks``, `
 ``userinfo``, ``revocation``, ``par``); FakeOP's ``calls`` (per path) and ``requests`` still
 fill in.
 
-Client assertions and DPoP proofs are checked against the wall clock (``wall_clock``): the kit
-signs them with ``time.time()``, not with the injected clock its ID-token checks use.
+Client assertions and DPoP proofs are checked against ``clock``, the one the kit is given:
+it dates them with the same clock as everything else.
 """
 
 from __future__ import annotations
@@ -46,9 +46,7 @@ import hashlib
 import html
 import json
 import secrets
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
@@ -233,7 +231,6 @@ class MisbehavingOP(FakeOP):
         }
         self.hits: Counter[str] = Counter()
         # FAPI 2.0: PAR, private_key_jwt, DPoP (see fapi2()).
-        self.wall_clock: Callable[[], float] = time.time
         #: Publish ``require_pushed_authorization_requests`` and refuse unpushed requests.
         self.require_par = False
         #: Overrides of the PAR endpoint's answer (status and body), for its misbehaviours.
@@ -427,7 +424,7 @@ class MisbehavingOP(FakeOP):
             endpoint=endpoint,
             htu=_without_query(self.endpoints[endpoint]),
             seen_jti=self._dpop_jti,
-            now=self.wall_clock(),
+            now=self.clock(),
             record=self.dpop_proofs,
             **kwargs,
         )
@@ -495,7 +492,7 @@ class MisbehavingOP(FakeOP):
             jwt.decode(token, key, algorithms=[header["alg"]])
         except (JoseError, ValueError, TypeError, KeyError):
             return False
-        now = self.wall_clock()
+        now = self.clock()
         jti = claims.get("jti")
         exp, iat = claims.get("exp"), claims.get("iat")
         ok = (

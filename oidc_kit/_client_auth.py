@@ -1,0 +1,106 @@
+"""How the client proves who it is at the token, PAR and revocation endpoints.
+
+One :class:`ClientAuthentication` per configured client, chosen once from its settings and the
+provider's metadata: ``private_key_jwt`` when it has a key (RFC 7523, OpenID Connect Core 9),
+else ``client_secret_basic``, or ``client_secret_post`` when that is all the provider offers,
+else a public client that sends only its ``client_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import quote_plus
+
+import httpx
+
+from ._client_key import CLIENT_ASSERTION_TYPE, ClientKey
+from ._config import OIDCConfig
+from ._provider import ProviderMetadata
+
+__all__ = ["ClientAuthentication", "client_authentication"]
+
+
+class ClientAuthentication(Protocol):
+    """Adds the client's credentials to one request to the provider."""
+
+    @property
+    def method(self) -> str:
+        """The ``token_endpoint_auth_method`` name (RFC 7591 2)."""
+        ...
+
+    def apply(self, form: dict[str, str], now: float) -> httpx.Auth | None:
+        """Put the credentials in ``form`` or return them as an ``httpx.Auth``. Call it once
+        per request sent: a client assertion is good for one request only."""
+        ...
+
+
+@dataclass(frozen=True)
+class PublicClient:
+    """No credentials: PKCE alone protects the code."""
+
+    client_id: str
+    method: str = "none"
+
+    def apply(self, form: dict[str, str], now: float) -> httpx.Auth | None:
+        form["client_id"] = self.client_id
+        return None
+
+
+@dataclass(frozen=True)
+class ClientSecretBasic:
+    """HTTP Basic; both parts form-urlencoded first, as RFC 6749 2.3.1 says."""
+
+    client_id: str
+    secret: str
+    method: str = "client_secret_basic"
+
+    def __repr__(self) -> str:
+        return f"ClientSecretBasic(client_id={self.client_id!r})"
+
+    def apply(self, form: dict[str, str], now: float) -> httpx.Auth | None:
+        return httpx.BasicAuth(quote_plus(self.client_id), quote_plus(self.secret))
+
+
+@dataclass(frozen=True)
+class ClientSecretPost:
+    """The secret in the form body, for providers that accept nothing else."""
+
+    client_id: str
+    secret: str
+    method: str = "client_secret_post"
+
+    def __repr__(self) -> str:
+        return f"ClientSecretPost(client_id={self.client_id!r})"
+
+    def apply(self, form: dict[str, str], now: float) -> httpx.Auth | None:
+        form["client_id"] = self.client_id
+        form["client_secret"] = self.secret
+        return None
+
+
+@dataclass(frozen=True)
+class PrivateKeyJwt:
+    """A fresh assertion signed with the client's key; ``aud`` the issuer (FAPI 2.0 5.3.2.1)."""
+
+    client_id: str
+    key: ClientKey
+    issuer: str
+    method: str = "private_key_jwt"
+
+    def apply(self, form: dict[str, str], now: float) -> httpx.Auth | None:
+        form["client_id"] = self.client_id
+        form["client_assertion_type"] = CLIENT_ASSERTION_TYPE
+        form["client_assertion"] = self.key.assertion(self.client_id, self.issuer, now)
+        return None
+
+
+def client_authentication(config: OIDCConfig, meta: ProviderMetadata) -> ClientAuthentication:
+    """The method ``config`` calls for at this provider."""
+    if config.signing_key is not None:
+        return PrivateKeyJwt(config.client_id, config.signing_key, config.issuer)
+    if config.client_secret is None:
+        return PublicClient(config.client_id)
+    if meta.token_auth_method == "client_secret_post":
+        return ClientSecretPost(config.client_id, config.client_secret)
+    return ClientSecretBasic(config.client_id, config.client_secret)
