@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.applications import Starlette
@@ -33,6 +33,9 @@ from .settings import (
     Settings,
 )
 from .templating import make_templates, render
+
+if TYPE_CHECKING:
+    from oidc_kit import OIDCConfig
 
 __all__ = ["create_app"]
 
@@ -62,7 +65,7 @@ def create_app(environ: Mapping[str, str] | None = None, *, port: int = 8000) ->
     http = httpx.AsyncClient(
         transport=LoopbackTransport(settings.base_url, sandbox), timeout=config.http_timeout
     )
-    sandbox.routes.extend(_sandbox_routes(settings, config.issuer, http))
+    sandbox.routes.extend(_sandbox_routes(settings, config, http))
 
     # Give the kit our client only when it must reach the embedded provider in process.
     auth = OIDCAuth(config, http_client=http) if settings.sandbox_provider else OIDCAuth(config)
@@ -102,7 +105,9 @@ def create_app(environ: Mapping[str, str] | None = None, *, port: int = 8000) ->
     return app
 
 
-def _sandbox_routes(settings: Settings, issuer: str, http: httpx.AsyncClient) -> list[BaseRoute]:
+def _sandbox_routes(
+    settings: Settings, config: OIDCConfig, http: httpx.AsyncClient
+) -> list[BaseRoute]:
     """The embedded sandbox provider and/or sandbox ORCA, for what the environment leaves unset."""
     routes: list[BaseRoute] = []
     if settings.sandbox_provider:
@@ -114,7 +119,7 @@ def _sandbox_routes(settings: Settings, issuer: str, http: httpx.AsyncClient) ->
             redirect_uris=(settings.redirect_uri,),
             post_logout_redirect_uris=(settings.post_logout_redirect_uri,),
             backchannel_logout_uri=f"{settings.base_url}/auth/backchannel-logout",
-            **_sandbox_fapi2_client(settings),
+            **_sandbox_fapi2_client(settings, config),
         )
         # Logout tokens go through the app's client: /auth/backchannel-logout is not under
         # /sandbox/, so it is reached over the network, through the running (async) server.
@@ -129,21 +134,23 @@ def _sandbox_routes(settings: Settings, issuer: str, http: httpx.AsyncClient) ->
         routes.append(Mount(SANDBOX_OP_PATH, app=provider.app))
     if settings.sandbox_orca:
         orca = SandboxOrca(
-            issuer, http, audience=settings.orca_audience, require_dpop=settings.fapi2
+            config.issuer, http, audience=settings.orca_audience, require_dpop=settings.fapi2
         )
         routes.append(Mount(SANDBOX_ORCA_PATH, app=orca.app))
     return routes
 
 
-def _sandbox_fapi2_client(settings: Settings) -> dict[str, Any]:
-    """FAPI 2.0: the client proves itself with its key, published by the app at /auth/jwks
-    (fetched by the sandbox over the network, as a real provider would), and gets
-    DPoP-bound tokens through pushed authorization requests only."""
-    if not settings.fapi2:
+def _sandbox_fapi2_client(settings: Settings, config: OIDCConfig) -> dict[str, Any]:
+    """FAPI 2.0: the client proves itself with its key and gets DPoP-bound tokens through
+    pushed authorization requests only. The embedded sandbox is handed the public key
+    directly (it runs in this process, and the app may not be reachable at its own
+    ``APP_BASE_URL``, as in ``python -m example_app accounts``); with ``--workers`` the
+    sandbox process fetches it from ``/auth/jwks``, as a real provider would."""
+    if not settings.fapi2 or config.signing_key is None:
         return {}
     return {
         "token_endpoint_auth_method": "private_key_jwt",
-        "jwks_uri": f"{settings.base_url}/auth/jwks",
+        "jwks": config.signing_key.public_jwks(),
         "dpop_bound_access_tokens": True,
         "require_par": True,
     }

@@ -95,12 +95,15 @@ class PrivateKeyJwt:
         return None
 
 
-def client_authentication(config: OIDCConfig, meta: ProviderMetadata) -> ClientAuthentication:
-    """The method ``config`` calls for at this provider."""
+def client_authentication(
+    config: OIDCConfig, meta: ProviderMetadata | None
+) -> ClientAuthentication:
+    """The method ``config`` calls for at this provider (``meta`` ``None``: no discovery,
+    so HTTP Basic for a secret, the method every provider must support, RFC 6749 2.3.1)."""
     if config.signing_key is not None:
         return PrivateKeyJwt(config.client_id, config.signing_key, config.issuer)
     if config.client_secret is None:
         return PublicClient(config.client_id)
-    if meta.token_auth_method == "client_secret_post":
+    if meta is not None and meta.token_auth_method == "client_secret_post":
         return ClientSecretPost(config.client_id, config.client_secret)
     return ClientSecretBasic(config.client_id, config.client_secret)

@@ -19,6 +19,11 @@ Two request formats (``body_format``):
   ``client_id``, ``client_secret``, ``grant_type`` and ``scope``, for an authorization server
   that insists on it. A compatibility setting only.
 
+With a ``client_key`` in the configuration the client authenticates with ``private_key_jwt``
+(no secret needed), and with ``dpop`` (both are on under ``profile="fapi2"``) its tokens are
+DPoP-bound to a key this source makes and keeps in memory: :meth:`ClientCredentials.auth`
+then sends a proof with every call, as a user's calls do.
+
 The token never appears in ``repr``, log lines or exception messages.
 """
 
@@ -29,17 +34,17 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, get_args
-from urllib.parse import quote_plus
 
 import httpx
 
 from ._client_auth import client_authentication
 from ._config import OIDCConfig
+from ._dpop import DPoPKey, DPoPNonces, send_with_nonce
 from ._errors import ConfigurationError, ProviderError, ProviderUnavailable
 from ._http import json_object
 from ._provider import Provider, ProviderMetadata, _acceptable_url
 from ._tokens import TokenSet, _token_error
-from .httpx_auth import BearerAuth
+from .httpx_auth import SessionAuth
 
 __all__ = ["ClientCredentials", "TokenRequestFormat"]
 
@@ -57,8 +62,9 @@ _NO_AUTH = httpx.Auth()
 class ClientCredentials:
     """A token source for the app's own access tokens (``grant_type=client_credentials``).
 
-    ``config`` gives the issuer, ``client_id``, ``client_secret`` (required: a public client
-    cannot use this grant), ``refresh_leeway`` and ``allow_insecure_http``.
+    ``config`` gives the issuer, ``client_id``, ``client_secret`` or ``client_key`` (one is
+    required: a public client cannot use this grant), ``dpop``, ``refresh_leeway`` and
+    ``allow_insecure_http``.
     ``token_endpoint`` skips discovery (the client then authenticates with HTTP Basic, or in
     the JSON body with ``body_format="json"``). ``http_client`` reaches the provider; do not
     give it a default ``auth`` that uses this source.
@@ -74,10 +80,13 @@ class ClientCredentials:
         body_format: TokenRequestFormat = "form",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not config.client_secret:
+        if not config.client_secret and config.signing_key is None:
             raise ConfigurationError(
-                "the client credentials grant needs a client secret (OIDC_CLIENT_SECRET)"
+                "the client credentials grant needs a client secret (OIDC_CLIENT_SECRET) "
+                "or a client key (OIDC_CLIENT_KEY)"
             )
+        if body_format == "json" and not config.client_secret:
+            raise ConfigurationError("the json token request format sends a client secret")
         if body_format not in _FORMATS:
             raise ConfigurationError(
                 "the token request format must be form or json",
@@ -92,7 +101,11 @@ class ClientCredentials:
                 actual=token_endpoint,
             )
         self._config = config
-        self._client_secret = config.client_secret
+        self._client_secret = config.client_secret or ""
+        #: DPoP: this source's own key, for its whole life (never stored anywhere).
+        self._dpop = DPoPKey.generate() if config.dpop else None
+        self._provider_nonces = DPoPNonces()
+        self._api_nonces = DPoPNonces()
         self.scopes: tuple[str, ...] = tuple(dict.fromkeys(scopes))
         self.body_format: TokenRequestFormat = body_format
         self._http = http_client
@@ -109,8 +122,9 @@ class ClientCredentials:
         )
 
     def auth(self) -> httpx.Auth:
-        """An ``httpx.Auth`` that sends this source's token and, on a 401, retries once."""
-        return BearerAuth(self)
+        """An ``httpx.Auth`` that sends this source's token (with a DPoP proof when bound)
+        and, on a 401, retries once."""
+        return SessionAuth(_OwnTokens(self), self._api_nonces, self._clock)
 
     @property
     def expires_at(self) -> float | None:
@@ -119,20 +133,28 @@ class ClientCredentials:
 
     async def token(self) -> str:
         """The cached access token, or a new one when there is none or it is due."""
+        return (await self.token_set()).access_token
+
+    async def refresh(self, rejected: str) -> str:
+        """A token other than ``rejected``: the cached one if it already differs, else new."""
+        return (await self.refreshed(rejected)).access_token
+
+    async def token_set(self) -> TokenSet:
+        """:meth:`token` with its type (and DPoP key)."""
         tokens = self._tokens
         if tokens is not None and not tokens.due(self._clock(), self._config.refresh_leeway):
-            return tokens.access_token
+            return tokens
         try:
-            return (await self._fetch_once()).access_token
+            return await self._fetch_once()
         except ProviderUnavailable:
             if tokens is None or not self._unexpired(tokens):
                 raise
             # Refreshing early is a courtesy: a token that has not expired still works.
             log.warning("client credentials: provider unavailable, using the unexpired token")
-            return tokens.access_token
+            return tokens
 
-    async def refresh(self, rejected: str) -> str:
-        """A token other than ``rejected``: the cached one if it already differs, else new."""
+    async def refreshed(self, rejected: str) -> TokenSet:
+        """:meth:`refresh` with its type (and DPoP key)."""
         tokens = self._tokens
         if (
             self._inflight is None
@@ -140,9 +162,9 @@ class ClientCredentials:
             and tokens.access_token != rejected
             and not tokens.due(self._clock(), self._config.refresh_leeway)
         ):
-            return tokens.access_token
+            return tokens
         # Joins a request already in flight: it was sent after `rejected` was handed out.
-        return (await self._fetch_once()).access_token
+        return await self._fetch_once()
 
     def _unexpired(self, tokens: TokenSet) -> bool:
         return tokens.expires_at is None or self._clock() < tokens.expires_at
@@ -160,7 +182,7 @@ class ClientCredentials:
     async def _fetch(self) -> TokenSet:
         try:
             now = self._clock()  # before the request: the token's lifetime counts from here
-            tokens = TokenSet.from_response(await self._request(), now)
+            tokens = TokenSet.from_response(await self._request(now), now, self._dpop)
             self._tokens = tokens
             log.debug(
                 "client credentials token for %s, expires in %s s",
@@ -171,21 +193,29 @@ class ClientCredentials:
         finally:
             self._inflight = None
 
-    async def _request(self) -> dict[str, Any]:
+    async def _request(self, now: float) -> dict[str, Any]:
         """POST the grant; the successful response body, or the error it maps to."""
         url, meta = await self._endpoint()
         params = {"grant_type": "client_credentials"}
         if self.scopes:
             params["scope"] = " ".join(self.scopes)
-        headers = {"Accept": "application/json"}
-        try:
+
+        async def send(nonce: str | None) -> httpx.Response:
+            body, headers = dict(params), {"Accept": "application/json"}
+            if self._dpop is not None:
+                headers["DPoP"] = self._dpop.proof("POST", url, nonce=nonce, now=now)
             if self.body_format == "json":
-                params["client_id"] = self._config.client_id
-                params["client_secret"] = self._client_secret
-                response = await self._http.post(url, json=params, headers=headers, auth=_NO_AUTH)
+                body.update(client_id=self._config.client_id, client_secret=self._client_secret)
+                return await self._http.post(url, json=body, headers=headers, auth=_NO_AUTH)
+            # A fresh client assertion for every request sent (the nonce retry included).
+            auth = client_authentication(self._config, meta).apply(body, now) or _NO_AUTH
+            return await self._http.post(url, data=body, headers=headers, auth=auth)
+
+        try:
+            if self._dpop is None:
+                response = await send(None)
             else:
-                auth = self._form_auth(meta, params) or _NO_AUTH
-                response = await self._http.post(url, data=params, headers=headers, auth=auth)
+                response = await send_with_nonce(send, url, self._provider_nonces)
         except httpx.HTTPError as exc:
             # The exception text may hold the URL, never a token; keep just its type.
             raise ProviderUnavailable(f"token endpoint: {type(exc).__name__}") from None
@@ -202,8 +232,15 @@ class ClientCredentials:
         meta = await self._provider.metadata()
         return meta.token_endpoint, meta
 
-    def _form_auth(self, meta: ProviderMetadata | None, form: dict[str, str]) -> httpx.Auth | None:
-        if meta is not None:
-            return client_authentication(self._config, meta).apply(form, self._clock())
-        # No discovery: HTTP Basic, the method every provider must support (RFC 6749 2.3.1).
-        return httpx.BasicAuth(quote_plus(self._config.client_id), quote_plus(self._client_secret))
+
+class _OwnTokens:
+    """A :class:`~oidc_kit.httpx_auth.TokenSetSource` over a :class:`ClientCredentials`."""
+
+    def __init__(self, source: ClientCredentials) -> None:
+        self._source = source
+
+    async def tokens(self) -> TokenSet:
+        return await self._source.token_set()
+
+    async def refreshed(self, rejected: str) -> TokenSet:
+        return await self._source.refreshed(rejected)

@@ -23,14 +23,14 @@ from urllib.parse import quote_plus
 import httpx
 import pytest
 from joserfc import jwk, jwt
+from joserfc.jwk import ECKey
 
 import oidc_kit
 from example_app import __main__ as example_main
 from example_app.cli import accounts_command, format_table, token_request_format
 from example_app.seed import data_for
-from example_app.settings import SANDBOX_CLIENT_ID
+from example_app.settings import SANDBOX_CLIENT_ID, sandbox_client_key
 from oidc_kit import (
-    BearerAuth,
     ClientCredentials,
     ConfigurationError,
     OIDCConfig,
@@ -39,6 +39,8 @@ from oidc_kit import (
     TokenRequestFailed,
     TokenSource,
 )
+from oidc_kit._dpop import DPoPKey
+from oidc_kit.httpx_auth import SessionAuth
 from oidc_kit.testing import SandboxClient, SandboxProvider
 
 ISSUER = "https://op.test"
@@ -156,7 +158,7 @@ def test_public_api() -> None:
     http = httpx.AsyncClient(transport=httpx.MockTransport(TokenServer()))
     cc = ClientCredentials(make_config(), scopes=["accounts:read"], http_client=http)
     source: TokenSource = cc  # the Protocol BearerAuth takes
-    assert source is cc and isinstance(cc.auth(), BearerAuth)
+    assert source is cc and isinstance(cc.auth(), SessionAuth)
     assert cc.expires_at is None and cc.body_format == "form"
 
 
@@ -526,6 +528,43 @@ def test_accounts_command_in_process(body_format: str) -> None:
     ids = [line.split()[0] for line in lines[1:]]
     assert ids == expected_rows() and ids
     assert "eyJ" not in out.getvalue() + err.getvalue()
+
+
+def test_accounts_command_in_fapi2_mode(tmp_path: Path) -> None:
+    """``OIDC_PROFILE=fapi2``: the app's own token comes by private_key_jwt, no secret, and
+    is DPoP-bound; the sandbox ORCA, which then refuses unbound tokens, answers."""
+    key = sandbox_client_key(str(tmp_path / "client-key.pem"))
+    out, err = io.StringIO(), io.StringIO()
+    env = {**CLEAN, "OIDC_PROFILE": "fapi2", "OIDC_CLIENT_KEY": str(key)}
+    assert accounts_command(env, out=out, err=err) == 0, err.getvalue()
+    assert [line.split()[0] for line in out.getvalue().splitlines()[1:]] == expected_rows()
+
+
+async def test_a_fapi2_client_gets_dpop_bound_tokens_with_private_key_jwt(clock: Clock) -> None:
+    key = ECKey.generate_key("P-256", private=True)
+    client = SandboxClient(
+        "backoffice",
+        None,
+        ("https://app.test/auth/callback",),
+        token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": [key.as_dict(private=False)]},
+        dpop_bound_access_tokens=True,
+    )
+    op = SandboxProvider(SANDBOX_ISSUER, [client], clock=clock, dpop_nonce=True)
+    config = make_config(
+        issuer=SANDBOX_ISSUER,
+        client_id="backoffice",
+        client_key=json.dumps(key.as_dict(private=True)),
+        dpop=True,
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=op.app)) as http:
+        source = ClientCredentials(config, scopes=["accounts:read"], http_client=http, clock=clock)
+        tokens = await source.token_set()
+    assert tokens.token_type == "DPoP" and tokens.dpop_key is not None
+    claims = json.loads(base64.urlsafe_b64decode(tokens.access_token.split(".")[1] + "=="))
+    assert claims["cnf"]["jkt"] == DPoPKey.from_json(tokens.dpop_key).thumbprint
+    # Two token requests: the nonce challenge, then the grant, each with its own assertion.
+    assert op.grant_counts == {"client_credentials": 2}
 
 
 def test_main_dispatches_accounts(
