@@ -9,6 +9,7 @@ step), so it works once; a callback from another browser, a replay, or one arriv
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from ._client_auth import client_authentication
 from ._config import OIDCConfig
+from ._crypto import Sealer, SealError
 from ._dpop import DPoPKey, load_key, send_with_nonce
 from ._errors import (
     AuthorizationFailed,
@@ -83,6 +85,8 @@ class LoginTransaction:
     prompt: str | None = None
     #: The name of the provider the login was started for (several providers in one app).
     provider: str = "default"
+    #: DPoP: the session-to-be's key, sealed (base64url), so that the code is bound to it.
+    dpop_key: str | None = None
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -137,6 +141,7 @@ class LoginFlow:
         self.name = name
         #: Where the provider sends the browser back (a distinct one per provider).
         self.redirect_uri = redirect_uri or config.redirect_uri
+        self._sealer = Sealer(config.session_secrets)
 
     async def start(
         self,
@@ -153,8 +158,12 @@ class LoginFlow:
         remembered: the ID token must then satisfy them.
         """
         meta = await self._provider.metadata()
+        state = secrets.token_urlsafe(32)
+        # DPoP: the session's key is made now, so that the code is bound to it too (RFC 9449
+        # 10): a stolen code is then useless without the key, as its tokens will be.
+        dpop = DPoPKey.generate() if self._config.dpop else None
         txn = LoginTransaction(
-            state=secrets.token_urlsafe(32),
+            state=state,
             nonce=secrets.token_urlsafe(32),
             code_verifier=secrets.token_urlsafe(64),
             binding=binding,
@@ -164,30 +173,66 @@ class LoginFlow:
             acr_values=acr_values,
             prompt=prompt,
             provider=self.name,
+            dpop_key=self._seal_key(dpop, state),
         )
         await self._store.set(_txn_key(txn.state), txn.encode(), self._config.login_timeout)
         params = self._auth_params(txn)
         if self._config.par or meta.require_par:
-            params = await self._push(meta, params)
+            params = await self._push(meta, params, dpop)
+        elif dpop is not None:
+            params["dpop_jkt"] = dpop.thumbprint
         separator = "&" if "?" in meta.authorization_endpoint else "?"
         return meta.authorization_endpoint + separator + urlencode(params)
 
-    async def _push(self, meta: ProviderMetadata, params: dict[str, str]) -> dict[str, str]:
+    def _seal_key(self, key: DPoPKey | None, state: str) -> str | None:
+        """The DPoP key as the (stored, unencrypted) transaction may hold it: sealed."""
+        if key is None:
+            return None
+        sealed = self._sealer.seal(key.to_json().encode(), b"login:" + state.encode())
+        return base64.urlsafe_b64encode(sealed).decode()
+
+    def _open_key(self, txn: LoginTransaction) -> DPoPKey | None:
+        """The key :meth:`_seal_key` sealed; a new one for a login started without DPoP."""
+        if txn.dpop_key is None:
+            return DPoPKey.generate() if self._config.dpop else None
+        try:
+            sealed = base64.urlsafe_b64decode(txn.dpop_key.encode())
+            return DPoPKey.from_json(
+                self._sealer.open(sealed, b"login:" + txn.state.encode()).decode()
+            )
+        except (ValueError, SealError):
+            raise InvalidState("the login transaction is unreadable") from None
+
+    async def _push(
+        self, meta: ProviderMetadata, params: dict[str, str], dpop: DPoPKey | None
+    ) -> dict[str, str]:
         """RFC 9126: POST the request's parameters, authenticated; the browser then carries
-        only ``client_id`` and the ``request_uri`` standing for them."""
-        if meta.par_endpoint is None:
+        only ``client_id`` and the ``request_uri`` standing for them. With DPoP, a proof of
+        the session's key binds the code to it (RFC 9449 10.1)."""
+        url = meta.par_endpoint
+        if url is None:
             raise PushedRequestFailed("the provider has no pushed_authorization_request_endpoint")
-        form = dict(params)
-        auth = client_authentication(self._config, meta).apply(form, self._clock())
-        response = await fetch(
-            self._http,
-            "POST",
-            meta.par_endpoint,
-            what="pushed authorization request",
-            data=form,
-            auth=auth,
-            headers={"Accept": "application/json"},
-        )
+
+        async def send(nonce: str | None) -> httpx.Response:
+            form = dict(params)  # a fresh client assertion for every request sent
+            auth = client_authentication(self._config, meta).apply(form, self._clock())
+            headers = {"Accept": "application/json"}
+            if dpop is not None:
+                headers["DPoP"] = dpop.proof("POST", url, nonce=nonce, now=self._clock())
+            return await fetch(
+                self._http,
+                "POST",
+                url,
+                what="pushed authorization request",
+                data=form,
+                auth=auth,
+                headers=headers,
+            )
+
+        if dpop is None:
+            response = await send(None)
+        else:
+            response = await send_with_nonce(send, url, self._provider.dpop_nonces)
         body = json_object(response, PushedRequestFailed, "the PAR endpoint")
         if response.status_code not in (200, 201):
             error = body.get("error")
@@ -255,8 +300,7 @@ class LoginFlow:
             "redirect_uri": self.redirect_uri,
             "code_verifier": txn.code_verifier,
         }
-        # DPoP: the session's own key, made now and bound to its tokens from the first one.
-        dpop = DPoPKey.generate() if self._config.dpop else None
+        dpop = self._open_key(txn)  # the key the code is bound to, and now the tokens
         tokens, _ = await token_request(
             self._http,
             self._config,

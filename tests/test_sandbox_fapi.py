@@ -1113,3 +1113,77 @@ async def test_an_access_token_with_an_unknown_cnf_is_refused_at_userinfo(
     }
     response = await browser.get("/userinfo", headers=headers)
     assert response.status_code == 401
+
+
+# -- authorization code binding (RFC 9449 10) --------------------------------------------------
+
+PAR_URL = ISSUER + "/par"
+
+
+async def _bound_code(
+    b: httpx.AsyncClient, clock: Clock, key: Any, **extra: str
+) -> tuple[str, str, httpx.Response]:
+    """A code pushed with a DPoP proof of ``key`` (and ``extra`` parameters)."""
+    verifier, challenge = pkce()
+    pushed = await b.post(
+        "/par",
+        data={**auth_params(challenge, **extra), **client_auth(clock.now)},
+        headers={"DPoP": proof(key, "POST", PAR_URL, now=clock.now)},
+    )
+    if pushed.status_code != 201:
+        return "", verifier, pushed
+    request_uri = pushed.json()["request_uri"]
+    got = callback(await login(b, {"client_id": "fapi", "request_uri": request_uri}))
+    return got["code"], verifier, pushed
+
+
+async def test_a_code_pushed_with_a_proof_is_redeemed_only_with_that_key(
+    browser: httpx.AsyncClient, clock: Clock
+) -> None:
+    key, thief = new_dpop_key(), new_dpop_key()
+    code, verifier, _ = await _bound_code(browser, clock, key)
+    stolen = await redeem(
+        browser, clock, code, verifier, proof(thief, "POST", TOKEN_URL, now=clock.now)
+    )
+    assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
+
+    code, verifier, _ = await _bound_code(browser, clock, key)
+    mine = await redeem(
+        browser, clock, code, verifier, proof(key, "POST", TOKEN_URL, now=clock.now)
+    )
+    assert mine.status_code == 200, mine.text
+    assert claims_of(mine.json()["access_token"])["cnf"]["jkt"] == key.thumbprint()
+
+
+async def test_dpop_jkt_and_the_par_proof_must_name_one_key(
+    browser: httpx.AsyncClient, clock: Clock
+) -> None:
+    key = new_dpop_key()
+    _, _, pushed = await _bound_code(browser, clock, key, dpop_jkt=new_dpop_key().thumbprint())
+    assert pushed.status_code == 400 and pushed.json()["error"] == "invalid_dpop_proof"
+
+
+async def test_dpop_jkt_binds_a_plain_authorization_request(clock: Clock) -> None:
+    op = SandboxProvider(
+        ISSUER, [fapi_client(require_par=False)], clock=clock, id_token_alg="PS256"
+    )
+    key, thief = new_dpop_key(), new_dpop_key()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=op.app), base_url=ISSUER) as b:
+        verifier, challenge = pkce()
+        params = auth_params(challenge, dpop_jkt=key.thumbprint())
+        code = callback(await login(b, params))["code"]
+        proof_of = proof(thief, "POST", TOKEN_URL, now=clock.now)
+        assert (await redeem(b, clock, code, verifier, proof_of)).status_code == 400
+
+        verifier, challenge = pkce()
+        code = callback(await login(b, auth_params(challenge, dpop_jkt=key.thumbprint())))["code"]
+        proof_of = proof(key, "POST", TOKEN_URL, now=clock.now)
+        assert (await redeem(b, clock, code, verifier, proof_of)).status_code == 200
+
+
+async def test_a_par_proof_without_the_servers_nonce_is_challenged(clock: Clock) -> None:
+    op = make_op(clock, dpop_nonce=True)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=op.app), base_url=ISSUER) as b:
+        _, _, pushed = await _bound_code(b, clock, new_dpop_key())
+    assert pushed.status_code == 400 and pushed.json()["error"] == "use_dpop_nonce"
+    assert pushed.headers["DPoP-Nonce"]

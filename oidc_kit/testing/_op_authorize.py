@@ -13,6 +13,7 @@ provider or the client) a request that was not pushed is refused.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import re
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from ._op_context import (
     read_form,
     request_params,
 )
+from ._op_dpop import DPoPError, proof_value, verify_proof
 from ._op_models import SandboxUser
 from ._op_pages import error_page, render_page
 from ._op_store import PAR_URN_PREFIX, AuthRequest, Interaction, OPSession
@@ -98,11 +100,35 @@ class AuthorizationEndpoint:
             params = {k: v for k, v in form.items() if k not in _CLIENT_AUTH_PARAMS}
             params["client_id"] = client.client_id
             auth = self._validate(params, self._trusted_reply(params))
+            auth = self._bind_to_proof(request, auth)
         except OAuthError as exc:
             return exc.response()
         ttl = self._ctx.config.par_ttl
         request_uri = self._ctx.store.push(auth, ttl)
         return json_response({"request_uri": request_uri, "expires_in": ttl}, status=201)
+
+    def _bind_to_proof(self, request: Request, auth: AuthRequest) -> AuthRequest:
+        """RFC 9449 10.1: a DPoP proof at PAR binds the code to its key; with ``dpop_jkt``
+        as well, both must name the same key."""
+        try:
+            proof = proof_value(request.headers.items())
+            if proof is None:
+                return auth
+            jkt = verify_proof(
+                proof,
+                "POST",
+                self._ctx.config.url("/par"),
+                now=self._ctx.config.clock(),
+                replay=self._ctx.dpop_replay,
+                nonces=self._ctx.dpop_nonces,
+            )
+        except DPoPError as exc:
+            nonces = self._ctx.dpop_nonces
+            headers = {"DPoP-Nonce": nonces.current()} if nonces is not None else {}
+            raise OAuthError(exc.error, exc.description, headers=headers) from None
+        if auth.dpop_jkt is not None and auth.dpop_jkt != jkt:
+            raise OAuthError("invalid_dpop_proof", "dpop_jkt differs from the proof's key")
+        return dataclasses.replace(auth, dpop_jkt=jkt)
 
     def _proceed(self, request: Request, auth: AuthRequest) -> Response:
         """A valid request: a code through the OP session, the login form, or an error."""
@@ -208,6 +234,7 @@ class AuthorizationEndpoint:
             prompt=_prompt(params.get("prompt", "")),
             max_age=_max_age(params.get("max_age")),
             login_hint=params.get("login_hint"),
+            dpop_jkt=params.get("dpop_jkt") or None,
         )
 
     def _scopes(self, scope: str) -> tuple[str, ...]:

@@ -38,6 +38,9 @@ class AuthRequest:
     prompt: frozenset[str] = frozenset()
     max_age: int | None = None
     login_hint: str | None = None
+    #: RFC 9449 10: the DPoP key (thumbprint) the code is bound to, from the pushed request's
+    #: proof or the ``dpop_jkt`` parameter; the code is then redeemed only with that key.
+    dpop_jkt: str | None = None
 
 
 @dataclass

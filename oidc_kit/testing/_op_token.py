@@ -162,6 +162,9 @@ class TokenEndpoint:
         if form.get("redirect_uri") != auth.redirect_uri:
             raise OAuthError("invalid_grant", "redirect_uri differs from the authorization request")
         _check_verifier(form.get("code_verifier"), auth.code_challenge)
+        if auth.dpop_jkt is not None and auth.dpop_jkt != jkt:
+            # RFC 9449 10: a code bound to a key is redeemed only with a proof of that key.
+            raise OAuthError("invalid_grant", "the code is bound to another DPoP key")
         grant = self._ctx.store.new_grant(record, auth.scopes, jkt)
         return self._issuer.issue(grant, auth.scopes, nonce=auth.nonce, jkt=jkt)
 

@@ -517,6 +517,14 @@ class MisbehavingOP(FakeOP):
         self.pushed_requests.append(form)
         if not self._client_ok(request, form, "par"):
             return httpx.Response(401, json={"error": "invalid_client"})
+        if "dpop" in request.headers:
+            # RFC 9449 10.1: a proof at PAR binds the code to its key.
+            nonce = self.dpop_nonce.get("par")
+            try:
+                self._proof(request, "par", nonce=nonce)
+            except DPoPRefused as exc:
+                body = {"error": exc.error, "error_description": exc.description}
+                return httpx.Response(400, json=body, headers={"DPoP-Nonce": nonce or ""})
         if self.par_status != 201 or self.par_body:
             return httpx.Response(self.par_status, json=self.par_body)
         if "request_uri" in form or form.get("client_id") != self.client_id:

@@ -13,12 +13,14 @@ shorten the suite's ``fapi2-security-profile-final-client-test-`` prefix to
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from joserfc.jwk import ECKey, RSAKey
 
 from oidc_kit._client_key import ASSERTION_LIFETIME
+from oidc_kit._flow import _txn_key
 from tests.conformance.conftest import APP, RP, RPFactory, client_key, client_key_pem
 from tests.conformance.misbehaving_op import (
     DROP,
@@ -240,6 +242,10 @@ async def test_fapi2_client_test_happy_path_par_private_key_jwt_dpop(
     assert "ath" not in token_proof.claims
     access_token = op.issued_access_tokens[-1]
     assert op.token_jkt[access_token] == token_proof.jkt
+    # The code was bound at PAR to the same key (RFC 9449 10.1).
+    (par_proof,) = [p for p in op.dpop_proofs if p.endpoint == "par"]
+    assert par_proof.claims["htm"] == "POST" and par_proof.claims["htu"] == op.endpoints["par"]
+    assert par_proof.jkt == token_proof.jkt and "ath" not in par_proof.claims
 
     # userinfo with the DPoP scheme and a proof of the same key bound to the token.
     (userinfo,) = op.requests_to("userinfo")
@@ -262,6 +268,36 @@ async def test_fapi2_client_test_happy_path_par_private_key_jwt_dpop(
     assert api_proof.claims["ath"] == access_token_hash(access_token)
     assert api_proof.claims["htm"] == "GET"
     assert api_proof.jkt == token_proof.jkt
+
+
+async def test_dpop_without_par_binds_the_code_with_dpop_jkt(
+    op: MisbehavingOP, rp_factory: RPFactory
+) -> None:
+    """RFC 9449 10: without PAR, the authorization request names the session's key in
+    ``dpop_jkt``; the token request then proves that very key."""
+    op.fapi2()
+    op.require_par = False
+    rp = await rp_factory(dpop=True, client_key=client_key_pem("ES256"), client_secret=None)
+    assert rp.kit.config.par is False
+    await rp.assert_logged_in(await rp.login())
+    query = op.browser_queries[-1]
+    assert "request_uri" not in query
+    (token_proof,) = [p for p in op.dpop_proofs if p.endpoint == "token"]
+    assert query["dpop_jkt"] == token_proof.jkt
+
+
+async def test_fapi2_client_test_dpop_nonce_at_par(rp: RP, op: MisbehavingOP) -> None:
+    """The PAR endpoint wants its nonce: one retry with it and a fresh assertion; the token
+    endpoint, on the same server, then gets the nonce at once."""
+    nonce = op.use_dpop_nonce("par")
+    await rp.assert_logged_in(await rp.login())
+    first, second = [p for p in op.dpop_proofs if p.endpoint == "par"]
+    assert "nonce" not in first.claims and second.claims["nonce"] == nonce
+    assert first.jkt == second.jkt
+    assertions = _assertions(op, "par")
+    assert len(assertions) == 2 and assertions[0].claims["jti"] != assertions[1].claims["jti"]
+    (token_proof,) = [p for p in op.dpop_proofs if p.endpoint == "token"]
+    assert token_proof.jkt == first.jkt
 
 
 async def test_par_required_by_the_provider_is_used_without_the_profile(
@@ -552,3 +588,27 @@ async def test_par_endpoint_missing_under_fapi2(rp: RP, op: MisbehavingOP) -> No
     response = await rp.start_login()
     assert response.status_code == 502, response.text
     assert response.json()["error"] == "par_failed"
+
+
+async def test_the_dpop_key_waits_sealed_in_the_login_transaction(
+    rp: RP, op: MisbehavingOP
+) -> None:
+    """Made at login start (to bind the code), the key waits in the store until the callback:
+    sealed like the session's tokens, never in clear; a transaction whose sealed key was
+    changed fails the login before any token request."""
+    start = await rp.start_login()
+    (par_proof,) = [p for p in op.dpop_proofs if p.endpoint == "par"]
+    state = op.pushed_requests[-1]["state"]
+    key = _txn_key(state)
+    raw = await rp.kit.store.get(key)
+    assert raw is not None
+    stored = json.loads(raw)
+    assert stored["dpop_key"] and '"d"' not in stored["dpop_key"]
+    assert par_proof.header["jwk"]["x"] not in raw.decode()  # not even the public half
+
+    stored["dpop_key"] = stored["dpop_key"][:-8] + "AAAAAAAA"
+    await rp.kit.store.set(key, json.dumps(stored).encode(), 600)
+    await rp.assert_refused(
+        await rp.return_from_provider(start.headers["location"]), "invalid_state"
+    )
+    assert op.hits["token"] == 0

@@ -226,6 +226,8 @@ def test_login_through_par_with_private_key_jwt_and_dpop(
     _assert_private_key_jwt(token, fapi_stack)
     proof = _dpop(token, provider, "POST", "/token")
     assert proof["ath"] is False  # no access token yet
+    # The code was bound at PAR to the same key (RFC 9449 10.1): a stolen code needs it too.
+    assert _dpop(pushed, provider, "POST", "/request")["jkt"] == proof["jkt"]
     [grant] = provider.lines(r"event=grant\.success", since=mark)
     assert f"grant_type=authorization_code client={CLIENT_ID} sub=alice" in grant
     assert "token_type=DPoP auth_method=private_key_jwt" in grant
@@ -341,10 +343,11 @@ def test_logout_revokes_with_private_key_jwt(fapi_stack: FapiStack, fapi_browser
 
 
 def test_dpop_nonce_retry_and_userinfo(fapi_nonce_stack: FapiStack, nonce_browser: Browser) -> None:
-    """The token endpoint answers the first proof, without a nonce, with 400
-    ``use_dpop_nonce`` and a ``DPoP-Nonce``; the kit retries once with it. Userinfo (which
-    would answer 401 ``WWW-Authenticate: DPoP error="use_dpop_nonce"`` without one) gets a
-    proof with the remembered nonce and answers the DPoP-bound opaque token. The client key is
+    """The PAR endpoint answers the first proof, without a nonce, with 400 ``use_dpop_nonce``
+    and a ``DPoP-Nonce``; the kit retries once with it, and the code is bound to the session's
+    key (RFC 9449 10.1). The token request then carries the remembered nonce and the same key.
+    Userinfo (which would answer 401 ``WWW-Authenticate: DPoP error="use_dpop_nonce"`` without
+    one) gets a proof with the nonce and answers the DPoP-bound opaque token. The client key is
     EC (ES256 assertions), given inline and registered inline."""
     s = fapi_nonce_stack
     provider = s.provider
@@ -353,23 +356,23 @@ def test_dpop_nonce_retry_and_userinfo(fapi_nonce_stack: FapiStack, nonce_browse
     answer = nonce_browser.login("alice")
 
     assert answer.status_code == 303, answer.text
-    # PAR: the kit sends no DPoP proof there (optional in RFC 9449 §10), so no nonce yet.
-    [pushed] = provider.lines(r"POST /request ", since=mark)
-    assert pushed.split()[3] == "201", pushed
-    _assert_private_key_jwt(pushed, s)
-    # The token request: refused for the missing nonce, retried once with it, answered.
-    tokens = provider.lines(r"POST /token ", since=mark)
-    assert [t.split()[3] for t in tokens] == ["400", "200"], tokens
-    assert [_dpop(t, provider, "POST", "/token")["nonce"] for t in tokens] == [False, True]
-    assert "dpop_nonce_sent=1" in tokens[0]
-    [refusal] = provider.lines(r"event=grant\.error", since=mark)
-    assert 'error=use_dpop_nonce detail="nonce is required in the DPoP proof"' in refusal
-    for line in tokens:
+    # PAR: a proof of the session's key; refused for the missing nonce, retried once with it.
+    pushed = provider.lines(r"POST /request ", since=mark)
+    assert [p.split()[3] for p in pushed] == ["400", "201"], pushed
+    assert [_dpop(p, provider, "POST", "/request")["nonce"] for p in pushed] == [False, True]
+    assert "dpop_nonce_sent=1" in pushed[0]
+    for line in pushed:
         _assert_private_key_jwt(line, s)
+    jkt = _dpop(pushed[1], provider, "POST", "/request")["jkt"]
+    # The token request: the nonce is known now; the key is the one the code is bound to.
+    [token] = provider.lines(r"POST /token ", since=mark)
+    assert token.split()[3] == "200", token
+    proof = _dpop(token, provider, "POST", "/token")
+    assert proof["nonce"] is True and proof["jkt"] == jkt
+    _assert_private_key_jwt(token, s)
     [grant] = provider.lines(r"event=grant\.success", since=mark)
     assert "token_type=DPoP auth_method=private_key_jwt" in grant
     [issued] = provider.lines(r"event=access_token\.issued", since=mark)
-    jkt = _dpop(tokens[1], provider, "POST", "/token")["jkt"]
     assert f"format=opaque client={CLIENT_ID} aud=- jkt={jkt}" in issued
     # Userinfo: the nonce the token endpoint handed out is reused (same origin): 200 at once.
     [userinfo] = provider.lines(r"GET /me ", since=mark)
