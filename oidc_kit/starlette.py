@@ -168,7 +168,11 @@ class OIDCAuth:
         return SessionAuth(source, self.api_nonces, self._clock)
 
     async def access_token(self, conn: HTTPConnection) -> str:
-        """The user's access token, refreshed first when due. Keep it out of pages and logs."""
+        """The user's access token, refreshed first when due. Keep it out of pages and logs.
+
+        A DPoP-bound token (``dpop``, ``profile="fapi2"``) is useless without a proof of the
+        session's key, which never leaves the kit: call APIs through :meth:`httpx_auth`.
+        """
         session = _require_session(conn)
         return (await self.client_for(session).tokens.tokens(session)).access_token
 
