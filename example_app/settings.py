@@ -122,7 +122,7 @@ class Settings:
                 allow_insecure_http=True,
             )
             if self.fapi2:
-                # The sandbox registers this client with its key (fetched from /auth/jwks).
+                # The sandbox registers this client with the public half of this key.
                 env = os.environ if environ is None else environ
                 key = _get(env, "OIDC_CLIENT_KEY", "") or str(sandbox_client_key())
                 overrides.update(client_secret=None, client_key=key)

@@ -45,10 +45,12 @@ class Sealer:
     hash of the derived key, so opening picks the right key without trying each one.
     """
 
-    def __init__(self, secrets: Sequence[str]) -> None:
+    def __init__(self, secrets: Sequence[str], purpose: str = "token-sealing") -> None:
+        """One AES key per secret, derived for ``purpose``: what is sealed for one purpose
+        never opens as another's."""
         if not secrets:
             raise ValueError("at least one secret is needed")
-        keys = [derive_key(s, "token-sealing") for s in secrets]
+        keys = [derive_key(s, purpose) for s in secrets]
         self._by_id = {self._key_id(k): AESGCM(k) for k in keys}
         self._current_id = self._key_id(keys[0])
         self._current = self._by_id[self._current_id]

@@ -33,7 +33,7 @@ __all__ = [
     "DPoPKey",
     "DPoPNonces",
     "access_token_hash",
-    "challenge_error",
+    "challenge_errors",
     "load_key",
     "send_with_nonce",
     "wants_nonce",
@@ -121,7 +121,7 @@ def wants_nonce(response: httpx.Response) -> bool:
     if "dpop-nonce" not in response.headers:
         return False
     if response.status_code == 401:
-        return challenge_error(response) == "use_dpop_nonce"
+        return "use_dpop_nonce" in challenge_errors(response)
     if response.status_code == 400:
         try:
             body = json.loads(response.content)
@@ -131,13 +131,15 @@ def wants_nonce(response: httpx.Response) -> bool:
     return False
 
 
-def challenge_error(response: httpx.Response) -> str | None:
-    """The ``error`` of a 401's ``WWW-Authenticate`` challenge (RFC 6750 3, RFC 9449 7.1),
-    read from the headers only: a streaming body stays unread."""
+def challenge_errors(response: httpx.Response) -> frozenset[str]:
+    """The ``error`` codes of a 401's ``WWW-Authenticate`` challenges (RFC 6750 3, RFC 9449
+    7.1), read from the headers only: a streaming body stays unread. A server may offer
+    several schemes at once (``Bearer error="invalid_token", DPoP error="use_dpop_nonce"``):
+    every challenge's error counts."""
     if response.status_code != 401:
-        return None
-    match = _CHALLENGE_ERROR.search(response.headers.get("www-authenticate", ""))
-    return match.group(1) if match else None
+        return frozenset()
+    values = response.headers.get_list("www-authenticate")
+    return frozenset(m.group(1) for v in values for m in _CHALLENGE_ERROR.finditer(v))
 
 
 #: 401s that a new access token cannot cure: the proof, not the token, was refused.

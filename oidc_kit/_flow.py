@@ -23,7 +23,6 @@ from urllib.parse import urlencode
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from ._client_auth import client_authentication
 from ._config import OIDCConfig
 from ._crypto import Sealer, SealError
 from ._dpop import DPoPKey, load_key, send_with_nonce
@@ -40,7 +39,7 @@ from ._http import fetch, json_object
 from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, validate_id_token
 from ._provider import Provider, ProviderMetadata
 from ._step_up import StepUp
-from ._tokens import TokenSet, token_request
+from ._tokens import TokenSet, post_authenticated, token_request
 from .stores import SessionStore
 
 __all__ = ["LoginFlow", "LoginResult", "LoginTransaction"]
@@ -85,7 +84,8 @@ class LoginTransaction:
     prompt: str | None = None
     #: The name of the provider the login was started for (several providers in one app).
     provider: str = "default"
-    #: DPoP: the session-to-be's key, sealed (base64url), so that the code is bound to it.
+    #: DPoP: the session-to-be's key, sealed (URL-safe base64), so that the code is bound
+    #: to it.
     dpop_key: str | None = None
 
     def encode(self) -> bytes:
@@ -93,14 +93,29 @@ class LoginTransaction:
 
     @classmethod
     def decode(cls, raw: bytes) -> LoginTransaction:
+        """Inverse of :meth:`encode`; :class:`InvalidState` for anything else (a store's
+        contents are checked like any input: a wrong type is a 400, not a 500)."""
         try:
             data = json.loads(raw)
             acr_values = data.pop("acr_values", [])
             if not isinstance(acr_values, list) or not all(isinstance(v, str) for v in acr_values):
                 raise ValueError("acr_values")
-            return cls(**data, acr_values=tuple(acr_values))
+            txn = cls(**data, acr_values=tuple(acr_values))
         except (TypeError, ValueError, AttributeError):
             raise InvalidState("the login transaction is unreadable") from None
+        if not txn._well_typed():
+            raise InvalidState("the login transaction is unreadable")
+        return txn
+
+    def _well_typed(self) -> bool:
+        strings = (self.state, self.nonce, self.code_verifier, self.binding, self.next_path)
+        optional = (self.prompt, self.dpop_key)
+        return (
+            all(isinstance(v, str) for v in (*strings, self.provider))
+            and all(v is None or isinstance(v, str) for v in optional)
+            and isinstance(self.created_at, int | float)
+            and (self.max_age is None or type(self.max_age) is int)
+        )
 
 
 @dataclass(frozen=True)
@@ -141,7 +156,7 @@ class LoginFlow:
         self.name = name
         #: Where the provider sends the browser back (a distinct one per provider).
         self.redirect_uri = redirect_uri or config.redirect_uri
-        self._sealer = Sealer(config.session_secrets)
+        self._sealer = Sealer(config.session_secrets, purpose="login-dpop-key")
 
     async def start(
         self,
@@ -185,23 +200,29 @@ class LoginFlow:
         return meta.authorization_endpoint + separator + urlencode(params)
 
     def _seal_key(self, key: DPoPKey | None, state: str) -> str | None:
-        """The DPoP key as the (stored, unencrypted) transaction may hold it: sealed."""
+        """The DPoP key as the (stored, unencrypted) transaction may hold it: sealed, bound
+        to this login (its state and provider), so it opens for no other."""
         if key is None:
             return None
-        sealed = self._sealer.seal(key.to_json().encode(), b"login:" + state.encode())
+        sealed = self._sealer.seal(key.to_json().encode(), self._key_binding(state))
         return base64.urlsafe_b64encode(sealed).decode()
 
     def _open_key(self, txn: LoginTransaction) -> DPoPKey | None:
-        """The key :meth:`_seal_key` sealed; a new one for a login started without DPoP."""
+        """The key :meth:`_seal_key` sealed (``None`` without DPoP)."""
         if txn.dpop_key is None:
-            return DPoPKey.generate() if self._config.dpop else None
+            if self._config.dpop:
+                # Started before DPoP was turned on: its code is bound to no key.
+                raise InvalidState("this login started without DPoP; start it again")
+            return None
         try:
             sealed = base64.urlsafe_b64decode(txn.dpop_key.encode())
-            return DPoPKey.from_json(
-                self._sealer.open(sealed, b"login:" + txn.state.encode()).decode()
-            )
+            plain = self._sealer.open(sealed, self._key_binding(txn.state))
+            return DPoPKey.from_json(plain.decode())
         except (ValueError, SealError):
             raise InvalidState("the login transaction is unreadable") from None
+
+    def _key_binding(self, state: str) -> bytes:
+        return f"{self.name}|{state}".encode()
 
     async def _push(
         self, meta: ProviderMetadata, params: dict[str, str], dpop: DPoPKey | None
@@ -209,30 +230,19 @@ class LoginFlow:
         """RFC 9126: POST the request's parameters, authenticated; the browser then carries
         only ``client_id`` and the ``request_uri`` standing for them. With DPoP, a proof of
         the session's key binds the code to it (RFC 9449 10.1)."""
-        url = meta.par_endpoint
-        if url is None:
+        if meta.par_endpoint is None:
             raise PushedRequestFailed("the provider has no pushed_authorization_request_endpoint")
-
-        async def send(nonce: str | None) -> httpx.Response:
-            form = dict(params)  # a fresh client assertion for every request sent
-            auth = client_authentication(self._config, meta).apply(form, self._clock())
-            headers = {"Accept": "application/json"}
-            if dpop is not None:
-                headers["DPoP"] = dpop.proof("POST", url, nonce=nonce, now=self._clock())
-            return await fetch(
-                self._http,
-                "POST",
-                url,
-                what="pushed authorization request",
-                data=form,
-                auth=auth,
-                headers=headers,
-            )
-
-        if dpop is None:
-            response = await send(None)
-        else:
-            response = await send_with_nonce(send, url, self._provider.dpop_nonces)
+        response = await post_authenticated(
+            self._http,
+            self._config,
+            meta,
+            meta.par_endpoint,
+            params,
+            self._clock(),
+            what="pushed authorization request",
+            dpop=dpop,
+            nonces=self._provider.dpop_nonces,
+        )
         body = json_object(response, PushedRequestFailed, "the PAR endpoint")
         if response.status_code not in (200, 201):
             error = body.get("error")

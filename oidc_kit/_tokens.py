@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -19,7 +20,7 @@ from ._errors import OIDCError, ProviderError, TokenRequestFailed, UnboundToken
 from ._http import fetch, json_object
 from ._provider import ProviderMetadata
 
-__all__ = ["TokenSet", "revoke_token", "token_request"]
+__all__ = ["TokenSet", "post_authenticated", "revoke_token", "token_request"]
 
 log = logging.getLogger("oidc_kit")
 
@@ -147,6 +148,36 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+async def post_authenticated(
+    http: httpx.AsyncClient,
+    config: OIDCConfig,
+    meta: ProviderMetadata | None,
+    url: str,
+    form: Mapping[str, str],
+    now: float,
+    *,
+    what: str,
+    dpop: DPoPKey | None = None,
+    nonces: DPoPNonces | None = None,
+) -> httpx.Response:
+    """POST ``form`` to a provider endpoint (token, PAR) with the client's authentication,
+    fresh for every request sent; with ``dpop``, a proof of that key, and one more try with
+    the server's nonce when it asks for one."""
+    authentication = client_authentication(config, meta)
+
+    async def send(nonce: str | None) -> httpx.Response:
+        body = dict(form)  # a client assertion is good for one request only
+        auth = authentication.apply(body, now)
+        headers = {"Accept": "application/json"}
+        if dpop is not None:
+            headers["DPoP"] = dpop.proof("POST", url, nonce=nonce, now=now)
+        return await fetch(http, "POST", url, what=what, data=body, auth=auth, headers=headers)
+
+    if dpop is None:
+        return await send(None)
+    return await send_with_nonce(send, url, nonces or DPoPNonces())
+
+
 async def token_request(
     http: httpx.AsyncClient,
     config: OIDCConfig,
@@ -162,22 +193,17 @@ async def token_request(
     With ``dpop``, the request carries a proof of that key (and the server's nonce, retried
     once when the server asks for one), and the token must come back bound to it.
     """
-    url = meta.token_endpoint
-
-    async def send(nonce: str | None) -> httpx.Response:
-        body = dict(form)  # a fresh client assertion for every request sent
-        auth = client_authentication(config, meta).apply(body, now)
-        headers = {"Accept": "application/json"}
-        if dpop is not None:
-            headers["DPoP"] = dpop.proof("POST", url, nonce=nonce, now=now)
-        return await fetch(
-            http, "POST", url, what="token endpoint", data=body, auth=auth, headers=headers
-        )
-
-    if dpop is None:
-        response = await send(None)
-    else:
-        response = await send_with_nonce(send, url, nonces or DPoPNonces())
+    response = await post_authenticated(
+        http,
+        config,
+        meta,
+        meta.token_endpoint,
+        form,
+        now,
+        what="token endpoint",
+        dpop=dpop,
+        nonces=nonces,
+    )
     if response.status_code != 200:
         raise _token_error(response)
     body = json_object(response, ProviderError, "token endpoint")

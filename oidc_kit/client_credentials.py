@@ -37,13 +37,12 @@ from typing import Any, Literal, get_args
 
 import httpx
 
-from ._client_auth import client_authentication
 from ._config import OIDCConfig
 from ._dpop import DPoPKey, DPoPNonces, send_with_nonce
 from ._errors import ConfigurationError, ProviderError, ProviderUnavailable
 from ._http import json_object
 from ._provider import Provider, ProviderMetadata, _acceptable_url
-from ._tokens import TokenSet, _token_error
+from ._tokens import TokenSet, _token_error, post_authenticated
 from .httpx_auth import SessionAuth
 
 __all__ = ["ClientCredentials", "TokenRequestFormat"]
@@ -63,10 +62,13 @@ class ClientCredentials:
     """A token source for the app's own access tokens (``grant_type=client_credentials``).
 
     ``config`` gives the issuer, ``client_id``, ``client_secret`` or ``client_key`` (one is
-    required: a public client cannot use this grant), ``dpop``, ``refresh_leeway`` and
-    ``allow_insecure_http``.
+    required: a public client cannot use this grant; a key means ``private_key_jwt``, with or
+    without discovery), ``refresh_leeway`` and ``allow_insecure_http``. ``dpop`` binds the
+    tokens to a key of this source's (default: on under ``profile="fapi2"``); they are then
+    useless without :meth:`auth`'s proofs.
     ``token_endpoint`` skips discovery (the client then authenticates with HTTP Basic, or in
-    the JSON body with ``body_format="json"``). ``http_client`` reaches the provider; do not
+    the JSON body with ``body_format="json"``; a client key still means ``private_key_jwt``).
+    ``http_client`` reaches the provider; do not
     give it a default ``auth`` that uses this source.
     """
 
@@ -78,6 +80,7 @@ class ClientCredentials:
         http_client: httpx.AsyncClient,
         token_endpoint: str | None = None,
         body_format: TokenRequestFormat = "form",
+        dpop: bool | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not config.client_secret and config.signing_key is None:
@@ -102,8 +105,11 @@ class ClientCredentials:
             )
         self._config = config
         self._client_secret = config.client_secret or ""
-        #: DPoP: this source's own key, for its whole life (never stored anywhere).
-        self._dpop = DPoPKey.generate() if config.dpop else None
+        # DPoP: this source's own key, for its whole life (never stored anywhere). On under
+        # the FAPI 2.0 profile; a config with dpop for its users' logins does not switch the
+        # app's own tokens (an API may take Bearer service tokens only): say dpop=True.
+        bound = config.fapi2 if dpop is None else dpop
+        self._dpop = DPoPKey.generate() if bound else None
         self._provider_nonces = DPoPNonces()
         self._api_nonces = DPoPNonces()
         self.scopes: tuple[str, ...] = tuple(dict.fromkeys(scopes))
@@ -200,22 +206,21 @@ class ClientCredentials:
         if self.scopes:
             params["scope"] = " ".join(self.scopes)
 
-        async def send(nonce: str | None) -> httpx.Response:
-            body, headers = dict(params), {"Accept": "application/json"}
-            if self._dpop is not None:
-                headers["DPoP"] = self._dpop.proof("POST", url, nonce=nonce, now=now)
-            if self.body_format == "json":
-                body.update(client_id=self._config.client_id, client_secret=self._client_secret)
-                return await self._http.post(url, json=body, headers=headers, auth=_NO_AUTH)
-            # A fresh client assertion for every request sent (the nonce retry included).
-            auth = client_authentication(self._config, meta).apply(body, now) or _NO_AUTH
-            return await self._http.post(url, data=body, headers=headers, auth=auth)
-
         try:
-            if self._dpop is None:
-                response = await send(None)
+            if self.body_format == "json":
+                response = await self._json_request(url, params, now)
             else:
-                response = await send_with_nonce(send, url, self._provider_nonces)
+                response = await post_authenticated(
+                    self._http,
+                    self._config,
+                    meta,
+                    url,
+                    params,
+                    now,
+                    what="token endpoint",
+                    dpop=self._dpop,
+                    nonces=self._provider_nonces,
+                )
         except httpx.HTTPError as exc:
             # The exception text may hold the URL, never a token; keep just its type.
             raise ProviderUnavailable(f"token endpoint: {type(exc).__name__}") from None
@@ -224,6 +229,20 @@ class ClientCredentials:
         if response.status_code != 200:
             raise _token_error(response)
         return json_object(response, ProviderError, "token endpoint")
+
+    async def _json_request(self, url: str, params: dict[str, str], now: float) -> httpx.Response:
+        """The ORCA example's JSON body, the secret inside it (a compatibility format)."""
+        body = {**params, "client_id": self._config.client_id, "client_secret": self._client_secret}
+
+        async def send(nonce: str | None) -> httpx.Response:
+            headers = {"Accept": "application/json"}
+            if self._dpop is not None:
+                headers["DPoP"] = self._dpop.proof("POST", url, nonce=nonce, now=now)
+            return await self._http.post(url, json=body, headers=headers, auth=_NO_AUTH)
+
+        if self._dpop is None:
+            return await send(None)
+        return await send_with_nonce(send, url, self._provider_nonces)
 
     async def _endpoint(self) -> tuple[str, ProviderMetadata | None]:
         if self._provider is None:

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import httpx
 
-from ._dpop import PROOF_ERRORS, DPoPNonces, challenge_error, load_key
+from ._dpop import PROOF_ERRORS, DPoPNonces, challenge_errors, load_key
 from ._tokens import TokenSet
 
 __all__ = ["BearerAuth", "SessionAuth", "TokenSetSource", "TokenSource"]
@@ -55,6 +55,8 @@ class SessionAuth(httpx.Auth):
 
     A 401 that refuses the DPoP proof (``invalid_dpop_proof``, ``use_dpop_nonce``) is not
     answered with a refresh: a new token would not cure it, and would spend a refresh token.
+    A request's body is read into memory before it is sent (as httpx's own ``DigestAuth``
+    does), so that a retry can send it again: API calls carry small JSON bodies.
     """
 
     def __init__(
@@ -82,7 +84,7 @@ class SessionAuth(httpx.Auth):
         if self._wants_nonce(request, tokens, response):
             await response.aread()
             response = yield self._authorize(request, tokens)
-        if response.status_code != 401 or challenge_error(response) in PROOF_ERRORS:
+        if response.status_code != 401 or challenge_errors(response) & PROOF_ERRORS:
             return
         # The API refused a token we thought valid (revoked, clock skew, key rotation):
         # refresh once and retry once. A second 401 is the API's answer.
@@ -116,7 +118,7 @@ class SessionAuth(httpx.Auth):
         if tokens.dpop_key is None or not _same_origin(request.url, response.url):
             return False
         self._nonces.remember(str(request.url), response)
-        return "dpop-nonce" in response.headers and challenge_error(response) == "use_dpop_nonce"
+        return "dpop-nonce" in response.headers and "use_dpop_nonce" in challenge_errors(response)
 
 
 def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:

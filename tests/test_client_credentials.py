@@ -558,13 +558,36 @@ async def test_a_fapi2_client_gets_dpop_bound_tokens_with_private_key_jwt(clock:
         dpop=True,
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=op.app)) as http:
-        source = ClientCredentials(config, scopes=["accounts:read"], http_client=http, clock=clock)
+        source = ClientCredentials(
+            config, scopes=["accounts:read"], http_client=http, dpop=True, clock=clock
+        )
         tokens = await source.token_set()
     assert tokens.token_type == "DPoP" and tokens.dpop_key is not None
     claims = json.loads(base64.urlsafe_b64decode(tokens.access_token.split(".")[1] + "=="))
     assert claims["cnf"]["jkt"] == DPoPKey.from_json(tokens.dpop_key).thumbprint
     # Two token requests: the nonce challenge, then the grant, each with its own assertion.
     assert op.grant_counts == {"client_credentials": 2}
+
+
+async def test_dpop_for_user_logins_leaves_service_tokens_bearer_unless_asked() -> None:
+    """``dpop`` in a config shared with the user logins does not switch the app's own tokens
+    (an API may take Bearer service tokens only); ``profile="fapi2"`` or ``dpop=True`` does."""
+    issued: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        issued.append(request.headers.get("dpop", "-"))
+        kind = "DPoP" if "dpop" in request.headers else "Bearer"
+        return httpx.Response(200, json={"access_token": "svc", "token_type": kind})
+
+    config = make_config(dpop=True)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        plain = ClientCredentials(config, scopes=["a"], http_client=http, token_endpoint=TOKEN_URL)
+        assert (await plain.token_set()).token_type == "Bearer"
+        bound = ClientCredentials(
+            config, scopes=["a"], http_client=http, token_endpoint=TOKEN_URL, dpop=True
+        )
+        assert (await bound.token_set()).token_type == "DPoP"
+    assert issued[0] == "-" and issued[1] != "-"
 
 
 def test_main_dispatches_accounts(

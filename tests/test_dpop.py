@@ -419,3 +419,24 @@ async def test_a_streamed_request_body_is_resent_on_the_retry() -> None:
     async with httpx.AsyncClient(transport=_Wire(handle), auth=auth) as http:
         assert (await http.post(API, content=upload())).status_code == 200
     assert bodies == [b'{"amount": "10.00"}'] * 2
+
+
+async def test_a_nonce_challenge_among_several_schemes_is_seen() -> None:
+    """``WWW-Authenticate: Bearer error="invalid_token", DPoP error="use_dpop_nonce"``: the
+    DPoP challenge counts; one more try with the nonce, and no refresh token spent."""
+    key = DPoPKey.generate()
+    source = Source(key)
+    seen: list[object] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        _, claims = decode(request.headers["dpop"])
+        seen.append(claims.get("nonce"))
+        if claims.get("nonce") == "n-2":
+            return httpx.Response(200)
+        challenge = 'Bearer error="invalid_token", DPoP error="use_dpop_nonce"'
+        return httpx.Response(401, headers={"WWW-Authenticate": challenge, "DPoP-Nonce": "n-2"})
+
+    auth = SessionAuth(source, DPoPNonces())
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handle), auth=auth) as http:
+        assert (await http.get(API)).status_code == 200
+    assert seen == [None, "n-2"] and source.refreshes == []

@@ -612,3 +612,39 @@ async def test_the_dpop_key_waits_sealed_in_the_login_transaction(
         await rp.return_from_provider(start.headers["location"]), "invalid_state"
     )
     assert op.hits["token"] == 0
+
+
+async def test_another_logins_sealed_key_does_not_open(rp: RP, op: MisbehavingOP) -> None:
+    """The sealed key is bound to its login (state and provider): moved into another
+    login's transaction it does not open, and that login fails before any token request."""
+    await rp.start_login()
+    first = await rp.kit.store.get(_txn_key(op.pushed_requests[-1]["state"]))
+    second_start = await rp.start_login()
+    key = _txn_key(op.pushed_requests[-1]["state"])
+    second = await rp.kit.store.get(key)
+    assert first is not None and second is not None
+    swapped = json.loads(second) | {"dpop_key": json.loads(first)["dpop_key"]}
+    await rp.kit.store.set(key, json.dumps(swapped).encode(), 600)
+    await rp.assert_refused(
+        await rp.return_from_provider(second_start.headers["location"]), "invalid_state"
+    )
+    assert op.hits["token"] == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("dpop_key", 5), ("provider", ["x"]), ("state", None), ("max_age", "60"), ("created_at", "x")],
+)
+async def test_a_mistyped_login_transaction_is_a_400(
+    rp: RP, op: MisbehavingOP, field: str, value: object
+) -> None:
+    """A store's contents are input like any other: a wrong type is invalid_state, not a 500."""
+    start = await rp.start_login()
+    key = _txn_key(op.pushed_requests[-1]["state"])
+    raw = await rp.kit.store.get(key)
+    assert raw is not None
+    await rp.kit.store.set(key, json.dumps(json.loads(raw) | {field: value}).encode(), 600)
+    await rp.assert_refused(
+        await rp.return_from_provider(start.headers["location"]), "invalid_state"
+    )
+    assert op.hits["token"] == 0
