@@ -40,8 +40,7 @@ from oidc_kit.testing._op_dpop import (
     DPoPError,
     DPoPNonces,
     bound_jkt,
-    proof_value,
-    verify_proof,
+    check_sender,
 )
 from oidc_kit.testing._op_replay import ReplayCache
 
@@ -300,32 +299,26 @@ class SandboxOrca:
     def _check_sender(self, request: Request, scheme: str, token: str, jkt: str | None) -> None:
         """A bound token needs the DPoP scheme and a proof of its key; an unbound one the
         Bearer scheme (and is refused with ``require_dpop``)."""
-        if jkt is None:
-            if self.require_dpop or scheme == "dpop":
-                raise OrcaApiError.dpop("invalid_token", "The access token is not DPoP-bound")
-            return
-        if scheme != "dpop":
-            description = "A DPoP-bound access token must be sent with the DPoP scheme"
-            raise OrcaApiError.dpop("invalid_token", description)
         try:
-            proof = proof_value(request.headers.items())
-            if proof is None:
-                raise DPoPError("invalid_dpop_proof", "A DPoP proof is required")
-            proven = verify_proof(
-                proof,
+            check_sender(
+                request.headers.items(),
                 request.method,
                 self._htu(request),
+                scheme,
+                token,
+                jkt,
                 now=self._clock(),
                 replay=self._dpop_replay,
-                access_token=token,
                 nonces=self._dpop_nonces,
+                require_dpop=self.require_dpop,
             )
         except DPoPError as exc:
-            nonce = {"DPoP-Nonce": self._dpop_nonces.current()} if self._dpop_nonces else None
+            # A proof problem carries the current nonce; a token presented wrongly does not.
+            nonces = self._dpop_nonces
+            nonce = None
+            if nonces is not None and exc.error != "invalid_token":
+                nonce = {"DPoP-Nonce": nonces.current()}
             raise OrcaApiError.dpop(exc.error, exc.description, nonce) from None
-        if proven != jkt:
-            description = "The DPoP proof is not signed by the key the token is bound to"
-            raise OrcaApiError.dpop("invalid_token", description)
 
     def _htu(self, request: Request) -> str:
         """The URL the proof's ``htu`` must name: this request's, without the query."""

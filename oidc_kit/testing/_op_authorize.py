@@ -32,7 +32,6 @@ from ._op_context import (
     read_form,
     request_params,
 )
-from ._op_dpop import DPoPError, proof_value, verify_proof
 from ._op_models import SandboxUser
 from ._op_pages import error_page, render_page
 from ._op_store import PAR_URN_PREFIX, AuthRequest, Interaction, OPSession
@@ -110,22 +109,9 @@ class AuthorizationEndpoint:
     def _bind_to_proof(self, request: Request, auth: AuthRequest) -> AuthRequest:
         """RFC 9449 10.1: a DPoP proof at PAR binds the code to its key; with ``dpop_jkt``
         as well, both must name the same key."""
-        try:
-            proof = proof_value(request.headers.items())
-            if proof is None:
-                return auth
-            jkt = verify_proof(
-                proof,
-                "POST",
-                self._ctx.config.url("/par"),
-                now=self._ctx.config.clock(),
-                replay=self._ctx.dpop_replay,
-                nonces=self._ctx.dpop_nonces,
-            )
-        except DPoPError as exc:
-            nonces = self._ctx.dpop_nonces
-            headers = {"DPoP-Nonce": nonces.current()} if nonces is not None else {}
-            raise OAuthError(exc.error, exc.description, headers=headers) from None
+        jkt = self._ctx.proof_jkt(request, "/par")
+        if jkt is None:
+            return auth
         if auth.dpop_jkt is not None and auth.dpop_jkt != jkt:
             raise OAuthError("invalid_dpop_proof", "dpop_jkt differs from the proof's key")
         return dataclasses.replace(auth, dpop_jkt=jkt)

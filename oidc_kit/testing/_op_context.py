@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ._op_dpop import DPoPNonces
+from ._op_dpop import DPoPError, DPoPNonces, proof_value, verify_proof
 from ._op_keys import SigningKeys
 from ._op_models import SandboxClient, SandboxUser
 from ._op_replay import ReplayCache
@@ -97,6 +97,29 @@ class OPContext:
     def user_by_sub(self, sub: str) -> SandboxUser | None:
         """The user with subject ``sub``."""
         return next((u for u in self.users.values() if u.sub == sub), None)
+
+    def nonce_header(self) -> dict[str, str]:
+        """``DPoP-Nonce``, when the provider demands server nonces."""
+        nonces = self.dpop_nonces
+        return {"DPoP-Nonce": nonces.current()} if nonces is not None else {}
+
+    def proof_jkt(self, request: Request, path: str) -> str | None:
+        """The key thumbprint of the valid DPoP proof of a POST to ``path`` (token, PAR);
+        ``None`` without a proof; ``OAuthError`` (with the current nonce) for a bad one."""
+        try:
+            proof = proof_value(request.headers.items())
+            if proof is None:
+                return None
+            return verify_proof(
+                proof,
+                "POST",
+                self.config.url(path),
+                now=self.config.clock(),
+                replay=self.dpop_replay,
+                nonces=self.dpop_nonces,
+            )
+        except DPoPError as exc:
+            raise OAuthError(exc.error, exc.description, headers=self.nonce_header()) from None
 
 
 class OAuthError(Exception):

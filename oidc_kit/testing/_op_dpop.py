@@ -246,3 +246,38 @@ def verify_proof(
     if not replay.first_use(f"{key.thumbprint()}:{jti}", iat + PROOF_WINDOW + 1):
         raise _invalid("this proof (its jti) was already used")
     return key.thumbprint()
+
+
+def check_sender(
+    headers: Iterable[tuple[str, str]],
+    method: str,
+    url: str,
+    scheme: str,
+    token: str,
+    jkt: str | None,
+    *,
+    now: float,
+    replay: ReplayCache,
+    nonces: DPoPNonces | None = None,
+    require_dpop: bool = False,
+) -> None:
+    """A resource server's check of how an access token is presented (RFC 9449 7): a bound
+    token (``jkt``) only with the ``dpop`` scheme and a proof of its key (``ath`` its hash);
+    an unbound one only as Bearer, and not at all with ``require_dpop``. Raises
+    :class:`DPoPError` (``invalid_token`` or a proof error) for anything else."""
+    if jkt is None:
+        if require_dpop or scheme == "dpop":
+            raise DPoPError("invalid_token", "The access token is not DPoP-bound")
+        return
+    if scheme != "dpop":
+        description = "A DPoP-bound access token must be sent with the DPoP scheme"
+        raise DPoPError("invalid_token", description)
+    proof = proof_value(headers)
+    if proof is None:
+        raise DPoPError("invalid_dpop_proof", "A DPoP proof is required")
+    proven = verify_proof(
+        proof, method, url, now=now, replay=replay, access_token=token, nonces=nonces
+    )
+    if proven != jkt:
+        description = "The DPoP proof is not signed by the key the token is bound to"
+        raise DPoPError("invalid_token", description)

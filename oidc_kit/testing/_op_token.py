@@ -27,7 +27,7 @@ from ._op_context import (
     read_form,
     read_json_object,
 )
-from ._op_dpop import DPOP_ALGS, DPoPError, bound_jkt, proof_value, verify_proof
+from ._op_dpop import DPOP_ALGS, DPoPError, bound_jkt, check_sender
 from ._op_issue import TokenIssuer
 from ._op_keys import s256
 from ._op_models import SCOPE_CLAIMS, SandboxClient, claims_for_scopes
@@ -111,7 +111,7 @@ class TokenEndpoint:
             form = await _token_params(request)
             self._ctx.grant_counts[form.get("grant_type", "")] += 1
             # The proof first: a use_dpop_nonce answer must not spend the client assertion.
-            jkt = self._dpop_key(request)
+            jkt = self._ctx.proof_jkt(request, "/token")
             client = await authenticate_client(request, form, self._ctx.clients, self._assertions)
             if jkt is None and client.dpop_bound_access_tokens:
                 raise OAuthError("invalid_request", "DPoP proof required")
@@ -126,29 +126,7 @@ class TokenEndpoint:
                 raise OAuthError("unsupported_grant_type", f"unsupported grant_type {grant_type}")
         except OAuthError as exc:
             return exc.response()
-        return json_response(body, headers=self._nonce_header())
-
-    def _nonce_header(self) -> dict[str, str]:
-        nonces = self._ctx.dpop_nonces
-        return {"DPoP-Nonce": nonces.current()} if nonces is not None else {}
-
-    def _dpop_key(self, request: Request) -> str | None:
-        """The thumbprint of the request's valid DPoP proof; None without one (allowed unless
-        the client registered ``dpop_bound_access_tokens``)."""
-        try:
-            proof = proof_value(request.headers.items())
-            if proof is None:
-                return None
-            return verify_proof(
-                proof,
-                "POST",
-                self._ctx.config.url("/token"),
-                now=self._ctx.config.clock(),
-                replay=self._ctx.dpop_replay,
-                nonces=self._ctx.dpop_nonces,
-            )
-        except DPoPError as exc:
-            raise OAuthError(exc.error, exc.description, headers=self._nonce_header()) from None
+        return json_response(body, headers=self._ctx.nonce_header())
 
     def _code_grant(
         self, form: dict[str, str], client: SandboxClient, jkt: str | None
@@ -252,30 +230,21 @@ class TokenEndpoint:
         self, request: Request, scheme: str, token: str, jkt: str | None
     ) -> Response | None:
         """None if the token is presented as it must be (RFC 9449 7); else the 401 answer."""
-        if jkt is None:
-            if scheme == "dpop":
-                return _bearer_error("invalid_token", "The access token is not DPoP-bound")
-            return None
-        if scheme != "dpop":
-            description = "A DPoP-bound access token must be sent with the DPoP scheme"
-            return _bearer_error("invalid_token", description, scheme="DPoP")
         try:
-            proof = proof_value(request.headers.items())
-            if proof is None:
-                raise DPoPError("invalid_dpop_proof", "a DPoP proof is required")
-            proven = verify_proof(
-                proof,
+            check_sender(
+                request.headers.items(),
                 request.method,
                 self._ctx.config.url("/userinfo"),
+                scheme,
+                token,
+                jkt,
                 now=self._ctx.config.clock(),
                 replay=self._ctx.dpop_replay,
-                access_token=token,
             )
         except DPoPError as exc:
-            return _bearer_error(exc.error, exc.description, scheme="DPoP")
-        if proven != jkt:
-            description = "The DPoP proof is not signed by the key the token is bound to"
-            return _bearer_error("invalid_token", description, scheme="DPoP")
+            # An unbound token is challenged as Bearer, a bound one as DPoP.
+            challenge = "Bearer" if jkt is None else "DPoP"
+            return _bearer_error(exc.error, exc.description, scheme=challenge)
         return None
 
     def _userinfo_claims(self, grant: Grant, scopes: list[str]) -> dict[str, Any]:
