@@ -8,7 +8,7 @@ else a public client that sends only its ``client_id``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote_plus
 
@@ -52,11 +52,8 @@ class ClientSecretBasic:
     """HTTP Basic; both parts form-urlencoded first, as RFC 6749 2.3.1 says."""
 
     client_id: str
-    secret: str
+    secret: str = field(repr=False)
     method: str = "client_secret_basic"
-
-    def __repr__(self) -> str:
-        return f"ClientSecretBasic(client_id={self.client_id!r})"
 
     def apply(self, form: dict[str, str], now: float) -> httpx.Auth | None:
         return httpx.BasicAuth(quote_plus(self.client_id), quote_plus(self.secret))
@@ -67,11 +64,8 @@ class ClientSecretPost:
     """The secret in the form body, for providers that accept nothing else."""
 
     client_id: str
-    secret: str
+    secret: str = field(repr=False)
     method: str = "client_secret_post"
-
-    def __repr__(self) -> str:
-        return f"ClientSecretPost(client_id={self.client_id!r})"
 
     def apply(self, form: dict[str, str], now: float) -> httpx.Auth | None:
         form["client_id"] = self.client_id

@@ -182,6 +182,7 @@ class OIDCAuth:
         current = _require_session(conn)
         session = await self.sessions.load(current.sid) or current
         tokens = self.sessions.tokens(session)
+        client = self.client_for(session)
         return {
             "sub": session.sub,
             "claims": session.claims,
@@ -190,8 +191,8 @@ class OIDCAuth:
             "has_refresh_token": tokens.refresh_token is not None,
             "token_type": tokens.scheme,
             "dpop_jkt": load_key(tokens.dpop_key).thumbprint if tokens.dpop_key else None,
-            "profile": self.client_for(session).config.profile,
-            "provider": self.client_for(session).name,
+            "profile": client.config.profile,
+            "provider": client.name,
         }
 
     async def refresh_now(self, conn: HTTPConnection) -> None:
