@@ -295,6 +295,18 @@ def forms(page: httpx.Response) -> list[Form]:
     return parser.forms
 
 
+#: The most a test waits for a token to expire or become due.
+MAX_WAIT = 3.1  # a 3 s access token, and the moment waited past its expiry
+
+
+def wait_until(epoch: float) -> None:
+    """Sleep until ``epoch`` (wall clock): the app and the provider are other processes."""
+    delay = epoch - time.time()
+    assert delay <= MAX_WAIT, f"would wait {delay:.1f} s"
+    if delay > 0:
+        time.sleep(delay)
+
+
 class Browser:
     """One browser: one cookie jar, as a browser has, for the app and the provider.
 
@@ -327,6 +339,19 @@ class Browser:
 
     def session(self) -> httpx.Response:
         return self.get("/auth/session")
+
+    def session_body(self) -> dict[str, object]:
+        """``/auth/session``'s JSON, for a logged-in browser."""
+        response = self.session()
+        assert response.status_code == 200, response.text
+        body: dict[str, object] = response.json()
+        return body
+
+    def expires_at(self) -> float:
+        """When the session's access token expires (epoch seconds)."""
+        value = self.session_body()["expires_at"]
+        assert isinstance(value, int | float)
+        return float(value)
 
     def login(self, user: str, next_path: str = "/") -> httpx.Response:
         """``/auth/login`` → the provider's pages → the app's callback: its answer (a 303)."""

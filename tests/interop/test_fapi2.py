@@ -25,17 +25,13 @@ import hashlib
 import json
 import re
 import secrets
-import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.interop.stack import CLIENT_ID, Browser, FapiStack, OidcProvider
-
-#: The most a test waits for a token to expire.
-MAX_WAIT = 3.1
+from tests.interop.stack import CLIENT_ID, Browser, FapiStack, OidcProvider, wait_until
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -80,26 +76,6 @@ def _dpop(line: str, provider: OidcProvider, htm: str, path: str) -> dict[str, o
     assert proof["typ"] == "dpop+jwt" and proof["alg"] == "ES256", line
     assert proof["htm"] == htm and proof["htu"] == provider.issuer + path, line
     return proof
-
-
-def _session(browser: Browser) -> dict[str, object]:
-    response = browser.session()
-    assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
-    return body
-
-
-def _wait_until(epoch: float) -> None:
-    delay = epoch - time.time()
-    assert delay <= MAX_WAIT, f"would wait {delay:.1f} s"
-    if delay > 0:
-        time.sleep(delay)
-
-
-def _expires_at(browser: Browser) -> float:
-    value = _session(browser)["expires_at"]
-    assert isinstance(value, int | float)
-    return float(value)
 
 
 @pytest.fixture
@@ -197,7 +173,7 @@ def test_login_through_par_with_private_key_jwt_and_dpop(
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == "/accounts"
     assert fapi_browser.provider_pages == ["login", "consent"]
-    session = _session(fapi_browser)
+    session = fapi_browser.session_body()
     assert session["sub"] == "alice"
     claims = session["claims"]
     assert isinstance(claims, dict)
@@ -253,7 +229,7 @@ def test_userinfo_is_called_with_dpop(fapi_stack: FapiStack, fapi_browser: Brows
     assert proof["ath"] is True
     [grant] = provider.lines(r"event=grant\.success", since=mark)
     assert proof["jkt"] == _field(grant, "cnf_jkt")  # the same per-session key
-    claims = _session(fapi_browser)["claims"]
+    claims = fapi_browser.session_body()["claims"]
     assert isinstance(claims, dict)
     assert claims["email"] == "bob@example.com" and claims["name"] == "Bob Berg"
 
@@ -291,9 +267,9 @@ def test_refresh_after_expiry_with_dpop(fapi_stack: FapiStack, fapi_browser: Bro
     jkt = _field(login_grant, "cnf_jkt")
 
     for _ in range(2):
-        expires_at = _expires_at(fapi_browser)
+        expires_at = fapi_browser.expires_at()
         mark = provider.mark()
-        _wait_until(expires_at + 0.01)
+        wait_until(expires_at + 0.01)
 
         response = fapi_browser.get("/api/accounts")
 
@@ -306,7 +282,7 @@ def test_refresh_after_expiry_with_dpop(fapi_stack: FapiStack, fapi_browser: Bro
         _assert_private_key_jwt(token, fapi_stack)
         assert _dpop(token, provider, "POST", "/token")["jkt"] == jkt
         assert len(provider.lines(r"event=refresh_token\.consumed", since=mark)) == 1
-        assert _expires_at(fapi_browser) > expires_at
+        assert fapi_browser.expires_at() > expires_at
 
 
 def test_logout_revokes_with_private_key_jwt(fapi_stack: FapiStack, fapi_browser: Browser) -> None:
@@ -382,7 +358,7 @@ def test_dpop_nonce_retry_and_userinfo(fapi_nonce_stack: FapiStack, nonce_browse
     assert "auth_scheme=DPoP" in userinfo
     assert not provider.lines(r"event=userinfo\.error", since=mark)
     # The claims came from userinfo (and the ID token): the session has them.
-    claims = _session(nonce_browser)["claims"]
+    claims = nonce_browser.session_body()["claims"]
     assert isinstance(claims, dict)
     assert claims["sub"] == "alice" and claims["email"] == "alice@example.com"
     assert claims["name"] == "Alice Anders"
@@ -394,9 +370,9 @@ def test_refresh_with_dpop_nonces(fapi_nonce_stack: FapiStack, nonce_browser: Br
     the provider's opaque tokens, which ORCA does not accept."""
     provider = fapi_nonce_stack.provider
     nonce_browser.login("alice")
-    expires_at = _expires_at(nonce_browser)
+    expires_at = nonce_browser.expires_at()
     mark = provider.mark()
-    _wait_until(expires_at + 0.01)
+    wait_until(expires_at + 0.01)
 
     nonce_browser.get("/api/accounts")
 
@@ -408,4 +384,4 @@ def test_refresh_with_dpop_nonces(fapi_nonce_stack: FapiStack, nonce_browser: Br
     assert all("error=use_dpop_nonce" in e for e in errors), errors
     tokens = [t for t in provider.lines(r"POST /token 200", since=mark)]
     assert tokens and all(_dpop(t, provider, "POST", "/token")["nonce"] for t in tokens)
-    assert _expires_at(nonce_browser) > expires_at
+    assert nonce_browser.expires_at() > expires_at

@@ -30,33 +30,9 @@ from tests.interop.stack import (
     Stack,
     forms,
     signing_key,
+    wait_until,
 )
 from tests.servers import Server
-
-#: The most a test waits for a token to expire or become due.
-MAX_WAIT = 3.1  # a 3 s access token, and the moment waited past its expiry
-
-
-def _session(browser: Browser) -> dict[str, object]:
-    response = browser.session()
-    assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
-    return body
-
-
-def _wait_until(epoch: float) -> None:
-    """Sleep until ``epoch`` (wall clock): the app and the provider are other processes."""
-    delay = epoch - time.time()
-    assert delay <= MAX_WAIT, f"would wait {delay:.1f} s"
-    if delay > 0:
-        time.sleep(delay)
-
-
-def _expires_at(browser: Browser) -> float:
-    value = _session(browser)["expires_at"]
-    assert isinstance(value, int | float)
-    return float(value)
-
 
 # --- login and userinfo ---------------------------------------------------------------------------
 
@@ -70,7 +46,7 @@ def test_login(stack: Stack, browser: Browser) -> None:
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == "/accounts"
     assert browser.provider_pages == ["login", "consent"]
-    session = _session(browser)
+    session = browser.session_body()
     assert session["authenticated"] is True
     assert session["sub"] == "alice"
     claims = session["claims"]
@@ -92,7 +68,7 @@ def test_userinfo(stack: Stack, browser: Browser) -> None:
 
     browser.login("bob")
 
-    claims = _session(browser)["claims"]
+    claims = browser.session_body()["claims"]
     assert isinstance(claims, dict)
     assert claims["sub"] == "bob"
     assert claims["email"] == "bob@example.com"
@@ -134,9 +110,9 @@ def test_refresh_after_expiry(stack: Stack, browser: Browser) -> None:
     assert browser.get("/api/accounts").status_code == 200
 
     for _ in range(2):
-        expires_at = _expires_at(browser)
+        expires_at = browser.expires_at()
         mark = provider.mark()
-        _wait_until(expires_at + 0.01)
+        wait_until(expires_at + 0.01)
 
         response = browser.get("/api/accounts")
 
@@ -145,14 +121,14 @@ def test_refresh_after_expiry(stack: Stack, browser: Browser) -> None:
         assert "grant.success grant_type=refresh_token client=example-app" in grant
         assert "id_token_kid=-" not in grant  # a new ID token, which the kit validated
         assert len(provider.lines(r"event=refresh_token\.consumed", since=mark)) == 1
-        assert _expires_at(browser) > expires_at
-        assert _session(browser)["sub"] == "alice"
+        assert browser.expires_at() > expires_at
+        assert browser.session_body()["sub"] == "alice"
 
 
 async def test_refresh_storm(stack: Stack, browser: Browser) -> None:
     """50 concurrent /api/accounts once the token has expired: one refresh grant, all 200."""
     browser.login("alice")
-    expires_at = _expires_at(browser)
+    expires_at = browser.expires_at()
     await asyncio.sleep(max(0.0, expires_at + 0.01 - time.time()))
     mark = stack.provider.mark()
 
@@ -233,7 +209,7 @@ def test_backchannel_logout_initiated_at_the_provider(stack: Stack, browser: Bro
     """The provider's session ends at the provider: it POSTs a logout token to
     /auth/backchannel-logout, and the app's session for that provider session ends."""
     browser.login("bob")
-    sid = _session(browser)["claims"]["sid"]  # type: ignore[index]
+    sid = browser.session_body()["claims"]["sid"]  # type: ignore[index]
     assert browser.get("/api/accounts").status_code == 200
     mark, app_mark = stack.provider.mark(), len(stack.app.log())
 
@@ -279,18 +255,18 @@ def test_signing_key_rotation(rotation_stack: RotationStack) -> None:
         assert s.provider.refresh_grants(since=mark) == 0
 
         # Once due (half of the 5 s lifetime), the refresh answers new-key tokens.
-        _wait_until(_expires_at(alice) - 2.5 + 0.2)
+        wait_until(alice.expires_at() - 2.5 + 0.2)
         assert alice.get("/api/accounts").status_code == 200
         [refresh] = s.provider.lines(r"grant_type=refresh_token ", since=mark)
         assert "id_token_kid=new-key access_token_kid=new-key" in refresh
-        assert _session(alice)["sub"] == "alice"
+        assert alice.session_body()["sub"] == "alice"
 
     with s.browser() as bob:
         mark = s.provider.mark()
         bob.login("bob")
         [login] = s.provider.lines(r"grant_type=authorization_code", since=mark)
         assert "sub=bob id_token_kid=new-key" in login
-        assert _session(bob)["sub"] == "bob"
+        assert bob.session_body()["sub"] == "bob"
         assert bob.get("/api/accounts").status_code == 200
 
         _logout_at_the_provider(bob)
