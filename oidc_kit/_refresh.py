@@ -209,7 +209,8 @@ class TokenManager:
     async def _refreshed_claims(
         self, session: Session, fresh: TokenSet
     ) -> dict[str, object] | None:
-        """Validate a refresh response's ID token: same issuer and subject as the session."""
+        """Validate a refresh response's ID token: same issuer and subject as the session, the
+        same audience and authorized party as the login's (OpenID Connect Core 12.2)."""
         if fresh.id_token is None:
             return None
         checks = IdTokenChecks(sub=session.sub, access_token=fresh.access_token)
@@ -217,6 +218,7 @@ class TokenManager:
             claims = await validate_id_token(
                 fresh.id_token, self._config, self._provider, checks, self._clock()
             )
+            _check_same_login(session.claims, claims)
         except InvalidIdToken as exc:
             log.warning("ending a session: the refreshed ID token is invalid (%s)", exc)
             await self._sessions.delete(session.sid)
@@ -224,7 +226,45 @@ class TokenManager:
         return claims
 
 
+#: Claims naming who logged in, for whom: a refreshed ID token must repeat them (Core 12.2).
+_SAME_AS_LOGIN = ("iss", "sub", "aud", "azp")
+#: Claims describing the login itself. Core 12.2: a refreshed ID token's ``auth_time`` is the
+#: original authentication's; some providers put the user's latest login anywhere there, which
+#: would make this session (a stolen one too) look freshly authenticated to ``max_age`` step-up.
+#: The session keeps its login's values.
+_LOGIN_EVENT = ("auth_time", "acr", "amr")
+
+
+def _check_same_login(login: dict[str, object], refreshed: dict[str, object]) -> None:
+    """:class:`InvalidIdToken` when ``refreshed`` names another party than the login's."""
+    for name in _SAME_AS_LOGIN:
+        before, after = login.get(name), refreshed.get(name)
+        if name == "aud":
+            before, after = _audiences(before), _audiences(after)
+        if before != after:
+            raise InvalidIdToken(
+                f"the refreshed ID token's {name} differs from the login's",
+                expected=before,
+                actual=after,
+            )
+
+
+def _audiences(aud: object) -> frozenset[object]:
+    """``aud`` as a set: a string and a one-element list name the same audience."""
+    if isinstance(aud, list):
+        return frozenset(a for a in aud if isinstance(a, str))
+    return frozenset([aud]) if aud is not None else frozenset()
+
+
 def _with_claims(session: Session, id_claims: dict[str, object]) -> Session:
-    kept = {k: v for k, v in id_claims.items() if k not in VALIDATION_ONLY_CLAIMS}
-    merged = {**session.claims, **kept}
-    return replace(session, claims=merged)
+    """The session with a refreshed ID token's claims, its login's authentication kept."""
+    moved = [n for n in _LOGIN_EVENT if n in id_claims and id_claims[n] != session.claims.get(n)]
+    if moved:
+        log.info(
+            "the refreshed ID token of sub=%s changes %s; the session keeps its login's",
+            session.sub,
+            ", ".join(f"{n} ({session.claims.get(n)!r} -> {id_claims[n]!r})" for n in moved),
+        )
+    dropped = VALIDATION_ONLY_CLAIMS.union(_LOGIN_EVENT)
+    kept = {k: v for k, v in id_claims.items() if k not in dropped}
+    return replace(session, claims={**session.claims, **kept})

@@ -27,9 +27,10 @@ from oidc_kit import (
     TokenSet,
 )
 from oidc_kit._session import Session, Sessions
+from oidc_kit._step_up import StepUp
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, login, make_config
-from tests.fake_op import DROP, FakeOP, rsa_key
+from tests.fake_op import CLIENT_ID, DROP, FakeOP, rsa_key
 
 #: Tokens from the fake provider live 3600 s; with the default 30 s leeway they are due at 3570.
 LIFETIME = 3600
@@ -455,8 +456,15 @@ async def test_no_refresh_token_uses_the_token_until_it_expires_then_ends(
 
 @pytest.mark.parametrize(
     "claims",
-    [{"sub": "someone-else"}, {"iss": "https://evil.test"}, {"aud": "another-client"}],
-    ids=["sub", "iss", "aud"],
+    [
+        {"sub": "someone-else"},
+        {"iss": "https://evil.test"},
+        {"aud": "another-client"},
+        # Valid on their own (we are the authorized party), but not the login's (Core 12.2).
+        {"aud": [CLIENT_ID, "another-client"], "azp": CLIENT_ID},
+        {"azp": CLIENT_ID},
+    ],
+    ids=["sub", "iss", "aud", "aud-widened", "azp-added"],
 )
 async def test_an_invalid_refreshed_id_token_ends_the_session(
     kit: OIDCAuth, op: FakeOP, clock: Clock, claims: dict[str, Any]
@@ -502,6 +510,33 @@ async def test_a_valid_refreshed_id_token_updates_the_claims(
     assert stored.sub == "user-1"
     assert fresh.id_token is not None and fresh.id_token != before.id_token
     assert kit.sessions.tokens(stored).id_token == fresh.id_token
+
+
+async def test_a_refreshed_id_token_cannot_move_the_logins_authentication(
+    kit: OIDCAuth, op: FakeOP, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Core 12.2: auth_time is the original authentication's. A provider that puts the user's
+    # latest login there (elsewhere, or by whoever stole the session) must not make this
+    # session look freshly authenticated to a max_age step-up.
+    op.id_claims.update(acr="urn:portx:acr:mfa", amr=["pwd", "otp"])
+    session = await new_session(kit, op)
+    logged_in_at = session.claims["auth_time"]
+    clock.advance(DUE)
+    op.id_claims.update(auth_time=int(clock.now), acr="urn:portx:acr:pwd", amr=["pwd"])
+
+    with caplog.at_level("INFO", logger="oidc_kit"):
+        await kit.tokens.tokens(session)
+
+    stored = await reload(kit, session.sid)
+    assert stored.claims["auth_time"] == logged_in_at
+    assert stored.claims["acr"] == "urn:portx:acr:mfa"
+    assert stored.claims["amr"] == ["pwd", "otp"]
+    assert stored.claims["iat"] == int(clock.now)  # the rest of the new token is taken
+    fresh_login = StepUp(max_age=60)
+    assert not kit.flow.satisfies(stored.claims, fresh_login)
+    assert any(
+        "keeps its login's" in r.getMessage() and r.levelname == "INFO" for r in caplog.records
+    )
 
 
 async def test_refreshed_claims_drop_the_same_claims_as_the_login(
