@@ -171,7 +171,16 @@ async def post_authenticated(
         headers = {"Accept": "application/json"}
         if dpop is not None:
             headers["DPoP"] = dpop.proof("POST", url, nonce=nonce, now=now)
-        return await fetch(http, "POST", url, what=what, data=body, auth=auth, headers=headers)
+        return await fetch(
+            http,
+            "POST",
+            url,
+            what=what,
+            deadline=config.http_timeout,
+            data=body,
+            auth=auth,
+            headers=headers,
+        )
 
     if dpop is None:
         return await send(None)
@@ -237,7 +246,13 @@ async def revoke_token(
     auth = client_authentication(config, meta).apply(form, now)
     try:
         response = await fetch(
-            http, "POST", meta.revocation_endpoint, what="revocation", data=form, auth=auth
+            http,
+            "POST",
+            meta.revocation_endpoint,
+            what="revocation",
+            deadline=config.http_timeout,
+            data=form,
+            auth=auth,
         )
     except OIDCError as exc:
         log.warning("token revocation failed: %s", exc.code)
