@@ -12,7 +12,7 @@ endpoint cannot make the kit buffer without bound.
 from __future__ import annotations
 
 import asyncio
-import json
+import json as jsonlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +38,7 @@ async def fetch(
     deadline: float,
     headers: Mapping[str, str] | None = None,
     data: Mapping[str, str] | None = None,
+    json: Any = None,
     auth: httpx.Auth | None = None,
     max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> httpx.Response:
@@ -46,7 +47,7 @@ async def fetch(
     :class:`ProviderUnavailable`; a larger body :class:`ResponseTooLarge`."""
     try:
         async with asyncio.timeout(deadline):
-            request = http.build_request(method, url, headers=headers, data=data)
+            request = http.build_request(method, url, headers=headers, data=data, json=json)
             response = await http.send(request, auth=auth or httpx.USE_CLIENT_DEFAULT, stream=True)
             try:
                 body = await _read_capped(response, max_bytes, what)
@@ -85,7 +86,7 @@ async def _read_capped(response: httpx.Response, max_bytes: int, what: str) -> b
 def json_object(response: httpx.Response, error: type[OIDCError], what: str) -> dict[str, Any]:
     """The response body as a JSON object, or ``error``."""
     try:
-        body = json.loads(response.content)
+        body = jsonlib.loads(response.content)
     except (ValueError, RecursionError):  # deep nesting raises RecursionError
         raise error(f"{what} did not answer JSON") from None
     if not isinstance(body, dict):

@@ -31,6 +31,7 @@ from ._errors import (
 from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, validate_id_token
 from ._provider import Provider
 from ._session import Session, Sessions, new_id
+from ._single_flight import SingleFlight
 from ._tokens import TokenSet, revoke_token, token_request
 
 __all__ = ["TokenManager"]
@@ -39,6 +40,12 @@ log = logging.getLogger("oidc_kit")
 
 #: How often a process waiting on another's refresh re-reads the session (seconds).
 _LEASE_POLL = 0.05
+#: The HTTP calls one refresh may make, each bounded by ``http_timeout``: discovery, the grant
+#: and its DPoP-nonce retry, a JWKS refetch for a new ``kid``, a revocation if the session
+#: ended meanwhile. A refresh is cut off after that many timeouts, so the lease below (a second
+#: longer) always outlives it: two processes never send the same refresh token.
+_CALLS_PER_REFRESH = 5
+_LEASE_MARGIN = 1.0
 
 
 class TokenManager:
@@ -57,9 +64,10 @@ class TokenManager:
         self._sessions = sessions
         self._http = http
         self._clock = clock
-        self._inflight: dict[str, asyncio.Task[TokenSet]] = {}
-        # A lease outlives the longest refresh: discovery, the grant and a JWKS fetch.
-        self._lease_ttl = 3 * config.http_timeout + 1
+        self._flights: SingleFlight[TokenSet] = SingleFlight()
+        #: How long one refresh may take, and the cross-process lease that outlives it.
+        self.refresh_deadline = _CALLS_PER_REFRESH * config.http_timeout
+        self.lease_ttl = self.refresh_deadline + _LEASE_MARGIN
         #: Token-endpoint refresh grants sent by this process (benchmarks and tests read it).
         self.refresh_count = 0
 
@@ -85,18 +93,9 @@ class TokenManager:
         return result
 
     async def _join(self, sid: str, rejected: str | None) -> TokenSet:
-        task = self._inflight.get(sid)
-        if task is None or task.done():
-            task = asyncio.create_task(self._refresh(sid, rejected))
-            self._inflight[sid] = task
-            task.add_done_callback(lambda done: self._forget(sid, done))
-        # shield: one waiter being cancelled (a client went away) must not cancel the
-        # refresh the others wait for.
-        return await asyncio.shield(task)
-
-    def _forget(self, sid: str, task: asyncio.Task[TokenSet]) -> None:
-        if self._inflight.get(sid) is task:
-            del self._inflight[sid]
+        # One waiter going away (a client closed the tab) does not cancel the refresh the
+        # others wait for.
+        return await self._flights.run(sid, lambda: self._refresh(sid, rejected))
 
     async def _refresh(self, sid: str, rejected: str | None) -> TokenSet:
         """Refresh under a lease in the store, so one process at a time sends the grant.
@@ -108,18 +107,23 @@ class TokenManager:
         """
         owner = new_id().encode()
         lease = f"lease:{sid}"
-        give_up = time.monotonic() + 2 * self._lease_ttl
+        give_up = time.monotonic() + 2 * self.lease_ttl
         while True:
             session, tokens = await self._current(sid)
             if self._settled(tokens, rejected):
                 return tokens
-            if await self._sessions.store.add(lease, owner, self._lease_ttl):
+            if await self._sessions.store.add(lease, owner, self.lease_ttl):
                 try:
                     # Re-read under the lease: another process may have just finished.
                     session, tokens = await self._current(sid)
                     if self._settled(tokens, rejected):
                         return tokens
-                    return await self._refresh_held(session, tokens, rejected)
+                    async with asyncio.timeout(self.refresh_deadline):
+                        return await self._refresh_held(session, tokens, rejected)
+                except TimeoutError:
+                    raise ProviderUnavailable(
+                        f"the refresh did not finish within {self.refresh_deadline:g} s"
+                    ) from None
                 finally:
                     await self._sessions.store.delete_if(lease, owner)
             if time.monotonic() > give_up:

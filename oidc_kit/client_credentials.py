@@ -29,7 +29,6 @@ The token never appears in ``repr``, log lines or exception messages.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -40,8 +39,9 @@ import httpx
 from ._config import OIDCConfig
 from ._dpop import DPoPKey, DPoPNonces, send_with_nonce
 from ._errors import ConfigurationError, ProviderError, ProviderUnavailable
-from ._http import json_object
+from ._http import fetch, json_object
 from ._provider import Provider, ProviderMetadata, _acceptable_url
+from ._single_flight import SingleFlight
 from ._tokens import TokenSet, _token_error, post_authenticated
 from .httpx_auth import SessionAuth
 
@@ -119,7 +119,7 @@ class ClientCredentials:
         self._provider = None if token_endpoint else Provider(config, http_client, clock)
         self._clock = clock
         self._tokens: TokenSet | None = None
-        self._inflight: asyncio.Task[TokenSet] | None = None
+        self._flight: SingleFlight[TokenSet] = SingleFlight()
 
     def __repr__(self) -> str:
         return (
@@ -163,7 +163,7 @@ class ClientCredentials:
         """:meth:`refresh` with its type (and DPoP key)."""
         tokens = self._tokens
         if (
-            self._inflight is None
+            not self._flight.running("token")
             and tokens is not None
             and tokens.access_token != rejected
             and not tokens.due(self._clock(), self._config.refresh_leeway)
@@ -177,27 +177,18 @@ class ClientCredentials:
 
     async def _fetch_once(self) -> TokenSet:
         """Start a token request, or join the one in flight; a cancelled caller leaves it be."""
-        task = self._inflight
-        if task is None or task.done():
-            task = asyncio.ensure_future(self._fetch())
-            # Marks a failure as seen even when every waiter was cancelled.
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
-            self._inflight = task
-        return await asyncio.shield(task)
+        return await self._flight.run("token", self._fetch)
 
     async def _fetch(self) -> TokenSet:
-        try:
-            now = self._clock()  # before the request: the token's lifetime counts from here
-            tokens = TokenSet.from_response(await self._request(now), now, self._dpop)
-            self._tokens = tokens
-            log.debug(
-                "client credentials token for %s, expires in %s s",
-                self._config.client_id,
-                None if tokens.expires_at is None else round(tokens.expires_at - now),
-            )
-            return tokens
-        finally:
-            self._inflight = None
+        now = self._clock()  # before the request: the token's lifetime counts from here
+        tokens = TokenSet.from_response(await self._request(now), now, self._dpop)
+        self._tokens = tokens
+        log.debug(
+            "client credentials token for %s, expires in %s s",
+            self._config.client_id,
+            None if tokens.expires_at is None else round(tokens.expires_at - now),
+        )
+        return tokens
 
     async def _request(self, now: float) -> dict[str, Any]:
         """POST the grant; the successful response body, or the error it maps to."""
@@ -206,26 +197,20 @@ class ClientCredentials:
         if self.scopes:
             params["scope"] = " ".join(self.scopes)
 
-        try:
-            if self.body_format == "json":
-                response = await self._json_request(url, params, now)
-            else:
-                response = await post_authenticated(
-                    self._http,
-                    self._config,
-                    meta,
-                    url,
-                    params,
-                    now,
-                    what="token endpoint",
-                    dpop=self._dpop,
-                    nonces=self._provider_nonces,
-                )
-        except httpx.HTTPError as exc:
-            # The exception text may hold the URL, never a token; keep just its type.
-            raise ProviderUnavailable(f"token endpoint: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise ProviderUnavailable(f"token endpoint answered {response.status_code}")
+        if self.body_format == "json":
+            response = await self._json_request(url, params, now)
+        else:
+            response = await post_authenticated(
+                self._http,
+                self._config,
+                meta,
+                url,
+                params,
+                now,
+                what="token endpoint",
+                dpop=self._dpop,
+                nonces=self._provider_nonces,
+            )
         if response.status_code != 200:
             raise _token_error(response)
         return json_object(response, ProviderError, "token endpoint")
@@ -238,7 +223,16 @@ class ClientCredentials:
             headers = {"Accept": "application/json"}
             if self._dpop is not None:
                 headers["DPoP"] = self._dpop.proof("POST", url, nonce=nonce, now=now)
-            return await self._http.post(url, json=body, headers=headers, auth=_NO_AUTH)
+            return await fetch(
+                self._http,
+                "POST",
+                url,
+                what="token endpoint",
+                deadline=self._config.http_timeout,
+                json=body,
+                headers=headers,
+                auth=_NO_AUTH,
+            )
 
         if self._dpop is None:
             return await send(None)
