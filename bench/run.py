@@ -495,6 +495,14 @@ async def sessions_at_rest(mode: Mode, res: Results) -> None:
     await store.close()
 
 
+async def anonymous_logins(mode: Mode, res: Results) -> None:
+    """What a flood of anonymous logins costs (bench/logins.py)."""
+    from bench import logins
+
+    for measure, value in await logins.measure(200 if mode.quick else 5000, redis_url()):
+        res.add(measure, value)
+
+
 # -- report -----------------------------------------------------------------------------------
 
 
@@ -622,6 +630,7 @@ def main() -> None:
     asyncio.run(id_token_validation(mode, res))
     asyncio.run(refresh_storm(mode, res))
     asyncio.run(sessions_at_rest(mode, res))
+    asyncio.run(anonymous_logins(mode, res))
     elapsed = time.perf_counter() - started
     command = "make bench" + (" QUICK=1" if args.quick else "")
     if args.generator != "auto":

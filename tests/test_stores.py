@@ -456,7 +456,7 @@ def test_memory_refuses_a_bound_below_one(max_entries: int) -> None:
 
 async def test_memory_full_store_drops_expired_entries_first(clock: FakeClock) -> None:
     store = MemoryStore(3, clock=clock)
-    await store.set("login:abandoned", b"x", 10)
+    await store.set("lease:abandoned", b"x", 10)
     await store.set("session:a", b"A", 100)
     await store.set("session:b", b"B", 100)
     clock.advance(11)
@@ -495,11 +495,36 @@ async def test_memory_add_makes_room_too(clock: FakeClock) -> None:
 async def test_memory_bound_holds_under_a_flood(clock: FakeClock) -> None:
     store = MemoryStore(1000, clock=clock)
     for i in range(10_000):
-        await store.set(f"login:{i}", b"flood", 600)
+        await store.set(f"session:{i}", b"flood", 600)
         assert len(store) <= 1000
     assert len(store) == 1000
-    assert await store.get("login:8999") is None
-    assert all([await store.get(f"login:{i}") == b"flood" for i in range(9000, 10_000)])
+    assert await store.get("session:8999") is None
+    assert all([await store.get(f"session:{i}") == b"flood" for i in range(9000, 10_000)])
+
+
+async def test_memory_a_flood_of_pending_logins_never_evicts_a_session(clock: FakeClock) -> None:
+    # Anyone can open /auth/login: 20,000 anonymous logins must not log anybody out.
+    store = MemoryStore(1000, clock=clock)
+    assert store.max_pending_logins == 100
+    await store.set("session:alice", b"alice's", 600)
+    await store.add("lease:alice", b"owner", 30)
+    for i in range(20_000):
+        await store.set(f"login:{i}", b"anonymous", 600)
+    assert await store.get("session:alice") == b"alice's"
+    assert await store.get("lease:alice") == b"owner"
+    # The pending logins are bounded on their own, the newest kept.
+    assert len(store) == 2 + 100
+    assert await store.get("login:19899") is None
+    assert await store.take("login:19999") == b"anonymous"
+
+
+async def test_memory_pending_logins_have_their_own_bound(clock: FakeClock) -> None:
+    store = MemoryStore(10, max_pending_logins=3, clock=clock)
+    for i in range(5):
+        await store.set(f"login:{i}", b"pending", 600)
+    assert [await store.get(f"login:{i}") for i in range(5)] == [None, None] + [b"pending"] * 3
+    with pytest.raises(ValueError, match="max_pending_logins"):
+        MemoryStore(10, max_pending_logins=0)
 
 
 async def test_memory_rewrites_do_not_evict(clock: FakeClock) -> None:

@@ -5,12 +5,19 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from .._errors import ConfigurationError
-from ._base import SessionStore
+from ._base import LOGIN_KEY_PREFIX, SessionStore
 from .memory import MemoryStore
 from .redis import RedisStore
 from .sqlite import SQLiteStore
 
-__all__ = ["MemoryStore", "RedisStore", "SQLiteStore", "SessionStore", "open_store"]
+__all__ = [
+    "LOGIN_KEY_PREFIX",
+    "MemoryStore",
+    "RedisStore",
+    "SQLiteStore",
+    "SessionStore",
+    "open_store",
+]
 
 
 def open_store(url: str) -> SessionStore:

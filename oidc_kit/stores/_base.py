@@ -3,7 +3,9 @@
 The kit stores three kinds of records through it, each as opaque bytes it encodes itself:
 sessions (``session:{sid}``), login transactions (``login:{id}``) and refresh leases
 (``lease:{sid}``, see ``add``/``delete_if``). A store never interprets values, so every backend
-(memory, SQLite, Redis) is small and passes one contract test suite.
+(memory, SQLite, Redis) is small and passes one contract test suite. Keys it may read: login
+transactions are written by anyone who opens ``/auth/login``, so a bounded backend keeps them
+apart from sessions (see :class:`~oidc_kit.stores.MemoryStore`).
 
 A backend that cannot reach its server raises :class:`oidc_kit.StoreUnavailable`
 (``session_store_unavailable``, 503) within a bounded time; it never hangs.
@@ -13,7 +15,10 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-__all__ = ["SessionStore"]
+__all__ = ["LOGIN_KEY_PREFIX", "SessionStore"]
+
+#: The prefix of every login transaction's key.
+LOGIN_KEY_PREFIX = "login:"
 
 
 @runtime_checkable
