@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,7 +16,7 @@ from starlette.templating import Jinja2Templates
 
 from .deps import deps
 
-__all__ = ["make_templates", "render"]
+__all__ = ["content_security_policy", "make_templates", "render"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
@@ -45,7 +47,31 @@ def render(
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
     # Pages show personal data: no shared cache, no back-button copy after logout.
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        deps(request).settings.issuer
+    )
+    response.headers["X-Frame-Options"] = "DENY"  # for browsers without frame-ancestors
     return response
+
+
+@cache
+def content_security_policy(issuer: str) -> str:
+    """The pages' policy: scripts, styles and images from this origin only (no inline script
+    or style: the countdown is ``static/countdown.js``), never framed (a framed "Log out" is
+    one click away from clickjacking), no plugins, no ``<base>``.
+
+    Forms post to this origin only, plus the provider's: the logout form's POST is answered
+    with a redirect to the provider's ``end_session_endpoint``, and browsers hold a form's
+    redirects to ``form-action`` too. That endpoint is taken to be on the issuer's origin (it
+    is at PortX/Auth0, Okta, Entra, Keycloak); if yours is elsewhere, add its origin here.
+    """
+    parts = urlsplit(issuer)
+    provider = f"{parts.scheme}://{parts.netloc}"
+    return (
+        "default-src 'self'; "
+        f"form-action 'self' {provider}; "
+        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
 
 
 def _decimal(amount: object) -> Decimal | None:

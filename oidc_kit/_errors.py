@@ -9,6 +9,7 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     ├── StoreUnavailable              session_store_unavailable (503)
     ├── ProviderError                 provider_error         (502)
     │   ├── ProviderUnavailable       provider_unavailable   (503)
+    │   ├── ResponseTooLarge          response_too_large     (502)
     │   └── DiscoveryError            invalid_discovery      (502)
     ├── LoginError                    (400 unless noted)
     │   ├── InvalidLoginRequest       invalid_login_request  (bad /auth/login parameters)
@@ -21,6 +22,8 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     │   └── TokenRequestFailed        invalid_grant, token_request_failed, ...
     ├── InvalidLogoutToken            invalid_logout_token   (400)
     ├── CrossSiteRequest              cross_site_request     (403)
+    ├── RequestTooLarge               request_too_large      (413: a POST body over the limit)
+    ├── UnsupportedMediaType          unsupported_media_type (415: a POST body not form-encoded)
     ├── StepUpRequired                insufficient_user_authentication (401, RFC 9470)
     ├── InsufficientScope             insufficient_scope     (403)
     └── SessionError                  (401)
@@ -51,12 +54,15 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailable",
     "PushedRequestFailed",
+    "RequestTooLarge",
+    "ResponseTooLarge",
     "SessionEnded",
     "SessionError",
     "StepUpRequired",
     "StoreUnavailable",
     "TokenRequestFailed",
     "UnboundToken",
+    "UnsupportedMediaType",
 ]
 
 _UNSET: Any = object()
@@ -120,6 +126,12 @@ class ProviderUnavailable(ProviderError):
 
     code = "provider_unavailable"
     status = 503
+
+
+class ResponseTooLarge(ProviderError):
+    """A provider's answer (discovery, JWKS, token, userinfo) is larger than the kit reads."""
+
+    code = "response_too_large"
 
 
 class DiscoveryError(ProviderError):
@@ -225,6 +237,22 @@ class CrossSiteRequest(OIDCError):
 
     code = "cross_site_request"
     status = 403
+
+
+class RequestTooLarge(OIDCError):
+    """A POST to one of the kit's routes has a larger body, or more form fields, than the kit
+    reads: refused before it is parsed."""
+
+    code = "request_too_large"
+    status = 413
+
+
+class UnsupportedMediaType(OIDCError):
+    """A POST to a route that reads a form has a body that is not
+    ``application/x-www-form-urlencoded``."""
+
+    code = "unsupported_media_type"
+    status = 415
 
 
 class StepUpRequired(OIDCError):

@@ -9,12 +9,17 @@ Two defences:
   :class:`oidc_kit.starlette.OIDCAuth`), which browsers send with a cross-site POST;
 - where that does not work (``http`` loopback development, browsers that drop such cookies) a
   POST callback arriving without the login cookie is answered with a tiny page that POSTs the
-  same fields again to the callback, now from our own origin: a same-origin POST carries the
-  ``SameSite=Lax`` cookie. The page adds a :data:`REPOST_MARKER` field, so this happens at
-  most once: a second POST without the cookie fails with ``invalid_state`` as usual.
+  authorization response again to the callback, now from our own origin: a same-origin POST
+  carries the ``SameSite=Lax`` cookie. The page adds a :data:`REPOST_MARKER` field, so this
+  happens at most once: a second POST without the cookie fails with ``invalid_state`` as usual.
 
 The page loads nothing, runs one inline script allowed by a per-response CSP nonce, offers a
-``<noscript>`` button, HTML-escapes every name and value, and is never cached.
+``<noscript>`` button, HTML-escapes every value, cannot be framed, and is never cached.
+
+It echoes only what an authorization response carries (:data:`REPOST_FIELDS`), each value at
+most :data:`MAX_REPOST_VALUE` characters, and only for a request that could be a form_post
+response: anything else sent to the callback would otherwise come back several times larger
+(HTML escaping), for anyone, without a cookie.
 """
 
 from __future__ import annotations
@@ -25,26 +30,59 @@ from collections.abc import Mapping, Sequence
 
 from starlette.responses import HTMLResponse, Response
 
-from ._web import origin_of
+from ._web import deny_framing, origin_of
 
-__all__ = ["REPOST_MARKER", "needs_repost", "repost_page", "without_marker"]
+__all__ = [
+    "MAX_REPOST_VALUE",
+    "REPOST_FIELDS",
+    "REPOST_MARKER",
+    "needs_repost",
+    "repost_page",
+    "without_marker",
+]
 
 #: The field the re-posting page adds: a callback carrying it is never re-posted again.
 REPOST_MARKER = "_oidc_repost"
 
+#: The authorization response's parameters (RFC 6749 4.1.2 and 4.1.2.1, RFC 9207, OpenID
+#: Connect Session Management): the only fields the page posts again.
+REPOST_FIELDS = ("code", "state", "iss", "error", "error_description", "error_uri", "session_state")
 
-def needs_repost(method: str, params: Mapping[str, Sequence[str]], has_login_cookie: bool) -> bool:
+#: The longest value re-posted: codes and states are far shorter (a long provider code is a
+#: couple of KiB); a longer value is no authorization response, and is not re-posted.
+MAX_REPOST_VALUE = 4096
+
+
+def needs_repost(
+    method: str,
+    params: Mapping[str, Sequence[str]],
+    has_login_cookie: bool,
+    response_mode: str | None,
+) -> bool:
     """Whether this callback is a cross-site form_post that lost the login cookie.
 
-    Only a POST that carries a ``state`` (an authorization response, successful or not), came
-    without the login cookie, and was not re-posted already.
+    Only when the app asks for ``response_mode=form_post``, and only a POST that came without
+    the login cookie, was not re-posted already, and looks like an authorization response: one
+    non-empty ``state``, a ``code`` or an ``error``, no response parameter twice or over
+    :data:`MAX_REPOST_VALUE` characters.
     """
     return (
         method == "POST"
+        and response_mode == "form_post"
         and not has_login_cookie
         and REPOST_MARKER not in params
-        and any(params.get("state", ()))
+        and _is_authorization_response(params)
     )
+
+
+def _is_authorization_response(params: Mapping[str, Sequence[str]]) -> bool:
+    if not all(
+        len(params.get(name, ())) <= 1
+        and all(len(value) <= MAX_REPOST_VALUE for value in params.get(name, ()))
+        for name in REPOST_FIELDS
+    ):
+        return False
+    return any(params.get("state", ())) and ("code" in params or "error" in params)
 
 
 def without_marker(params: Mapping[str, Sequence[str]]) -> dict[str, Sequence[str]]:
@@ -53,12 +91,13 @@ def without_marker(params: Mapping[str, Sequence[str]]) -> dict[str, Sequence[st
 
 
 def repost_page(action: str, params: Mapping[str, Sequence[str]]) -> Response:
-    """A page POSTing ``params`` (plus the marker) to ``action`` from our own origin."""
+    """A page POSTing the authorization response in ``params`` (its :data:`REPOST_FIELDS`,
+    plus the marker) to ``action`` from our own origin; any other field is left out."""
     nonce = secrets.token_urlsafe(16)
     fields = "".join(
-        f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
-        for name, values in params.items()
-        for value in values
+        f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
+        for name in REPOST_FIELDS
+        for value in params.get(name, ())
     )
     body = _PAGE.format(
         action=html.escape(action),
@@ -68,7 +107,7 @@ def repost_page(action: str, params: Mapping[str, Sequence[str]]) -> Response:
     )
     csp = (
         f"default-src 'none'; script-src 'nonce-{nonce}'; form-action {origin_of(action)}; "
-        "base-uri 'none'; frame-ancestors 'none'"
+        "base-uri 'none'"
     )
     headers = {
         "Content-Security-Policy": csp,
@@ -76,7 +115,7 @@ def repost_page(action: str, params: Mapping[str, Sequence[str]]) -> Response:
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
     }
-    return HTMLResponse(body, headers=headers)
+    return deny_framing(HTMLResponse(body, headers=headers))
 
 
 # The script calls the prototype's submit(): a field named "submit" would shadow form.submit.

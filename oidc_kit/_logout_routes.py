@@ -1,7 +1,9 @@
 """The logout routes: RP-initiated logout (and its return), and back-channel logout.
 
-- ``GET /auth/logout`` shows a confirmation page with the POST form; it never logs out.
-- ``POST /auth/logout`` (same-origin only) ends the session here, revokes its tokens at the
+- ``GET /auth/logout`` (and ``HEAD``) shows a confirmation page with the POST form, which no
+  other page may frame; it never logs out.
+- ``POST /auth/logout`` (same-origin only, a body of at most ``_body.MAX_BODY``, unread) ends
+  the session here, revokes its tokens at the
   provider (RFC 7009, best effort), and redirects to the provider's ``end_session_endpoint``
   with ``id_token_hint``, ``post_logout_redirect_uri``, ``client_id`` and ``state``.
 - The provider sends the browser back to ``{APP_BASE_URL}/?state=…``: the state is compared
@@ -23,24 +25,27 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from ._body import client_gone, read_body, read_form
 from ._clients import ProviderClient
 from ._config import OIDCConfig
 from ._errors import (
     CrossSiteRequest,
     InvalidLogoutToken,
     OIDCError,
+    RequestTooLarge,
     SessionError,
     StoreUnavailable,
+    UnsupportedMediaType,
 )
 from ._logout import validate_logout_token
 from ._middleware import SCOPE_KEY
 from ._provider import ProviderMetadata
 from ._session import Session
 from ._tokens import TokenSet, revoke_token
-from ._web import error_response, is_same_origin, origin_of
+from ._web import deny_framing, error_response, is_same_origin, origin_of
 
 if TYPE_CHECKING:
     from .starlette import OIDCAuth
@@ -50,6 +55,9 @@ __all__ = ["LogoutRoutes"]
 log = logging.getLogger("oidc_kit")
 
 _NO_STORE = {"Cache-Control": "no-store"}
+
+#: Refusals of the request's body itself, answered with their own status (413, 415).
+_BODY_ERRORS = (RequestTooLarge, UnsupportedMediaType)
 
 
 #: Far above any real logout token (a few hundred bytes of claims, one signature); anyone
@@ -67,7 +75,7 @@ class LogoutRoutes:
 
     async def confirm(self, request: Request) -> Response:
         """``GET /auth/logout``: a page with the POST form (a GET must never log out)."""
-        return HTMLResponse(_CONFIRM_PAGE, headers=_NO_STORE)
+        return deny_framing(HTMLResponse(_CONFIRM_PAGE, headers=_NO_STORE))
 
     async def logout(self, request: Request) -> Response:
         """``POST /auth/logout``: end the session here and at the provider."""
@@ -75,6 +83,12 @@ class LogoutRoutes:
         if not is_same_origin(request, self._origin):
             refusal = CrossSiteRequest("cross-site logout refused")
             return error_response(request, refusal, auth.json_paths)
+        try:
+            await read_body(request)  # nothing in it is used, but it is never read unbounded
+        except ClientDisconnect:
+            return client_gone(request)
+        except OIDCError as exc:
+            return error_response(request, exc, auth.json_paths)
         session: Session | None = request.scope.get(SCOPE_KEY)
         location, state = "/", None
         if session is not None:
@@ -91,12 +105,12 @@ class LogoutRoutes:
         return response
 
     async def backchannel(self, request: Request) -> Response:
-        """``POST /auth/backchannel-logout``: 200 when the token is valid, else 400."""
+        """``POST /auth/backchannel-logout``: 200 when the token is valid, else 400 (413 or 415
+        for a body too large or not form-encoded, refused unread)."""
         auth = self._auth
         try:
-            form = await request.form()
-            tokens = form.getlist("logout_token")
-            if len(tokens) != 1 or not isinstance(tokens[0], str):
+            tokens = (await read_form(request)).get("logout_token", [])
+            if len(tokens) != 1:
                 raise InvalidLogoutToken("exactly one logout_token is required")
             if len(tokens[0]) > MAX_LOGOUT_TOKEN:
                 raise InvalidLogoutToken("the logout token is too large")
@@ -104,10 +118,12 @@ class LogoutRoutes:
             logout = await validate_logout_token(
                 tokens[0], client.config, client.provider, auth.store, self._clock()
             )
+        except ClientDisconnect:
+            return client_gone(request)
         except OIDCError as exc:
             log.warning("back-channel logout refused: %s", exc.description)
             body = {"error": exc.code, "error_description": exc.description}
-            status = exc.status if exc.status >= 500 else 400
+            status = exc.status if exc.status >= 500 or isinstance(exc, _BODY_ERRORS) else 400
             return JSONResponse(body, status_code=status, headers=_NO_STORE)
         try:
             ended = await client.sessions.end_matching(client.config.issuer, logout.sub, logout.sid)

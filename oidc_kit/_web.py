@@ -12,6 +12,7 @@ from ._errors import OIDCError, StepUpRequired
 from ._step_up import StepUp
 
 __all__ = [
+    "deny_framing",
     "error_response",
     "is_same_origin",
     "origin_of",
@@ -21,6 +22,8 @@ __all__ = [
 ]
 
 _NO_STORE = {"Cache-Control": "no-store"}
+
+_FRAME_ANCESTORS = "frame-ancestors 'none'"
 
 
 def origin_of(url: str) -> str:
@@ -74,11 +77,32 @@ def wants_json(conn: HTTPConnection, json_paths: tuple[str, ...]) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+def deny_framing(response: Response) -> Response:
+    """``response``, which no other page may frame: CSP ``frame-ancestors 'none'`` (merged into
+    the response's own policy, replacing any ``frame-ancestors`` there) and, for browsers
+    without CSP level 2, ``X-Frame-Options: DENY``.
+
+    Every page the kit serves goes through here: a framed logout confirmation lets a page of
+    the same site (another port, a sibling subdomain) log the user out with one click.
+    """
+    policy = response.headers.get("content-security-policy", "")
+    kept = [
+        directive.strip()
+        for directive in policy.split(";")
+        if directive.strip() and directive.split()[0].lower() != "frame-ancestors"
+    ]
+    response.headers["Content-Security-Policy"] = "; ".join([*kept, _FRAME_ANCESTORS])
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
 def error_response(conn: HTTPConnection, exc: OIDCError, json_paths: tuple[str, ...]) -> Response:
     """The 4xx/5xx answer for ``exc``: JSON ``{"error", "error_description"}`` or a page."""
     if wants_json(conn, json_paths):
-        return JSONResponse(exc.as_dict(), status_code=exc.status, headers=_NO_STORE)
-    return HTMLResponse(_error_page(exc), status_code=exc.status, headers=_NO_STORE)
+        response: Response = JSONResponse(exc.as_dict(), status_code=exc.status, headers=_NO_STORE)
+    else:
+        response = HTMLResponse(_error_page(exc), status_code=exc.status, headers=_NO_STORE)
+    return deny_framing(response)
 
 
 def step_up_response(

@@ -24,10 +24,12 @@ from urllib.parse import urlencode
 
 import httpx
 from starlette.middleware import Middleware
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ._auth_params import login_params_from_query
+from ._body import client_gone, read_form
 from ._clients import ProviderClient, ProviderClients, named_configs
 from ._config import OIDCConfig
 from ._dpop import DPoPNonces, load_key
@@ -217,6 +219,7 @@ class OIDCAuth:
     async def _login(self, request: Request) -> Response:
         try:
             step_up = StepUp.from_query(_query_params(request))
+            hints = login_params_from_query(_query_params(request))
         except OIDCError as exc:
             return error_response(request, exc, self.json_paths)
         name = request.query_params.get("provider")
@@ -234,6 +237,7 @@ class OIDCAuth:
             max_age=step_up.max_age,
             acr_values=step_up.acr_values,
             prompt=step_up.prompt,
+            login_params=hints,
         )
         response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
         self.set_cookie(
@@ -246,10 +250,14 @@ class OIDCAuth:
         return response
 
     async def _callback(self, request: Request) -> Response:
+        # The login cookie is left alone, failure or success: it holds the browser's one
+        # binding, which the logins of other tabs still need (it expires after login_timeout).
+        # A failed callback ends at most the transaction its own state names, and only when
+        # this browser started it (LoginFlow.take).
         raw = request.cookies.get(self.login_cookie)
         try:
             params = await _callback_params(request)
-            if needs_repost(request.method, params, raw is not None):
+            if needs_repost(request.method, params, raw is not None, self.config.response_mode):
                 # A cross-site form_post without our SameSite=Lax cookie: once more, same-origin.
                 arrived_at = self.clients.at_redirect_uri(request.path_params.get("provider"))
                 return repost_page(arrived_at.flow.redirect_uri, params)
@@ -258,13 +266,11 @@ class OIDCAuth:
             txn = await self.flow.take(params, binding)
             client = self.clients.for_transaction(txn, request.path_params.get("provider"))
             result = await client.flow.complete(txn, params)
+        except ClientDisconnect:
+            return client_gone(request)
         except OIDCError as exc:
             log.info("login failed: %s", exc.code)
-            response = error_response(request, exc, self.json_paths)
-            self.delete_cookie(
-                response, self.login_cookie, cross_site=self._cross_site_login_cookie
-            )
-            return response
+            return error_response(request, exc, self.json_paths)
         old: Session | None = request.scope.get(SCOPE_KEY)
         if old is not None:
             await self.sessions.delete(old.sid)  # a new id at every login
@@ -272,11 +278,12 @@ class OIDCAuth:
         log.info("login succeeded for sub=%s", session.sub)
         response = RedirectResponse(result.next_path, status_code=303)
         self._set_session_cookie(response, session.sid)
-        self.delete_cookie(response, self.login_cookie, cross_site=self._cross_site_login_cookie)
         return response
 
     async def _logout(self, request: Request) -> Response:
-        if request.method == "GET":
+        # HEAD too shows the page: Starlette answers HEAD on GET routes, and a HEAD (a link
+        # checker, a prefetch) must never log anyone out.
+        if request.method in ("GET", "HEAD"):
             return await self.logout_routes.confirm(request)
         return await self.logout_routes.logout(request)
 
@@ -393,10 +400,10 @@ def _query_params(request: Request) -> dict[str, list[str]]:
 
 
 async def _callback_params(request: Request) -> Mapping[str, Sequence[str]]:
-    """The authorization response: the query string, or the form body for form_post."""
+    """The authorization response: the query string, or the form body for form_post (bounded:
+    413 ``request_too_large`` or 415 ``unsupported_media_type`` before anything is parsed)."""
     if request.method == "POST":
-        form = await request.form()
-        return {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
+        return await read_form(request)
     return _query_params(request)
 
 

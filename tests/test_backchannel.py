@@ -128,6 +128,33 @@ async def test_another_users_sub_with_our_sid_ends_nothing(
     assert (await first.get("/auth/session")).status_code == 200
 
 
+AUDIENCES = {
+    "several-audiences-without-azp": ({"aud": [CLIENT_ID, "other-client"]}, 400),
+    "several-audiences-azp-other": ({"aud": [CLIENT_ID, "other"], "azp": "other"}, 400),
+    "one-audience-azp-other": ({"azp": "other-client"}, 400),
+    "several-audiences-azp-us": ({"aud": [CLIENT_ID, "other-client"], "azp": CLIENT_ID}, 200),
+    "one-audience-azp-us": ({"aud": [CLIENT_ID], "azp": CLIENT_ID}, 200),
+}
+
+
+@pytest.mark.parametrize("variant", list(AUDIENCES), ids=list(AUDIENCES))
+async def test_logout_token_audiences_follow_the_id_token_rule(
+    client: httpx.AsyncClient, op: FakeOP, clock: Clock, variant: str
+) -> None:
+    """One audience rule for ID and logout tokens (``_id_token.check_audience``): several
+    audiences, or any ``azp``, need ``azp`` == our client id."""
+    claims, status = AUDIENCES[variant]
+    await do_login(client, op)
+    response = await post_token(client, logout_token(op, clock, **claims))
+    assert response.status_code == status
+    if status == 400:
+        assert response.json()["error"] == "invalid_logout_token"
+        assert response.json()["error_description"] == "logout token azp is invalid"
+        assert (await client.get("/auth/session")).status_code == 200
+    else:
+        assert (await client.get("/auth/session")).status_code == 401
+
+
 REFUSALS = {
     "alg-none": ({"header": {"alg": "none", "kid": DROP}}),
     "alg-hs256": ({"header": {"alg": "HS256", "kid": DROP}, "key": hmac_key()}),
@@ -184,15 +211,16 @@ async def test_malformed_requests_are_400(client: httpx.AsyncClient, data: dict[
     assert response.json()["error"] == "invalid_logout_token"
 
 
-async def test_garbage_bodies_are_400(client: httpx.AsyncClient) -> None:
-    for body, kind in (
-        (b"\xff\xfe", "application/x-www-form-urlencoded"),
-        (b"{}", "application/json"),
+async def test_garbage_bodies_are_4xx_with_a_stable_code(client: httpx.AsyncClient) -> None:
+    for body, kind, status, code in (
+        (b"\xff\xfe", "application/x-www-form-urlencoded", 400, "invalid_logout_token"),
+        (b"{}", "application/json", 415, "unsupported_media_type"),
     ):
         response = await client.post(
             "/auth/backchannel-logout", content=body, headers={"Content-Type": kind}
         )
-        assert response.status_code == 400
+        assert response.status_code == status
+        assert response.json()["error"] == code
 
 
 # -- the return from RP-initiated logout ----------------------------------------------------

@@ -20,7 +20,7 @@ from example_app.app import create_app
 from example_app.loopback import LoopbackTransport
 from example_app.seed import data_for
 from example_app.settings import DEFAULT_SCOPES, Settings
-from example_app.templating import claim_value, day, label, money
+from example_app.templating import claim_value, content_security_policy, day, label, money
 
 BASE = "http://127.0.0.1:8000"
 ENV = {"SESSION_STORE": "memory://", "SESSION_SECRET": "test-secret-0123456789abcdef"}
@@ -161,6 +161,37 @@ async def test_profile_shows_claims_countdown_and_refresh_form(client: httpx.Asy
     assert 0 < remaining <= 60
     assert '<form method="post" action="/profile/refresh"' in page
     assert "Musterstraße 12" in page  # ORCA's party record
+
+
+async def test_pages_have_a_strict_csp_and_cannot_be_framed(client: httpx.AsyncClient):
+    """Issue 13, item 10: this origin's scripts and styles only, none inline; never framed."""
+    await log_in(client)
+    for path in (*PAGES, "/nowhere"):
+        response = await client.get(path)
+        header = response.headers["content-security-policy"]
+        policy = dict(d.strip().split(" ", 1) for d in header.split(";"))
+        assert policy["default-src"] == "'self'", path
+        assert policy["frame-ancestors"] == "'none'"
+        assert policy["base-uri"] == "'none'" and policy["object-src"] == "'none'"
+        assert policy["form-action"].split()[0] == "'self'"
+        assert "unsafe" not in header and "script-src" not in policy and "style-src" not in policy
+        assert response.headers["x-frame-options"] == "DENY"
+        # Nothing inline for the policy to block: every script is a file, no style in the page.
+        assert not re.search(r"<script(?![^>]*\bsrc=)", response.text), path
+        assert "<style" not in response.text and " style=" not in response.text
+    profile = (await client.get("/profile")).text
+    assert '<script src="/static/countdown.js"' in profile
+    script = await client.get("/static/countdown.js")
+    assert script.status_code == 200 and 'getElementById("token-ttl")' in script.text
+    # "Refresh now" is a same-origin POST form, which form-action 'self' allows.
+    assert '<form method="post" action="/profile/refresh"' in profile
+
+
+def test_the_csp_lets_the_logout_form_go_on_to_the_provider():
+    """The logout POST is answered with a redirect to the provider's end_session_endpoint:
+    browsers hold a form's redirects to form-action too."""
+    policy = content_security_policy("https://login.example.com/tenant/v2")
+    assert "form-action 'self' https://login.example.com;" in policy
 
 
 async def test_refresh_now_needs_same_origin(client: httpx.AsyncClient, recorder: TokenRecorder):

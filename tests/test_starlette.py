@@ -106,7 +106,8 @@ async def test_login_then_callback_makes_a_session(browser: httpx.AsyncClient, o
     session_cookie = next(c for c in cookies if c.startswith("__Host-oidc_session="))
     for attribute in ("HttpOnly", "Secure", "Path=/", "SameSite=lax"):
         assert attribute in session_cookie
-    assert any(c.startswith('__Host-oidc_login=""') for c in cookies)  # login cookie cleared
+    # The login cookie stays: it is the browser's one binding, shared with other tabs' logins.
+    assert not any(c.startswith("__Host-oidc_login=") for c in cookies)
     session = await browser.get("/auth/session")
     assert session.status_code == 200
     body = session.json()
@@ -369,6 +370,20 @@ async def test_get_logout_only_shows_a_confirmation_form(
     assert op.calls["/revoke"] == 0
 
 
+async def test_head_logout_is_a_get_and_logs_nobody_out(
+    browser: httpx.AsyncClient, op: FakeOP
+) -> None:
+    """Starlette answers HEAD on a GET route; a HEAD (a link checker, a prefetch) must not be
+    taken for the POST (issue 13, item 9)."""
+    await do_login(browser, op)
+    head = await browser.head("/auth/logout")
+    assert head.status_code == 200
+    assert head.headers["content-type"].startswith("text/html")
+    assert not [c for c in set_cookies(head) if c.startswith("__Host-oidc_session=")]
+    assert (await browser.get("/auth/session")).status_code == 200  # still logged in
+    assert op.calls["/revoke"] == 0
+
+
 # -- no token anywhere -----------------------------------------------------------------------
 
 
@@ -526,11 +541,16 @@ async def test_answers_to_a_request_with_a_session_cookie_are_not_cached(
     assert "Cookie" in response.headers["vary"]
 
 
-async def test_a_failed_callback_clears_the_login_cookie(browser: httpx.AsyncClient) -> None:
-    await browser.get("/auth/login")
+async def test_a_failed_callback_keeps_the_login_cookie(
+    browser: httpx.AsyncClient, op: FakeOP
+) -> None:
+    """It used to be deleted, which ended every login under way in the browser's other tabs."""
+    start = await browser.get("/auth/login")
     response = await browser.get("/auth/callback", params={"state": "forged", "code": "x"})
     assert response.status_code == 400
-    assert any(c.startswith('__Host-oidc_login=""') for c in set_cookies(response))
+    assert not any(c.startswith("__Host-oidc_login=") for c in set_cookies(response))
+    done = await browser.get("/auth/callback", params=op.authorize(start.headers["location"]))
+    assert done.status_code == 303
 
 
 async def test_a_session_ended_by_a_refresh_deletes_its_cookie(
@@ -550,13 +570,13 @@ async def test_cookie_deletions_keep_the_host_prefix_attributes(
 ) -> None:
     # Browsers ignore a Set-Cookie for a __Host- name without Secure and Path=/: a deletion
     # without them would leave the cookie in place.
-    login_done = await do_login(browser, op)
+    # (The login cookie is never deleted: it expires, 8.)
+    await do_login(browser, op)
     logout = await browser.post("/auth/logout", headers={"Origin": APP})
     stale = await browser.get(
         "/auth/session", headers=[(b"cookie", b"__Host-oidc_session=garbage")]
     )
     deletions = [
-        next(c for c in set_cookies(login_done) if c.startswith('__Host-oidc_login=""')),
         next(c for c in set_cookies(logout) if c.startswith('__Host-oidc_session=""')),
         next(c for c in set_cookies(stale) if c.startswith('__Host-oidc_session=""')),
     ]

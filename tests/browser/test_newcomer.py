@@ -40,6 +40,12 @@ def test_home_login_accounts_transactions_cards_profile_refresh_logout(
     page: Page, app: Server
 ) -> None:
     base = app.base_url
+    # The pages' strict CSP (no inline script or style) must block nothing they need.
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
 
     # Home, logged out: the sandbox banner and a "Log in" button.
     page.goto(base + "/")
@@ -116,6 +122,7 @@ def test_home_login_accounts_transactions_cards_profile_refresh_logout(
     session = page.request.get(base + "/auth/session")
     assert session.status == 401
     assert session.json() == {"authenticated": False}
+    assert violations == []
 
 
 def test_access_token_refreshes_by_itself(page: Page, tmp_path: Path) -> None:
