@@ -7,12 +7,13 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from ._auth_params import AuthParams, check_auth_params, check_resource
 from ._client_key import ClientKey
 from ._errors import ConfigurationError
 
-__all__ = ["DEFAULT_ID_TOKEN_ALGS", "FAPI2_ID_TOKEN_ALGS", "OIDCConfig"]
+__all__ = ["DEFAULT_ID_TOKEN_ALGS", "FAPI2_ID_TOKEN_ALGS", "OIDCConfig", "alg_refusal"]
 
 log = logging.getLogger("oidc_kit")
 
@@ -28,9 +29,32 @@ FAPI2_ID_TOKEN_ALGS = ("PS256", "ES256", "EdDSA")
 _PROFILES = (None, "fapi2")
 
 
+def alg_refusal(alg: str, *, has_secret: bool) -> str | None:
+    """Why the kit refuses ``alg`` for ID and logout tokens, or ``None`` when it may be used:
+    ``none`` and unknown names never, ``HS*`` only with a client secret (its key)."""
+    if alg in _HMAC_ALGS:
+        return None if has_secret else f"{alg} ID tokens need a client secret"
+    if alg not in _ASYMMETRIC_ALGS:
+        return f"ID token algorithm {alg!r} is not allowed"
+    return None
+
+
 def is_loopback(url: str) -> bool:
     """Whether ``url``'s host is a loopback address (where plain http may be allowed)."""
     return (urlsplit(url).hostname or "") in _LOOPBACK_HOSTS
+
+
+def allowed_endpoint(url: str, allow_insecure_http: bool) -> bool:
+    """Whether the kit may talk to ``url``: https, or plain http on a loopback host when the
+    insecure switch is on (loopback development only, endpoints included)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced IPv6 bracket, for one: not a URL to call
+        return False
+    if not parts.hostname:
+        return False
+    insecure_ok = allow_insecure_http and is_loopback(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and insecure_ok)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,8 +75,14 @@ class OIDCConfig:
     base_url: str
     #: Scopes asked for at login; ``openid`` is always among them.
     scopes: tuple[str, ...] = ("openid",)
-    #: ID-token signature algorithms accepted, decided by the client, never by the token.
+    #: The ID-token (and logout-token) signature algorithms the client allows, decided by the
+    #: client, never by the token; of these, those the provider advertises are accepted.
     id_token_algs: tuple[str, ...] = DEFAULT_ID_TOKEN_ALGS
+    #: The client's registered ``id_token_signed_response_alg``. Set: ID tokens and logout
+    #: tokens must use exactly this algorithm, and ``id_token_algs`` is not used. Unset: those
+    #: of ``id_token_algs`` that the provider advertises (``id_token_signing_alg_values_supported``;
+    #: RS256 when it advertises none, OpenID Connect Registration's default).
+    id_token_alg: str | None = None
     #: Seconds of clock skew tolerated on ``exp``/``iat``/``auth_time``.
     clock_leeway: int = 30
     #: Seconds before expiry at which an access token is refreshed (at most half its life).
@@ -77,7 +107,9 @@ class OIDCConfig:
     discovery_ttl: int = 3600
     #: At most one JWKS refetch for an unknown ``kid`` per this many seconds.
     jwks_refetch_interval: int = 60
-    #: Timeout of each HTTP call to the provider, in seconds.
+    #: Deadline of each HTTP call to the provider, in seconds: connect, send and every read
+    #: together (a provider trickling its answer is cut off), and the longest any request
+    #: waits behind another's discovery or JWKS fetch. A refresh may take 5 times as long.
     http_timeout: float = 10.0
     #: ``response_mode`` sent at login: ``form_post`` (the callback is a POST), ``query``, or
     #: ``None`` (none sent: the provider's default, the query string).
@@ -103,6 +135,26 @@ class OIDCConfig:
     #: DPoP (RFC 9449): bind access tokens to a key pair of the session's own; the provider
     #: must then issue ``DPoP`` tokens (a ``Bearer`` token is refused).
     dpop: bool = False
+    #: The revocation endpoint (RFC 7009) logout revokes at, instead of the one the provider's
+    #: metadata names (OpenID discovery, else RFC 8414 metadata). https, or loopback http with
+    #: ``allow_insecure_http``.
+    revocation_endpoint: str | None = None
+    #: The introspection endpoint (RFC 7662), instead of the provider's metadata's. The kit
+    #: does not call it: it is recorded in ``ProviderMetadata`` for the app, and the doctor.
+    introspection_endpoint: str | None = None
+    #: The ``audience`` parameter sent with every authorization request (and PAR): the API
+    #: whose access token the login asks for, as Auth0-shaped providers (PortX) take it.
+    audience: str | None = None
+    #: RFC 8707 resource indicators, absolute URIs without a fragment (space-separated in the
+    #: variable): sent with every authorization request (and PAR), and with the code and
+    #: refresh grants.
+    resource: tuple[str, ...] = ()
+    #: More parameters for every authorization request at this provider (``prompt``,
+    #: ``ui_locales``, ``claims``...); in the variable as a URL query string,
+    #: ``prompt=consent&ui_locales=de``. The kit's own parameters (``state``, ``nonce``,
+    #: ``redirect_uri``...) and those with a setting of their own (``scope``, ``audience``,
+    #: ``resource``, ``max_age``, ``acr_values``) are refused.
+    auth_params: Mapping[str, str] = field(default_factory=AuthParams)
 
     def __post_init__(self) -> None:
         self._check_urls()
@@ -120,6 +172,22 @@ class OIDCConfig:
                 expected=["query", "form_post"],
                 actual=self.response_mode,
             )
+        self._check_extras()
+
+    def _check_extras(self) -> None:
+        """The endpoint overrides and the extra authorization parameters (item by item, so
+        that the error names the setting)."""
+        for name in ("revocation_endpoint", "introspection_endpoint"):
+            url = getattr(self, name)
+            if url is not None and not allowed_endpoint(url, self.allow_insecure_http):
+                raise ConfigurationError(
+                    f"{name} must be an https URL (loopback http with allow_insecure_http)",
+                    actual=url,
+                )
+        if self.audience is not None and not (self.audience and self.audience.isprintable()):
+            raise ConfigurationError("audience (OIDC_AUDIENCE) must be printable and non-empty")
+        object.__setattr__(self, "resource", check_resource(self.resource))
+        object.__setattr__(self, "auth_params", check_auth_params(self.auth_params))
 
     def _check_urls(self) -> None:
         for name in ("issuer", "base_url"):
@@ -143,13 +211,14 @@ class OIDCConfig:
     def _check_algs(self) -> None:
         if not self.id_token_algs:
             raise ConfigurationError("id_token_algs cannot be empty")
+        # `none` and anything unknown are refused outright; HS* need the secret (their key).
         for alg in self.id_token_algs:
-            if alg in _HMAC_ALGS:
-                if not self.client_secret:
-                    raise ConfigurationError(f"{alg} ID tokens need a client secret")
-            elif alg not in _ASYMMETRIC_ALGS:
-                # `none` and anything unknown are refused outright.
-                raise ConfigurationError(f"ID token algorithm {alg!r} is not allowed")
+            if refusal := alg_refusal(alg, has_secret=bool(self.client_secret)):
+                raise ConfigurationError(refusal)
+        if self.id_token_alg is not None:
+            refusal = alg_refusal(self.id_token_alg, has_secret=bool(self.client_secret))
+            if refusal:
+                raise ConfigurationError(f"{refusal} (OIDC_ID_TOKEN_ALG)")
 
     def _apply_profile(self) -> None:
         key = ClientKey.load(self.client_key) if self.client_key else None
@@ -172,6 +241,8 @@ class OIDCConfig:
         if self.id_token_algs == DEFAULT_ID_TOKEN_ALGS:
             object.__setattr__(self, "id_token_algs", FAPI2_ID_TOKEN_ALGS)
         refused = [alg for alg in self.id_token_algs if alg not in FAPI2_ID_TOKEN_ALGS]
+        if self.id_token_alg is not None and self.id_token_alg not in FAPI2_ID_TOKEN_ALGS:
+            refused.append(self.id_token_alg)
         if refused:
             raise ConfigurationError(
                 "the fapi2 profile allows only PS256, ES256 and EdDSA ID tokens",
@@ -234,6 +305,7 @@ _ENV_NAMES = {
     "base_url": "APP_BASE_URL",
     "scopes": "OIDC_SCOPES",
     "id_token_algs": "OIDC_ID_TOKEN_ALGS",
+    "id_token_alg": "OIDC_ID_TOKEN_ALG",
     "clock_leeway": "OIDC_CLOCK_LEEWAY",
     "refresh_leeway": "OIDC_REFRESH_LEEWAY",
     "allow_insecure_http": "OIDC_ALLOW_INSECURE_HTTP",
@@ -250,6 +322,11 @@ _ENV_NAMES = {
     "client_key": "OIDC_CLIENT_KEY",
     "par": "OIDC_PAR",
     "dpop": "OIDC_DPOP",
+    "revocation_endpoint": "OIDC_REVOCATION_ENDPOINT",
+    "introspection_endpoint": "OIDC_INTROSPECTION_ENDPOINT",
+    "audience": "OIDC_AUDIENCE",
+    "resource": "OIDC_RESOURCE",
+    "auth_params": "OIDC_AUTH_PARAMS",
 }
 
 _INT_FIELDS = frozenset(
@@ -267,6 +344,15 @@ _INT_FIELDS = frozenset(
 
 def _parse(name: str, raw: str) -> object:
     """Turn one environment value into the field's type, with a clear error."""
+    if name == "resource":
+        return tuple(raw.split())  # URIs may contain commas: spaces only
+    if name == "auth_params":
+        try:
+            return AuthParams(parse_qsl(raw, keep_blank_values=True, strict_parsing=True))
+        except ValueError:
+            raise ConfigurationError(
+                "OIDC_AUTH_PARAMS must be a URL query string (name=value&name=value)"
+            ) from None
     try:
         if name in ("scopes", "id_token_algs", "session_secrets"):
             # Lists: comma- or space-separated; secrets newest first (rotation).

@@ -26,12 +26,27 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
+from ._algorithms import advertised_algs, effective_algs
 from ._client_auth import client_authentication
-from ._config import DEFAULT_ID_TOKEN_ALGS, FAPI2_ID_TOKEN_ALGS, OIDCConfig, is_loopback
+from ._config import (
+    DEFAULT_ID_TOKEN_ALGS,
+    FAPI2_ID_TOKEN_ALGS,
+    OIDCConfig,
+    alg_refusal,
+    is_loopback,
+)
 from ._dpop import DPOP_ALG
 from ._errors import OIDCError, ProviderError
 from ._http import json_object
-from ._provider import _KEY_CLASSES, _parse_metadata, key_weakness
+from ._provider import (
+    _KEY_CLASSES,
+    MAX_JWKS_BYTES,
+    MAX_JWKS_KEYS,
+    ProviderMetadata,
+    _parse_metadata,
+    key_weakness,
+)
+from ._rfc8414 import SECOND_SOURCE_ENDPOINTS, needs_oauth_metadata, oauth_metadata_url
 from ._tokens import TokenSet
 
 __all__ = ["Check", "DoctorSettings", "Report", "Status", "diagnose"]
@@ -45,7 +60,6 @@ _RANK: tuple[Status, ...] = ("ok", "skip", "warn", "fail")
 CLOCK_LEEWAY: int = OIDCConfig.clock_leeway
 #: Skew below this is ordinary (the ``Date`` header has one-second resolution).
 CLOCK_OK = 5
-_KIT_ALGS = frozenset(DEFAULT_ID_TOKEN_ALGS)
 _RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 _EC_ALGS = {"P-256": {"ES256"}, "P-384": {"ES384"}, "P-521": {"ES512"}}
 #: JWK members that only a private (or symmetric) key has (RFC 7518 6.2.2, 6.3.2, 6.4).
@@ -85,6 +99,13 @@ class DoctorSettings:
     allow_insecure_http: bool = False
     #: Check what the FAPI 2.0 profile (``OIDC_PROFILE=fapi2``) needs of the provider.
     fapi2: bool = False
+    #: The client's registered ``id_token_signed_response_alg`` (``OIDC_ID_TOKEN_ALG``): then
+    #: the only algorithm the kit accepts on ID and logout tokens.
+    id_token_alg: str | None = None
+    #: The endpoints the app's configuration sets (``OIDC_REVOCATION_ENDPOINT``,
+    #: ``OIDC_INTROSPECTION_ENDPOINT``), which win over the provider's metadata.
+    revocation_endpoint: str | None = None
+    introspection_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +137,8 @@ class Fetched:
     #: The response's ``Date`` header, and the local time it arrived (None: no response).
     date: str | None = None
     received_at: float | None = None
+    #: The body's length in bytes.
+    size: int = 0
 
 
 async def diagnose(
@@ -127,18 +150,21 @@ async def diagnose(
     checks = [check_discovery(settings.issuer, discovery), check_tls(settings, discovery)]
     if doc is None:
         names: tuple[str, ...] = ("jwks", "algorithms", "pkce", "response_types", "response_modes")
-        names += ("iss_parameter", "end_session", "revocation", "token_auth_methods", "fapi2")
+        names += ("iss_parameter", "end_session", "revocation", "endpoints")
+        names += ("token_auth_methods", "fapi2")
         checks += [Check(name, "skip", "no discovery document") for name in names]
     else:
+        endpoints = await locate_endpoints(http, settings, doc, clock)
         checks += [
-            await check_jwks(http, doc, clock),
-            check_algorithms(doc),
+            await check_jwks(http, doc, clock, id_token_algs(doc, settings)),
+            check_algorithms(doc, settings),
             check_pkce(doc),
             check_response_types(doc),
             check_response_modes(doc),
             check_iss_parameter(doc),
             check_end_session(doc),
-            check_revocation(doc),
+            check_revocation(doc, endpoints),
+            check_endpoints(endpoints),
             check_token_auth_methods(doc, bool(settings.client_secret)),
             check_fapi2(doc, settings.fapi2),
         ]
@@ -169,7 +195,7 @@ async def fetch_json(http: httpx.AsyncClient, url: str, clock: Callable[[], floa
         body = json_object(response, ProviderError, url)
     except ProviderError as exc:
         return Fetched(None, exc.description, date=date, received_at=received_at)
-    return Fetched(body, date=date, received_at=received_at)
+    return Fetched(body, date=date, received_at=received_at, size=len(response.content))
 
 
 def describe_http_error(exc: Exception) -> str:
@@ -247,9 +273,13 @@ def _scheme_status(url: Any, allow_insecure_http: bool) -> Status:
 
 
 async def check_jwks(
-    http: httpx.AsyncClient, doc: Mapping[str, Any], clock: Callable[[], float]
+    http: httpx.AsyncClient,
+    doc: Mapping[str, Any],
+    clock: Callable[[], float],
+    algs: frozenset[str],
 ) -> Check:
-    """Fetch ``jwks_uri`` and judge its keys (see :func:`judge_jwks`)."""
+    """Fetch ``jwks_uri`` and judge its keys for ``algs`` (see :func:`judge_jwks`); larger
+    than the kit reads (``MAX_JWKS_BYTES``) fails."""
     uri = doc.get("jwks_uri")
     parts = _split(uri)
     if not isinstance(uri, str) or parts is None or parts.scheme not in ("http", "https"):
@@ -257,13 +287,34 @@ async def check_jwks(
     fetched = await fetch_json(http, uri, clock)
     if fetched.body is None:
         return Check("jwks", "fail", f"could not fetch {uri}: {fetched.error}")
-    return judge_jwks(fetched.body, id_token_algs(doc))
+    if fetched.size > MAX_JWKS_BYTES:
+        detail = f"{fetched.size} bytes: the kit refuses a JWKS of more than {MAX_JWKS_BYTES}"
+        return Check("jwks", "fail", detail)
+    return judge_jwks(fetched.body, algs)
 
 
-def id_token_algs(doc: Mapping[str, Any]) -> frozenset[str]:
-    """The algorithms ID tokens will use: the kit's, narrowed to the provider's if they meet."""
-    common = _KIT_ALGS & set(_strings(doc, "id_token_signing_alg_values_supported") or ())
-    return frozenset(common) or _KIT_ALGS
+def _allowlist(settings: DoctorSettings) -> tuple[str, ...]:
+    """The kit's default ``id_token_algs``, or the FAPI 2.0 profile's with ``--fapi2``."""
+    return FAPI2_ID_TOKEN_ALGS if settings.fapi2 else DEFAULT_ID_TOKEN_ALGS
+
+
+def _registered_refusal(settings: DoctorSettings) -> str | None:
+    """Why the kit would refuse ``--id-token-alg`` at start-up (as ``OIDCConfig`` does)."""
+    alg = settings.id_token_alg
+    if alg is None:
+        return None
+    if settings.fapi2 and alg not in FAPI2_ID_TOKEN_ALGS:
+        return "the fapi2 profile allows only " + ", ".join(FAPI2_ID_TOKEN_ALGS)
+    return alg_refusal(alg, has_secret=bool(settings.client_secret))
+
+
+def id_token_algs(doc: Mapping[str, Any], settings: DoctorSettings) -> frozenset[str]:
+    """The asymmetric algorithms the kit will accept from this provider (the kit's rule,
+    :func:`effective_algs`), which its JWKS must serve; the allowlist when there are none
+    (the ``algorithms`` check reports why)."""
+    registered = None if _registered_refusal(settings) else settings.id_token_alg
+    algs = effective_algs(_allowlist(settings), registered, advertised_algs(doc))
+    return frozenset(a for a in algs if not a.startswith("HS")) or frozenset(_allowlist(settings))
 
 
 @dataclass(frozen=True)
@@ -282,6 +333,9 @@ def judge_jwks(jwks: Mapping[str, Any], algs: frozenset[str]) -> Check:
     raw_keys = jwks.get("keys")
     if not isinstance(raw_keys, list):
         return Check("jwks", "fail", "the JWKS has no keys array")
+    if len(raw_keys) > MAX_JWKS_KEYS:
+        detail = f"{len(raw_keys)} keys: the kit refuses a JWKS of more than {MAX_JWKS_KEYS}"
+        return Check("jwks", "fail", detail)
     keys = [_inspect_key(i, raw, algs) for i, raw in enumerate(raw_keys)]
     kids = Counter(k.label for k in keys if k.has_kid)
     duplicates = sorted(label for label, n in kids.items() if n > 1)
@@ -347,22 +401,44 @@ def _strength(key: RSAKey | ECKey | OKPKey) -> tuple[str, frozenset[str], str | 
     return f"OKP {curve}", frozenset() if weak else frozenset({"EdDSA"}), weak
 
 
-def check_algorithms(doc: Mapping[str, Any]) -> Check:
-    """The provider's ID-token algorithms meet the kit's; advertising ``none`` is a warning."""
-    advertised = _strings(doc, "id_token_signing_alg_values_supported")
-    kit = ", ".join(DEFAULT_ID_TOKEN_ALGS)
+def check_algorithms(doc: Mapping[str, Any], settings: DoctorSettings) -> Check:
+    """The algorithms the kit will accept on this provider's ID and logout tokens, by the
+    kit's own rule (:mod:`._algorithms`): ``--id-token-alg`` when given, else the kit's
+    allowlist ∩ ``id_token_signing_alg_values_supported`` (RS256 when absent)."""
+    advertised = advertised_algs(doc)
+    offered = ", ".join(advertised or ()) or "nothing"
+    if settings.id_token_alg is not None:
+        return _check_registered_alg(settings, settings.id_token_alg, advertised, offered)
+    allowlist = _allowlist(settings)
+    kit = ", ".join(allowlist)
+    effective = effective_algs(allowlist, None, advertised)
+    if not effective:
+        assumed = " (none advertised: RS256 assumed)" if advertised is None else ""
+        detail = f"no algorithm in common: the provider signs with {offered}{assumed}; "
+        return Check("algorithms", "fail", detail + f"the kit accepts {kit}")
+    accepted = f"ID and logout tokens in {', '.join(effective)}"
+    findings: list[tuple[Status, str]] = []
     if advertised is None:
-        return Check("algorithms", "warn", f"no id_token_signing_alg_values_supported; kit: {kit}")
-    common = [alg for alg in advertised if alg in _KIT_ALGS]
-    if not common:
-        detail = (
-            f"the provider signs with {', '.join(advertised) or 'nothing'}; the kit accepts {kit}"
-        )
-        return Check("algorithms", "fail", detail)
-    if "none" in advertised:
-        detail = f"{', '.join(common)} usable, but 'none' is advertised (the kit refuses it)"
+        assumed = "RS256 assumed (OpenID Connect Registration's default)"
+        detail = f"{accepted}: no id_token_signing_alg_values_supported, {assumed}"
+        findings.append(("warn", detail))
+    elif "none" in advertised:
+        findings.append(("warn", f"{accepted}, but 'none' is advertised (the kit refuses it)"))
+    return _verdict("algorithms", findings, f"{accepted} (the provider's {offered} ∩ {kit})")
+
+
+def _check_registered_alg(
+    settings: DoctorSettings, alg: str, advertised: tuple[str, ...] | None, offered: str
+) -> Check:
+    """``--id-token-alg``: exactly that algorithm, if the kit allows it; the provider should
+    advertise it."""
+    if refusal := _registered_refusal(settings):
+        return Check("algorithms", "fail", f"--id-token-alg {alg}: {refusal}")
+    accepted = f"ID and logout tokens in {alg} (registered id_token_signed_response_alg)"
+    if advertised is not None and alg not in advertised:
+        detail = f"{accepted}, which the provider does not advertise ({offered})"
         return Check("algorithms", "warn", detail)
-    return Check("algorithms", "ok", f"{', '.join(common)} (the kit accepts {kit})")
+    return Check("algorithms", "ok", accepted)
 
 
 def check_pkce(doc: Mapping[str, Any]) -> Check:
@@ -413,12 +489,88 @@ def check_end_session(doc: Mapping[str, Any]) -> Check:
     return Check("end_session", "warn", detail)
 
 
-def check_revocation(doc: Mapping[str, Any]) -> Check:
-    """A ``revocation_endpoint`` (RFC 7009), where logout revokes the tokens."""
-    if isinstance(url := doc.get("revocation_endpoint"), str):
-        return Check("revocation", "ok", f"logout revokes tokens at {url}")
-    detail = "no revocation_endpoint: tokens stay valid after logout until they expire"
+@dataclass(frozen=True)
+class Endpoints:
+    """The endpoints as the kit would find them (its own :func:`_parse_metadata`), or why it
+    would refuse the provider; and what became of RFC 8414 metadata if it was read."""
+
+    meta: ProviderMetadata | None
+    refusal: str | None = None
+    #: Why RFC 8414 metadata, read because discovery has no revocation endpoint, was not used.
+    oauth_note: str | None = None
+    #: That metadata names another issuer: ignored, but worth a warning.
+    oauth_mismatch: bool = False
+
+
+async def locate_endpoints(
+    http: httpx.AsyncClient,
+    settings: DoctorSettings,
+    doc: Mapping[str, Any],
+    clock: Callable[[], float],
+) -> Endpoints:
+    """Read RFC 8414 metadata where the kit would (discovery lacks a revocation endpoint and
+    the settings name none), with the kit's issuer rule, and combine it as the kit does."""
+    try:
+        config = _kit_config(settings)
+    except OIDCError as exc:
+        return Endpoints(None, exc.description)
+    oauth, note, mismatch = None, None, False
+    if needs_oauth_metadata(doc, config):
+        url = oauth_metadata_url(settings.issuer)
+        fetched = await fetch_json(http, url, clock)
+        if fetched.body is None:
+            note = f"no RFC 8414 metadata at {url} ({fetched.error})"
+        elif (found := fetched.body.get("issuer")) != settings.issuer:
+            note = f"RFC 8414 metadata at {url} ignored: its issuer {found!r} is not the issuer"
+            mismatch = True
+        else:
+            oauth = fetched.body
+    try:
+        meta = _parse_metadata(dict(doc), config, oauth)
+    except OIDCError as exc:
+        return Endpoints(None, exc.description, note, mismatch)
+    return Endpoints(meta, None, note, mismatch)
+
+
+def check_revocation(doc: Mapping[str, Any], endpoints: Endpoints) -> Check:
+    """A ``revocation_endpoint`` (RFC 7009), where logout revokes the tokens: from discovery,
+    RFC 8414 metadata or the settings, as the kit finds it."""
+    meta = endpoints.meta
+    if meta is None:  # the kit refuses the provider (other checks say why): discovery's
+        url, source = doc.get("revocation_endpoint"), "openid-configuration"
+    else:
+        url = meta.revocation_endpoint
+        source = meta.endpoint_sources.get("revocation_endpoint", "")
+    if isinstance(url, str):
+        return Check("revocation", "ok", f"logout revokes tokens at {url} (from {source})")
+    detail = "no revocation_endpoint in discovery, RFC 8414 metadata or the settings: "
+    detail += "tokens stay valid after logout until they expire"
     return Check("revocation", "warn", detail)
+
+
+def _endpoint_label(name: str) -> str:
+    """``revocation`` for ``revocation_endpoint``; ``par`` for the PAR endpoint's long name."""
+    if name == "pushed_authorization_request_endpoint":
+        return "par"
+    return name.removesuffix("_endpoint")
+
+
+def check_endpoints(endpoints: Endpoints) -> Check:
+    """Where each endpoint the kit would use comes from: ``openid-configuration``,
+    ``oauth-authorization-server`` (RFC 8414) or ``configuration``; a warning when RFC 8414
+    metadata names another issuer (the kit ignores it)."""
+    if endpoints.meta is None:
+        return Check("endpoints", "skip", f"the kit refuses this provider: {endpoints.refusal}")
+    by_source: dict[str, list[str]] = {}
+    for name, source in endpoints.meta.endpoint_sources.items():
+        by_source.setdefault(source, []).append(_endpoint_label(name))
+    parts = [f"{', '.join(names)} from {source}" for source, names in by_source.items()]
+    missing = [n for n in SECOND_SOURCE_ENDPOINTS if n not in endpoints.meta.endpoint_sources]
+    if missing:
+        parts.append("no " + ", ".join(_endpoint_label(n) for n in missing))
+    if endpoints.oauth_note:
+        parts.append(endpoints.oauth_note)
+    return Check("endpoints", "warn" if endpoints.oauth_mismatch else "ok", "; ".join(parts))
 
 
 def check_token_auth_methods(doc: Mapping[str, Any], has_secret: bool) -> Check:
@@ -565,6 +717,8 @@ def _kit_config(settings: DoctorSettings) -> OIDCConfig:
         client_id=settings.client_id,
         client_secret=settings.client_secret,
         allow_insecure_http=settings.allow_insecure_http,
+        revocation_endpoint=settings.revocation_endpoint,
+        introspection_endpoint=settings.introspection_endpoint,
         # Required fields the doctor never uses: it makes no login and keeps no session.
         base_url="https://doctor.invalid",
         session_secrets=(secrets.token_urlsafe(32),),

@@ -2,9 +2,11 @@
 
 A login transaction (state, nonce, PKCE verifier, where to go next) is kept in the store
 under a hash of its ``state``, and bound to the browser that started it by a random binding id
-carried in a short-lived signed cookie. At the callback it is taken (read and deleted in one
-step), so it works once; a callback from another browser, a replay, or one arriving after
-``login_timeout`` fails with ``invalid_state``.
+carried in a short-lived signed cookie. At the callback it is read and checked against the
+browser's binding first, and only then taken (deleted in one atomic step, one winner), so it
+works once, and a callback from another browser leaves it for the browser that started it. A
+callback from another browser, a replay, or one arriving after ``login_timeout`` fails with
+``invalid_state``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from urllib.parse import urlencode
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from ._algorithms import accepted_algs
+from ._auth_params import checked_login_params
 from ._config import OIDCConfig
 from ._crypto import Sealer, SealError
 from ._dpop import DPoPKey, load_key, send_with_nonce
@@ -40,7 +44,7 @@ from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, validate_id_token
 from ._provider import Provider, ProviderMetadata
 from ._step_up import StepUp
 from ._tokens import TokenSet, post_authenticated, token_request
-from .stores import SessionStore
+from .stores import LOGIN_KEY_PREFIX, SessionStore
 
 __all__ = ["LoginFlow", "LoginResult", "LoginTransaction"]
 
@@ -130,7 +134,7 @@ class LoginResult:
 
 
 def _txn_key(state: str) -> str:
-    return "login:" + hashlib.sha256(state.encode()).hexdigest()
+    return LOGIN_KEY_PREFIX + hashlib.sha256(state.encode()).hexdigest()
 
 
 class LoginFlow:
@@ -166,13 +170,20 @@ class LoginFlow:
         max_age: int | None = None,
         acr_values: tuple[str, ...] = (),
         prompt: str | None = None,
+        login_params: Mapping[str, str] | None = None,
     ) -> str:
         """Record a new transaction for the browser ``binding``; the authorization URL.
 
         ``max_age``, ``acr_values`` and ``prompt`` (step-up) are sent to the provider and
-        remembered: the ID token must then satisfy them.
+        remembered: the ID token must then satisfy them. ``login_params`` are the login URL's
+        hints (``login_hint``, ``ui_locales``, ``claims_locales``, ``display``), sent as they
+        are; any other name or a malformed value is :class:`InvalidLoginRequest`.
         """
+        hints = checked_login_params(login_params or {})
         meta = await self._provider.metadata()
+        # A provider whose ID tokens the client could never accept fails here, before the
+        # user is sent to log in there for nothing.
+        accepted_algs(self._config, meta)
         state = secrets.token_urlsafe(32)
         # DPoP: the session's key is made now, so that the code is bound to it too (RFC 9449
         # 10): a stolen code is then useless without the key, as its tokens will be.
@@ -191,13 +202,15 @@ class LoginFlow:
             dpop_key=self._seal_key(dpop, state),
         )
         await self._store.set(_txn_key(txn.state), txn.encode(), self._config.login_timeout)
-        params = self._auth_params(txn)
+        params = self._auth_params(txn, hints)
+        resource = self._config.resource  # RFC 8707: one parameter per indicator
         if self._config.par or meta.require_par:
-            params = await self._push(meta, params, dpop)
+            params, resource = await self._push(meta, params, dpop), ()
         elif dpop is not None:
             params["dpop_jkt"] = dpop.thumbprint
+        query = urlencode([*params.items(), *(("resource", uri) for uri in resource)])
         separator = "&" if "?" in meta.authorization_endpoint else "?"
-        return meta.authorization_endpoint + separator + urlencode(params)
+        return meta.authorization_endpoint + separator + query
 
     def _seal_key(self, key: DPoPKey | None, state: str) -> str | None:
         """The DPoP key as the (stored, unencrypted) transaction may hold it: sealed, bound
@@ -242,6 +255,7 @@ class LoginFlow:
             what="pushed authorization request",
             dpop=dpop,
             nonces=self._provider.dpop_nonces,
+            resource=self._config.resource,
         )
         body = json_object(response, PushedRequestFailed, "the PAR endpoint")
         if response.status_code not in (200, 201):
@@ -255,9 +269,14 @@ class LoginFlow:
             raise PushedRequestFailed("the PAR response has no request_uri")
         return {"client_id": self._config.client_id, "request_uri": request_uri}
 
-    def _auth_params(self, txn: LoginTransaction) -> dict[str, str]:
-        """The authorization request's parameters for ``txn``."""
+    def _auth_params(self, txn: LoginTransaction, hints: Mapping[str, str]) -> dict[str, str]:
+        """The authorization request's parameters for ``txn`` (but ``resource``)."""
         params = {
+            # First the provider's extra parameters, then the login URL's hints: the kit's
+            # own below always win (the settings refuse them anyway).
+            **self._config.auth_params,
+            **({"audience": self._config.audience} if self._config.audience else {}),
+            **hints,
             "response_type": "code",
             "client_id": self._config.client_id,
             "redirect_uri": self.redirect_uri,
@@ -285,8 +304,11 @@ class LoginFlow:
     async def take(
         self, params: Mapping[str, Sequence[str]], binding: str | None
     ) -> LoginTransaction:
-        """The transaction a callback's ``state`` names, taken (it works once), checked to
-        belong to this browser and to be recent."""
+        """The transaction a callback's ``state`` names, checked to belong to this browser,
+        then taken (it works once), then checked to be recent.
+
+        A callback with an unknown state, or from another browser, takes nothing: whoever
+        learns a victim's ``state`` cannot end the victim's login with it."""
         return await self._take_transaction(_single(params, "state"), binding)
 
     async def complete(
@@ -341,7 +363,8 @@ class LoginFlow:
     async def _take_transaction(self, state: str | None, binding: str | None) -> LoginTransaction:
         if not state:
             raise InvalidState("the callback has no state")
-        raw = await self._store.take(_txn_key(state))
+        key = _txn_key(state)
+        raw = await self._store.get(key)  # read, not taken: it may not be this browser's
         if raw is None:
             raise InvalidState("unknown, expired or already used state")
         txn = LoginTransaction.decode(raw)
@@ -349,6 +372,10 @@ class LoginFlow:
             raise InvalidState("this login was not started by this browser")
         if not secrets.compare_digest(state.encode(), txn.state.encode()):
             raise InvalidState("state mismatch")
+        # Now taken, atomically: of callbacks racing with the same state, one gets it, and it
+        # must be the very record checked above.
+        if await self._store.take(key) != raw:
+            raise InvalidState("unknown, expired or already used state")
         if self._clock() - txn.created_at > self._config.login_timeout:
             raise InvalidState("the login took too long; start again")
         return txn
@@ -385,7 +412,14 @@ class LoginFlow:
                 headers["DPoP"] = dpop.proof(
                     "GET", url, access_token=tokens.access_token, nonce=nonce, now=self._clock()
                 )
-            return await fetch(self._http, "GET", url, what="userinfo", headers=headers)
+            return await fetch(
+                self._http,
+                "GET",
+                url,
+                what="userinfo",
+                deadline=self._config.http_timeout,
+                headers=headers,
+            )
 
         if dpop is None:
             response = await send(None)

@@ -37,7 +37,7 @@ async def fetch(
     what: str,
     deadline: float,
     headers: Mapping[str, str] | None = None,
-    data: Mapping[str, str] | None = None,
+    data: Mapping[str, str | list[str]] | None = None,
     json: Any = None,
     auth: httpx.Auth | None = None,
     max_bytes: int = MAX_RESPONSE_BYTES,

@@ -1,8 +1,10 @@
 """ID token validation (OpenID Connect Core 3.1.3.7), strict, with joserfc doing the JOSE.
 
-The algorithm is checked against the client's allowlist before any key is looked at: the
-token never chooses how it is verified. Every failure is an :class:`InvalidIdToken` whose code
-is ``invalid_id_token`` and whose message names the claim, never the token.
+The algorithm is checked against the set this client accepts from this provider
+(:mod:`._algorithms`: the registered one, or the allowlist ∩ what the provider advertises)
+before any key is looked at: the token never chooses how it is verified. Every failure is an
+:class:`InvalidIdToken` whose code is ``invalid_id_token`` and whose message names the claim,
+never the token.
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import OctKey
 
+from ._algorithms import accepted_algs
 from ._config import OIDCConfig
 from ._errors import InvalidIdToken, OIDCError
 from ._provider import Provider, SigningKey
 
-__all__ = ["VALIDATION_ONLY_CLAIMS", "IdTokenChecks", "validate_id_token", "verify_signed"]
+__all__ = [
+    "VALIDATION_ONLY_CLAIMS",
+    "IdTokenChecks",
+    "check_audience",
+    "validate_id_token",
+    "verify_signed",
+]
 
 #: Claims that only matter while validating the token; sessions do not keep them.
 VALIDATION_ONLY_CLAIMS = frozenset({"nonce", "at_hash", "c_hash"})
@@ -73,17 +82,18 @@ async def verify_signed(
     *,
     from_provider: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Check a JWT's algorithm against the client's allowlist, then its signature.
+    """Check a JWT's algorithm against the accepted set, then its signature.
 
-    The algorithm is checked before any key is looked at: the token never chooses how it
-    is verified. The header and the (unvalidated) claims; ``error`` on any failure.
+    The accepted set (:func:`._algorithms.accepted_algs`) is the same for ID and logout
+    tokens, and the algorithm is checked before any key is looked at: the token never
+    chooses how it is verified. The header and the (unvalidated) claims; ``error`` on any
+    failure (:class:`DiscoveryError` when the provider and the client share no algorithm).
     """
     header = _header(token, error, what)
     alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in config.id_token_algs:
-        raise error(
-            f"{what} algorithm not allowed", expected=list(config.id_token_algs), actual=alg
-        )
+    accepted = accepted_algs(config, await provider.metadata())
+    if not isinstance(alg, str) or alg not in accepted:
+        raise error(f"{what} algorithm not allowed", expected=list(accepted), actual=alg)
     kid = header.get("kid")
     claims = await _verify(token, alg, kid, config, provider, error, what, from_provider)
     return header, claims
@@ -135,7 +145,7 @@ def _check_claims(
     _expect(claims.get("iss") == config.issuer, "iss", config.issuer, claims.get("iss"))
     sub = claims.get("sub")
     _expect(isinstance(sub, str) and sub != "", "sub", "a subject", sub)
-    _check_audience(claims, config.client_id)
+    check_audience(claims, config.client_id, InvalidIdToken, "ID token")
     exp = _number(claims, "exp")
     iat = _number(claims, "iat")
     _expect(now < exp + leeway, "exp", f"after {now - leeway:.0f}", exp)
@@ -183,14 +193,21 @@ def _number(claims: dict[str, Any], name: str) -> float:
     return float(value)
 
 
-def _check_audience(claims: dict[str, Any], client_id: str) -> None:
+def check_audience(
+    claims: dict[str, Any], client_id: str, error: type[OIDCError], what: str
+) -> None:
+    """The one audience rule for the tokens a provider signs for this client: ID tokens
+    (Core 3.1.3.7 steps 3 to 5) and logout tokens (Back-Channel Logout 1.0 2.6: ``aud`` is
+    validated "in the same way" as in ID tokens). ``aud`` must contain ``client_id``; several
+    audiences, or any ``azp``, need ``azp`` == ``client_id``. ``error`` when not."""
     aud = claims.get("aud")
     audiences: list[Any] = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    _expect(client_id in audiences, "aud", client_id, aud)
+    if client_id not in audiences:
+        raise error(f"{what} aud is invalid", expected=client_id, actual=aud)
     azp = claims.get("azp")
-    if len(audiences) > 1 or azp is not None:
-        # Extra audiences are only acceptable when we are the authorized party.
-        _expect(azp == client_id, "azp", client_id, azp)
+    # Extra audiences are only acceptable when we are the authorized party.
+    if (len(audiences) > 1 or azp is not None) and azp != client_id:
+        raise error(f"{what} azp is invalid", expected=client_id, actual=azp)
 
 
 #: FAPI 2.0 profile: an ID token comes straight from the token endpoint, so it was issued

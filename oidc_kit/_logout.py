@@ -1,11 +1,12 @@
 """Back-channel logout (OpenID Connect Back-Channel Logout 1.0): the logout token and its effect.
 
 The provider POSTs a signed ``logout_token`` when a user's session there ends. It is validated
-like an ID token where the rules overlap (client-side algorithm allowlist, signature with the
-provider's keys, ``iss``, ``aud``), plus the logout token's own rules (§2.6): the back-channel
-logout event, ``sub`` and/or ``sid``, no ``nonce``, a ``jti`` never seen before (remembered in
-the shared store, so a replay to another instance is refused too). The sessions it names are
-found through the store's indexes and deleted, for every instance sharing the store.
+like an ID token where the rules overlap, with the same code (the algorithms accepted from this
+provider, the signature with its keys, ``iss``, the one audience rule for ``aud``/``azp``),
+plus the logout token's own rules (§2.6): the back-channel logout event, ``sub`` and/or
+``sid``, no ``nonce``, a ``jti`` never seen before (remembered in the shared store, so a replay
+to another instance is refused too). The sessions it names are found through the store's
+indexes and deleted, for every instance sharing the store.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from ._config import OIDCConfig
 from ._errors import InvalidLogoutToken
-from ._id_token import verify_signed
+from ._id_token import check_audience, verify_signed
 from ._provider import Provider
 from .stores import SessionStore
 
@@ -58,9 +59,7 @@ async def validate_logout_token(
 def _check_claims(claims: dict[str, Any], config: OIDCConfig, now: float) -> None:
     leeway = config.clock_leeway
     _expect(claims.get("iss") == config.issuer, "iss", config.issuer, claims.get("iss"))
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    _expect(config.client_id in audiences, "aud", config.client_id, aud)
+    check_audience(claims, config.client_id, InvalidLogoutToken, "logout token")
     iat = _number(claims, "iat")
     _expect(now - MAX_AGE - leeway <= iat <= now + leeway, "iat", "within the last 10 min", iat)
     if "exp" in claims:

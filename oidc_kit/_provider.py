@@ -5,30 +5,43 @@ discovered ``issuer`` must equal the configured one exactly. The JWKS is cached 
 whose ``kid`` is unknown triggers at most one refetch per ``jwks_refetch_interval`` (the
 provider rotated its keys), never one per token, so forged ``kid`` values cannot make the
 client hammer the provider.
+
+The JWKS is read up to :data:`MAX_JWKS_BYTES` and :data:`MAX_JWKS_KEYS` keys (a hostile or
+broken provider must not stall every login importing thousands of keys); its keys are imported
+once per fetch and indexed by ``kid``, so finding a token's key costs a dictionary look-up.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from ._config import OIDCConfig, is_loopback
+from ._config import OIDCConfig, allowed_endpoint
 from ._dpop import DPoPNonces
-from ._errors import DiscoveryError
+from ._errors import DiscoveryError, ProviderUnavailable
 from ._http import fetch, json_object
+from ._rfc8414 import (
+    CONFIGURATION,
+    OAUTH_AUTHORIZATION_SERVER,
+    OPENID_CONFIGURATION,
+    fetch_oauth_metadata,
+    needs_oauth_metadata,
+    optional_endpoint,
+)
+from ._single_flight import SingleFlight
 
-__all__ = ["Provider", "ProviderMetadata", "SigningKey"]
+__all__ = ["MAX_JWKS_BYTES", "MAX_JWKS_KEYS", "Provider", "ProviderMetadata", "SigningKey"]
 
 log = logging.getLogger("oidc_kit")
+
+_T = TypeVar("_T")
 
 SigningKey = RSAKey | ECKey | OKPKey
 
@@ -38,6 +51,13 @@ _KEY_CLASSES: dict[str, type[RSAKey] | type[ECKey] | type[OKPKey]] = {
     "OKP": OKPKey,
 }
 _KTY_FOR_ALG_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+
+#: The largest JWKS the kit reads. Real ones are a few KiB (a handful of keys); importing a
+#: hostile 8 MB one took seconds of the event loop per login. Larger: ``ResponseTooLarge``.
+MAX_JWKS_BYTES = 512 * 1024
+#: The most keys a JWKS may hold (providers publish the current, next and previous few).
+#: More: ``DiscoveryError``, before any key is imported.
+MAX_JWKS_KEYS = 100
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,11 @@ class ProviderMetadata:
     par_endpoint: str | None = None
     #: ``require_pushed_authorization_requests``: the provider refuses logins without PAR.
     require_par: bool = False
+    #: RFC 7662's ``introspection_endpoint`` (the kit does not call it; for the app).
+    introspection_endpoint: str | None = None
+    #: Where each endpoint present came from: ``"openid-configuration"`` (discovery),
+    #: ``"oauth-authorization-server"`` (RFC 8414 metadata) or ``"configuration"``.
+    endpoint_sources: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def token_auth_method(self) -> str:
@@ -79,10 +104,11 @@ class Provider:
         self._clock = clock
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0
-        self._keys: list[SigningKey] = []
+        self._keys = _KeyIndex()
         self._keys_at = float("-inf")
-        self._lock = asyncio.Lock()
-        self._keys_lock = asyncio.Lock()
+        # Discovery and JWKS fetches, each shared by the requests that need it meanwhile.
+        self._discovery: SingleFlight[ProviderMetadata] = SingleFlight()
+        self._jwks: SingleFlight[None] = SingleFlight()
         #: The latest ``DPoP-Nonce`` of each server this process talked to (RFC 9449 8, 9).
         self.dpop_nonces = DPoPNonces()
 
@@ -92,13 +118,25 @@ class Provider:
             self._metadata_at, self._config.discovery_ttl
         ):
             return self._metadata
-        async with self._lock:
-            if self._metadata is None or not self._fresh(
-                self._metadata_at, self._config.discovery_ttl
-            ):
-                self._metadata = await self._discover()
-                self._metadata_at = self._clock()
-        return self._metadata
+        return await self._shared(self._discovery, "discovery", self._discover_and_cache)
+
+    async def _shared(
+        self, flight: SingleFlight[_T], what: str, call: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """``call`` run once for every request that needs it meanwhile. Nobody waits longer
+        than ``http_timeout`` behind it, however long it takes (it is bounded by the same
+        deadline per HTTP call, and goes on for whoever asks next)."""
+        try:
+            return await flight.run(what, call, wait=self._config.http_timeout)
+        except TimeoutError:
+            raise ProviderUnavailable(
+                f"{what}: no answer within {self._config.http_timeout:g} s"
+            ) from None
+
+    async def _discover_and_cache(self) -> ProviderMetadata:
+        meta = await self._discover()
+        self._metadata, self._metadata_at = meta, self._clock()
+        return meta
 
     async def keys(
         self, kid: str | None, alg: str, *, from_provider: bool = False
@@ -117,39 +155,71 @@ class Provider:
         """
         if not self._fresh(self._keys_at, self._config.discovery_ttl):
             await self._refetch_keys(self._keys_at)
-        found = _candidates(self._keys, kid, alg)
+        found = self._keys.candidates(kid, alg)
         interval = 0 if from_provider else self._config.jwks_refetch_interval
         if not found and kid is not None and not self._fresh(self._keys_at, interval):
             # An unknown kid: the provider may have rotated. One refetch.
             await self._refetch_keys(self._keys_at)
-            found = _candidates(self._keys, kid, alg)
+            found = self._keys.candidates(kid, alg)
         return found
 
     def _fresh(self, fetched_at: float, ttl: float) -> bool:
         return self._clock() - fetched_at < ttl
 
     async def _refetch_keys(self, seen_at: float) -> None:
+        if self._keys_at > seen_at and not self._jwks.running("jwks_uri"):
+            return  # another request refetched since this one looked
+        await self._shared(self._jwks, "jwks_uri", self._fetch_keys)
+
+    async def _fetch_keys(self) -> None:
         meta = await self.metadata()
-        async with self._keys_lock:
-            if self._keys_at > seen_at:
-                return  # another request refetched while this one waited
-            response = await fetch(self._http, "GET", meta.jwks_uri, what="jwks_uri")
-            if response.status_code != 200:
-                raise DiscoveryError(f"jwks_uri answered {response.status_code}")
-            body = json_object(response, DiscoveryError, "jwks_uri")
-            self._keys = _import_keys(body)
-            self._keys_at = self._clock()
+        response = await fetch(
+            self._http,
+            "GET",
+            meta.jwks_uri,
+            what="jwks_uri",
+            deadline=self._config.http_timeout,
+            max_bytes=MAX_JWKS_BYTES,
+        )
+        if response.status_code != 200:
+            raise DiscoveryError(f"jwks_uri answered {response.status_code}")
+        body = json_object(response, DiscoveryError, "jwks_uri")
+        self._keys = _import_keys(body)
+        self._keys_at = self._clock()
 
     async def _discover(self) -> ProviderMetadata:
+        # Discovery and its RFC 8414 complement share one http_timeout: still one bounded wait.
+        deadline = time.monotonic() + self._config.http_timeout
         url = self._config.issuer.rstrip("/") + "/.well-known/openid-configuration"
-        response = await fetch(self._http, "GET", url, what="discovery")
+        response = await fetch(
+            self._http, "GET", url, what="discovery", deadline=self._config.http_timeout
+        )
         if response.status_code != 200:
             raise DiscoveryError(f"discovery answered {response.status_code}")
         doc = json_object(response, DiscoveryError, "discovery")
-        return _parse_metadata(doc, self._config)
+        oauth = None
+        if needs_oauth_metadata(doc, self._config):
+            remaining = deadline - time.monotonic()
+            oauth = await fetch_oauth_metadata(self._http, self._config, remaining)
+        return _parse_metadata(doc, self._config, oauth)
 
 
-def _parse_metadata(doc: dict[str, Any], config: OIDCConfig) -> ProviderMetadata:
+#: The endpoints read from discovery only.
+_DISCOVERED = (
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "userinfo_endpoint",
+    "end_session_endpoint",
+    "pushed_authorization_request_endpoint",
+)
+
+
+def _parse_metadata(
+    doc: dict[str, Any], config: OIDCConfig, oauth: Mapping[str, Any] | None = None
+) -> ProviderMetadata:
+    """What the kit uses of discovery ``doc``, completed by RFC 8414 metadata ``oauth``
+    (already checked to name the issuer) and by the endpoints the configuration sets."""
     if doc.get("issuer") != config.issuer:
         raise DiscoveryError(
             "the discovered issuer is not the configured one",
@@ -166,6 +236,26 @@ def _parse_metadata(doc: dict[str, Any], config: OIDCConfig) -> ProviderMetadata
             raise DiscoveryError(f"discovery has no usable {name}", actual=value)
         return value
 
+    sources = {name: OPENID_CONFIGURATION for name in _DISCOVERED if doc.get(name) is not None}
+
+    def located(name: str, *, strict: bool = True) -> str | None:
+        """Configured, else discovered, else from RFC 8414: the first source wins. Not
+        ``strict``: an unusable discovered one is ignored (the kit does not call it)."""
+        url: str | None = getattr(config, name)
+        source = CONFIGURATION
+        if url is None:
+            if strict:
+                url = endpoint(name, False)
+            else:
+                url = optional_endpoint(doc, name, config, "discovery document")
+            source = OPENID_CONFIGURATION
+        if url is None:
+            url = optional_endpoint(oauth, name, config, "RFC 8414 metadata")
+            source = OAUTH_AUTHORIZATION_SERVER
+        if url is not None:
+            sources[name] = source
+        return url
+
     methods = doc.get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
     return ProviderMetadata(
         issuer=config.issuer,
@@ -173,30 +263,59 @@ def _parse_metadata(doc: dict[str, Any], config: OIDCConfig) -> ProviderMetadata
         token_endpoint=endpoint("token_endpoint", True) or "",
         jwks_uri=endpoint("jwks_uri", True) or "",
         userinfo_endpoint=endpoint("userinfo_endpoint", False),
-        revocation_endpoint=endpoint("revocation_endpoint", False),
+        revocation_endpoint=located("revocation_endpoint"),
         end_session_endpoint=endpoint("end_session_endpoint", False),
         token_endpoint_auth_methods=tuple(m for m in methods if isinstance(m, str)),
         iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported") is True,
         raw=doc,
         par_endpoint=endpoint("pushed_authorization_request_endpoint", False),
         require_par=doc.get("require_pushed_authorization_requests") is True,
+        introspection_endpoint=located("introspection_endpoint", strict=False),
+        endpoint_sources=sources,  # completed by located() above
     )
 
 
 def _acceptable_url(url: str, config: OIDCConfig) -> bool:
-    parts = urlsplit(url)
-    if not parts.hostname:
-        return False
     # The insecure switch covers loopback development only, endpoints included.
-    insecure_ok = config.allow_insecure_http and is_loopback(url)
-    return parts.scheme == "https" or (parts.scheme == "http" and insecure_ok)
+    return allowed_endpoint(url, config.allow_insecure_http)
 
 
-def _import_keys(jwks: dict[str, Any]) -> list[SigningKey]:
+@dataclass(frozen=True)
+class _KeyIndex:
+    """One fetch's usable signing keys, imported once, with those carrying a ``kid`` by kid."""
+
+    keys: tuple[SigningKey, ...] = ()
+    by_kid: Mapping[str, tuple[SigningKey, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, keys: list[SigningKey]) -> _KeyIndex:
+        by_kid: dict[str, list[SigningKey]] = {}
+        for key in keys:
+            if isinstance(key.kid, str):
+                by_kid.setdefault(key.kid, []).append(key)
+        return cls(tuple(keys), {kid: tuple(found) for kid, found in by_kid.items()})
+
+    def candidates(self, kid: str | None, alg: str) -> list[SigningKey]:
+        """The keys that may verify a token with this header ``kid`` and ``alg``: with a
+        ``kid``, only keys carrying it; their ``kty`` must fit ``alg``, and their own
+        ``alg``, if any, be ``alg``."""
+        pool = self.keys if kid is None else self.by_kid.get(kid, ())
+        kty = _KTY_FOR_ALG_PREFIX.get(alg[:2])
+        return [k for k in pool if k.key_type == kty and k.get("alg") in (None, alg)]
+
+
+def _import_keys(jwks: dict[str, Any]) -> _KeyIndex:
     """The JWKS's usable signing keys; encryption keys and unknown types are skipped."""
     raw_keys = jwks.get("keys")
     if not isinstance(raw_keys, list):
         raise DiscoveryError("the JWKS has no keys array")
+    if len(raw_keys) > MAX_JWKS_KEYS:
+        # Checked before importing anything: the import is what costs.
+        raise DiscoveryError(
+            "the JWKS has more keys than the kit reads",
+            expected=MAX_JWKS_KEYS,
+            actual=len(raw_keys),
+        )
     keys: list[SigningKey] = []
     for raw in raw_keys:
         if not isinstance(raw, dict) or raw.get("use", "sig") != "sig":
@@ -214,7 +333,7 @@ def _import_keys(jwks: dict[str, Any]) -> list[SigningKey]:
             log.warning("skipping a weak key in the provider's JWKS (kid=%r)", raw.get("kid"))
             continue
         keys.append(key)
-    return keys
+    return _KeyIndex.of(keys)
 
 
 _MIN_RSA_BITS = 2048
@@ -232,18 +351,3 @@ def key_weakness(key: SigningKey) -> str | None:
     if key.curve_name not in curves:
         return f"{key.key_type} keys must be {' or '.join(sorted(curves))}"
     return None
-
-
-def _candidates(keys: list[SigningKey], kid: str | None, alg: str) -> list[SigningKey]:
-    kty = _KTY_FOR_ALG_PREFIX.get(alg[:2])
-    found = []
-    for key in keys:
-        if kid is not None and key.kid != kid:
-            continue
-        if key.key_type != kty:
-            continue
-        key_alg = key.get("alg")
-        if key_alg is not None and key_alg != alg:
-            continue
-        found.append(key)
-    return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -36,6 +36,8 @@ _TOKEN_ERRORS = frozenset(
         "invalid_scope",
     }
 )
+#: The grants that carry the configured ``resource`` indicators.
+_RESOURCE_GRANTS = frozenset({"authorization_code", "refresh_token"})
 
 
 @dataclass(frozen=True)
@@ -159,10 +161,12 @@ async def post_authenticated(
     what: str,
     dpop: DPoPKey | None = None,
     nonces: DPoPNonces | None = None,
+    resource: Sequence[str] = (),
 ) -> httpx.Response:
     """POST ``form`` to a provider endpoint (token, PAR) with the client's authentication,
     fresh for every request sent; with ``dpop``, a proof of that key, and one more try with
-    the server's nonce when it asks for one."""
+    the server's nonce when it asks for one. ``resource``: RFC 8707 indicators, one
+    ``resource`` field each."""
     authentication = client_authentication(config, meta)
 
     async def send(nonce: str | None) -> httpx.Response:
@@ -171,13 +175,16 @@ async def post_authenticated(
         headers = {"Accept": "application/json"}
         if dpop is not None:
             headers["DPoP"] = dpop.proof("POST", url, nonce=nonce, now=now)
+        data: dict[str, str | list[str]] = {**body}
+        if resource:
+            data["resource"] = list(resource)
         return await fetch(
             http,
             "POST",
             url,
             what=what,
             deadline=config.http_timeout,
-            data=body,
+            data=data,
             auth=auth,
             headers=headers,
         )
@@ -202,6 +209,8 @@ async def token_request(
     With ``dpop``, the request carries a proof of that key (and the server's nonce, retried
     once when the server asks for one), and the token must come back bound to it.
     """
+    # RFC 8707 2.2: the resource indicators go with the code and refresh grants too.
+    resource = config.resource if form.get("grant_type") in _RESOURCE_GRANTS else ()
     response = await post_authenticated(
         http,
         config,
@@ -212,6 +221,7 @@ async def token_request(
         what="token endpoint",
         dpop=dpop,
         nonces=nonces,
+        resource=resource,
     )
     if response.status_code != 200:
         raise _token_error(response)

@@ -108,6 +108,19 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         default=os.environ.get("OIDC_PROFILE", "").strip() == "fapi2",
         help="check what the FAPI 2.0 profile needs (default: OIDC_PROFILE=fapi2)",
     )
+    doctor.add_argument(
+        "--id-token-alg",
+        default=os.environ.get("OIDC_ID_TOKEN_ALG", "").strip() or None,
+        help="the client's registered id_token_signed_response_alg, the only one the kit then "
+        "accepts (default: $OIDC_ID_TOKEN_ALG)",
+    )
+    for name in ("revocation", "introspection"):
+        doctor.add_argument(
+            f"--{name}-endpoint",
+            default=os.environ.get(f"OIDC_{name.upper()}_ENDPOINT", "").strip() or None,
+            help=f"the {name} endpoint the app configures instead of the provider's "
+            f"(default: $OIDC_{name.upper()}_ENDPOINT)",
+        )
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     doctor.add_argument(
         "--timeout", type=_seconds, default=10.0, help="seconds per HTTP request (default 10)"
@@ -153,6 +166,9 @@ def _run_doctor(
         scopes=tuple(dict.fromkeys(s for value in args.scope for s in value.split())),
         allow_insecure_http=args.allow_insecure_http,
         fapi2=args.fapi2,
+        id_token_alg=args.id_token_alg,
+        revocation_endpoint=args.revocation_endpoint,
+        introspection_endpoint=args.introspection_endpoint,
     )
     report = asyncio.run(_diagnose(settings, transport, args.timeout))
     if args.json:

@@ -78,6 +78,8 @@ class TokenServer:
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/.well-known/openid-configuration":
             return httpx.Response(200, json=self.discovery())
+        if request.url.path.startswith("/.well-known/"):
+            return httpx.Response(404)  # no RFC 8414 metadata (read: discovery has no revocation)
         if request.url.path == "/token":
             self.token_requests.append(request)
             if self.gate is not None:

@@ -86,6 +86,17 @@ def test_fapi2_with_a_subset_of_its_algorithms_is_kept() -> None:
     assert fapi2(id_token_algs=("ES256",)).id_token_algs == ("ES256",)
 
 
+@pytest.mark.parametrize("alg", ["RS256", "HS256", "ES384"])
+def test_fapi2_with_a_registered_alg_it_forbids_is_refused(alg: str) -> None:
+    with pytest.raises(ConfigurationError, match="PS256, ES256 and EdDSA") as info:
+        fapi2(id_token_alg=alg, client_secret="a-client-secret-0123456789")
+    assert info.value.actual == [alg]
+
+
+def test_fapi2_with_a_registered_fapi2_alg_is_kept() -> None:
+    assert fapi2(id_token_alg="PS256").id_token_alg == "PS256"
+
+
 @pytest.mark.parametrize("profile", ["fapi", "FAPI2", "fapi1", ""])
 def test_an_unknown_profile_is_refused(profile: str) -> None:
     with pytest.raises(ConfigurationError, match="profile"):

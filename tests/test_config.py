@@ -122,6 +122,29 @@ def test_hs256_with_client_secret_is_accepted() -> None:
     assert config.id_token_algs == ("RS256", "HS256")
 
 
+def test_the_registered_id_token_alg_is_read_from_the_environment() -> None:
+    assert OIDCConfig.from_env(env()).id_token_alg is None
+    assert OIDCConfig.from_env(env(OIDC_ID_TOKEN_ALG=" ES256 ")).id_token_alg == "ES256"
+
+
+@pytest.mark.parametrize(
+    ("alg", "client_secret"),
+    [("none", CLIENT_SECRET), ("XS999", CLIENT_SECRET), ("HS256", None), ("es256", None)],
+)
+def test_a_registered_id_token_alg_the_kit_refuses_is_refused(
+    alg: str, client_secret: str | None
+) -> None:
+    """The registration cannot bring in what the kit's rules refuse: ``none``, unknown
+    names, HS* without the secret that keys them."""
+    with pytest.raises(ConfigurationError, match="OIDC_ID_TOKEN_ALG"):
+        make(id_token_alg=alg, client_secret=client_secret)
+
+
+@pytest.mark.parametrize("alg", ["RS384", "HS256"])
+def test_a_registered_id_token_alg_the_kit_allows_is_kept(alg: str) -> None:
+    assert make(id_token_alg=alg, client_secret=CLIENT_SECRET).id_token_alg == alg
+
+
 # --- scopes, secrets, leeways -------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
 from oidc_kit._doctor import DoctorSettings, check_fapi2, diagnose, judge_jwks
+from oidc_kit._provider import MAX_JWKS_BYTES, MAX_JWKS_KEYS
 from oidc_kit.cli import main
 from oidc_kit.testing import SandboxClient, SandboxProvider
 from tests.servers import free_port, serve
@@ -164,6 +165,7 @@ def test_the_sandbox_passes_every_check(doctor: Callable[..., Run], proxy: Tampe
         "iss_parameter",
         "end_session",
         "revocation",
+        "endpoints",
         "token_auth_methods",
         "fapi2",
         "clock_skew",
@@ -187,8 +189,8 @@ def test_the_text_report_has_one_line_per_check_and_a_summary(
     lines = run.out.splitlines()
     assert lines[0] == f"oidc-kit doctor: issuer {ISSUER}, client {CLIENT_ID}"
     checks = [line.split() for line in lines if line.startswith("  ")]
-    assert [words[0] for words in checks] == ["OK"] * 11 + ["SKIP"] + ["OK"] * 3
-    assert lines[-1] == "15 checks: 14 ok, 0 warn, 0 fail, 1 skip. No check failed."
+    assert [words[0] for words in checks] == ["OK"] * 12 + ["SKIP"] + ["OK"] * 3
+    assert lines[-1] == "16 checks: 15 ok, 0 warn, 0 fail, 1 skip. No check failed."
 
 
 def test_json_output_shape(doctor: Callable[..., Run]) -> None:
@@ -321,7 +323,7 @@ BROKEN_DISCOVERY = {
         edit(id_token_signing_alg_values_supported=None),
         "algorithms",
         "warn",
-        "RS256, PS256",
+        "ID and logout tokens in RS256: no id_token_signing_alg_values_supported, RS256 assumed",
     ),
     "no S256": (edit(code_challenge_methods_supported=["plain"]), "pkce", "fail", "plain"),
     "no PKCE advertised": (edit(code_challenge_methods_supported=None), "pkce", "fail", "S256"),
@@ -426,6 +428,16 @@ BROKEN_JWKS = {
         "no usable keys",
         "fits none of",
     ),
+    "more keys than the kit reads": (
+        keys(*[{**_STRONG, "kid": f"k{i}"} for i in range(MAX_JWKS_KEYS + 1)]),
+        f"{MAX_JWKS_KEYS + 1} keys",
+        f"the kit refuses a JWKS of more than {MAX_JWKS_KEYS}",
+    ),
+    "more bytes than the kit reads": (
+        keys({**_STRONG, "x5c": ["A" * MAX_JWKS_BYTES]}),
+        "bytes",
+        f"the kit refuses a JWKS of more than {MAX_JWKS_BYTES}",
+    ),
 }
 
 
@@ -447,6 +459,64 @@ def test_a_broken_jwks_fails(
     assert fragment in run.detail("jwks")
     if "private" in finding:
         assert '"d"' not in run.out and "'d'" not in run.out  # names the key, not its parts
+
+
+# -- the algorithms the kit will accept (ID and logout tokens) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("advertised", "extra", "status", "detail"),
+    [
+        (["RS256"], (), "ok", "ID and logout tokens in RS256 (the provider's RS256 ∩ RS256, "),
+        (["ES256", "RS256", "HS256"], (), "ok", "ID and logout tokens in RS256, ES256 ("),
+        (["RS256"], ("--fapi2",), "fail", "no algorithm in common: the provider signs with RS256"),
+        (["PS256", "ES256"], ("--fapi2",), "ok", "ID and logout tokens in PS256, ES256 ("),
+        (
+            ["RS256", "ES256"],
+            ("--id-token-alg", "ES256"),
+            "ok",
+            "ID and logout tokens in ES256 (registered id_token_signed_response_alg)",
+        ),
+        (["RS256"], ("--id-token-alg", "ES256"), "warn", "which the provider does not advertise"),
+        (["RS256"], ("--id-token-alg", "none"), "fail", "--id-token-alg none: "),
+        (["PS256"], ("--fapi2", "--id-token-alg", "RS256"), "fail", "fapi2 profile allows only"),
+    ],
+)
+def test_the_algorithms_check_shows_the_effective_set(
+    doctor: Callable[..., Run],
+    proxy: Tampered,
+    advertised: list[str],
+    extra: tuple[str, ...],
+    status: str,
+    detail: str,
+) -> None:
+    """The kit's own rule (``_algorithms.effective_algs``): the registered alg when given,
+    else the kit's allowlist (FAPI 2.0's with ``--fapi2``) ∩ what the provider advertises."""
+    proxy.discovery = edit(id_token_signing_alg_values_supported=advertised)
+    run = doctor("--json", *extra)
+    assert run.status("algorithms") == status, run.detail("algorithms")
+    assert detail in run.detail("algorithms")
+
+
+def test_the_registered_alg_comes_from_oidc_id_token_alg(
+    doctor: Callable[..., Run], proxy: Tampered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OIDC_ID_TOKEN_ALG", "PS256")
+    proxy.discovery = edit(id_token_signing_alg_values_supported=["RS256", "PS256"])
+    run = doctor("--json")
+    assert run.detail("algorithms").startswith("ID and logout tokens in PS256 (registered")
+
+
+def test_the_jwks_is_judged_for_the_effective_algorithms(
+    doctor: Callable[..., Run], proxy: Tampered
+) -> None:
+    """The sandbox's RSA key verifies RS256, but a client registered for ES256 needs an EC
+    key: the JWKS check fails."""
+    proxy.discovery = edit(id_token_signing_alg_values_supported=["RS256", "ES256"])
+    assert doctor("--json").status("jwks") == "ok"
+    run = doctor("--json", "--id-token-alg", "ES256")
+    assert run.status("jwks") == "fail"
+    assert "fits none of ES256" in run.detail("jwks")
 
 
 def test_the_jwks_unreachable_is_a_fail(doctor: Callable[..., Run], proxy: Tampered) -> None:
@@ -710,7 +780,7 @@ def test_any_answer_gives_a_report(doc: Doc, jwks: Doc, date: str | None) -> Non
     async def run() -> None:
         async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
             report = await diagnose(settings_, http)
-        assert len(report.checks) == 15
+        assert len(report.checks) == 16
         assert all("\n" not in check.detail for check in report.checks)
 
     asyncio.run(run())
@@ -847,3 +917,84 @@ def test_fapi2_passes_against_a_fapi2_sandbox(capsys: pytest.CaptureFixture[str]
     checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
     assert checks["fapi2"]["status"] == "ok", checks["fapi2"]
     assert code in (0, 1)
+
+
+# -- endpoints: OpenID discovery, RFC 8414 metadata, the settings (issue 13, item 3) ----------
+
+OAUTH_WELL_KNOWN = "/.well-known/oauth-authorization-server"
+
+
+class WithOauthMetadata(httpx.AsyncBaseTransport):
+    """``inner``, plus an RFC 8414 document at the issuer's well-known location."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, doc: Doc) -> None:
+        self.inner = inner
+        self.doc = doc
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == OAUTH_WELL_KNOWN:
+            return httpx.Response(200, json=self.doc)
+        return await self.inner.handle_async_request(request)
+
+
+def test_each_endpoints_source_is_shown(doctor: Callable[..., Run], proxy: Tampered) -> None:
+    run = doctor(*FULL)
+    assert run.status("endpoints") == "ok"
+    detail = run.detail("endpoints")
+    assert "authorization, token, jwks_uri, userinfo, end_session" in detail
+    assert "revocation from openid-configuration" in detail
+    assert "no introspection" in detail
+    assert run.detail("revocation").endswith("(from openid-configuration)")
+    assert OAUTH_WELL_KNOWN not in proxy.paths  # discovery has the revocation endpoint
+
+
+def test_a_revocation_endpoint_only_in_rfc8414_metadata_is_found(
+    doctor: Callable[..., Run], proxy: Tampered
+) -> None:
+    proxy.discovery = edit(revocation_endpoint=None)
+    doc = {"issuer": ISSUER, "revocation_endpoint": f"{ISSUER}/oauth2/revoke"}
+    run = doctor(*FULL, transport=WithOauthMetadata(proxy, doc))
+    assert run.status("revocation") == "ok", run.checks["revocation"]
+    assert run.detail("revocation") == (
+        f"logout revokes tokens at {ISSUER}/oauth2/revoke (from oauth-authorization-server)"
+    )
+    assert run.status("endpoints") == "ok"
+    assert "revocation from oauth-authorization-server" in run.detail("endpoints")
+
+
+def test_rfc8414_metadata_of_another_issuer_is_a_warning_and_ignored(
+    doctor: Callable[..., Run], proxy: Tampered
+) -> None:
+    proxy.discovery = edit(revocation_endpoint=None)
+    doc = {"issuer": "https://evil.test", "revocation_endpoint": "https://evil.test/revoke"}
+    run = doctor(*FULL, transport=WithOauthMetadata(proxy, doc))
+    assert run.status("revocation") == "warn"
+    assert "stay valid" in run.detail("revocation")
+    assert run.status("endpoints") == "warn"
+    assert "ignored: its issuer 'https://evil.test' is not the issuer" in run.detail("endpoints")
+    assert run.code == 0
+
+
+def test_no_rfc8414_metadata_is_said_not_failed(
+    doctor: Callable[..., Run], proxy: Tampered
+) -> None:
+    proxy.discovery = edit(revocation_endpoint=None)
+    run = doctor(*FULL)
+    assert OAUTH_WELL_KNOWN in proxy.paths
+    assert run.status("endpoints") == "ok"
+    assert f"no RFC 8414 metadata at {ISSUER}{OAUTH_WELL_KNOWN} (HTTP 404)" in run.detail(
+        "endpoints"
+    )
+
+
+def test_the_configured_revocation_endpoint_is_shown_as_such(
+    doctor: Callable[..., Run], proxy: Tampered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy.discovery = edit(revocation_endpoint=None)
+    monkeypatch.setenv("OIDC_INTROSPECTION_ENDPOINT", f"{ISSUER}/introspect")
+    run = doctor(*FULL, "--revocation-endpoint", f"{ISSUER}/configured/revoke")
+    assert run.detail("revocation") == (
+        f"logout revokes tokens at {ISSUER}/configured/revoke (from configuration)"
+    )
+    assert "revocation, introspection from configuration" in run.detail("endpoints")
+    assert OAUTH_WELL_KNOWN not in proxy.paths  # the setting wins: nothing more to read

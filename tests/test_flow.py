@@ -255,6 +255,7 @@ async def test_accepts_hs256_when_configured_for_the_client(
     kit_factory: Callable[..., OIDCAuth], op: FakeOP
 ) -> None:
     kit = kit_factory(id_token_algs=("HS256",))
+    op.discovery["id_token_signing_alg_values_supported"] = ["RS256", "HS256"]
     op.id_header = {"alg": "HS256", "kid": DROP}
     op.sign_key = hmac_key()
     result = await login(kit, op)
@@ -265,7 +266,8 @@ async def test_refuses_an_alg_outside_the_allowlist(
     kit_factory: Callable[..., OIDCAuth], op: FakeOP
 ) -> None:
     kit = kit_factory(id_token_algs=("PS256",))
-    await _refused(kit, op, "algorithm")
+    op.discovery["id_token_signing_alg_values_supported"] = ["RS256", "PS256"]
+    await _refused(kit, op, "algorithm")  # RS256: the provider's, not the client's
 
 
 async def test_refuses_a_bad_signature(kit: OIDCAuth, op: FakeOP) -> None:
@@ -547,6 +549,7 @@ async def test_concurrent_cold_starts_fetch_discovery_and_jwks_once(
 async def test_a_token_without_kid_does_not_trigger_a_jwks_refetch(
     kit: OIDCAuth, op: FakeOP, clock: Clock
 ) -> None:
+    op.discovery["id_token_signing_alg_values_supported"] = ["RS256", "ES256"]
     await login(kit, op)  # caches the JWKS: one RSA key
     clock.advance(kit.config.jwks_refetch_interval + 1)
     op.sign_key = ECKey.generate_key("P-256", parameters={"use": "sig"})
@@ -571,6 +574,7 @@ async def test_at_hash_uses_the_hash_of_the_id_token_alg(
     kit_factory: Callable[..., OIDCAuth], op: FakeOP
 ) -> None:
     kit = kit_factory(id_token_algs=("ES384",))
+    op.discovery["id_token_signing_alg_values_supported"] = ["ES384"]
     ec = ECKey.generate_key("P-384", parameters={"kid": "ec384", "use": "sig"})
     op.jwks_keys = [ec]
     op.sign_key = ec

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+from collections.abc import Mapping
 from dataclasses import MISSING, Field, fields
 from typing import Any
 
@@ -47,6 +48,8 @@ def _default(f: Field[Any]) -> str:
         return "required"
     if value is None:
         return "unset"
+    if isinstance(value, tuple | Mapping) and not value:
+        return "none"
     if isinstance(value, bool):
         return "`1`" if value else "off"
     if isinstance(value, tuple):
@@ -57,6 +60,8 @@ def _default(f: Field[Any]) -> str:
 def _type(f: Field[Any]) -> str:
     # Lists are read from one variable, comma- or space-separated (OIDCConfig.from_env).
     kind = str(f.type).replace(" | None", "").replace("tuple[str, ...]", "list")
+    # Mappings are read from one variable as a URL query string (``auth_params``).
+    kind = kind.replace("Mapping[str, str]", "query string")
     return {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}.get(kind, kind)
 
 

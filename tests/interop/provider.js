@@ -12,11 +12,16 @@
 // ACCESS_TOKEN_TTL       seconds (short, for the refresh scenarios)
 // USERINFO_TOKENS=1      no default resource: access tokens are the provider's own opaque ones,
 //                        which its userinfo answers (the ORCA-bound JWTs it refuses there)
+// RFC8414=1              revocation_endpoint and introspection_endpoint (enabled) only in RFC 8414
+//                        metadata, /.well-known/oauth-authorization-server, not in discovery
 // PROVIDER_JWKS_FILE     JSON {"keys": [private JWKs]}: the first RS256 (FAPI2: PS256) key signs;
 //                        without it a fresh RSA key is generated at start
 // PROVIDER_STATE_FILE    JSON file the adapter persists to, so sessions, grants and refresh
 //                        tokens survive a restart (the key-rotation scenario)
 // PROVIDER_COOKIE_KEYS   space-separated keys for the provider's signed cookies
+// ID_TOKEN_ALG=ES256     (not with FAPI2) an EC P-256 signing key (kid `es256-key`) next to the
+//                        RSA one; the clients are registered with id_token_signed_response_alg
+//                        ES256, so ID and logout tokens are ES256 (access tokens stay RS256)
 //
 // FAPI2=1                the FAPI 2.0 Security Profile (below): the clients authenticate with
 //                        private_key_jwt instead of CLIENT_SECRET, PAR and DPoP are required
@@ -44,9 +49,16 @@ const appBase = required('APP_BASE_URL').replace(/\/$/, '');
 const orcaResource = env.ORCA_RESOURCE || 'urn:portx:orca';
 const accessTokenTTL = Number(env.ACCESS_TOKEN_TTL || 300);
 const fapi2 = env.FAPI2 === '1';
+const rfc8414 = env.RFC8414 === '1';
 const dpopNonce = fapi2 && env.DPOP_NONCE === '1';
 // ID tokens and JWT access tokens: RS256, or PS256 under FAPI 2.0 (which forbids RS256).
 const signingAlg = fapi2 ? 'PS256' : 'RS256';
+// The clients' registered id_token_signed_response_alg (ID and logout tokens).
+const idTokenAlg = env.ID_TOKEN_ALG || signingAlg;
+if (idTokenAlg !== signingAlg && (fapi2 || idTokenAlg !== 'ES256')) {
+  console.error(`ID_TOKEN_ALG=${idTokenAlg}: only ES256 is supported, and not with FAPI2`);
+  process.exit(2);
+}
 const ORCA_SCOPES = [
   'accounts:read', 'accounts:write', 'transactions:read', 'transactions:write',
   'parties:read', 'parties:write', 'cards:read', 'cards:write',
@@ -88,12 +100,18 @@ async function findAccount(_ctx, id) {
 // --- keys -------------------------------------------------------------------------------------
 
 function signingKeys() {
-  if (env.PROVIDER_JWKS_FILE) {
-    return JSON.parse(fs.readFileSync(env.PROVIDER_JWKS_FILE, 'utf8'));
+  const jwks = env.PROVIDER_JWKS_FILE ? JSON.parse(fs.readFileSync(env.PROVIDER_JWKS_FILE, 'utf8'))
+    : { keys: [generated('rsa', { modulusLength: 2048 }, crypto.randomUUID(), signingAlg)] };
+  if (idTokenAlg === 'ES256') {
+    // With a P-256 key too, the provider advertises ES256 and signs the clients' ID tokens so.
+    jwks.keys.push(generated('ec', { namedCurve: 'P-256' }, 'es256-key', 'ES256'));
   }
-  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = privateKey.export({ format: 'jwk' });
-  return { keys: [{ ...jwk, kid: crypto.randomUUID(), alg: signingAlg, use: 'sig' }] };
+  return jwks;
+}
+
+function generated(type, options, kid, alg) {
+  const { privateKey } = crypto.generateKeyPairSync(type, options);
+  return { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
 }
 
 // --- storage: in memory, optionally persisted to a file so that a restart keeps the state -----
@@ -191,7 +209,7 @@ function client(clientId, secret, base) {
     backchannel_logout_session_required: true,
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
-    id_token_signed_response_alg: signingAlg,
+    id_token_signed_response_alg: idTokenAlg,
   };
   if (!fapi2) {
     return { ...common, client_secret: secret, token_endpoint_auth_method: 'client_secret_basic' };
@@ -278,6 +296,7 @@ const configuration = {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     revocation: { enabled: true },
+    introspection: { enabled: rfc8414 },
     backchannelLogout: { enabled: true },
     userinfo: { enabled: true },
     // FAPI 2.0 (oidc-provider 9.13): PKCE required (already), client assertions' aud exactly
@@ -326,6 +345,26 @@ provider.use(async (ctx, next) => {
   await next();
   log(`${ctx.method} ${ctx.path} ${ctx.status}${fapi2 ? fapiDetail(ctx) : ''}`);
 });
+
+// RFC8414=1: like some providers, publish the revocation and introspection endpoints only in
+// RFC 8414 authorization server metadata (same issuer; the whole document, served by
+// discovery's own route) and remove them from OpenID discovery.
+const SECOND_SOURCE = ['revocation_endpoint', 'introspection_endpoint'];
+if (rfc8414) {
+  provider.use(async (ctx, next) => {
+    const asked = ctx.path;
+    const oauth = asked === '/.well-known/oauth-authorization-server';
+    if (oauth) ctx.path = '/.well-known/openid-configuration';
+    await next();
+    if (oauth) {
+      ctx.path = asked; // logged as asked
+    } else if (asked === '/.well-known/openid-configuration' && ctx.body instanceof Object) {
+      ctx.body = Object.fromEntries(
+        Object.entries(ctx.body).filter(([name]) => !SECOND_SOURCE.includes(name)),
+      );
+    }
+  });
+}
 
 function jwtPart(jwt, index) {
   if (typeof jwt !== 'string' || jwt.split('.').length !== 3) return undefined;
