@@ -56,14 +56,28 @@ def op(clock: Clock) -> FakeOP:
 
 
 @pytest.fixture
-def kit_factory(op: FakeOP, clock: Clock) -> Callable[..., OIDCAuth]:
+def transport(op: FakeOP) -> httpx.AsyncBaseTransport:
+    """How kits reach the provider: the fake one (a test module may wrap it)."""
+    return op.transport()
+
+
+@pytest.fixture
+async def kit_factory(
+    transport: httpx.AsyncBaseTransport, clock: Clock
+) -> AsyncIterator[Callable[..., OIDCAuth]]:
+    made: list[OIDCAuth] = []
+
     def make(**overrides: Any) -> OIDCAuth:
-        http = httpx.AsyncClient(transport=op.transport())
-        return OIDCAuth(
+        http = httpx.AsyncClient(transport=transport)
+        auth = OIDCAuth(
             make_config(**overrides), http_client=http, store=MemoryStore(), clock=clock
         )
+        made.append(auth)
+        return auth
 
-    return make
+    yield make
+    for auth in made:
+        await auth.http.aclose()
 
 
 @pytest.fixture

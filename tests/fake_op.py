@@ -72,7 +72,8 @@ class FakeOP:
     # -- wiring ---------------------------------------------------------------------------
 
     def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
+        # Looked up per request: a test may replace `handle` after the transport is made.
+        return httpx.MockTransport(lambda request: self.handle(request))
 
     def metadata(self) -> dict[str, Any]:
         doc = {

@@ -17,10 +17,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from oidc_kit import ConfigurationError, InvalidLoginRequest, MemoryStore, OIDCConfig
+from oidc_kit import ConfigurationError, InvalidLoginRequest, OIDCConfig
 from oidc_kit._auth_params import ELSEWHERE, KIT_OWNED
 from oidc_kit.starlette import OIDCAuth
-from tests.conftest import SECRET, Clock, login, make_config
+from tests.conftest import SECRET, login, make_config
 from tests.fake_op import CLIENT_ID, ISSUER, FakeOP
 
 APP = "https://app.test"
@@ -49,21 +49,9 @@ def par(op: FakeOP) -> WithPar:
 
 
 @pytest.fixture
-async def kit_factory(par: WithPar, clock: Clock) -> AsyncIterator[Callable[..., OIDCAuth]]:
-    """Overrides conftest's: kits talk to the fake provider and its PAR endpoint."""
-    made: list[OIDCAuth] = []
-
-    def make(**overrides: Any) -> OIDCAuth:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(par.handle))
-        auth = OIDCAuth(
-            make_config(**overrides), http_client=http, store=MemoryStore(), clock=clock
-        )
-        made.append(auth)
-        return auth
-
-    yield make
-    for auth in made:
-        await auth.http.aclose()
+def transport(par: WithPar) -> httpx.AsyncBaseTransport:
+    """Overrides conftest's: kits talk to the provider through ``par``."""
+    return httpx.MockTransport(par.handle)
 
 
 EXTRAS: dict[str, Any] = {

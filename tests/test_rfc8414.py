@@ -8,7 +8,7 @@ endpoint found only there.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -66,21 +66,9 @@ def source(op: FakeOP) -> SecondSource:
 
 
 @pytest.fixture
-async def kit_factory(source: SecondSource, clock: Clock) -> AsyncIterator[Callable[..., OIDCAuth]]:
+def transport(source: SecondSource) -> httpx.AsyncBaseTransport:
     """Overrides conftest's: kits talk to the provider through ``source``."""
-    made: list[OIDCAuth] = []
-
-    def make(**overrides: Any) -> OIDCAuth:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(source.handle))
-        auth = OIDCAuth(
-            make_config(**overrides), http_client=http, store=MemoryStore(), clock=clock
-        )
-        made.append(auth)
-        return auth
-
-    yield make
-    for auth in made:
-        await auth.http.aclose()
+    return httpx.MockTransport(source.handle)
 
 
 async def login_and_logout(kit: OIDCAuth, op: FakeOP) -> httpx.Response:
