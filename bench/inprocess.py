@@ -18,8 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from starlette.applications import Starlette
-
 from bench import app as bench_app
 
 KINDS = {
@@ -34,21 +32,29 @@ KINDS = {
 }
 
 
-async def drive(app: Starlette, cookie: str, n: int) -> None:
-    scope: dict[str, Any] = {
+def get_scope(path: str = "/", query: bytes = b"", cookie: str = "") -> dict[str, Any]:
+    """An ASGI scope for ``GET path?query`` from 127.0.0.1, with ``cookie`` when given."""
+    headers = [(b"host", b"127.0.0.1")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": "GET",
         "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
         "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), (b"cookie", cookie.encode())],
+        "headers": headers,
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
     }
+
+
+async def drive(app: Any, n: int, scope: dict[str, Any], status: int = 200) -> None:
+    """Send the request ``scope`` describes ``n`` times; each answer must be ``status``."""
     statuses: set[int] = set()
 
     async def receive() -> dict[str, Any]:
@@ -60,7 +66,7 @@ async def drive(app: Starlette, cookie: str, n: int) -> None:
 
     for _ in range(n):
         await app(dict(scope), receive, send)
-    if statuses != {200}:
+    if statuses != {status}:
         raise RuntimeError(f"the app answered {statuses}")
 
 
@@ -70,18 +76,18 @@ async def measure(kind: str, tmp: str, profile: bool) -> None:
     app = bench_app.create_app()
     async with app.router.lifespan_context(app):
         cookie = Path(f"{tmp}/{kind}.cookie").read_text()
-        await drive(app, cookie, 2_000)
+        await drive(app, 2_000, get_scope(cookie=cookie))
         if profile:
             profiler = cProfile.Profile()
             profiler.enable()
-            await drive(app, cookie, 20_000)
+            await drive(app, 20_000, get_scope(cookie=cookie))
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
             return
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
-            await drive(app, cookie, 10_000)
+            await drive(app, 10_000, get_scope(cookie=cookie))
             best = min(best, (time.perf_counter() - start) / 10_000)
         print(f"{kind:12} {best * 1e6:6.1f} µs per request")
 

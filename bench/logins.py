@@ -17,10 +17,10 @@ import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from bench.inprocess import drive, get_scope
 from oidc_kit import MemoryStore, SessionStore, SQLiteStore
 from oidc_kit.starlette import OIDCAuth
 
@@ -32,15 +32,7 @@ LONGEST_NEXT = "/" + "a" * 2047
 def _discovery() -> httpx.MockTransport:
     from bench import tokens as portx
 
-    issuer = portx.ISSUER.rstrip("/")
-    doc = {
-        "issuer": portx.ISSUER,
-        "authorization_endpoint": f"{issuer}/authorize",
-        "token_endpoint": f"{issuer}/token",
-        "jwks_uri": f"{issuer}/jwks",
-        "response_types_supported": ["code"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-    }
+    doc = portx.discovery()
     return httpx.MockTransport(lambda request: httpx.Response(200, json=doc))
 
 
@@ -51,32 +43,9 @@ async def _start_logins(auth: OIDCAuth, n: int, next_path: str) -> float:
     from starlette.routing import Mount
 
     app = Starlette(routes=[Mount("/auth", routes=auth.routes)])
-    query = f"next={next_path}".encode()
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/auth/login",
-        "raw_path": b"/auth/login",
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start" and message["status"] != 303:
-            raise RuntimeError(f"/auth/login answered {message['status']}")
-
+    scope = get_scope("/auth/login", f"next={next_path}".encode())
     start = time.perf_counter()
-    for _ in range(n):
-        await app(dict(scope), receive, send)
+    await drive(app, n, scope, status=303)
     return (time.perf_counter() - start) / n
 
 

@@ -267,15 +267,7 @@ def _mock_provider(
     from bench import tokens as portx
 
     jwks = {"keys": [portx.signing_key().as_dict(private=False)]}
-    issuer = portx.ISSUER.rstrip("/")
-    discovery = {
-        "issuer": portx.ISSUER,
-        "authorization_endpoint": f"{issuer}/authorize",
-        "token_endpoint": f"{issuer}/token",
-        "jwks_uri": f"{issuer}/jwks",
-        "response_types_supported": ["code"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-    }
+    discovery = portx.discovery()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         path = request.url.path

@@ -21,6 +21,19 @@ KID = "portx-signing-key-2026-11"
 _KEY: RSAKey | None = None
 
 
+def discovery() -> dict[str, Any]:
+    """The PortX-shaped provider's discovery document."""
+    issuer = ISSUER.rstrip("/")
+    return {
+        "issuer": ISSUER,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/jwks",
+        "response_types_supported": ["code"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }
+
+
 def signing_key() -> RSAKey:
     global _KEY
     if _KEY is None:
