@@ -49,10 +49,11 @@ def allowed_endpoint(url: str, allow_insecure_http: bool) -> bool:
     insecure switch is on (loopback development only, endpoints included)."""
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 -- a port that is no number raises here, not in httpx later
     except ValueError:  # an unbalanced IPv6 bracket, for one: not a URL to call
         return False
-    if not parts.hostname:
-        return False
+    if not parts.hostname or not url.isprintable() or " " in url:
+        return False  # control characters and spaces: httpx would refuse it (InvalidURL)
     insecure_ok = allow_insecure_http and is_loopback(url)
     return parts.scheme == "https" or (parts.scheme == "http" and insecure_ok)
 
@@ -109,7 +110,8 @@ class OIDCConfig:
     jwks_refetch_interval: int = 60
     #: Deadline of each HTTP call to the provider, in seconds: connect, send and every read
     #: together (a provider trickling its answer is cut off), and the longest any request
-    #: waits behind another's discovery or JWKS fetch. A refresh may take 5 times as long.
+    #: waits behind another's discovery or JWKS fetch. A refresh grant is abandoned after
+    #: three times as long.
     http_timeout: float = 10.0
     #: ``response_mode`` sent at login: ``form_post`` (the callback is a POST), ``query``, or
     #: ``None`` (none sent: the provider's default, the query string).

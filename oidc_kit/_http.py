@@ -6,7 +6,9 @@ the session and answers 503); anything else unusable becomes the caller's own er
 Every call has one deadline for the whole exchange (connect, send, every read): httpx's own
 timeouts restart on each read, so a server that trickles a byte a second would otherwise hold
 a login for as long as it trickles. The body is read up to a size limit, so a hostile or broken
-endpoint cannot make the kit buffer without bound.
+endpoint cannot make the kit buffer without bound. Answers are asked for uncompressed
+(``Accept-Encoding: identity``) and a compressed one is refused: a few hundred kilobytes of gzip
+can inflate to gigabytes before any limit on the decoded size is reached.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ async def fetch(
     max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> httpx.Response:
     """One request, finished within ``deadline`` seconds overall, its body read whole (at most
-    ``max_bytes`` after decoding). Transport failures, the deadline and 5xx answers raise
+    ``max_bytes``, uncompressed). Transport failures, the deadline and 5xx answers raise
     :class:`ProviderUnavailable`; a larger body :class:`ResponseTooLarge`."""
     try:
         async with asyncio.timeout(deadline):
             request = http.build_request(method, url, headers=headers, data=data, json=json)
+            request.headers["Accept-Encoding"] = "identity"
             response = await http.send(request, auth=auth or httpx.USE_CLIENT_DEFAULT, stream=True)
             try:
                 body = await _read_capped(response, max_bytes, what)
@@ -55,7 +58,7 @@ async def fetch(
                 await response.aclose()
     except TimeoutError:
         raise ProviderUnavailable(f"{what}: no complete answer within {deadline:g} s") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         # The exception text may contain the URL, never a token: tokens travel in bodies
         # and headers only. Keep just its type.
         raise ProviderUnavailable(f"{what}: {type(exc).__name__}") from None
@@ -66,16 +69,14 @@ async def fetch(
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int, what: str) -> bytes:
+    if response.headers.get("content-encoding", "identity").lower() != "identity":
+        raise ResponseTooLarge(f"{what} answered compressed, though asked not to")
     declared = response.headers.get("content-length", "")
-    if (
-        declared.isdigit()
-        and int(declared) > max_bytes
-        and "content-encoding" not in response.headers
-    ):
+    if declared.isdigit() and int(declared) > max_bytes:
         raise ResponseTooLarge(f"{what} answered more than {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.aiter_bytes():  # identity: as sent
         size += len(chunk)
         if size > max_bytes:
             raise ResponseTooLarge(f"{what} answered more than {max_bytes} bytes")

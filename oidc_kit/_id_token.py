@@ -28,6 +28,7 @@ from ._provider import Provider, SigningKey
 __all__ = [
     "VALIDATION_ONLY_CLAIMS",
     "IdTokenChecks",
+    "audience_list",
     "check_audience",
     "validate_id_token",
     "verify_signed",
@@ -193,6 +194,11 @@ def _number(claims: dict[str, Any], name: str) -> float:
     return float(value)
 
 
+def audience_list(aud: Any) -> list[Any]:
+    """A token's ``aud`` as a list: one string is one audience; anything else, none."""
+    return [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+
+
 def check_audience(
     claims: dict[str, Any], client_id: str, error: type[OIDCError], what: str
 ) -> None:
@@ -201,7 +207,7 @@ def check_audience(
     validated "in the same way" as in ID tokens). ``aud`` must contain ``client_id``; several
     audiences, or any ``azp``, need ``azp`` == ``client_id``. ``error`` when not."""
     aud = claims.get("aud")
-    audiences: list[Any] = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    audiences = audience_list(aud)
     if client_id not in audiences:
         raise error(f"{what} aud is invalid", expected=client_id, actual=aud)
     azp = claims.get("azp")

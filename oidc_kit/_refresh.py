@@ -28,7 +28,7 @@ from ._errors import (
     SessionEnded,
     TokenRequestFailed,
 )
-from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, validate_id_token
+from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, audience_list, validate_id_token
 from ._provider import Provider
 from ._session import Session, Sessions, new_id
 from ._single_flight import SingleFlight
@@ -40,12 +40,15 @@ log = logging.getLogger("oidc_kit")
 
 #: How often a process waiting on another's refresh re-reads the session (seconds).
 _LEASE_POLL = 0.05
-#: The HTTP calls one refresh may make, each bounded by ``http_timeout``: discovery, the grant
-#: and its DPoP-nonce retry, a JWKS refetch for a new ``kid``, a revocation if the session
-#: ended meanwhile. A refresh is cut off after that many timeouts, so the lease below (a second
-#: longer) always outlives it: two processes never send the same refresh token.
-_CALLS_PER_REFRESH = 5
-_LEASE_MARGIN = 1.0
+#: A refresh holding the lease, in ``http_timeout`` units. Until the grant has an answer
+#: (discovery, the token request and its DPoP-nonce retry) it is cut off after
+#: ``_GRANT_CALLS``, counted from taking the lease: no grant is ever sent late. After a grant
+#: the new tokens are kept whatever happens, through at most ``_AFTER_GRANT_CALLS`` bounded
+#: calls (JWKS refetches for the new ID token, a revocation). The lease outlives both, by a
+#: margin for the store's own reads and writes: two processes never send one refresh token.
+_GRANT_CALLS = 3
+_AFTER_GRANT_CALLS = 3
+_LEASE_MARGIN = 2.0
 
 
 class TokenManager:
@@ -65,9 +68,10 @@ class TokenManager:
         self._http = http
         self._clock = clock
         self._flights: SingleFlight[TokenSet] = SingleFlight()
-        #: How long one refresh may take, and the cross-process lease that outlives it.
-        self.refresh_deadline = _CALLS_PER_REFRESH * config.http_timeout
-        self.lease_ttl = self.refresh_deadline + _LEASE_MARGIN
+        #: How long after taking the lease a grant may still be sent and answered.
+        self.grant_deadline = _GRANT_CALLS * config.http_timeout
+        #: The cross-process lease: it outlives the grant and the work after it.
+        self.lease_ttl = (_GRANT_CALLS + _AFTER_GRANT_CALLS) * config.http_timeout + _LEASE_MARGIN
         #: Token-endpoint refresh grants sent by this process (benchmarks and tests read it).
         self.refresh_count = 0
 
@@ -112,18 +116,14 @@ class TokenManager:
             session, tokens = await self._current(sid)
             if self._settled(tokens, rejected):
                 return tokens
+            deadline = asyncio.get_running_loop().time() + self.grant_deadline
             if await self._sessions.store.add(lease, owner, self.lease_ttl):
                 try:
                     # Re-read under the lease: another process may have just finished.
                     session, tokens = await self._current(sid)
                     if self._settled(tokens, rejected):
                         return tokens
-                    async with asyncio.timeout(self.refresh_deadline):
-                        return await self._refresh_held(session, tokens, rejected)
-                except TimeoutError:
-                    raise ProviderUnavailable(
-                        f"the refresh did not finish within {self.refresh_deadline:g} s"
-                    ) from None
+                    return await self._refresh_held(session, tokens, rejected, deadline)
                 finally:
                     await self._sessions.store.delete_if(lease, owner)
             if time.monotonic() > give_up:
@@ -143,9 +143,10 @@ class TokenManager:
         return not tokens.due(self._clock(), self._config.refresh_leeway)
 
     async def _refresh_held(
-        self, session: Session, tokens: TokenSet, rejected: str | None
+        self, session: Session, tokens: TokenSet, rejected: str | None, deadline: float
     ) -> TokenSet:
-        """The grant itself, sent while holding the session's lease."""
+        """The grant itself, sent while holding the session's lease, answered by ``deadline``
+        (event-loop time)."""
         sid, now = session.sid, self._clock()
         if tokens.refresh_token is None:
             if tokens.expires_at is not None and now < tokens.expires_at and rejected is None:
@@ -153,11 +154,26 @@ class TokenManager:
             await self._sessions.delete(sid)
             raise SessionEnded("the access token expired and there is no refresh token")
         try:
-            fresh = await self._grant(tokens, tokens.refresh_token, now)
+            async with asyncio.timeout_at(deadline):
+                fresh = await self._grant(tokens, tokens.refresh_token, now)
         except TokenRequestFailed as exc:
             return await self._refused(sid, tokens.refresh_token, exc)
+        except TimeoutError:
+            raise ProviderUnavailable(
+                f"the refresh grant had no answer within {self.grant_deadline:g} s"
+            ) from None
+        return await self._keep(session, tokens, fresh)
+
+    async def _keep(self, session: Session, tokens: TokenSet, fresh: TokenSet) -> TokenSet:
+        """Store a grant's answer. Its refresh token may have replaced the one sent (rotation),
+        so it is stored even when its ID token cannot be checked now (the provider's keys out of
+        reach): then without that ID token, the session's claims unchanged."""
         merged = tokens.updated(fresh)
-        claims = await self._refreshed_claims(session, fresh)
+        try:
+            claims = await self._refreshed_claims(session, fresh)
+        except ProviderError as exc:
+            log.warning("refreshed sub=%s without its new ID token (%s)", session.sub, exc.code)
+            merged, claims = replace(merged, id_token=tokens.id_token), None
         session = self._sessions.with_tokens(session, merged)
         if claims is not None:
             session = _with_claims(session, claims)
@@ -243,8 +259,8 @@ def _check_same_login(login: dict[str, object], refreshed: dict[str, object]) ->
     """:class:`InvalidIdToken` when ``refreshed`` names another party than the login's."""
     for name in _SAME_AS_LOGIN:
         before, after = login.get(name), refreshed.get(name)
-        if name == "aud":
-            before, after = _audiences(before), _audiences(after)
+        if name == "aud":  # a string and a one-element list name the same audience
+            before, after = frozenset(audience_list(before)), frozenset(audience_list(after))
         if before != after:
             raise InvalidIdToken(
                 f"the refreshed ID token's {name} differs from the login's",
@@ -253,11 +269,9 @@ def _check_same_login(login: dict[str, object], refreshed: dict[str, object]) ->
             )
 
 
-def _audiences(aud: object) -> frozenset[object]:
-    """``aud`` as a set: a string and a one-element list name the same audience."""
-    if isinstance(aud, list):
-        return frozenset(a for a in aud if isinstance(a, str))
-    return frozenset([aud]) if aud is not None else frozenset()
+def _change(name: str, before: object, after: object) -> str:
+    """``name (before -> after)``, each value cut short: the provider's values are unbounded."""
+    return f"{name} ({before!r:.100} -> {after!r:.100})"
 
 
 def _with_claims(session: Session, id_claims: dict[str, object]) -> Session:
@@ -267,7 +281,10 @@ def _with_claims(session: Session, id_claims: dict[str, object]) -> Session:
         log.info(
             "the refreshed ID token of sub=%s changes %s; the session keeps its login's",
             session.sub,
-            ", ".join(f"{n} ({session.claims.get(n)!r} -> {id_claims[n]!r})" for n in moved),
+            # The provider's values, cut short: a log line is no place for an unbounded claim.
+            ", ".join(
+                f"{n} ({session.claims.get(n)!r:.100} -> {id_claims[n]!r:.100})" for n in moved
+            ),
         )
     dropped = VALIDATION_ONLY_CLAIMS.union(_LOGIN_EVENT)
     kept = {k: v for k, v in id_claims.items() if k not in dropped}

@@ -36,11 +36,11 @@ from typing import Any, Literal, get_args
 
 import httpx
 
-from ._config import OIDCConfig
+from ._config import OIDCConfig, allowed_endpoint
 from ._dpop import DPoPKey, DPoPNonces, send_with_nonce
 from ._errors import ConfigurationError, ProviderError, ProviderUnavailable
 from ._http import fetch, json_object
-from ._provider import Provider, ProviderMetadata, _acceptable_url
+from ._provider import Provider, ProviderMetadata
 from ._single_flight import SingleFlight
 from ._tokens import TokenSet, _token_error, post_authenticated
 from .httpx_auth import SessionAuth
@@ -98,7 +98,9 @@ class ClientCredentials:
             )
         if isinstance(scopes, str):
             raise ConfigurationError("scopes must be a sequence of scope names, not a string")
-        if token_endpoint is not None and not _acceptable_url(token_endpoint, config):
+        if token_endpoint is not None and not allowed_endpoint(
+            token_endpoint, config.allow_insecure_http
+        ):
             raise ConfigurationError(
                 "token_endpoint must be an https URL (http only with allow_insecure_http)",
                 actual=token_endpoint,

@@ -81,10 +81,8 @@ async def kit_factory(
 
 
 @pytest.fixture
-async def kit(kit_factory: Callable[..., OIDCAuth]) -> AsyncIterator[OIDCAuth]:
-    auth = kit_factory()
-    yield auth
-    await auth.http.aclose()
+def kit(kit_factory: Callable[..., OIDCAuth]) -> OIDCAuth:
+    return kit_factory()  # closed by kit_factory
 
 
 async def login(kit: OIDCAuth, op: FakeOP, **tamper: str) -> LoginResult:

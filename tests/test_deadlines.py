@@ -8,6 +8,7 @@ that does exactly that, and check the outcome (503 ``provider_unavailable``), ne
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from oidc_kit import MemoryStore, ProviderUnavailable, TokenSet
+from oidc_kit._config import allowed_endpoint
 from oidc_kit._errors import ResponseTooLarge
 from oidc_kit._http import fetch
 from oidc_kit._provider import Provider
@@ -33,9 +35,13 @@ class TricklingServer:
     """Answers every request with a JSON body sent one byte per ``interval`` (for at most a
     few seconds: long past the deadline, short enough that a test without the fix ends)."""
 
-    def __init__(self, body: bytes, interval: float = 0.02) -> None:
+    def __init__(
+        self, body: bytes, interval: float = 0.02, *, chunked: bool = False, extra: str = ""
+    ) -> None:
         self.body = body
         self.interval = interval
+        self.chunked = chunked
+        self.extra = extra  # more header lines
         self.requests = 0
         self._server: asyncio.Server | None = None
 
@@ -52,15 +58,25 @@ class TricklingServer:
         self.requests += 1
         try:
             await reader.readuntil(b"\r\n\r\n")
+            length = (
+                "Transfer-Encoding: chunked"
+                if self.chunked
+                else f"Content-Length: {len(self.body)}"
+            )
             head = (
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(self.body)}\r\nConnection: close\r\n\r\n"
+                f"{length}\r\n{self.extra}Connection: close\r\n\r\n"
             )
             writer.write(head.encode())
-            for i in range(len(self.body)):
-                writer.write(self.body[i : i + 1])
+            step = 1 if self.interval else 4096
+            for i in range(0, len(self.body), step):
+                piece = self.body[i : i + step]
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if self.chunked else piece)
                 await writer.drain()
                 await asyncio.sleep(self.interval)
+            if self.chunked:
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -99,6 +115,38 @@ async def test_an_answer_over_the_size_limit_is_refused(http: httpx.AsyncClient)
     assert info.value.code == "response_too_large"
 
 
+async def test_a_chunked_answer_is_cut_off_at_the_size_limit(http: httpx.AsyncClient) -> None:
+    # No Content-Length to refuse up front: the count while reading must stop it.
+    big = b"[" + b"0," * 5000 + b"0]"
+    async with TricklingServer(big, interval=0, chunked=True) as url:
+        with pytest.raises(ResponseTooLarge):
+            await fetch(http, "GET", f"{url}/big", what="jwks_uri", deadline=5, max_bytes=1000)
+        small = await fetch(http, "GET", f"{url}/big", what="jwks_uri", deadline=5)
+    assert len(small.json()) == 5001
+
+
+async def test_a_compressed_answer_is_refused(http: httpx.AsyncClient) -> None:
+    # 1 MiB of zeros is 1 KiB of gzip: a limit on the decoded size would come too late.
+    bomb = gzip.compress(b"0" * 2**20)
+    server = TricklingServer(bomb, interval=0, extra="Content-Encoding: gzip\r\n")
+    async with server as url:
+        with pytest.raises(ResponseTooLarge, match="compressed"):
+            await fetch(http, "GET", f"{url}/jwks", what="jwks_uri", deadline=5)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://op.test:abc/revoke", "https://op\x00.test/revoke", "https://op.test/a b"],
+)
+def test_an_endpoint_that_is_no_url_is_refused(url: str) -> None:
+    assert not allowed_endpoint(url, allow_insecure_http=False)
+
+
+async def test_a_url_httpx_cannot_send_is_a_503_not_a_500(http: httpx.AsyncClient) -> None:
+    with pytest.raises(ProviderUnavailable):
+        await fetch(http, "POST", "https://op.test:abc/revoke", what="revocation", deadline=1)
+
+
 async def test_logins_waiting_on_a_trickling_discovery_get_503_and_share_one_fetch(
     http: httpx.AsyncClient,
 ) -> None:
@@ -135,28 +183,50 @@ async def test_nobody_waits_behind_a_stuck_discovery_longer_than_the_timeout(
     assert started == 1
 
 
+async def test_a_stuck_jwks_fetch_is_shared_and_nobody_waits_longer_than_the_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = make_config(http_timeout=DEADLINE)
+    provider = Provider(config, httpx.AsyncClient(transport=FakeOP().transport()))
+    await provider.metadata()
+    started = 0
+
+    async def stuck() -> None:
+        nonlocal started
+        started += 1
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(provider, "_fetch_keys", stuck)
+    # Five ID tokens with a kid the kit has not seen: one refetch for them all.
+    waiters = [provider.keys("new-kid", "RS256", from_provider=True) for _ in range(5)]
+    outcomes = await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), 10)
+    assert all(isinstance(o, ProviderUnavailable) for o in outcomes)
+    assert started == 1
+
+
 async def test_the_refresh_lease_outlives_the_longest_refresh(
     op: FakeOP, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Two processes must never both send a session's refresh token: a refresh still running
-    # when its lease expires would let another process start a second one. So a refresh is cut
-    # off at its deadline, which the lease outlives.
+    # Two processes must never both send a session's refresh token: a grant still running when
+    # its lease expires would let another process send a second one. So a grant without an
+    # answer is cut off at its deadline, which the lease outlives with room for the work after
+    # a grant.
     config = make_config(http_timeout=0.05)
     store = MemoryStore()
     http = httpx.AsyncClient(transport=op.transport())
     sessions = Sessions(config, store, clock)
     manager = TokenManager(config, Provider(config, http, clock), sessions, http, clock)
-    assert manager.lease_ttl > manager.refresh_deadline
-    session = await _session(sessions, op, clock)
+    assert manager.lease_ttl >= manager.grant_deadline + 3 * config.http_timeout
+    session = await _session(sessions, clock)
     lease_held_when_cut_off: list[bool] = []
 
-    async def never_ends(*args: object) -> None:
+    async def never_answered(*args: object) -> None:
         try:
             await asyncio.Event().wait()
         finally:
             lease_held_when_cut_off.append(await store.get(f"lease:{session.sid}") is not None)
 
-    monkeypatch.setattr(manager, "_refresh_held", never_ends)
+    monkeypatch.setattr(manager, "_grant", never_answered)
     with pytest.raises(ProviderUnavailable):
         await asyncio.wait_for(manager.refresh(session), 10)
     assert lease_held_when_cut_off == [True]  # cut off while the lease was still ours
@@ -164,7 +234,7 @@ async def test_the_refresh_lease_outlives_the_longest_refresh(
     assert await sessions.load(session.sid) is not None  # the session is kept: a 503
 
 
-async def _session(sessions: Sessions, op: FakeOP, clock: Clock) -> Session:
+async def _session(sessions: Sessions, clock: Clock) -> Session:
     tokens = TokenSet("at-1", "Bearer", clock() + 3600, clock(), refresh_token="rt-1")
     claims = {"iss": make_config().issuer, "sub": "user-1"}
     return await sessions.create(tokens, claims, None)

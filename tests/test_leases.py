@@ -96,7 +96,9 @@ async def test_a_waiter_uses_the_holders_result_without_a_grant(op: FakeOP, cloc
     waiting = asyncio.create_task(waiter.tokens.tokens(session))
     await asyncio.sleep(0.1)
     assert not waiting.done()  # it waits for the holder
-    fresh = await holder.tokens._refresh_held(session, holder.sessions.tokens(session), None)
+    deadline = asyncio.get_running_loop().time() + 60
+    tokens = holder.sessions.tokens(session)
+    fresh = await holder.tokens._refresh_held(session, tokens, None, deadline)
     await store.delete_if(lease, b"holder")
     assert (await asyncio.wait_for(waiting, 5)).access_token == fresh.access_token
     assert refresh_grants(op) == 1

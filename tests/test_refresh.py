@@ -551,6 +551,34 @@ async def test_refreshed_claims_drop_the_same_claims_as_the_login(
     assert "nonce" not in stored.claims
 
 
+async def test_a_grant_answered_is_kept_when_its_id_token_cannot_be_checked_now(
+    kit: OIDCAuth, op: FakeOP, clock: Clock
+) -> None:
+    # The provider rotated the refresh token: losing its answer would end the session at the
+    # next refresh (invalid_grant), or revoke the whole grant at providers detecting reuse.
+    session = await new_session(kit, op)
+    before = kit.sessions.tokens(session)
+    clock.advance(DUE)
+    op.sign_key = op.key = rsa_key("rotated")  # a new kid: the JWKS must be fetched again...
+    real = op.handle
+
+    def jwks_down(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/jwks":  # ...and it cannot be, right now
+            return httpx.Response(503)
+        return real(request)
+
+    op.handle = jwks_down  # type: ignore[method-assign]
+    fresh = await kit.tokens.tokens(session)
+
+    stored = await kit.sessions.load(session.sid)
+    assert stored is not None
+    kept = kit.sessions.tokens(stored)
+    assert kept.refresh_token == fresh.refresh_token != before.refresh_token
+    assert kept.access_token == fresh.access_token != before.access_token
+    assert kept.id_token == before.id_token  # the unchecked one is not kept
+    assert stored.claims == session.claims
+
+
 async def test_a_refresh_without_a_refresh_token_keeps_the_old_one(
     kit: OIDCAuth, op: FakeOP, clock: Clock
 ) -> None:

@@ -8,10 +8,12 @@ memory nor push out the sessions of users who are logged in:
   pending logins, never anything else;
 - everything else (sessions, leases, indexes) is capped at ``max_entries``.
 
-A write of a new key into a full table first sweeps out expired entries, then, if the table is
-still full, evicts the entries written longest ago (dict order; rewriting a key, as every
-session update does, counts as writing it anew). A sweep scans every entry, so sweeps are
-rationed to one per ``max(1000, entries)`` writes: writes stay O(1) on average.
+Expired entries go in sweeps, which scan every entry and so are rationed: both tables are swept
+after ``max(1000, entries)`` writes to the store (so abandoned logins go even when only sessions
+are written afterwards), and a full table is swept at most once per tenth of its capacity in
+writes to it. A write of a new key into a full table then evicts the entries written longest
+ago (dict order; rewriting a key, as every session update does, counts as writing it anew).
+Writes stay O(1) on average.
 """
 
 from __future__ import annotations
