@@ -1,12 +1,12 @@
 """The authorization-code flow with PKCE: start a login, finish it at the callback.
 
 A login transaction (state, nonce, PKCE verifier, where to go next) is kept in the store
-under a hash of its ``state``, and bound to the browser that started it by a random binding id
-carried in a short-lived signed cookie. At the callback it is read and checked against the
-browser's binding first, and only then taken (deleted in one atomic step, one winner), so it
-works once, and a callback from another browser leaves it for the browser that started it. A
-callback from another browser, a replay, or one arriving after ``login_timeout`` fails with
-``invalid_state``.
+under a hash of its ``state``, and bound to the browser that started it by a random binding id,
+fresh at every start, which a short-lived signed cookie keeps with the browser's other recent
+ones. At the callback it is read and checked against the browser's bindings first, and only
+then taken (deleted in one atomic step, one winner), so it works once, and a callback from
+another browser leaves it for the browser that started it. A callback from another browser, a
+replay, or one arriving after ``login_timeout`` fails with ``invalid_state``.
 """
 
 from __future__ import annotations
@@ -297,19 +297,23 @@ class LoginFlow:
         """Whether a session with these claims meets a route's step-up requirements, now."""
         return step_up.satisfied_by(claims, self._clock(), self._config.clock_leeway)
 
-    async def finish(self, params: Mapping[str, Sequence[str]], binding: str | None) -> LoginResult:
+    async def finish(
+        self, params: Mapping[str, Sequence[str]], binding: str | Sequence[str] | None
+    ) -> LoginResult:
         """Validate a callback's parameters, exchange the code, validate the ID token."""
         return await self.complete(await self.take(params, binding), params)
 
     async def take(
-        self, params: Mapping[str, Sequence[str]], binding: str | None
+        self, params: Mapping[str, Sequence[str]], binding: str | Sequence[str] | None
     ) -> LoginTransaction:
         """The transaction a callback's ``state`` names, checked to belong to this browser,
         then taken (it works once), then checked to be recent.
 
-        A callback with an unknown state, or from another browser, takes nothing: whoever
-        learns a victim's ``state`` cannot end the victim's login with it."""
-        return await self._take_transaction(_single(params, "state"), binding)
+        ``binding`` is the browser's binding, or its recent bindings (the login cookie's):
+        the transaction must have been started with one of them. A callback with an unknown
+        state, or from another browser, takes nothing: whoever learns a victim's ``state``
+        cannot end the victim's login with it."""
+        return await self._take_transaction(_single(params, "state"), _bindings(binding))
 
     async def complete(
         self, txn: LoginTransaction, params: Mapping[str, Sequence[str]]
@@ -360,7 +364,9 @@ class LoginFlow:
         provider_sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
         return LoginResult(tokens, merged, txn.next_path, provider_sid)
 
-    async def _take_transaction(self, state: str | None, binding: str | None) -> LoginTransaction:
+    async def _take_transaction(
+        self, state: str | None, bindings: Sequence[str]
+    ) -> LoginTransaction:
         if not state:
             raise InvalidState("the callback has no state")
         key = _txn_key(state)
@@ -368,7 +374,7 @@ class LoginFlow:
         if raw is None:
             raise InvalidState("unknown, expired or already used state")
         txn = LoginTransaction.decode(raw)
-        if binding is None or not secrets.compare_digest(binding.encode(), txn.binding.encode()):
+        if not _is_one_of(txn.binding, bindings):
             raise InvalidState("this login was not started by this browser")
         if not secrets.compare_digest(state.encode(), txn.state.encode()):
             raise InvalidState("state mismatch")
@@ -440,6 +446,23 @@ class LoginFlow:
                 "the userinfo sub differs from the ID token's", expected=sub, actual=body.get("sub")
             )
         return body
+
+
+def _bindings(binding: str | Sequence[str] | None) -> tuple[str, ...]:
+    """One binding or several, as a tuple (a ``str`` is itself a sequence of characters)."""
+    if binding is None:
+        return ()
+    if isinstance(binding, str):
+        return (binding,)
+    return tuple(binding)
+
+
+def _is_one_of(expected: str, candidates: Sequence[str]) -> bool:
+    """Whether ``expected`` is among ``candidates``: every one compared in constant time."""
+    found = False
+    for candidate in candidates:
+        found |= secrets.compare_digest(candidate.encode(), expected.encode())
+    return found
 
 
 def _single(params: Mapping[str, Sequence[str]], name: str) -> str | None:

@@ -26,7 +26,7 @@ from ._errors import SessionEnded
 from ._tokens import TokenSet
 from .stores import SessionStore
 
-__all__ = ["CookieSigner", "Session", "Sessions", "new_id"]
+__all__ = ["LOGIN_BINDINGS", "CookieSigner", "Session", "Sessions", "new_id"]
 
 log = logging.getLogger("oidc_kit")
 
@@ -38,6 +38,12 @@ _TOUCH_INTERVAL = 60.0
 _VERIFIED_CACHE = 4096
 #: Decoded records kept (about 4 KB each): the sessions active right now.
 _DECODED_CACHE = 1024
+#: Login bindings a login cookie keeps: a browser's logins under way at once (tabs). A further
+#: login start pushes out the oldest, whose callback then fails with ``invalid_state``.
+LOGIN_BINDINGS = 5
+#: Between the bindings in a login cookie: cookie-safe (no quoting in ``Set-Cookie``), and
+#: neither in ``secrets.token_urlsafe``'s alphabet nor itsdangerous's ``.`` separator.
+_BINDING_SEP = "~"
 
 
 def new_id() -> str:
@@ -175,14 +181,28 @@ class CookieSigner:
             return None
 
     def sign_login(self, binding: str) -> str:
+        """One short-lived signed value (the logout cookie's ``state``)."""
         return self._login.sign(binding).decode()
 
     def login_binding(self, cookie: str) -> str | None:
-        """The login binding in a login cookie, ``None`` when forged or older than allowed."""
+        """The value :meth:`sign_login` signed, ``None`` when forged or older than allowed."""
         try:
             return self._login.unsign(cookie, max_age=self._login_max_age).decode()
         except (BadSignature, UnicodeError):
             return None
+
+    def sign_login_bindings(self, bindings: Sequence[str]) -> str:
+        """The login cookie: this browser's most recent bindings, newest first, the first
+        :data:`LOGIN_BINDINGS` of ``bindings`` kept."""
+        return self.sign_login(_BINDING_SEP.join(bindings[:LOGIN_BINDINGS]))
+
+    def login_bindings(self, cookie: str) -> list[str]:
+        """The bindings in a login cookie, newest first; none when it is forged or older than
+        ``login_timeout`` (a cookie of one binding, as older versions wrote, gives that one)."""
+        value = self.login_binding(cookie)
+        if not value:
+            return []
+        return [b for b in value.split(_BINDING_SEP) if b][:LOGIN_BINDINGS]
 
 
 class Sessions:

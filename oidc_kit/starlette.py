@@ -229,8 +229,12 @@ class OIDCAuth:
             return error_response(request, refusal, self.json_paths)
         next_path = safe_next_path(request.query_params.get("next"))
         existing = request.cookies.get(self.login_cookie)
-        # One binding per browser, reused, so logins started in two tabs both complete.
-        binding = (existing and self.cookies.login_binding(existing)) or new_id()
+        # A fresh binding at every start, never one read from a cookie: a cookie planted in
+        # the victim's browser (http, no __Host- prefix) must not bind the victim's login to
+        # a binding the planter holds. The cookie keeps the browser's last few bindings, so
+        # logins started in several tabs all complete.
+        binding = new_id()
+        bindings = [binding, *(self.cookies.login_bindings(existing) if existing else [])]
         url = await client.flow.start(
             binding,
             next_path,
@@ -243,15 +247,15 @@ class OIDCAuth:
         self.set_cookie(
             response,
             self.login_cookie,
-            self.cookies.sign_login(binding),
+            self.cookies.sign_login_bindings(bindings),
             max_age=self.config.login_timeout,
             cross_site=self._cross_site_login_cookie,
         )
         return response
 
     async def _callback(self, request: Request) -> Response:
-        # The login cookie is left alone, failure or success: it holds the browser's one
-        # binding, which the logins of other tabs still need (it expires after login_timeout).
+        # The login cookie is left alone, failure or success: it holds the browser's recent
+        # bindings, which the logins of other tabs still need (it expires after login_timeout).
         # A failed callback ends at most the transaction its own state names, and only when
         # this browser started it (LoginFlow.take).
         raw = request.cookies.get(self.login_cookie)
@@ -261,9 +265,9 @@ class OIDCAuth:
                 # A cross-site form_post without our SameSite=Lax cookie: once more, same-origin.
                 arrived_at = self.clients.at_redirect_uri(request.path_params.get("provider"))
                 return repost_page(arrived_at.flow.redirect_uri, params)
-            binding = self.cookies.login_binding(raw) if raw else None
+            bindings = self.cookies.login_bindings(raw) if raw else []
             params = without_marker(params)
-            txn = await self.flow.take(params, binding)
+            txn = await self.flow.take(params, bindings)
             client = self.clients.for_transaction(txn, request.path_params.get("provider"))
             result = await client.flow.complete(txn, params)
         except ClientDisconnect:

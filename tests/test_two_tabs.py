@@ -1,9 +1,10 @@
 """Logins in several tabs of one browser, and callbacks that are not theirs (issue 13, item 8).
 
-The login cookie holds one binding per browser, shared by the logins of all its tabs: no
-callback deletes it. A failed or stray callback ends at most its own transaction, and a
-transaction is taken from the store only once the callback has shown it comes from the browser
-that started it: whoever learns a victim's ``state`` cannot end the victim's login.
+The login cookie holds the browser's recent bindings, a fresh one per login start
+(tests/test_login_binding.py), so the logins of all its tabs complete: no callback deletes it.
+A failed or stray callback ends at most its own transaction, and a transaction is taken from
+the store only once the callback has shown it comes from the browser that started it: whoever
+learns a victim's ``state`` cannot end the victim's login.
 """
 
 from __future__ import annotations
