@@ -190,7 +190,7 @@ class Provider:
     async def _discover(self) -> ProviderMetadata:
         # Discovery and its RFC 8414 complement share one http_timeout: still one bounded wait.
         deadline = time.monotonic() + self._config.http_timeout
-        url = self._config.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        url = discovery_url(self._config.issuer)
         response = await fetch(
             self._http, "GET", url, what="discovery", deadline=self._config.http_timeout
         )
@@ -202,6 +202,11 @@ class Provider:
             remaining = deadline - time.monotonic()
             oauth = await fetch_oauth_metadata(self._http, self._config, remaining)
         return _parse_metadata(doc, self._config, oauth)
+
+
+def discovery_url(issuer: str) -> str:
+    """``{issuer}/.well-known/openid-configuration``: where the kit reads discovery."""
+    return issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
 #: The endpoints read from discovery only.
@@ -232,7 +237,7 @@ def _parse_metadata(
         value = doc.get(name)
         if value is None and not required:
             return None
-        if not isinstance(value, str) or not _acceptable_url(value, config):
+        if not isinstance(value, str) or not allowed_endpoint(value, config.allow_insecure_http):
             raise DiscoveryError(f"discovery has no usable {name}", actual=value)
         return value
 
@@ -273,11 +278,6 @@ def _parse_metadata(
         introspection_endpoint=located("introspection_endpoint", strict=False),
         endpoint_sources=sources,  # completed by located() above
     )
-
-
-def _acceptable_url(url: str, config: OIDCConfig) -> bool:
-    # The insecure switch covers loopback development only, endpoints included.
-    return allowed_endpoint(url, config.allow_insecure_http)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,10 +32,12 @@ __all__ = [
     "OAUTH_AUTHORIZATION_SERVER",
     "OPENID_CONFIGURATION",
     "SECOND_SOURCE_ENDPOINTS",
+    "OAuthMetadataRead",
     "fetch_oauth_metadata",
     "needs_oauth_metadata",
     "oauth_metadata_url",
     "optional_endpoint",
+    "read_oauth_metadata",
 ]
 
 log = logging.getLogger("oidc_kit")
@@ -68,15 +71,31 @@ def needs_oauth_metadata(discovery: Mapping[str, Any], config: OIDCConfig) -> bo
     )
 
 
-async def fetch_oauth_metadata(
+@dataclass(frozen=True)
+class OAuthMetadataRead:
+    """One read of the issuer's RFC 8414 metadata: the document the kit uses, or why none."""
+
+    #: Where it was looked for (:func:`oauth_metadata_url`).
+    url: str
+    #: The document, when it was read and names the configured issuer.
+    doc: dict[str, Any] | None = None
+    #: Why there is no document (``HTTP 404``, an error's description); None with one.
+    problem: str | None = None
+    #: The document names another issuer: ignored, and worth a warning.
+    foreign: bool = False
+    #: The ``issuer`` a foreign document names (any JSON value; shown, never trusted).
+    foreign_issuer: Any = None
+
+
+async def read_oauth_metadata(
     http: httpx.AsyncClient, config: OIDCConfig, deadline: float
-) -> dict[str, Any] | None:
-    """The issuer's RFC 8414 metadata within ``deadline`` seconds, or ``None`` (logged) when it
-    is missing, unreadable, or names another issuer. Never raises an :class:`OIDCError`."""
+) -> OAuthMetadataRead:
+    """Read the issuer's RFC 8414 metadata within ``deadline`` seconds, under discovery's
+    issuer rule (exactly the configured issuer). Never raises an :class:`OIDCError`, never
+    logs: :func:`fetch_oauth_metadata` logs for the kit, ``oidc-kit doctor`` reports."""
     url = oauth_metadata_url(config.issuer)
     if deadline <= 0:
-        log.info("no time left to read RFC 8414 metadata at %s", url)
-        return None
+        return OAuthMetadataRead(url, problem="no time left to read it")
     try:
         response = await fetch(
             http,
@@ -87,21 +106,31 @@ async def fetch_oauth_metadata(
             headers={"Accept": "application/json"},
         )
         if response.status_code != 200:
-            log.info("no RFC 8414 metadata at %s (HTTP %s)", url, response.status_code)
-            return None
+            return OAuthMetadataRead(url, problem=f"HTTP {response.status_code}")
         doc = json_object(response, DiscoveryError, "RFC 8414 metadata")
     except OIDCError as exc:  # unreachable, too large, not JSON: it is only a second source
-        log.info("no RFC 8414 metadata at %s (%s)", url, exc.code)
-        return None
+        return OAuthMetadataRead(url, problem=exc.description)
     if doc.get("issuer") != config.issuer:
+        return OAuthMetadataRead(url, foreign=True, foreign_issuer=doc.get("issuer"))
+    return OAuthMetadataRead(url, doc)
+
+
+async def fetch_oauth_metadata(
+    http: httpx.AsyncClient, config: OIDCConfig, deadline: float
+) -> dict[str, Any] | None:
+    """The issuer's RFC 8414 metadata within ``deadline`` seconds, or ``None`` (logged) when it
+    is missing, unreadable, or names another issuer. Never raises an :class:`OIDCError`."""
+    read = await read_oauth_metadata(http, config, deadline)
+    if read.foreign:
         log.warning(
             "ignoring the RFC 8414 metadata at %s: its issuer %.200r is not the configured %r",
-            url,
-            doc.get("issuer"),
+            read.url,
+            read.foreign_issuer,
             config.issuer,
         )
-        return None
-    return doc
+    elif read.doc is None:
+        log.info("no RFC 8414 metadata at %s (%s)", read.url, read.problem)
+    return read.doc
 
 
 def optional_endpoint(

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import __version__
+from ._config import _parse
 from ._doctor import DoctorSettings, Report, diagnose
 
 __all__ = ["build_parser", "format_report", "main"]
@@ -97,6 +98,16 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         default=[],
         help="a scope for the grant (repeat it, or separate scopes with spaces)",
     )
+    _add_app_settings(doctor)
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.add_argument(
+        "--timeout", type=_seconds, default=10.0, help="seconds per HTTP request (default 10)"
+    )
+    doctor.set_defaults(run=_run_doctor, check_usage=lambda args: _check_doctor(doctor, args))
+
+
+def _add_app_settings(doctor: argparse.ArgumentParser) -> None:
+    """The app's settings the doctor judges by, each defaulting to the app's variable."""
     doctor.add_argument(
         "--allow-insecure-http",
         action="store_true",
@@ -107,6 +118,13 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         action="store_true",
         default=os.environ.get("OIDC_PROFILE", "").strip() == "fapi2",
         help="check what the FAPI 2.0 profile needs (default: OIDC_PROFILE=fapi2)",
+    )
+    doctor.add_argument(
+        "--id-token-algs",
+        type=_alg_list,
+        default=os.environ.get("OIDC_ID_TOKEN_ALGS", "").strip() or None,
+        help="the ID-token algorithms the app allows, comma- or space-separated "
+        "(default: $OIDC_ID_TOKEN_ALGS, else the kit's)",
     )
     doctor.add_argument(
         "--id-token-alg",
@@ -121,11 +139,6 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
             help=f"the {name} endpoint the app configures instead of the provider's "
             f"(default: $OIDC_{name.upper()}_ENDPOINT)",
         )
-    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
-    doctor.add_argument(
-        "--timeout", type=_seconds, default=10.0, help="seconds per HTTP request (default 10)"
-    )
-    doctor.set_defaults(run=_run_doctor, check_usage=lambda args: _check_doctor(doctor, args))
 
 
 def _check_doctor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -142,6 +155,14 @@ def _issuer(value: str) -> str:
     if parts.query or parts.fragment:
         raise argparse.ArgumentTypeError(f"an issuer has no query or fragment: {value!r}")
     return value
+
+
+def _alg_list(value: str) -> tuple[str, ...]:
+    """``--id-token-algs``, read as ``OIDCConfig.from_env`` reads ``OIDC_ID_TOKEN_ALGS``."""
+    algs = _parse("id_token_algs", value)
+    if not isinstance(algs, tuple) or not algs:
+        raise argparse.ArgumentTypeError(f"no algorithm in {value!r}")
+    return tuple(str(alg) for alg in algs)
 
 
 def _seconds(value: str) -> float:
@@ -166,11 +187,13 @@ def _run_doctor(
         scopes=tuple(dict.fromkeys(s for value in args.scope for s in value.split())),
         allow_insecure_http=args.allow_insecure_http,
         fapi2=args.fapi2,
+        id_token_algs=args.id_token_algs,
         id_token_alg=args.id_token_alg,
         revocation_endpoint=args.revocation_endpoint,
         introspection_endpoint=args.introspection_endpoint,
+        timeout=args.timeout,
     )
-    report = asyncio.run(_diagnose(settings, transport, args.timeout))
+    report = asyncio.run(_diagnose(settings, transport))
     if args.json:
         print(json.dumps(report.as_dict(), indent=2), file=out)
     else:
@@ -178,11 +201,10 @@ def _run_doctor(
     return 0 if report.ok else 1
 
 
-async def _diagnose(
-    settings: DoctorSettings, transport: httpx.AsyncBaseTransport | None, seconds: float
-) -> Report:
+async def _diagnose(settings: DoctorSettings, transport: httpx.AsyncBaseTransport | None) -> Report:
     headers = {"User-Agent": f"oidc-kit/{__version__} doctor"}
-    async with httpx.AsyncClient(transport=transport, timeout=seconds, headers=headers) as http:
+    timeout = settings.timeout
+    async with httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers) as http:
         return await diagnose(settings, http)
 
 

@@ -36,7 +36,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
-from oidc_kit._doctor import DoctorSettings, check_fapi2, diagnose, judge_jwks
+from oidc_kit import OIDCConfig
+from oidc_kit._doctor import DoctorSettings, diagnose
+from oidc_kit._doctor.discovery import check_fapi2
+from oidc_kit._doctor.keys import judge_jwks
+from oidc_kit._http import MAX_RESPONSE_BYTES
 from oidc_kit._provider import MAX_JWKS_BYTES, MAX_JWKS_KEYS
 from oidc_kit.cli import main
 from oidc_kit.testing import SandboxClient, SandboxProvider
@@ -411,6 +415,21 @@ def test_a_plain_http_issuer_fails(doctor: Callable[..., Run]) -> None:
     assert "/token" not in transport.paths
 
 
+def test_an_endpoint_the_kit_would_not_call_fails_tls(
+    doctor: Callable[..., Run], proxy: Tampered
+) -> None:
+    """The kit's own rule (``allowed_endpoint``) decides which endpoints pass: an https URL
+    whose port is no number is refused by the kit, so the doctor fails it too."""
+    bad = "https://op.test:notaport/userinfo"
+    proxy.discovery = edit(userinfo_endpoint=bad)
+    run = doctor(*FULL)
+    assert run.code == 1
+    assert run.status("tls") == "fail"
+    assert f"userinfo_endpoint {bad!r}" in run.detail("tls")
+    assert run.status("endpoints") == "skip"
+    assert "discovery has no usable userinfo_endpoint" in run.detail("endpoints")
+
+
 BROKEN_JWKS = {
     "1024-bit RSA only": (keys(_WEAK), "no usable keys", "RSA keys need at least 2048 bits"),
     "encryption keys only": (keys(rsa(kid="e", use="enc")), "no usable keys", "use 'enc'"),
@@ -480,6 +499,33 @@ def test_a_broken_jwks_fails(
         (["RS256"], ("--id-token-alg", "ES256"), "warn", "which the provider does not advertise"),
         (["RS256"], ("--id-token-alg", "none"), "fail", "--id-token-alg none: "),
         (["PS256"], ("--fapi2", "--id-token-alg", "RS256"), "fail", "fapi2 profile allows only"),
+        # The app's allowlist (--id-token-algs, OIDC_ID_TOKEN_ALGS), as the kit takes it.
+        (
+            ["RS256", "ES256"],
+            ("--id-token-algs", "ES256"),
+            "ok",
+            "ID and logout tokens in ES256 (the provider's RS256, ES256 ∩ ES256)",
+        ),
+        (["RS256"], ("--id-token-algs", "ES256,PS256"), "fail", "the kit accepts ES256, PS256"),
+        (
+            ["RS256"],
+            ("--id-token-algs", "RS256 none"),
+            "fail",
+            "--id-token-algs RS256 none: ID token algorithm 'none' is not allowed",
+        ),
+        (["HS256", "RS256"], ("--id-token-algs", "HS256"), "ok", "ID and logout tokens in HS256"),
+        (
+            ["PS256"],
+            ("--fapi2", "--id-token-algs", "RS256,PS256"),
+            "fail",
+            "--id-token-algs RS256 PS256: the fapi2 profile allows only PS256, ES256 and EdDSA",
+        ),
+        (
+            ["RS256", "ES256"],
+            ("--id-token-algs", "RS256", "--id-token-alg", "ES256"),
+            "ok",
+            "ID and logout tokens in ES256 (registered",
+        ),
     ],
 )
 def test_the_algorithms_check_shows_the_effective_set(
@@ -507,6 +553,36 @@ def test_the_registered_alg_comes_from_oidc_id_token_alg(
     assert run.detail("algorithms").startswith("ID and logout tokens in PS256 (registered")
 
 
+def test_the_allowlist_comes_from_oidc_id_token_algs_read_as_the_kit_reads_it(
+    doctor: Callable[..., Run], proxy: Tampered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commas and spaces, as ``OIDCConfig.from_env`` reads the variable: the doctor's
+    effective set is the app's."""
+    raw = " ES256, PS256 "
+    app = OIDCConfig.from_env(
+        {"OIDC_ID_TOKEN_ALGS": raw, "SESSION_SECRET": "s" * 32},
+        issuer=ISSUER,
+        client_id=CLIENT_ID,
+        base_url="https://app.test",
+    )
+    monkeypatch.setenv("OIDC_ID_TOKEN_ALGS", raw)
+    proxy.discovery = edit(id_token_signing_alg_values_supported=["RS256", "PS256", "ES256"])
+    run = doctor("--json")
+    assert app.id_token_algs == ("ES256", "PS256")
+    assert run.detail("algorithms") == (
+        "ID and logout tokens in ES256, PS256 (the provider's RS256, PS256, ES256 ∩ ES256, PS256)"
+    )
+    # The sandbox's key is for RS256 only (its alg): the JWKS is judged for the app's set.
+    assert run.status("jwks") == "fail"
+    assert "(RSA 2048 bits): fits none of ES256, PS256" in run.detail("jwks")
+    # The option wins over the variable.
+    assert (
+        doctor("--json", "--id-token-algs", "RS256")
+        .detail("algorithms")
+        .startswith("ID and logout tokens in RS256 (the provider's RS256, PS256, ES256 ∩ RS256)")
+    )
+
+
 def test_the_jwks_is_judged_for_the_effective_algorithms(
     doctor: Callable[..., Run], proxy: Tampered
 ) -> None:
@@ -515,6 +591,9 @@ def test_the_jwks_is_judged_for_the_effective_algorithms(
     proxy.discovery = edit(id_token_signing_alg_values_supported=["RS256", "ES256"])
     assert doctor("--json").status("jwks") == "ok"
     run = doctor("--json", "--id-token-alg", "ES256")
+    assert run.status("jwks") == "fail"
+    assert "fits none of ES256" in run.detail("jwks")
+    run = doctor("--json", "--id-token-algs", "ES256")
     assert run.status("jwks") == "fail"
     assert "fits none of ES256" in run.detail("jwks")
 
@@ -801,6 +880,7 @@ def test_any_answer_gives_a_report(doc: Doc, jwks: Doc, date: str | None) -> Non
         ["doctor", "--issuer", ISSUER, "--client-id", CLIENT_ID, "--scope", "accounts:read"],
         ["doctor", "--issuer", ISSUER, "--client-id", CLIENT_ID, "--timeout", "soon"],
         ["doctor", "--issuer", ISSUER, "--client-id", CLIENT_ID, "--timeout", "0"],
+        ["doctor", "--issuer", ISSUER, "--client-id", CLIENT_ID, "--id-token-algs", " , "],
         ["frobnicate"],
     ],
 )
@@ -984,6 +1064,22 @@ def test_no_rfc8414_metadata_is_said_not_failed(
     assert run.status("endpoints") == "ok"
     assert f"no RFC 8414 metadata at {ISSUER}{OAUTH_WELL_KNOWN} (HTTP 404)" in run.detail(
         "endpoints"
+    )
+
+
+def test_rfc8414_metadata_the_kit_would_not_read_is_not_used(
+    doctor: Callable[..., Run], proxy: Tampered
+) -> None:
+    """The doctor reads RFC 8414 metadata with the kit's own reader: a document larger than
+    the kit reads is reported, not used (an endpoint in it is no endpoint the kit knows)."""
+    proxy.discovery = edit(revocation_endpoint=None)
+    doc = {"issuer": ISSUER, "revocation_endpoint": f"{ISSUER}/oauth2/revoke"}
+    doc["padding"] = "x" * (MAX_RESPONSE_BYTES + 1)
+    run = doctor(*FULL, transport=WithOauthMetadata(proxy, doc))
+    assert run.status("revocation") == "warn", run.checks["revocation"]
+    assert run.status("endpoints") == "ok"
+    assert f"no RFC 8414 metadata at {ISSUER}{OAUTH_WELL_KNOWN} (RFC 8414 metadata answered " in (
+        run.detail("endpoints")
     )
 
 

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from oidc_kit import ConfigurationError, MemoryStore, OIDCConfig
-from oidc_kit._rfc8414 import fetch_oauth_metadata, oauth_metadata_url
+from oidc_kit._rfc8414 import fetch_oauth_metadata, oauth_metadata_url, read_oauth_metadata
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import SECRET, Clock, make_config
 from tests.fake_op import CLIENT_ID, DROP, ISSUER, FakeOP
@@ -238,6 +238,26 @@ async def test_no_time_left_means_no_request(source: SecondSource) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(source.handle)) as http:
         assert await fetch_oauth_metadata(http, make_config(), 0) is None
     assert source.requests == []
+
+
+async def test_the_shared_reader_says_why_and_logs_nothing(
+    source: SecondSource, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``read_oauth_metadata`` is the reader the kit and ``oidc-kit doctor`` share (the kit's
+    ``fetch_oauth_metadata`` logs its outcome, the doctor reports it): the document only when
+    it names the issuer exactly, else why not."""
+    caplog.set_level(logging.DEBUG, logger="oidc_kit")
+    assert source.doc is not None
+    async with httpx.AsyncClient(transport=httpx.MockTransport(source.handle)) as http:
+        read = await read_oauth_metadata(http, make_config(), 5)
+        assert (read.url, read.doc, read.problem) == (ISSUER + WELL_KNOWN, source.doc, None)
+        source.doc["issuer"] = ISSUER + "/"
+        read = await read_oauth_metadata(http, make_config(), 5)
+        assert (read.doc, read.foreign, read.foreign_issuer) == (None, True, ISSUER + "/")
+        source.answer = lambda: httpx.Response(404)
+        read = await read_oauth_metadata(http, make_config(), 5)
+        assert (read.doc, read.foreign, read.problem) == (None, False, "HTTP 404")
+    assert caplog.records == []
 
 
 async def test_rfc8414_is_read_once_per_discovery(

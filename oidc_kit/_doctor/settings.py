@@ -1,0 +1,68 @@
+"""What the doctor checks against: the app's settings, and the kit's configuration from them."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._config import OIDCConfig
+
+__all__ = ["DoctorSettings", "kit_config", "unused_fields"]
+
+
+@dataclass(frozen=True)
+class DoctorSettings:
+    """What to check: the provider's issuer and the client as the app would configure it."""
+
+    issuer: str
+    client_id: str
+    #: Never shown: not in ``repr``, and scrubbed from every detail.
+    client_secret: str | None = field(default=None, repr=False)
+    #: The redirect URI to check (``{APP_BASE_URL}/auth/callback``), if any.
+    redirect_uri: str | None = None
+    #: Perform a client-credentials grant (needs ``client_secret``).
+    client_credentials: bool = False
+    #: Scopes for that grant.
+    scopes: tuple[str, ...] = ()
+    #: Accept plain http on loopback hosts, as ``OIDC_ALLOW_INSECURE_HTTP`` does.
+    allow_insecure_http: bool = False
+    #: Check what the FAPI 2.0 profile (``OIDC_PROFILE=fapi2``) needs of the provider.
+    fapi2: bool = False
+    #: The ID-token algorithms the app allows (``OIDC_ID_TOKEN_ALGS``); None: the kit's
+    #: default (the FAPI 2.0 profile's with ``fapi2``).
+    id_token_algs: tuple[str, ...] | None = None
+    #: The client's registered ``id_token_signed_response_alg`` (``OIDC_ID_TOKEN_ALG``): then
+    #: the only algorithm the kit accepts on ID and logout tokens.
+    id_token_alg: str | None = None
+    #: The endpoints the app's configuration sets (``OIDC_REVOCATION_ENDPOINT``,
+    #: ``OIDC_INTROSPECTION_ENDPOINT``), which win over the provider's metadata.
+    revocation_endpoint: str | None = None
+    introspection_endpoint: str | None = None
+    #: Seconds per HTTP request (the kit's ``http_timeout``).
+    timeout: float = 10.0
+
+
+def kit_config(settings: DoctorSettings, **more: Any) -> OIDCConfig:
+    """The kit's configuration for this client, ``more`` fields added; its rules decide where
+    the secret may go. Raises the kit's :class:`~oidc_kit.ConfigurationError` as it would."""
+    fields: dict[str, Any] = {
+        "issuer": settings.issuer,
+        "client_id": settings.client_id,
+        "client_secret": settings.client_secret,
+        "allow_insecure_http": settings.allow_insecure_http,
+        "revocation_endpoint": settings.revocation_endpoint,
+        "introspection_endpoint": settings.introspection_endpoint,
+        "http_timeout": settings.timeout,
+    }
+    return OIDCConfig(**(fields | unused_fields() | more))
+
+
+def unused_fields() -> dict[str, Any]:
+    """The fields ``OIDCConfig`` requires that the doctor never uses: it makes no login and
+    keeps no session."""
+    return {
+        "base_url": "https://doctor.invalid",
+        "session_secrets": (secrets.token_urlsafe(32),),
+        "session_store": "memory://",
+    }
