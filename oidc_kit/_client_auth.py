@@ -3,14 +3,16 @@
 One :class:`ClientAuthentication` per configured client, chosen once from its settings and the
 provider's metadata: ``private_key_jwt`` when it has a key (RFC 7523, OpenID Connect Core 9),
 else ``client_secret_basic``, or ``client_secret_post`` when that is all the provider offers,
-else a public client that sends only its ``client_id``.
+else a public client that sends only its ``client_id``. :class:`ClientAuth` applies it to a
+form request, afresh for every request sent (retries included).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import quote_plus
+from urllib.parse import parse_qsl, quote_plus, urlencode
 
 import httpx
 
@@ -18,7 +20,7 @@ from ._client_key import CLIENT_ASSERTION_TYPE, ClientKey
 from ._config import OIDCConfig
 from ._provider import ProviderMetadata
 
-__all__ = ["ClientAuthentication", "client_authentication"]
+__all__ = ["ClientAuth", "ClientAuthentication", "client_authentication"]
 
 
 class ClientAuthentication(Protocol):
@@ -101,3 +103,36 @@ def client_authentication(
     if meta is not None and meta.token_auth_method == "client_secret_post":
         return ClientSecretPost(config.client_id, config.client_secret)
     return ClientSecretBasic(config.client_id, config.client_secret)
+
+
+class ClientAuth(httpx.Auth):
+    """An ``httpx.Auth`` that adds the client's credentials to a form POST: to its fields, or
+    as HTTP Basic. Each request sent gets them anew from :meth:`authenticate`, so a retry
+    never resends a client assertion, which is good for one request only (RFC 7523 3)."""
+
+    requires_request_body = True  # the form is read to add the credentials to it
+
+    def __init__(self, authentication: ClientAuthentication, clock: Callable[[], float]) -> None:
+        self._authentication = authentication
+        self._clock = clock
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        yield self.authenticate(request)
+
+    def authenticate(self, request: httpx.Request) -> httpx.Request:
+        """A copy of ``request`` (a form POST, left as it is) with new credentials."""
+        fields: dict[str, str] = {}
+        basic = self._authentication.apply(fields, self._clock())
+        form = parse_qsl(request.content.decode("ascii"), keep_blank_values=True)
+        form = [(k, v) for k, v in form if k not in fields]  # e.g. a pushed request's client_id
+        headers = [
+            (k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"
+        ]
+        sent = httpx.Request(
+            request.method,
+            request.url,
+            headers=headers,
+            content=urlencode([*form, *fields.items()]),
+            extensions=request.extensions,
+        )
+        return sent if basic is None else next(basic.auth_flow(sent))

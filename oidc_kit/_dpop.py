@@ -8,6 +8,8 @@ then useless without the key.
 
 A server may demand a nonce it chose (``DPoP-Nonce``): the client remembers the latest one
 per origin and, when a request is refused for want of it, retries that request once.
+:class:`DPoPAuth` is that step, the one place it is written: an ``httpx.Auth`` used for the
+token and PAR endpoints, userinfo, and (through :class:`~oidc_kit.httpx_auth.SessionAuth`) APIs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,16 +29,17 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from ._http import AsyncAuth
+
 __all__ = [
     "DPOP_ALG",
     "PROOF_ERRORS",
+    "DPoPAuth",
     "DPoPKey",
     "DPoPNonces",
     "access_token_hash",
     "challenge_errors",
     "load_key",
-    "send_with_nonce",
-    "wants_nonce",
 ]
 
 DPOP_ALG = "ES256"
@@ -112,25 +115,6 @@ def access_token_hash(access_token: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def wants_nonce(response: httpx.Response) -> bool:
-    """Whether a server refused a request for want of its ``DPoP-Nonce`` (RFC 9449 8, 9).
-
-    An authorization server answers 400 ``use_dpop_nonce`` in its JSON body (read it
-    first); a resource server answers 401 with the error in ``WWW-Authenticate``.
-    """
-    if "dpop-nonce" not in response.headers:
-        return False
-    if response.status_code == 401:
-        return "use_dpop_nonce" in challenge_errors(response)
-    if response.status_code == 400:
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            return False
-        return isinstance(body, dict) and body.get("error") == "use_dpop_nonce"
-    return False
-
-
 def challenge_errors(response: httpx.Response) -> frozenset[str]:
     """The ``error`` codes of a 401's ``WWW-Authenticate`` challenges (RFC 6750 3, RFC 9449
     7.1), read from the headers only: a streaming body stays unread. A server may offer
@@ -169,14 +153,85 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-async def send_with_nonce(
-    send: Callable[[str | None], Awaitable[httpx.Response]], url: str, nonces: DPoPNonces
-) -> httpx.Response:
-    """Send with the server's latest nonce; when it asks for a newer one, once more."""
-    response = await send(nonces.get(url))
-    nonces.remember(url, response)
-    if wants_nonce(response):
-        await response.aread()
-        response = await send(nonces.get(url))
-        nonces.remember(url, response)
-    return response
+class DPoPAuth(AsyncAuth):
+    """An ``httpx.Auth`` that sends each request with a fresh proof of ``key``, and once more
+    (with a new proof) when the server refuses it for want of its nonce.
+
+    With ``access_token`` the server is a resource server (userinfo, an API): the request
+    carries ``Authorization: DPoP <token>`` and the proof its hash (``ath``), and the nonce
+    challenge is a 401 whose ``WWW-Authenticate`` says ``use_dpop_nonce`` (RFC 9449 9; only
+    headers are read, the caller reads the body). Without, it is an authorization server
+    (token, PAR): the challenge is a 400 whose JSON body is ``{"error": "use_dpop_nonce"}``
+    (RFC 9449 8). Either must carry a ``DPoP-Nonce``. Every answer's nonce is kept in
+    ``nonces``, unless a redirect led to another origin.
+
+    ``prepare`` makes each request sent from the caller's, before it is signed: the client's
+    own authentication (:class:`~oidc_kit._client_auth.ClientAuth`), so that a client
+    assertion, good for one request only, is new on the retry too. The request's body is read
+    into memory first (as httpx's ``DigestAuth`` does), so the retry can send it again.
+    """
+
+    def __init__(
+        self,
+        key: DPoPKey,
+        nonces: DPoPNonces,
+        clock: Callable[[], float] = time.time,
+        access_token: str | None = None,
+        *,
+        prepare: Callable[[httpx.Request], httpx.Request] | None = None,
+    ) -> None:
+        self._key = key
+        self._nonces = nonces
+        self._clock = clock
+        self._access_token = access_token
+        self._prepare = prepare
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        await request.aread()  # a retry resends the body: a streamed one must be kept
+        response = yield self._signed(request)
+        if await self._asks_for_nonce(request, response):
+            await response.aread()  # release the connection before the retry
+            response = yield self._signed(request)
+            self._remember(request, response)
+
+    def _signed(self, request: httpx.Request) -> httpx.Request:
+        """The request to send now: prepared afresh, with a new proof and the latest nonce."""
+        sent = self._prepare(request) if self._prepare is not None else request
+        url = str(sent.url)
+        if self._access_token is not None:
+            sent.headers["Authorization"] = f"DPoP {self._access_token}"
+        sent.headers["DPoP"] = self._key.proof(
+            sent.method,
+            url,
+            access_token=self._access_token,
+            nonce=self._nonces.get(url),
+            now=self._clock(),
+        )
+        return sent
+
+    def _remember(self, request: httpx.Request, response: httpx.Response) -> bool:
+        """Keep the answer's nonce; ``False`` when the answer came from another origin (a
+        redirect was followed): it teaches nothing about this server's nonce."""
+        if not _same_origin(request.url, response.url):
+            return False
+        self._nonces.remember(str(request.url), response)
+        return True
+
+    async def _asks_for_nonce(self, request: httpx.Request, response: httpx.Response) -> bool:
+        if not self._remember(request, response) or "dpop-nonce" not in response.headers:
+            return False
+        if self._access_token is not None:
+            return "use_dpop_nonce" in challenge_errors(response)
+        if response.status_code != 400:
+            return False
+        try:
+            body = json.loads(await response.aread())
+        except (ValueError, RecursionError):  # deep nesting raises RecursionError
+            return False
+        return isinstance(body, dict) and body.get("error") == "use_dpop_nonce"
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)

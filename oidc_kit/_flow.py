@@ -29,7 +29,7 @@ from ._algorithms import accepted_algs
 from ._auth_params import checked_login_params
 from ._config import OIDCConfig
 from ._crypto import Sealer, SealError
-from ._dpop import DPoPKey, load_key, send_with_nonce
+from ._dpop import DPoPKey
 from ._errors import (
     AuthorizationFailed,
     InvalidCallback,
@@ -407,30 +407,15 @@ class LoginFlow:
         url = meta.userinfo_endpoint
         if url is None:
             return {}
-        dpop = load_key(tokens.dpop_key) if tokens.dpop_key else None
-
-        async def send(nonce: str | None) -> httpx.Response:
-            headers = {
-                "Authorization": f"{tokens.scheme} {tokens.access_token}",
-                "Accept": "application/json",
-            }
-            if dpop is not None:
-                headers["DPoP"] = dpop.proof(
-                    "GET", url, access_token=tokens.access_token, nonce=nonce, now=self._clock()
-                )
-            return await fetch(
-                self._http,
-                "GET",
-                url,
-                what="userinfo",
-                deadline=self._config.http_timeout,
-                headers=headers,
-            )
-
-        if dpop is None:
-            response = await send(None)
-        else:
-            response = await send_with_nonce(send, url, self._provider.dpop_nonces)
+        response = await fetch(
+            self._http,
+            "GET",
+            url,
+            what="userinfo",
+            deadline=self._config.http_timeout,
+            headers={"Accept": "application/json"},
+            auth=tokens.auth(self._provider.dpop_nonces, self._clock),
+        )
         if response.status_code in (401, 403):
             # Some providers bind access tokens to the API's audience and refuse them here.
             log.warning(

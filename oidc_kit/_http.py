@@ -8,21 +8,23 @@ timeouts restart on each read, so a server that trickles a byte a second would o
 a login for as long as it trickles. The body is read up to a size limit, so a hostile or broken
 endpoint cannot make the kit buffer without bound. Answers are asked for uncompressed
 (``Accept-Encoding: identity``) and a compressed one is refused: a few hundred kilobytes of gzip
-can inflate to gigabytes before any limit on the decoded size is reached.
+can inflate to gigabytes before any limit on the decoded size is reached. Both rules hold for
+every answer of the exchange, also those an ``auth`` reads before a retry (a DPoP nonce
+challenge).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json as jsonlib
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
 from typing import Any
 
 import httpx
 
 from ._errors import OIDCError, ProviderUnavailable, ResponseTooLarge
 
-__all__ = ["MAX_RESPONSE_BYTES", "fetch", "json_object"]
+__all__ = ["MAX_RESPONSE_BYTES", "AsyncAuth", "fetch", "json_object"]
 
 #: Far above any answer the kit reads from a provider (discovery, JWKS, tokens, userinfo).
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -51,9 +53,11 @@ async def fetch(
         async with asyncio.timeout(deadline):
             request = http.build_request(method, url, headers=headers, data=data, json=json)
             request.headers["Accept-Encoding"] = "identity"
-            response = await http.send(request, auth=auth or httpx.USE_CLIENT_DEFAULT, stream=True)
+            limited = httpx.USE_CLIENT_DEFAULT if auth is None else _Limited(auth, max_bytes, what)
+            response = await http.send(request, auth=limited, stream=True)
             try:
-                body = await _read_capped(response, max_bytes, what)
+                _limit(response, max_bytes, what)
+                body = await response.aread()
             finally:
                 await response.aclose()
     except TimeoutError:
@@ -68,20 +72,76 @@ async def fetch(
     return httpx.Response(response.status_code, headers=kept, content=body, request=request)
 
 
-async def _read_capped(response: httpx.Response, max_bytes: int, what: str) -> bytes:
+class AsyncAuth(httpx.Auth):
+    """An ``httpx.Auth`` whose flow awaits (a token source, a response body): an
+    ``httpx.Client`` is told so, rather than sending the request without it."""
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("oidc_kit is async only: use httpx.AsyncClient")
+        yield request  # pragma: no cover  (makes this a generator, as httpx expects)
+
+
+def _limit(response: httpx.Response, max_bytes: int, what: str) -> None:
+    """Make every read of ``response``'s body, whoever reads it, stop past ``max_bytes``;
+    refuse a compressed one, or one declared too large, at once."""
+    if isinstance(response.stream, _CappedStream):
+        return
     if response.headers.get("content-encoding", "identity").lower() != "identity":
         raise ResponseTooLarge(f"{what} answered compressed, though asked not to")
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise ResponseTooLarge(f"{what} answered more than {max_bytes} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():  # identity: as sent
-        size += len(chunk)
-        if size > max_bytes:
-            raise ResponseTooLarge(f"{what} answered more than {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    assert isinstance(response.stream, httpx.AsyncByteStream)
+    response.stream = _CappedStream(response.stream, max_bytes, what)
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    """A response body that raises :class:`ResponseTooLarge` past ``max_bytes`` (identity
+    encoding: as sent), counted as it streams."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, max_bytes: int, what: str) -> None:
+        self._stream = stream
+        self._max_bytes = max_bytes
+        self._what = what
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self._stream:
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise ResponseTooLarge(f"{self._what} answered more than {self._max_bytes} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class _Limited(AsyncAuth):
+    """``auth``'s flow, each answer it is given limited first: an answer it reads to decide
+    on a retry, and the one httpx then reads before sending the retry, are capped too."""
+
+    def __init__(self, auth: httpx.Auth, max_bytes: int, what: str) -> None:
+        self._auth = auth
+        self._max_bytes = max_bytes
+        self._what = what
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow = self._auth.async_auth_flow(request)
+        try:
+            sent = await flow.__anext__()
+            while True:
+                response = yield sent
+                _limit(response, self._max_bytes, self._what)
+                try:
+                    sent = await flow.asend(response)
+                except StopAsyncIteration:
+                    return
+        finally:
+            await flow.aclose()
 
 
 def json_object(response: httpx.Response, error: type[OIDCError], what: str) -> dict[str, Any]:

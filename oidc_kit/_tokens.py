@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import httpx
 
-from ._client_auth import client_authentication
+from ._client_auth import ClientAuth, client_authentication
 from ._config import OIDCConfig
-from ._dpop import DPoPKey, DPoPNonces, send_with_nonce
+from ._dpop import DPoPAuth, DPoPKey, DPoPNonces, load_key
 from ._errors import OIDCError, ProviderError, TokenRequestFailed, UnboundToken
 from ._http import fetch, json_object
 from ._provider import ProviderMetadata
@@ -66,6 +66,14 @@ class TokenSet:
     def scheme(self) -> str:
         """The ``Authorization`` scheme the access token is presented with."""
         return "DPoP" if self.dpop_key is not None else "Bearer"
+
+    def auth(self, nonces: DPoPNonces, clock: Callable[[], float]) -> httpx.Auth:
+        """An ``httpx.Auth`` presenting the access token: ``Bearer``, or ``DPoP`` with a fresh
+        proof per request and one more try when the server asks for its nonce (``nonces``:
+        the provider's or the APIs', never mixed)."""
+        if self.dpop_key is None:
+            return _Bearer(self.access_token)
+        return DPoPAuth(load_key(self.dpop_key), nonces, clock, self.access_token)
 
     @classmethod
     def from_response(
@@ -145,6 +153,17 @@ class TokenSet:
             raise ValueError("not a token set") from exc
 
 
+class _Bearer(httpx.Auth):
+    """``Authorization: Bearer <token>`` (RFC 6750 2.1)."""
+
+    def __init__(self, access_token: str) -> None:
+        self._access_token = access_token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._access_token}"
+        yield request
+
+
 def _optional_str(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     return value if isinstance(value, str) and value else None
@@ -167,31 +186,23 @@ async def post_authenticated(
     fresh for every request sent; with ``dpop``, a proof of that key, and one more try with
     the server's nonce when it asks for one. ``resource``: RFC 8707 indicators, one
     ``resource`` field each."""
-    authentication = client_authentication(config, meta)
-
-    async def send(nonce: str | None) -> httpx.Response:
-        body = dict(form)  # a client assertion is good for one request only
-        auth = authentication.apply(body, now)
-        headers = {"Accept": "application/json"}
-        if dpop is not None:
-            headers["DPoP"] = dpop.proof("POST", url, nonce=nonce, now=now)
-        data: dict[str, str | list[str]] = {**body}
-        if resource:
-            data["resource"] = list(resource)
-        return await fetch(
-            http,
-            "POST",
-            url,
-            what=what,
-            deadline=config.http_timeout,
-            data=data,
-            auth=auth,
-            headers=headers,
-        )
-
-    if dpop is None:
-        return await send(None)
-    return await send_with_nonce(send, url, nonces or DPoPNonces())
+    data: dict[str, str | list[str]] = {**form}
+    if resource:
+        data["resource"] = list(resource)
+    client = ClientAuth(client_authentication(config, meta), lambda: now)
+    auth: httpx.Auth = client
+    if dpop is not None:
+        auth = DPoPAuth(dpop, nonces or DPoPNonces(), lambda: now, prepare=client.authenticate)
+    return await fetch(
+        http,
+        "POST",
+        url,
+        what=what,
+        deadline=config.http_timeout,
+        data=data,
+        auth=auth,
+        headers={"Accept": "application/json"},
+    )
 
 
 async def token_request(
@@ -253,7 +264,7 @@ async def revoke_token(
     if meta.revocation_endpoint is None:
         return False
     form = {"token": token, "token_type_hint": hint}
-    auth = client_authentication(config, meta).apply(form, now)
+    auth = ClientAuth(client_authentication(config, meta), lambda: now)
     try:
         response = await fetch(
             http,

@@ -37,7 +37,7 @@ from typing import Any, Literal, get_args
 import httpx
 
 from ._config import OIDCConfig, allowed_endpoint
-from ._dpop import DPoPKey, DPoPNonces, send_with_nonce
+from ._dpop import DPoPAuth, DPoPKey, DPoPNonces
 from ._errors import ConfigurationError, ProviderError, ProviderUnavailable
 from ._http import fetch, json_object
 from ._provider import Provider, ProviderMetadata
@@ -220,25 +220,19 @@ class ClientCredentials:
     async def _json_request(self, url: str, params: dict[str, str], now: float) -> httpx.Response:
         """The ORCA example's JSON body, the secret inside it (a compatibility format)."""
         body = {**params, "client_id": self._config.client_id, "client_secret": self._client_secret}
-
-        async def send(nonce: str | None) -> httpx.Response:
-            headers = {"Accept": "application/json"}
-            if self._dpop is not None:
-                headers["DPoP"] = self._dpop.proof("POST", url, nonce=nonce, now=now)
-            return await fetch(
-                self._http,
-                "POST",
-                url,
-                what="token endpoint",
-                deadline=self._config.http_timeout,
-                json=body,
-                headers=headers,
-                auth=_NO_AUTH,
-            )
-
-        if self._dpop is None:
-            return await send(None)
-        return await send_with_nonce(send, url, self._provider_nonces)
+        auth = _NO_AUTH
+        if self._dpop is not None:
+            auth = DPoPAuth(self._dpop, self._provider_nonces, lambda: now)
+        return await fetch(
+            self._http,
+            "POST",
+            url,
+            what="token endpoint",
+            deadline=self._config.http_timeout,
+            json=body,
+            headers={"Accept": "application/json"},
+            auth=auth,
+        )
 
     async def _endpoint(self) -> tuple[str, ProviderMetadata | None]:
         if self._provider is None:

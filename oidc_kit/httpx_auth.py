@@ -14,12 +14,13 @@ credentials).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable
 from typing import Protocol
 
 import httpx
 
-from ._dpop import PROOF_ERRORS, DPoPNonces, challenge_errors, load_key
+from ._dpop import PROOF_ERRORS, DPoPNonces, challenge_errors
+from ._http import AsyncAuth
 from ._tokens import TokenSet
 
 __all__ = ["BearerAuth", "SessionAuth", "TokenSetSource", "TokenSource"]
@@ -49,10 +50,13 @@ class TokenSetSource(Protocol):
         ...
 
 
-class SessionAuth(httpx.Auth):
+class SessionAuth(AsyncAuth):
     """A user's tokens, ``Bearer`` or DPoP-bound: refresh on a 401 and retry once; with DPoP,
     a proof on every request and one more try when the server asks for its nonce.
 
+    Each try is the token set's own ``httpx.Auth`` (:meth:`TokenSet.auth
+    <oidc_kit._tokens.TokenSet.auth>`: ``Bearer``, or :class:`~oidc_kit._dpop.DPoPAuth`, which
+    meets a nonce challenge itself); this flow adds the refresh and its one retry.
     A 401 that refuses the DPoP proof (``invalid_dpop_proof``, ``use_dpop_nonce``) is not
     answered with a refresh: a new token would not cure it, and would spend a refresh token.
     A request's body is read into memory before it is sent (as httpx's own ``DigestAuth``
@@ -69,60 +73,30 @@ class SessionAuth(httpx.Auth):
         self._nonces = nonces
         self._clock = clock
 
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
-        raise RuntimeError("oidc_kit is async only: use httpx.AsyncClient")
-        yield request  # pragma: no cover  (makes this a generator, as httpx expects)
-
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         await request.aread()  # a retry resends the body: a streamed one must be kept
         tokens = await self._source.tokens()
-        response = yield self._authorize(request, tokens)
-        if self._wants_nonce(request, tokens, response):
+        for retried in (False, True):
+            # The token's own flow: Bearer, or DPoP with its proofs and nonce retry.
+            flow = tokens.auth(self._nonces, self._clock).async_auth_flow(request)
+            try:
+                sent = await flow.__anext__()
+                while True:
+                    response = yield sent
+                    try:
+                        sent = await flow.asend(response)
+                    except StopAsyncIteration:
+                        break
+            finally:
+                await flow.aclose()
+            if retried or response.status_code != 401 or challenge_errors(response) & PROOF_ERRORS:
+                return
+            # The API refused a token we thought valid (revoked, clock skew, key rotation):
+            # refresh once and retry once. A second 401 is the API's answer.
             await response.aread()
-            response = yield self._authorize(request, tokens)
-        if response.status_code != 401 or challenge_errors(response) & PROOF_ERRORS:
-            return
-        # The API refused a token we thought valid (revoked, clock skew, key rotation):
-        # refresh once and retry once. A second 401 is the API's answer.
-        await response.aread()
-        tokens = await self._source.refreshed(tokens.access_token)
-        response = yield self._authorize(request, tokens)
-        if self._wants_nonce(request, tokens, response):
-            await response.aread()
-            yield self._authorize(request, tokens)
-
-    def _authorize(self, request: httpx.Request, tokens: TokenSet) -> httpx.Request:
-        request.headers["Authorization"] = f"{tokens.scheme} {tokens.access_token}"
-        if tokens.dpop_key is not None:
-            url = str(request.url)
-            key = load_key(tokens.dpop_key)
-            request.headers["DPoP"] = key.proof(
-                request.method,
-                url,
-                access_token=tokens.access_token,
-                nonce=self._nonces.get(url),
-                now=self._clock(),
-            )
-        return request
-
-    def _wants_nonce(
-        self, request: httpx.Request, tokens: TokenSet, response: httpx.Response
-    ) -> bool:
-        """A resource server's nonce challenge (RFC 9449 9): a 401 whose headers say so.
-        Only the headers are read (the body is still streaming); a response from another
-        origin (a redirect was followed) teaches nothing about this one's nonce."""
-        if tokens.dpop_key is None or not _same_origin(request.url, response.url):
-            return False
-        self._nonces.remember(str(request.url), response)
-        return "dpop-nonce" in response.headers and "use_dpop_nonce" in challenge_errors(response)
-
-
-def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
-    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+            tokens = await self._source.refreshed(tokens.access_token)
 
 
 class BearerAuth(SessionAuth):

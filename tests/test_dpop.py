@@ -1,25 +1,25 @@
-"""DPoP (RFC 9449) pieces, with no provider: the proof, the nonce bookkeeping, one retry,
-and :class:`~oidc_kit.httpx_auth.SessionAuth` driving a DPoP-bound session's calls."""
+"""DPoP (RFC 9449) pieces, with no provider: the proof, the nonce bookkeeping,
+:class:`~oidc_kit._dpop.DPoPAuth` (the one nonce retry, driven as a generator), and
+:class:`~oidc_kit.httpx_auth.SessionAuth` driving a DPoP-bound session's calls."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey
 
-from oidc_kit._dpop import (
-    DPoPKey,
-    DPoPNonces,
-    access_token_hash,
-    send_with_nonce,
-    target_uri,
-    wants_nonce,
-)
+from oidc_kit._client_auth import ClientAuth, PrivateKeyJwt
+from oidc_kit._client_key import ClientKey
+from oidc_kit._dpop import DPoPAuth, DPoPKey, DPoPNonces, access_token_hash, target_uri
+from oidc_kit._errors import ResponseTooLarge
+from oidc_kit._http import fetch
 from oidc_kit._tokens import TokenSet
 from oidc_kit.httpx_auth import SessionAuth
 
@@ -97,16 +97,57 @@ def _response(status: int, headers: dict[str, str], body: object = None) -> http
     return httpx.Response(status, headers=headers, json=body)
 
 
+TOKEN = "https://op.test/token"
+
+
+def _answer(status: int, headers: dict[str, str], body: object = None) -> Answer:
+    """An answer to whatever request was sent (so that ``response.url`` is the request's)."""
+    return lambda request: httpx.Response(status, headers=headers, json=body, request=request)
+
+
+Answer = Callable[[httpx.Request], httpx.Response]
+
+
+async def _drive(auth: httpx.Auth, request: httpx.Request, *answers: Answer) -> list[httpx.Request]:
+    """Run ``auth``'s flow as httpx does, with no network: each request it yields gets the
+    next answer. Copies of the requests it sent, as they were sent (a flow may send one
+    request object again, changed), until it stopped or the answers ran out."""
+    flow = auth.async_auth_flow(request)
+    sent = [await flow.__anext__()]
+    copies = [_copy(sent[-1])]
+    for answer in answers:
+        try:
+            sent.append(await flow.asend(answer(sent[-1])))
+        except StopAsyncIteration:
+            return copies
+        copies.append(_copy(sent[-1]))
+    await flow.aclose()
+    return copies
+
+
+def _copy(request: httpx.Request) -> httpx.Request:
+    return httpx.Request(
+        request.method, request.url, headers=request.headers, content=request.content
+    )
+
+
+def _post(url: str = TOKEN) -> httpx.Request:
+    return httpx.Request("POST", url, data={"grant_type": "refresh_token"})
+
+
+_NONCE_ERROR = 'error="use_dpop_nonce"'
+_AS_ASKS = _answer(400, {"DPoP-Nonce": "n"}, {"error": "use_dpop_nonce"})
+_RS_ASKS = _answer(401, {"DPoP-Nonce": "n", "WWW-Authenticate": 'DPoP error="use_dpop_nonce"'})
+
+
 @pytest.mark.parametrize(
-    ("response", "expected"),
+    ("access_token", "answer", "retried"),
     [
-        (_response(400, {"DPoP-Nonce": "n"}, {"error": "use_dpop_nonce"}), True),
+        (None, _AS_ASKS, True),
+        ("at", _RS_ASKS, True),
         (
-            _response(401, {"DPoP-Nonce": "n", "WWW-Authenticate": 'DPoP error="use_dpop_nonce"'}),
-            True,
-        ),
-        (
-            _response(
+            "at",
+            _answer(
                 401,
                 {
                     "DPoP-Nonce": "n",
@@ -115,15 +156,27 @@ def _response(status: int, headers: dict[str, str], body: object = None) -> http
             ),
             True,
         ),
-        (_response(400, {}, {"error": "use_dpop_nonce"}), False),  # no nonce to use
-        (_response(400, {"DPoP-Nonce": "n"}, {"error": "invalid_grant"}), False),
-        (_response(400, {"DPoP-Nonce": "n"}, ["use_dpop_nonce"]), False),
+        (None, _answer(400, {}, {"error": "use_dpop_nonce"}), False),  # no nonce to use
+        (None, _answer(400, {"DPoP-Nonce": "n"}, {"error": "invalid_grant"}), False),
+        (None, _answer(400, {"DPoP-Nonce": "n"}, ["use_dpop_nonce"]), False),
         (
-            _response(401, {"DPoP-Nonce": "n", "WWW-Authenticate": 'DPoP error="invalid_token"'}),
+            None,
+            lambda r: httpx.Response(
+                400, headers={"DPoP-Nonce": "n"}, content=b"<html>", request=r
+            ),
             False,
         ),
-        (_response(200, {"DPoP-Nonce": "n"}, {}), False),
-        (httpx.Response(400, headers={"DPoP-Nonce": "n"}, content=b"<html>"), False),
+        (None, _answer(200, {"DPoP-Nonce": "n"}, {}), False),
+        # An authorization server asks with a 400 (RFC 9449 8), a resource server with a 401
+        # (RFC 9449 9): each one's way only.
+        (None, _RS_ASKS, False),
+        ("at", _AS_ASKS, False),
+        (
+            "at",
+            _answer(401, {"DPoP-Nonce": "n", "WWW-Authenticate": 'DPoP error="invalid_token"'}),
+            False,
+        ),
+        ("at", _answer(200, {"DPoP-Nonce": "n"}, {}), False),
     ],
     ids=[
         "as-400",
@@ -132,72 +185,120 @@ def _response(status: int, headers: dict[str, str], body: object = None) -> http
         "no-nonce-header",
         "other-error",
         "not-an-object",
-        "rs-invalid-token",
-        "200",
         "html",
+        "as-200",
+        "401-from-the-token-endpoint",
+        "400-from-an-api",
+        "rs-invalid-token",
+        "rs-200",
     ],
 )
-def test_wants_nonce(response: httpx.Response, expected: bool) -> None:
-    assert wants_nonce(response) is expected
+async def test_dpop_auth_retries_only_on_a_nonce_challenge(
+    access_token: str | None, answer: Answer, retried: bool
+) -> None:
+    auth = DPoPAuth(DPoPKey.generate(), DPoPNonces(), access_token=access_token)
+    sent = await _drive(auth, _post(), answer, _answer(200, {}))
+    assert len(sent) == (2 if retried else 1)
 
 
-def test_nonces_are_kept_per_origin() -> None:
+async def test_dpop_auth_retries_once_with_the_new_nonce() -> None:
     nonces = DPoPNonces()
-    nonces.remember("https://op.test/token", _response(200, {"DPoP-Nonce": "op-1"}))
-    nonces.remember("https://orca.test/v1/a", _response(200, {"DPoP-Nonce": "rs-1"}))
-    assert nonces.get("https://OP.test/userinfo") == "op-1"
-    assert nonces.get("https://orca.test/v1/b?x=1") == "rs-1"
-    assert nonces.get("https://other.test/") is None
-    nonces.remember("https://op.test/token", _response(200, {}))  # no header: kept
-    assert nonces.get("https://op.test/token") == "op-1"
-    nonces.remember("https://op.test/token", _response(200, {"DPoP-Nonce": "op-2"}))
-    assert nonces.get("https://op.test/token") == "op-2"
-
-
-@pytest.mark.parametrize("bad", ["x" * 1025, "caf\u00e9", "a\tb"])
-def test_a_nonce_that_could_not_go_in_a_proof_is_ignored(bad: str) -> None:
-    nonces = DPoPNonces()
-    response = httpx.Response(200, headers=[(b"DPoP-Nonce", bad.encode())])
-    nonces.remember("https://op.test/token", response)
-    assert nonces.get("https://op.test/token") is None
-
-
-def _server(*answers: httpx.Response) -> tuple[Callable[..., object], list[str | None]]:
-    sent: list[str | None] = []
-
-    async def send(nonce: str | None) -> httpx.Response:
-        sent.append(nonce)
-        return answers[min(len(sent), len(answers)) - 1]
-
-    return send, sent
-
-
-async def test_send_with_nonce_retries_once_with_the_new_nonce() -> None:
-    send, sent = _server(
-        _response(400, {"DPoP-Nonce": "n-1"}, {"error": "use_dpop_nonce"}),
-        _response(200, {"DPoP-Nonce": "n-2"}, {}),
+    auth = DPoPAuth(DPoPKey.generate(), nonces)
+    first, retry = await _drive(
+        auth,
+        _post(),
+        _answer(400, {"DPoP-Nonce": "n-1"}, {"error": "use_dpop_nonce"}),
+        _answer(200, {"DPoP-Nonce": "n-2"}, {}),
     )
-    nonces = DPoPNonces()
-    response = await send_with_nonce(send, "https://op.test/token", nonces)  # type: ignore[arg-type]
-    assert response.status_code == 200
-    assert sent == [None, "n-1"]
-    assert nonces.get("https://op.test/token") == "n-2"
+    assert "nonce" not in decode(first.headers["dpop"])[1]
+    assert decode(retry.headers["dpop"])[1]["nonce"] == "n-1"
+    assert nonces.get(TOKEN) == "n-2"  # the retry's answer's nonce is kept too
 
 
-async def test_send_with_nonce_does_not_loop() -> None:
-    asking = _response(400, {"DPoP-Nonce": "again"}, {"error": "use_dpop_nonce"})
-    send, sent = _server(asking)
-    response = await send_with_nonce(send, "https://op.test/token", DPoPNonces())  # type: ignore[arg-type]
-    assert response.status_code == 400
-    assert sent == [None, "again"]
+async def test_dpop_auth_does_not_loop() -> None:
+    asking = _answer(400, {"DPoP-Nonce": "again"}, {"error": "use_dpop_nonce"})
+    sent = await _drive(DPoPAuth(DPoPKey.generate(), DPoPNonces()), _post(), asking, asking, asking)
+    assert [decode(r.headers["dpop"])[1].get("nonce") for r in sent] == [None, "again"]
 
 
-async def test_send_with_nonce_starts_with_the_known_nonce() -> None:
+async def test_dpop_auth_starts_with_the_known_nonce() -> None:
     nonces = DPoPNonces()
     nonces.remember("https://op.test/x", _response(200, {"DPoP-Nonce": "known"}))
-    send, sent = _server(_response(200, {}, {}))
-    await send_with_nonce(send, "https://op.test/token", nonces)  # type: ignore[arg-type]
-    assert sent == ["known"]
+    (sent,) = await _drive(DPoPAuth(DPoPKey.generate(), nonces), _post(), _answer(200, {}))
+    assert decode(sent.headers["dpop"])[1]["nonce"] == "known"
+
+
+async def test_dpop_auth_signs_each_request_for_its_server() -> None:
+    """Towards a resource server: the DPoP scheme, ``ath``, ``htm``/``htu``, ``iat`` from
+    the clock; towards the token endpoint: no ``Authorization`` and no ``ath``."""
+    key = DPoPKey.generate()
+    api = DPoPAuth(key, DPoPNonces(), lambda: 1_800_000_000.0, "at-1")
+    (sent,) = await _drive(api, httpx.Request("GET", API + "?page=1"), _answer(200, {}))
+    assert sent.headers["authorization"] == "DPoP at-1"
+    header, claims = decode(sent.headers["dpop"])
+    assert ECKey.import_key(header["jwk"]).thumbprint() == key.thumbprint  # type: ignore[arg-type]
+    assert (claims["htm"], claims["htu"], claims["iat"]) == ("GET", API, 1_800_000_000)
+    assert claims["ath"] == access_token_hash("at-1")
+    (sent,) = await _drive(DPoPAuth(key, DPoPNonces()), _post(), _answer(200, {}))
+    assert "authorization" not in sent.headers
+    assert "ath" not in decode(sent.headers["dpop"])[1]
+
+
+async def test_a_retry_sends_a_new_proof_and_a_new_client_assertion() -> None:
+    """A proof and a client assertion are each good for one request (RFC 9449 11.1, RFC 7523
+    3): the retry after a nonce challenge signs both again, and keeps the form."""
+    key = ClientKey(ECKey.generate_key("P-256", private=True))
+    client = ClientAuth(PrivateKeyJwt("rp", key, "https://op.test"), lambda: 1.8e9)
+    auth = DPoPAuth(DPoPKey.generate(), DPoPNonces(), prepare=client.authenticate)
+    request = httpx.Request("POST", TOKEN, data={"grant_type": "refresh_token", "client_id": "x"})
+    first, retry = await _drive(auth, request, _AS_ASKS, _answer(200, {}))
+    proofs = [decode(r.headers["dpop"])[1]["jti"] for r in (first, retry)]
+    assert proofs[0] != proofs[1]
+    forms = [dict(parse_qsl(r.content.decode())) for r in (first, retry)]
+    assertions = [jwt.decode(f["client_assertion"], key.key).claims for f in forms]
+    assert assertions[0]["jti"] != assertions[1]["jti"]
+    for form in forms:
+        assert form["grant_type"] == "refresh_token" and form["client_id"] == "rp"
+    assert request.content == b"grant_type=refresh_token&client_id=x"  # the template is kept
+
+
+class _Streamed(httpx.AsyncByteStream):
+    """A body that arrives later, as over a real connection (MockTransport's bodies are
+    already read, which hides code that reads one too early)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._body
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["too-large", "compressed"])
+async def test_a_nonce_challenge_through_fetch_is_read_under_its_limits(compressed: bool) -> None:
+    """The body of a nonce challenge, read to decide on the retry, is under fetch's rules:
+    at most ``max_bytes``, never compressed (no gzip bomb before the retry)."""
+    calls: list[httpx.Request] = []
+    body = json.dumps({"error": "use_dpop_nonce", "pad": "x" * 2000}).encode()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) > 1:
+            return httpx.Response(200, json={})
+        headers = {"DPoP-Nonce": "n"}
+        if compressed:
+            headers["Content-Encoding"] = "gzip"
+            body_ = gzip.compress(body)
+        else:
+            body_ = body
+        return httpx.Response(400, headers=headers, stream=_Streamed(body_))
+
+    auth = DPoPAuth(DPoPKey.generate(), DPoPNonces())
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as http:
+        with pytest.raises(ResponseTooLarge):
+            await fetch(
+                http, "POST", TOKEN, what="token endpoint", deadline=5, auth=auth, max_bytes=1000
+            )
+    assert len(calls) == 1
 
 
 # -- SessionAuth ---------------------------------------------------------------------------
@@ -323,17 +424,6 @@ async def test_session_auth_without_dpop_is_bearer() -> None:
     assert "dpop" not in seen[0].headers
 
 
-class _Streamed(httpx.AsyncByteStream):
-    """A body that arrives later, as over a real connection (MockTransport's bodies are
-    already read, which hides code that reads one too early)."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield self._body
-
-
 async def test_session_auth_leaves_a_streamed_400_with_a_nonce_header_alone() -> None:
     """RFC 9449 8.2 lets a server send DPoP-Nonce with any answer; an API's 400 is the
     caller's to read, not a reason to crash (httpx.ResponseNotRead) or to retry."""
@@ -402,8 +492,10 @@ class _Wire(httpx.AsyncBaseTransport):
         return self._handle(request, body)
 
 
-async def test_a_streamed_request_body_is_resent_on_the_retry() -> None:
-    """httpx reads a streamed body up front only for auths that say they resend it."""
+@pytest.mark.parametrize("alone", [False, True], ids=["session-auth", "dpop-auth"])
+async def test_a_streamed_request_body_is_resent_on_the_retry(alone: bool) -> None:
+    """httpx reads a streamed body up front only for auths that say they resend it: both
+    :class:`SessionAuth` and the :class:`DPoPAuth` it runs, which may be used alone."""
     key = DPoPKey.generate()
     api = Api(key.thumbprint, nonce="n")
     bodies: list[bytes] = []
@@ -415,7 +507,9 @@ async def test_a_streamed_request_body_is_resent_on_the_retry() -> None:
     async def upload() -> AsyncIterator[bytes]:
         yield b'{"amount": "10.00"}'
 
-    auth = SessionAuth(Source(key), DPoPNonces())
+    auth: httpx.Auth = SessionAuth(Source(key), DPoPNonces())
+    if alone:
+        auth = DPoPAuth(key, DPoPNonces(), access_token="at-1")
     async with httpx.AsyncClient(transport=_Wire(handle), auth=auth) as http:
         assert (await http.post(API, content=upload())).status_code == 200
     assert bodies == [b'{"amount": "10.00"}'] * 2
