@@ -1,16 +1,25 @@
-"""``@login_required``: a session for an endpoint, and optionally a step-up (see ``_step_up``)."""
+"""``@login_required``: a session for an endpoint, and optionally a step-up (see ``_step_up``).
+
+It decorates what Starlette's own ``requires`` decorates: endpoint functions and
+``HTTPEndpoint`` / ``WebSocketEndpoint`` methods, sync or async, HTTP or WebSocket. The
+connection is found among the arguments by its type (``self`` comes first in a method), so
+the parameter may have any name, and FastAPI, which calls endpoints by keyword, works too.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Literal, overload
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
+from starlette.status import WS_1008_POLICY_VIOLATION
+from starlette.websockets import WebSocket
 
-from ._errors import ConfigurationError, LoginRequired
+from ._errors import ConfigurationError, LoginRequired, StepUpRequired
 from ._middleware import AUTH_KEY, SCOPE_KEY
 from ._session import Session
 from ._step_up import StepUp
@@ -19,15 +28,16 @@ from ._web import step_up_response
 if TYPE_CHECKING:
     from .starlette import OIDCAuth
 
-__all__ = ["Endpoint", "login_required"]
+__all__ = ["login_required"]
 
 log = logging.getLogger("oidc_kit")
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+_F = TypeVar("_F", bound=Callable[..., Any])
+_CONNECTIONS = (Request, WebSocket)
 
 
 @overload
-def login_required(endpoint: Endpoint, /) -> Endpoint: ...
+def login_required(endpoint: _F, /) -> _F: ...
 
 
 @overload
@@ -36,51 +46,119 @@ def login_required(
     max_age: int | None = None,
     acr_values: str | Sequence[str] = (),
     prompt: Literal["login"] | None = None,
-) -> Callable[[Endpoint], Endpoint]: ...
+) -> Callable[[_F], _F]: ...
 
 
 def login_required(
-    endpoint: Endpoint | None = None,
+    endpoint: _F | None = None,
     /,
     *,
     max_age: int | None = None,
     acr_values: str | Sequence[str] = (),
     prompt: Literal["login"] | None = None,
-) -> Endpoint | Callable[[Endpoint], Endpoint]:
+) -> _F | Callable[[_F], _F]:
     """Protect an endpoint: browsers are sent to log in, JSON clients get 401 ``login_required``.
 
     ``@login_required`` needs a session; ``@login_required(max_age=300)``,
     ``(acr_values=("urn:portx:acr:mfa",))`` or ``(prompt="login")`` also need a recent or strong
     enough authentication (step-up, see :mod:`oidc_kit._step_up`): browsers are sent to log in
     again with those requirements, other clients get 401 ``insufficient_user_authentication``.
+
+    It works on functions and on ``HTTPEndpoint`` methods, sync or async. On a WebSocket
+    endpoint, a connection without a session (or without the step-up) is closed before it is
+    accepted, with code 1008 (policy violation) and the error code as the reason: a handshake
+    cannot be redirected to a login page.
     """
     step_up = StepUp.for_route(max_age=max_age, acr_values=acr_values, prompt=prompt)
 
-    def decorate(endpoint: Endpoint) -> Endpoint:
-        @functools.wraps(endpoint)
-        async def wrapper(request: Request) -> Response:
-            if not request.user.is_authenticated:
-                raise LoginRequired("log in to continue")
-            if step_up.required:
-                refusal = _step_up_refusal(request, step_up)
-                if refusal is not None:
-                    return refusal
-            return await endpoint(request)
+    def decorate(endpoint: _F) -> _F:
+        if _is_async(endpoint):
 
-        return wrapper
+            @functools.wraps(endpoint)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                conn = _connection(args, kwargs)
+                if isinstance(conn, WebSocket):
+                    refused = _websocket_refusal(conn, step_up)
+                    if refused is not None:
+                        await conn.close(code=WS_1008_POLICY_VIOLATION, reason=refused)
+                        return None
+                    return await endpoint(*args, **kwargs)
+                if not step_up.required and conn.user.is_authenticated:  # the hot path, short
+                    return await endpoint(*args, **kwargs)
+                refusal = _refusal(conn, step_up)
+                return refusal if refusal is not None else await endpoint(*args, **kwargs)
+
+            return cast(_F, async_wrapper)
+
+        # Sync endpoints stay sync: Starlette runs them (and so this check) in its threadpool.
+        @functools.wraps(endpoint)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            request = _connection(args, kwargs)
+            if isinstance(request, WebSocket):  # Starlette awaits WebSocket endpoints
+                raise ConfigurationError("login_required: a WebSocket endpoint must be async")
+            refusal = _refusal(request, step_up)
+            return refusal if refusal is not None else endpoint(*args, **kwargs)
+
+        return cast(_F, sync_wrapper)
 
     return decorate if endpoint is None else decorate(endpoint)
 
 
-def _step_up_refusal(request: Request, step_up: StepUp) -> Response | None:
-    """``None`` when the session satisfies ``step_up``; else the answer that asks for it."""
-    auth: OIDCAuth | None = request.scope.get(AUTH_KEY)
-    session: Session | None = request.scope.get(SCOPE_KEY)
-    if auth is None or session is None:
-        raise ConfigurationError("login_required(...) with step-up needs the OIDCAuth middleware")
+def _is_async(endpoint: Callable[..., Any]) -> bool:
+    """Whether Starlette awaits ``endpoint`` (its ``is_async_callable``: partials unwrapped,
+    an object's ``async def __call__`` counts)."""
+    while isinstance(endpoint, functools.partial):
+        endpoint = endpoint.func
+    return inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(
+        type(endpoint).__call__
+    )
+
+
+def _connection(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request | WebSocket:
+    """The endpoint's ``Request`` or ``WebSocket``: positional (after ``self`` in a method) or
+    by keyword (FastAPI)."""
+    for value in args:
+        if isinstance(value, _CONNECTIONS):
+            return value
+    for value in kwargs.values():
+        if isinstance(value, _CONNECTIONS):
+            return value
+    raise ConfigurationError("login_required: the endpoint takes no Request or WebSocket")
+
+
+def _refusal(request: Request, step_up: StepUp) -> Response | None:
+    """``None`` when the request may go on; else the step-up answer (no session raises
+    :class:`LoginRequired`, which the kit's exception handler turns into a login redirect)."""
+    if not request.user.is_authenticated:
+        raise LoginRequired("log in to continue")
+    if not step_up.required:
+        return None
+    auth, session = _kit_and_session(request)
     client = auth.client_for(session)
     if client.flow.satisfies(session.claims, step_up):
         return None
     log.info("step-up required for sub=%s on %s", session.sub, request.url.path)
     name = auth.clients.login_name(client)
-    return step_up_response(request, step_up, auth.json_paths, provider=name)
+    prefix = auth.config.route_prefix
+    return step_up_response(request, step_up, auth.json_paths, provider=name, prefix=prefix)
+
+
+def _websocket_refusal(websocket: WebSocket, step_up: StepUp) -> str | None:
+    """``None`` when the WebSocket may go on; else the error code to close it with."""
+    if not websocket.user.is_authenticated:
+        return LoginRequired.code
+    if not step_up.required:
+        return None
+    auth, session = _kit_and_session(websocket)
+    if auth.client_for(session).flow.satisfies(session.claims, step_up):
+        return None
+    log.info("step-up required for sub=%s on WebSocket %s", session.sub, websocket.url.path)
+    return StepUpRequired.code
+
+
+def _kit_and_session(conn: HTTPConnection) -> tuple[OIDCAuth, Session]:
+    auth: OIDCAuth | None = conn.scope.get(AUTH_KEY)
+    session: Session | None = conn.scope.get(SCOPE_KEY)
+    if auth is None or session is None:
+        raise ConfigurationError("login_required(...) with step-up needs the OIDCAuth middleware")
+    return auth, session
