@@ -67,8 +67,19 @@ def create_app(environ: Mapping[str, str] | None = None, *, port: int = 8000) ->
     )
     sandbox.routes.extend(_sandbox_routes(settings, config, http))
 
-    # Give the kit our client only when it must reach the embedded provider in process.
-    auth = OIDCAuth(config, http_client=http) if settings.sandbox_provider else OIDCAuth(config)
+    templates = make_templates(
+        app_name=settings.app_name,
+        sandbox_banner=_banner(settings),
+        auth_prefix=config.route_prefix,
+    )
+    # Give the kit our client only when it must reach the embedded provider in process. Its
+    # pages (a sign-in problem, the logout confirmation) come from templates/oidc_kit/, in this
+    # app's layout: the kit renders them with our Jinja2 environment.
+    auth = OIDCAuth(
+        config,
+        http_client=http if settings.sandbox_provider else None,
+        templates=templates.env,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,7 +92,7 @@ def create_app(environ: Mapping[str, str] | None = None, *, port: int = 8000) ->
 
     app = Starlette(
         routes=[
-            Mount("/auth", routes=auth.routes),
+            auth.mount,  # the kit's routes, at OIDC_ROUTE_PREFIX (default /auth)
             *page_routes(),
             Mount("/api", routes=api_routes()),
             Mount("/static", app=StaticFiles(directory=_STATIC), name="static"),
@@ -100,7 +111,7 @@ def create_app(environ: Mapping[str, str] | None = None, *, port: int = 8000) ->
         config=config,
         auth=auth,
         orca=OrcaClient(settings.orca_api_base, http),
-        templates=make_templates(app_name=settings.app_name, sandbox_banner=_banner(settings)),
+        templates=templates,
     )
     return app
 
@@ -118,7 +129,7 @@ def _sandbox_routes(
             client_secret=None if settings.fapi2 else SANDBOX_CLIENT_SECRET,
             redirect_uris=(settings.redirect_uri,),
             post_logout_redirect_uris=(settings.post_logout_redirect_uri,),
-            backchannel_logout_uri=f"{settings.base_url}/auth/backchannel-logout",
+            backchannel_logout_uri=settings.kit_url("/backchannel-logout"),
             **_sandbox_fapi2_client(settings, config),
         )
         # Logout tokens go through the app's client: /auth/backchannel-logout is not under

@@ -145,11 +145,12 @@ def _start_sandbox_provider(host: str, base_url: str, *, app_port: int, fapi2: b
             sock.bind((host, 0))
             op_port = sock.getsockname()[1]
     secret = "" if fapi2 else SANDBOX_CLIENT_SECRET
-    client = f"{SANDBOX_CLIENT_ID}:{secret}:{base_url}/auth/callback:{base_url}/"
+    prefix = os.environ.get("OIDC_ROUTE_PREFIX", "/auth").strip().rstrip("/") or "/auth"
+    client = f"{SANDBOX_CLIENT_ID}:{secret}:{base_url}{prefix}/callback:{base_url}/"
     args = [sys.executable, "-m", "oidc_kit.testing", "--host", host, "--port", str(op_port)]
     if fapi2:
         # The provider fetches the client's public key from the app, as a real one would.
-        args += ["--fapi2", "--client-jwks-uri", f"{base_url}/auth/jwks"]
+        args += ["--fapi2", "--client-jwks-uri", f"{base_url}{prefix}/jwks"]
     ttl = os.environ.get("SANDBOX_ACCESS_TOKEN_TTL", "").strip() or "60"
     process = subprocess.Popen([*args, "--client", client, "--access-token-ttl", ttl])  # noqa: S603
     atexit.register(process.terminate)

@@ -72,6 +72,8 @@ class Settings:
     #: ``OIDC_PROFILE=fapi2``: the FAPI 2.0 Security Profile, the sandbox too (PAR required,
     #: private_key_jwt, DPoP-bound tokens that the sandbox ORCA refuses without a proof).
     fapi2: bool = False
+    #: Where the kit's routes are (``OIDC_ROUTE_PREFIX``): ``/auth/login``, ``/auth/callback``...
+    route_prefix: str = "/auth"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, port: int = 8000) -> Settings:
@@ -91,11 +93,16 @@ class Settings:
             sandbox_access_token_ttl=_positive_int(env, "SANDBOX_ACCESS_TOKEN_TTL"),
             app_name=_get(env, "APP_NAME", DEFAULT_APP_NAME),
             fapi2=_get(env, "OIDC_PROFILE", "") == "fapi2",
+            route_prefix=_get(env, "OIDC_ROUTE_PREFIX", "/auth").rstrip("/"),
         )
 
     @property
     def redirect_uri(self) -> str:
-        return f"{self.base_url}/auth/callback"
+        return f"{self.base_url}{self.route_prefix}/callback"
+
+    def kit_url(self, path: str) -> str:
+        """The absolute URL of one of the kit's routes (``/jwks``, ``/backchannel-logout``)."""
+        return f"{self.base_url}{self.route_prefix}{path}"
 
     @property
     def post_logout_redirect_uri(self) -> str:

@@ -24,11 +24,15 @@ _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 _TIME_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
 
 
-def make_templates(*, app_name: str, sandbox_banner: str | None) -> Jinja2Templates:
-    """The page templates; every page sees ``app_name``, and ``sandbox_banner`` when set."""
+def make_templates(
+    *, app_name: str, sandbox_banner: str | None, auth_prefix: str = "/auth"
+) -> Jinja2Templates:
+    """The page templates; every page sees ``app_name``, ``auth_prefix`` (where the kit's
+    routes are: ``{{ auth_prefix }}/login``), and ``sandbox_banner`` when set."""
     templates = Jinja2Templates(directory=_TEMPLATES)  # autoescapes .html templates
     env = templates.env
     env.globals["app_name"] = app_name
+    env.globals["auth_prefix"] = auth_prefix
     env.globals["sandbox_banner"] = sandbox_banner
     env.filters["money"] = money
     env.filters["day"] = day
@@ -43,7 +47,13 @@ def render(
 ) -> Response:
     """Render the page ``name``; the template sees ``user`` and whatever ``context`` holds."""
     templates = deps(request).templates
-    values = {"user": request.scope.get("user"), "nav": None, **(context or {})}
+    values = {
+        "user": request.scope.get("user"),
+        "nav": None,
+        # Right after a logout, on the post-logout landing page (the kit's middleware says so).
+        "signed_out": request.scope.get("oidc_signed_out", False),
+        **(context or {}),
+    }
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
     # Pages show personal data: no shared cache, no back-button copy after logout.
     response.headers["Cache-Control"] = "no-store"

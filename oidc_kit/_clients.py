@@ -46,6 +46,11 @@ APP_WIDE_FIELDS = (
     "response_mode",
     "cookie_name",
     "login_cookie_name",
+    "route_prefix",
+    "cookie_domain",
+    "cookie_path",
+    "cookie_samesite",
+    "post_logout_path",
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -96,7 +97,7 @@ class OIDCConfig:
     session_secrets: tuple[str, ...] = field(repr=False)
     #: Where sessions live: ``memory://`` (one process), ``sqlite:///PATH`` (processes on one
     #: host; ``sqlite:////abs/path`` for an absolute path), ``redis://HOST:PORT/DB`` or
-    #: ``rediss://`` (many hosts).
+    #: ``rediss://`` (many hosts; ``pip install 'oidc_kit[redis]'``).
     session_store: str = "sqlite:///.oidc_kit/sessions.db"
     #: A session unused for this many seconds ends.
     session_idle_timeout: int = 30 * 60
@@ -120,6 +121,21 @@ class OIDCConfig:
     cookie_name: str = "oidc_session"
     #: Name of the short-lived cookie that binds a login to the browser that started it.
     login_cookie_name: str = "oidc_login"
+    #: Where the kit's routes are mounted (``{route_prefix}/login``, ``/callback``...): a path
+    #: such as ``/auth`` or ``/sso``. The redirect URI is ``{base_url}{route_prefix}/callback``.
+    route_prefix: str = "/auth"
+    #: The cookies' ``Domain`` (unset: the app's host only, the safest). Set, the cookies
+    #: lose the ``__Host-`` prefix for ``__Secure-`` on https: every subdomain then sees them.
+    cookie_domain: str | None = None
+    #: The cookies' ``Path`` (``/``: the whole app). Another path costs the ``__Host-`` prefix.
+    cookie_path: str = "/"
+    #: ``SameSite`` of the session cookie: ``lax`` or ``strict``. (The login cookie stays
+    #: ``Lax``: it must come back with the provider's redirect.) With ``strict`` the first page
+    #: after login, reached by a redirect from the provider, may not see the session yet.
+    cookie_samesite: str = "lax"
+    #: Where the browser lands after logout (a path of this app): the provider sends it to
+    #: ``{base_url}{post_logout_path}``, which must be registered as a post-logout redirect URI.
+    post_logout_path: str = "/"
     #: ``"fapi2"``: the FAPI 2.0 Security Profile. Turns on ``par``, ``dpop`` and
     #: ``private_key_jwt`` (``client_key`` is then required), allows only PS256, ES256 and
     #: EdDSA ID tokens with ``aud`` exactly this client, and requires the RFC 9207 ``iss``
@@ -207,8 +223,33 @@ class OIDCConfig:
                 expected="https",
                 actual=self.issuer,
             )
+        self._check_paths()
         if self.base_url.endswith("/"):
             object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+    def _check_paths(self) -> None:
+        prefix = self.route_prefix.rstrip("/")
+        object.__setattr__(self, "route_prefix", prefix)
+        for name, path in (
+            ("route_prefix", prefix or "/"),
+            ("post_logout_path", self.post_logout_path),
+            ("cookie_path", self.cookie_path),
+        ):
+            if not _PATH.fullmatch(path):
+                raise ConfigurationError(
+                    f"{name} must be a path such as /auth (letters, digits, - _ . / only)",
+                    actual=path,
+                )
+        if not prefix:
+            raise ConfigurationError("route_prefix cannot be / (the kit's routes need a prefix)")
+        if self.cookie_samesite not in ("lax", "strict"):
+            raise ConfigurationError(
+                "cookie_samesite must be lax or strict (SESSION_COOKIE_SAMESITE)",
+                expected=["lax", "strict"],
+                actual=self.cookie_samesite,
+            )
+        if self.cookie_domain is not None and not _DOMAIN.fullmatch(self.cookie_domain):
+            raise ConfigurationError("cookie_domain must be a host name", actual=self.cookie_domain)
 
     def _check_algs(self) -> None:
         if not self.id_token_algs:
@@ -265,8 +306,23 @@ class OIDCConfig:
 
     @property
     def redirect_uri(self) -> str:
-        """``{base_url}/auth/callback``, the only redirect URI this client uses."""
-        return f"{self.base_url}/auth/callback"
+        """``{base_url}{route_prefix}/callback``, the redirect URI this client uses."""
+        return f"{self.base_url}{self.route_prefix}/callback"
+
+    @property
+    def post_logout_redirect_uri(self) -> str:
+        """``{base_url}{post_logout_path}``: where the provider sends the browser after logout."""
+        return f"{self.base_url}{self.post_logout_path}"
+
+    @property
+    def cookie_prefix(self) -> str:
+        """``__Host-`` on https with no ``Domain`` and ``Path=/`` (the strongest: no subdomain
+        can set or see it), ``__Secure-`` on https otherwise, nothing on http."""
+        if not self.secure_cookies:
+            return ""
+        if self.cookie_domain is None and self.cookie_path == "/":
+            return "__Host-"
+        return "__Secure-"
 
     @property
     def secure_cookies(self) -> bool:
@@ -300,6 +356,12 @@ class OIDCConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
+#: A URL path: segments of unreserved characters, none starting with a dot (nothing to
+#: escape, nothing to inject, no ``..``).
+_PATH = re.compile(r"/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/?)*")
+#: A host name for ``Domain``: letters, digits, dots and hyphens, no leading or trailing dot.
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
 _ENV_NAMES = {
     "issuer": "OIDC_ISSUER",
     "client_id": "OIDC_CLIENT_ID",
@@ -320,6 +382,11 @@ _ENV_NAMES = {
     "jwks_refetch_interval": "OIDC_JWKS_REFETCH_INTERVAL",
     "http_timeout": "OIDC_HTTP_TIMEOUT",
     "response_mode": "OIDC_RESPONSE_MODE",
+    "route_prefix": "OIDC_ROUTE_PREFIX",
+    "cookie_domain": "SESSION_COOKIE_DOMAIN",
+    "cookie_path": "SESSION_COOKIE_PATH",
+    "cookie_samesite": "SESSION_COOKIE_SAMESITE",
+    "post_logout_path": "OIDC_POST_LOGOUT_PATH",
     "profile": "OIDC_PROFILE",
     "client_key": "OIDC_CLIENT_KEY",
     "par": "OIDC_PAR",

@@ -22,6 +22,7 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     │   └── TokenRequestFailed        invalid_grant, token_request_failed, ...
     ├── InvalidLogoutToken            invalid_logout_token   (400)
     ├── CrossSiteRequest              cross_site_request     (403)
+    ├── LoginDenied                   login_denied           (403: the app's on_login hook)
     ├── RequestTooLarge               request_too_large      (413: a POST body over the limit)
     ├── UnsupportedMediaType          unsupported_media_type (415: a POST body not form-encoded)
     ├── StepUpRequired                insufficient_user_authentication (401, RFC 9470)
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidState",
     "InvalidUserinfo",
     "IssuerMismatch",
+    "LoginDenied",
     "LoginError",
     "LoginRequired",
     "OIDCError",
@@ -253,6 +255,26 @@ class UnsupportedMediaType(OIDCError):
 
     code = "unsupported_media_type"
     status = 415
+
+
+class LoginDenied(OIDCError):
+    """The app's ``on_login`` hook refused this user: no session is made, and the browser is
+    shown ``page`` (a template name; the kit's ``oidc_kit/denied.html`` by default) with
+    ``context``. The description is shown to the user: say what they can do."""
+
+    code = "login_denied"
+    status = 403
+
+    def __init__(
+        self,
+        description: str = "This account cannot sign in here.",
+        *,
+        page: str = "denied",
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.page = page
+        self.context = dict(context or {})
 
 
 class StepUpRequired(OIDCError):

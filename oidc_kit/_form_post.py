@@ -24,20 +24,15 @@ response: anything else sent to the callback would otherwise come back several t
 
 from __future__ import annotations
 
-import html
-import secrets
 from collections.abc import Mapping, Sequence
-
-from starlette.responses import HTMLResponse, Response
-
-from ._web import deny_framing, origin_of
+from typing import Any
 
 __all__ = [
     "MAX_REPOST_VALUE",
     "REPOST_FIELDS",
     "REPOST_MARKER",
     "needs_repost",
-    "repost_page",
+    "repost_fields",
     "without_marker",
 ]
 
@@ -90,42 +85,9 @@ def without_marker(params: Mapping[str, Sequence[str]]) -> dict[str, Sequence[st
     return {name: values for name, values in params.items() if name != REPOST_MARKER}
 
 
-def repost_page(action: str, params: Mapping[str, Sequence[str]]) -> Response:
-    """A page POSTing the authorization response in ``params`` (its :data:`REPOST_FIELDS`,
-    plus the marker) to ``action`` from our own origin; any other field is left out."""
-    nonce = secrets.token_urlsafe(16)
-    fields = "".join(
-        f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
-        for name in REPOST_FIELDS
-        for value in params.get(name, ())
-    )
-    body = _PAGE.format(
-        action=html.escape(action),
-        fields=fields,
-        marker=REPOST_MARKER,
-        nonce=nonce,
-    )
-    csp = (
-        f"default-src 'none'; script-src 'nonce-{nonce}'; form-action {origin_of(action)}; "
-        "base-uri 'none'"
-    )
-    headers = {
-        "Content-Security-Policy": csp,
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-    }
-    return deny_framing(HTMLResponse(body, headers=headers))
-
-
-# The script calls the prototype's submit(): a field named "submit" would shadow form.submit.
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Signing in</title></head>
-<body><form id="oidc-repost" method="post" action="{action}">{fields}\
-<input type="hidden" name="{marker}" value="1">
-<noscript><p>One more step to finish signing in.</p>
-<button type="submit">Continue</button></noscript></form>
-<script nonce="{nonce}">HTMLFormElement.prototype.submit.call(\
-document.getElementById("oidc-repost"));</script>
-</body></html>
-"""
+def repost_fields(action: str, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """What the re-post page shows: the ``action`` it POSTs to, and the authorization
+    response's :data:`REPOST_FIELDS` in ``params`` (plus the marker); any other field is left
+    out. The page itself is the adapter's (a template)."""
+    fields = [(name, value) for name in REPOST_FIELDS for value in params.get(name, ())]
+    return {"action": action, "fields": fields, "marker": REPOST_MARKER}

@@ -1,15 +1,24 @@
 """The pure-ASGI middleware that puts the session (or none) into the scope.
 
 Per request: read the session cookie, check its signature, load the record, and set
-``scope["oidc_session"]``, ``scope["user"]`` and ``scope["auth"]`` (so Starlette's
-``requires("authenticated")`` works), and ``scope["oidc_auth"]`` (the kit, for step-up
+``scope["oidc_session"]``, ``scope["user"]`` and ``scope["auth"]`` (``authenticated`` and the
+scopes the access token was granted, so Starlette's ``requires("authenticated")`` and
+``requires("accounts:read")`` work), and ``scope["oidc_auth"]`` (the kit, for step-up
 checks). On the way out it adds ``Vary: Cookie``, ``Cache-Control: no-store`` on answers that
 depended on a session, and deletes a cookie that names no live session. Tokens are not
 opened here: only a handler that needs one pays for it.
+
+A WebSocket handshake gets the same session, with two differences: a cross-site handshake
+gets none (browsers send cookies with a WebSocket handshake from any page of the same site,
+and no CORS stands in the way: cross-site WebSocket hijacking), and a store outage closes the
+connection with 1011 (the 503 of HTTP). There is nothing to add on the way out: the
+handshake's answer is the server's, with no cookies or headers of ours.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -17,21 +26,27 @@ from typing import TYPE_CHECKING, Any
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request, cookie_parser
+from starlette.status import WS_1011_INTERNAL_ERROR
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from ._errors import StoreUnavailable
 from ._session import Session
-from ._web import error_response
+from ._web import error_response, is_same_origin, origin_of
 
 if TYPE_CHECKING:
     from .starlette import OIDCAuth
 
-__all__ = ["AUTH_KEY", "SCOPE_KEY", "OIDCSessionMiddleware", "OIDCUser"]
+__all__ = ["AUTH_KEY", "SCOPE_KEY", "SIGNED_OUT_KEY", "OIDCSessionMiddleware", "OIDCUser"]
 
 #: Where the loaded :class:`Session` (or ``None``) sits in the ASGI scope.
 SCOPE_KEY = "oidc_session"
+#: True on the request that lands on ``post_logout_path`` right after a logout.
+SIGNED_OUT_KEY = "oidc_signed_out"
 #: Where the :class:`OIDCAuth` that loaded it sits (for ``@login_required``'s step-up checks).
 AUTH_KEY = "oidc_auth"
+
+log = logging.getLogger("oidc_kit")
 
 
 class OIDCUser(BaseUser):
@@ -86,13 +101,16 @@ class OIDCSessionMiddleware:
         self.auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         cookie_name = self.auth.session_cookie
         cookies = read_cookies(scope)
         cookie = cookies.get(cookie_name)
-        logout_return = self._logout_return(scope, cookies)
+        logout_return, signed_out = self._logout_return(scope, cookies)
         try:
             session, current = await self._load(cookie) if cookie else (None, True)
         except StoreUnavailable as exc:
@@ -100,12 +118,9 @@ class OIDCSessionMiddleware:
             response = error_response(HTTPConnection(scope), exc, self.auth.json_paths)
             await response(scope, receive, send)
             return
-        scope[SCOPE_KEY] = session
-        scope[AUTH_KEY] = self.auth
-        if session is None:
-            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
-        else:
-            scope["user"], scope["auth"] = OIDCUser(session), AuthCredentials(["authenticated"])
+        self._enter(scope, session)
+        #: True on the post-logout landing page, right after a logout: a page may say so.
+        scope[SIGNED_OUT_KEY] = signed_out
         stale_cookie = cookie is not None and session is None
         # A cookie signed with an older secret is re-issued under the newest one.
         resign = session if session is not None and not current else None
@@ -118,6 +133,30 @@ class OIDCSessionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake: the session, unless the handshake is cross-site."""
+        cookie = read_cookies(scope).get(self.auth.session_cookie)
+        session = None
+        if cookie and is_same_origin(HTTPConnection(scope), origin_of(self.auth.config.base_url)):
+            try:
+                session, _ = await self._load(cookie)
+            except StoreUnavailable:
+                # Refused rather than let through as anonymous: the user is not logged out.
+                log.warning("session store unavailable: WebSocket %s closed", scope["path"])
+                await WebSocketClose(WS_1011_INTERNAL_ERROR)(scope, receive, send)
+                return
+        self._enter(scope, session)
+        await self.app(scope, receive, send)
+
+    def _enter(self, scope: Scope, session: Session | None) -> None:
+        """Put ``session`` (or none) into the scope, as the session and as Starlette's user."""
+        scope[SCOPE_KEY] = session
+        scope[AUTH_KEY] = self.auth
+        if session is None:
+            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+        else:
+            scope["user"], scope["auth"] = OIDCUser(session), _credentials(session)
 
     def _fix_cookies(
         self,
@@ -137,18 +176,32 @@ class OIDCSessionMiddleware:
         if logout_return:
             headers.append("Set-Cookie", self.auth.expired_cookie(self.auth.logout_cookie))
 
-    def _logout_return(self, scope: Scope, cookies: dict[str, str]) -> bool:
-        """Whether this is the browser's return from the provider's logout (then checked)."""
+    def _logout_return(self, scope: Scope, cookies: dict[str, str]) -> tuple[bool, bool]:
+        """Whether this is the browser's return from logout (its cookie then expires), and
+        whether it brought back the logout's state."""
         cookie = cookies.get(self.auth.logout_cookie)
-        if cookie is None or scope["path"] != "/":
-            return False
-        self.auth.logout_routes.check_return(Request(scope), cookie)
-        return True
+        if cookie is None or scope["path"] != self.auth.config.post_logout_path:
+            return False, False
+        state = Request(scope).query_params.get("state")
+        return True, self.auth.rp.check_logout_return(state, cookie)
 
     async def _load(self, cookie: str) -> tuple[Session | None, bool]:
         """The session a cookie names, and whether the cookie's signing secret is current."""
         sid, current = self.auth.cookies.read_session(cookie)
         return (None if sid is None else await self.auth.sessions.load(sid)), current
+
+
+def _credentials(session: Session) -> AuthCredentials:
+    """``authenticated`` and the scopes the session's access token was granted (a record
+    written before ``granted_scope`` existed: ``authenticated`` only; its tokens are not
+    opened here, the hot path)."""
+    return AuthCredentials(_scopes(session.granted_scope))
+
+
+@functools.lru_cache(maxsize=64)
+def _scopes(granted: str | None) -> tuple[str, ...]:
+    # Cached: an app's sessions share a handful of grants, and this runs on every request.
+    return ("authenticated", *(granted.split() if granted else ()))
 
 
 def _add_cache_headers(message: Message, *, no_store: bool) -> None:

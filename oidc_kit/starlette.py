@@ -18,36 +18,31 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from os import PathLike
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import jinja2
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
-from ._auth_params import login_params_from_query
-from ._body import client_gone, read_form
-from ._clients import ProviderClient, ProviderClients, named_configs
+from ._body import client_gone, read_body, read_form
+from ._clients import ProviderClient, named_configs
 from ._config import OIDCConfig
 from ._dpop import DPoPNonces, load_key
-from ._errors import (
-    InvalidLoginRequest,
-    LoginRequired,
-    OIDCError,
-    SessionError,
-)
-from ._form_post import needs_repost, repost_page, without_marker
+from ._errors import LoginRequired, OIDCError, SessionError
 from ._login_required import login_required
-from ._logout_routes import LogoutRoutes
 from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
+from ._pages import KitPages
 from ._refresh import TokenManager
-from ._session import CookieSigner, Session, new_id
-from ._step_up import StepUp
+from ._relying_party import CookieChange, Hooks, Outcome, RelyingParty
+from ._session import Session
 from ._tokens import TokenSet
-from ._web import error_response, is_same_origin, origin_of, safe_next_path, wants_json
+from ._web import error_response, is_same_origin, origin_of, wants_json
 from .httpx_auth import SessionAuth
 from .stores import SessionStore, open_store
 
@@ -66,10 +61,18 @@ class OIDCAuth:
         http_client: httpx.AsyncClient | None = None,
         store: SessionStore | None = None,
         json_paths: Sequence[str] = ("/api/",),
+        hooks: Hooks | None = None,
+        template_dirs: Sequence[str | PathLike[str]] = (),
+        templates: jinja2.Environment | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``config`` is one provider's settings, or several by name (``{"portx": ...,
         "corp": ...}``; the first is the default, ``/auth/login?provider=corp`` picks another).
+
+        ``hooks``: the app's ``on_login`` (add claims, or refuse with ``LoginDenied``) and
+        ``on_logout``. ``template_dirs``, or ``templates`` (the app's own Jinja2 environment,
+        whose globals and filters the pages then see): searched before the kit's own templates
+        for its pages (``oidc_kit/error.html``, ``logout.html``, ``denied.html``, ``base.html``).
         """
         configs = named_configs(config)
         self.config = next(iter(configs.values()))
@@ -78,19 +81,20 @@ class OIDCAuth:
         self.http = http_client or httpx.AsyncClient(timeout=self.config.http_timeout)
         self._owns_store = store is None
         self.store = store if store is not None else open_store(self.config.session_store)
+        #: The framework-neutral relying party this adapter drives.
+        self.rp = RelyingParty(configs, store=self.store, http=self.http, hooks=hooks, clock=clock)
         #: Each configured provider by name, the default first.
-        self.clients = ProviderClients(configs, store=self.store, http=self.http, clock=clock)
+        self.clients = self.rp.clients
         default = self.clients.default
         self.provider = default.provider
         self.sessions = default.sessions
         self.flow = default.flow
         self.tokens = default.tokens
-        self.cookies = CookieSigner(self.config.session_secrets, self.config.login_timeout)
-        prefix = "__Host-" if self.config.secure_cookies else ""
-        self.session_cookie = prefix + self.config.cookie_name
-        self.login_cookie = prefix + self.config.login_cookie_name
-        self.logout_cookie = prefix + "oidc_logout"
-        self.logout_routes = LogoutRoutes(self, clock)
+        self.cookies = self.rp.cookies
+        self.session_cookie = self.rp.session_cookie
+        self.login_cookie = self.rp.login_cookie
+        self.logout_cookie = self.rp.logout_cookie
+        self.pages = KitPages(template_dirs, prefix=self.config.route_prefix, env=templates)
         self.json_paths = tuple(json_paths)
         self._origin = origin_of(self.config.base_url)
         #: The APIs' DPoP nonces, apart from the providers': an API on a provider's host
@@ -110,14 +114,14 @@ class OIDCAuth:
 
     @property
     def routes(self) -> list[Route]:
-        """The routes to mount at ``/auth``."""
+        """The routes to mount at ``route_prefix`` (see :attr:`mount`)."""
         return [
             Route("/login", self._login, methods=["GET"]),
             Route("/callback", self._callback, methods=["GET", "POST"]),
             Route("/callback/{provider}", self._callback, methods=["GET", "POST"]),
             Route("/logout", self._logout, methods=["GET", "POST"]),
             Route("/session", self._session, methods=["GET"]),
-            Route("/backchannel-logout", self.logout_routes.backchannel, methods=["POST"]),
+            Route("/backchannel-logout", self._backchannel, methods=["POST"]),
             Route("/jwks", self._jwks, methods=["GET"]),
         ]
 
@@ -205,7 +209,7 @@ class OIDCAuth:
     def session_cookie_for(self, sid: str) -> str:
         """A ``Set-Cookie`` value naming session ``sid``, signed with the newest secret."""
         response = Response()
-        self._set_session_cookie(response, sid)
+        self._apply(response, self.rp.session_cookie_change(sid))
         return response.headers["set-cookie"]
 
     def expired_cookie(self, name: str) -> str:
@@ -217,79 +221,85 @@ class OIDCAuth:
     # -- routes -------------------------------------------------------------------------
 
     async def _login(self, request: Request) -> Response:
-        try:
-            step_up = StepUp.from_query(_query_params(request))
-            hints = login_params_from_query(_query_params(request))
-        except OIDCError as exc:
-            return error_response(request, exc, self.json_paths)
-        name = request.query_params.get("provider")
-        client = self.clients.default if name is None else self.clients.get(name)
-        if client is None:
-            refusal = InvalidLoginRequest("no provider of that name is configured")
-            return error_response(request, refusal, self.json_paths)
-        next_path = safe_next_path(request.query_params.get("next"))
-        existing = request.cookies.get(self.login_cookie)
-        # A fresh binding at every start, never one read from a cookie: a cookie planted in
-        # the victim's browser (http, no __Host- prefix) must not bind the victim's login to
-        # a binding the planter holds. The cookie keeps the browser's last few bindings, so
-        # logins started in several tabs all complete.
-        binding = new_id()
-        bindings = [binding, *(self.cookies.login_bindings(existing) if existing else [])]
-        url = await client.flow.start(
-            binding,
-            next_path,
-            max_age=step_up.max_age,
-            acr_values=step_up.acr_values,
-            prompt=step_up.prompt,
-            login_params=hints,
-        )
-        response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
-        self.set_cookie(
-            response,
-            self.login_cookie,
-            self.cookies.sign_login_bindings(bindings),
-            max_age=self.config.login_timeout,
-            cross_site=self._cross_site_login_cookie,
-        )
-        return response
+        outcome = await self.rp.start_login(_query_params(request), request.cookies)
+        return self._respond(request, outcome)
 
     async def _callback(self, request: Request) -> Response:
-        # The login cookie is left alone, failure or success: it holds the browser's recent
-        # bindings, which the logins of other tabs still need (it expires after login_timeout).
-        # A failed callback ends at most the transaction its own state names, and only when
-        # this browser started it (LoginFlow.take).
-        raw = request.cookies.get(self.login_cookie)
         try:
             params = await _callback_params(request)
-            if needs_repost(request.method, params, raw is not None, self.config.response_mode):
-                # A cross-site form_post without our SameSite=Lax cookie: once more, same-origin.
-                arrived_at = self.clients.at_redirect_uri(request.path_params.get("provider"))
-                return repost_page(arrived_at.flow.redirect_uri, params)
-            bindings = self.cookies.login_bindings(raw) if raw else []
-            params = without_marker(params)
-            txn = await self.flow.take(params, bindings)
-            client = self.clients.for_transaction(txn, request.path_params.get("provider"))
-            result = await client.flow.complete(txn, params)
         except ClientDisconnect:
             return client_gone(request)
         except OIDCError as exc:
-            log.info("login failed: %s", exc.code)
-            return error_response(request, exc, self.json_paths)
-        old: Session | None = request.scope.get(SCOPE_KEY)
-        if old is not None:
-            await self.sessions.delete(old.sid)  # a new id at every login
-        session = await client.sessions.create(result.tokens, result.claims, result.provider_sid)
-        log.info("login succeeded for sub=%s", session.sub)
-        response = RedirectResponse(result.next_path, status_code=303)
-        self._set_session_cookie(response, session.sid)
-        return response
+            return error_response(request, exc, self.json_paths, self.pages)
+        outcome = await self.rp.finish_login(
+            request.method,
+            params,
+            request.cookies,
+            request.scope.get(SCOPE_KEY),
+            request.path_params.get("provider"),
+        )
+        return self._respond(request, outcome)
 
     async def _logout(self, request: Request) -> Response:
         # HEAD too shows the page: Starlette answers HEAD on GET routes, and a HEAD (a link
         # checker, a prefetch) must never log anyone out.
         if request.method in ("GET", "HEAD"):
-            return await self.logout_routes.confirm(request)
-        return await self.logout_routes.logout(request)
+            return self._respond(request, self.rp.confirm_logout())
+        same_origin = is_same_origin(request, self._origin)
+        if same_origin:  # a cross-site body is refused unread
+            try:
+                await read_body(request)  # nothing in it is used, but it is never read unbounded
+            except ClientDisconnect:
+                return client_gone(request)
+            except OIDCError as exc:
+                return error_response(request, exc, self.json_paths, self.pages)
+        session: Session | None = request.scope.get(SCOPE_KEY)
+        outcome = await self.rp.logout(session, same_origin=same_origin)
+        return self._respond(request, outcome)
+
+    async def _backchannel(self, request: Request) -> Response:
+        """``POST /auth/backchannel-logout``: 200 when the token is valid, else 400 (413 or 415
+        for a body too large or not form-encoded, refused unread)."""
+        try:
+            form = await read_form(request)
+        except ClientDisconnect:
+            return client_gone(request)
+        except OIDCError as exc:
+            outcome = Outcome(exc.status, error=exc, machine=True)
+        else:
+            outcome = await self.rp.backchannel_logout(form)
+        return self._respond(request, outcome)
+
+    def _respond(self, request: Request, outcome: Outcome) -> Response:
+        """The Starlette response for a step's outcome."""
+        error = outcome.error
+        response: Response
+        if error is not None and outcome.machine:
+            response = JSONResponse(error.as_dict(), status_code=outcome.status)
+        elif error is not None:
+            response = error_response(request, error, self.json_paths, self.pages)
+        elif outcome.page is not None:
+            response = self.pages.render(outcome.page, outcome.status, outcome.context)
+        elif outcome.location is not None:
+            response = RedirectResponse(outcome.location, status_code=outcome.status)
+        else:
+            response = Response(status_code=outcome.status)
+        response.headers["Cache-Control"] = "no-store"
+        for cookie in outcome.cookies:
+            self._apply(response, cookie)
+        return response
+
+    def _apply(self, response: Response, cookie: CookieChange) -> None:
+        if cookie.value is None:
+            self.delete_cookie(response, cookie.name, cross_site=cookie.cross_site)
+        else:
+            self.set_cookie(
+                response,
+                cookie.name,
+                cookie.value,
+                max_age=cookie.max_age,
+                cross_site=cookie.cross_site,
+            )
 
     async def _session(self, request: Request) -> Response:
         session: Session | None = request.scope.get(SCOPE_KEY)
@@ -318,18 +328,19 @@ class OIDCAuth:
             if request.method in ("GET", "HEAD") and not wants_json(request, self.json_paths):
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 response: Response = RedirectResponse(
-                    "/auth/login?" + urlencode(self._login_params(request, target)),
+                    f"{self.config.route_prefix}/login?"
+                    + urlencode(self._login_params(request, target)),
                     status_code=303,
                     headers={"Cache-Control": "no-store"},
                 )
             else:
-                response = error_response(request, exc, self.json_paths)
+                response = error_response(request, exc, self.json_paths, self.pages)
             if request.scope.get(SCOPE_KEY) is not None:
                 self.delete_cookie(response, self.session_cookie)
             return response
         if exc.status >= 500:
             log.warning("request failed: %s", exc)
-        return error_response(request, exc, self.json_paths)
+        return error_response(request, exc, self.json_paths, self.pages)
 
     def _login_params(self, request: Request, target: str) -> dict[str, str]:
         """Log in again where the ended session came from."""
@@ -343,39 +354,36 @@ class OIDCAuth:
 
     # -- cookies ------------------------------------------------------------------------
 
-    @property
-    def _cross_site_login_cookie(self) -> bool:
-        """A form_post callback is a cross-site POST: on https the login cookie is then
-        ``SameSite=None; Secure`` so that browsers send it (on http, where ``SameSite=None``
-        needs ``Secure``, the same-origin re-post of :mod:`oidc_kit._form_post` covers it)."""
-        return self.config.response_mode == "form_post" and self.config.secure_cookies
-
     def set_cookie(
         self, response: Response, name: str, value: str, *, max_age: int, cross_site: bool = False
     ) -> None:
+        """Set one of the kit's cookies, with the app's ``Domain``, ``Path`` and ``SameSite``."""
         response.set_cookie(
-            name,
-            value,
-            max_age=max_age,
-            path="/",
-            httponly=True,
-            secure=self.config.secure_cookies or cross_site,
-            samesite="none" if cross_site else "lax",
+            name, value, max_age=max_age, **self._cookie_attributes(name, cross_site)
         )
-
-    def _set_session_cookie(self, response: Response, sid: str) -> None:
-        value = self.cookies.sign_session(sid)
-        max_age = self.config.session_absolute_timeout
-        self.set_cookie(response, self.session_cookie, value, max_age=max_age)
 
     def delete_cookie(self, response: Response, name: str, *, cross_site: bool = False) -> None:
-        response.delete_cookie(
-            name,
-            path="/",
-            httponly=True,
-            secure=self.config.secure_cookies or cross_site,
-            samesite="none" if cross_site else "lax",
-        )
+        """Clear one of the kit's cookies (same attributes as when it was set)."""
+        response.delete_cookie(name, **self._cookie_attributes(name, cross_site))
+
+    def _cookie_attributes(self, name: str, cross_site: bool) -> dict[str, Any]:
+        config = self.config
+        # Only the session cookie may be Strict: the login cookie must come back with the
+        # provider's redirect, a cross-site navigation.
+        samesite = config.cookie_samesite if name == self.session_cookie else "lax"
+        return {
+            "path": config.cookie_path,
+            "domain": config.cookie_domain,
+            "httponly": True,
+            "secure": config.secure_cookies or cross_site,
+            "samesite": "none" if cross_site else samesite,
+        }
+
+    @property
+    def mount(self) -> Mount:
+        """The kit's routes at ``route_prefix`` (``OIDC_ROUTE_PREFIX``, default ``/auth``), for
+        ``Starlette(routes=[auth.mount, ...])``."""
+        return Mount(self.config.route_prefix, routes=self.routes)
 
 
 class _SessionTokens:

@@ -1,0 +1,402 @@
+"""The relying party: login, callback, logout and back-channel logout, framework-neutral.
+
+Each step takes plain inputs (a request's parameters, its cookies, the session the adapter
+loaded) and returns an :class:`Outcome`: a status, where to send the browser, the cookies to
+set or clear, a kit page to show (by name, with its values), or an error. Nothing here imports
+a web framework: ``oidc_kit.starlette`` (and any other adapter) reads the request, calls these
+methods, and turns the outcome into its own response. Apps shape a login with
+:class:`Hooks`: ``on_login`` may add claims to the session or refuse the user.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from ._auth_params import login_params_from_query
+from ._clients import ProviderClient, ProviderClients
+from ._config import OIDCConfig
+from ._errors import (
+    CrossSiteRequest,
+    InvalidLoginRequest,
+    InvalidLogoutToken,
+    LoginDenied,
+    OIDCError,
+    SessionError,
+    StoreUnavailable,
+)
+from ._form_post import needs_repost, repost_fields, without_marker
+from ._logout import validate_logout_token
+from ._provider import ProviderMetadata
+from ._session import CookieSigner, Session, new_id
+from ._step_up import StepUp
+from ._tokens import TokenSet, revoke_token
+from ._urls import origin_of, safe_next_path
+from .stores import SessionStore
+
+__all__ = ["CookieChange", "Hooks", "LoginEvent", "LogoutEvent", "Outcome", "RelyingParty"]
+
+log = logging.getLogger("oidc_kit")
+
+Params = Mapping[str, Sequence[str]]
+
+#: Far above any real logout token (a few hundred bytes of claims, one signature); anyone
+#: can post to the endpoint, so nothing larger is parsed.
+MAX_LOGOUT_TOKEN = 16 * 1024
+
+
+@dataclass(frozen=True)
+class CookieChange:
+    """A cookie for the adapter to set (``value``) or clear (``value`` ``None``)."""
+
+    name: str
+    value: str | None
+    max_age: int = 0
+    #: Sent with cross-site requests too (``SameSite=None; Secure``): the login cookie of a
+    #: form_post callback on https.
+    cross_site: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the adapter answers: a redirect, a kit page, an error, or a bare status."""
+
+    status: int
+    location: str | None = None
+    cookies: tuple[CookieChange, ...] = ()
+    #: A kit page (``"repost"``, ``"logout"``, ``"denied"``) and its values.
+    page: str | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)
+    #: An error to render (JSON or page, as the adapter decides).
+    error: OIDCError | None = None
+    #: For machine endpoints (back-channel logout): the JSON error body, not a page.
+    machine: bool = False
+
+
+@dataclass
+class LoginEvent:
+    """A login about to become a session: ``claims`` may be changed (say, a customer number
+    added); raising :class:`~oidc_kit.LoginDenied` refuses the user (no session)."""
+
+    provider: str
+    sub: str
+    claims: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LogoutEvent:
+    """A session that ended: by the user (``"user"``) or by the provider (``"backchannel"``)."""
+
+    provider: str
+    sub: str
+    reason: str
+
+
+LoginHook = Callable[[LoginEvent], Awaitable[None]]
+LogoutHook = Callable[[LogoutEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """The app's say in the kit's steps (all optional, all async)."""
+
+    #: Called before the session is made: change ``event.claims``, or raise ``LoginDenied``.
+    on_login: LoginHook | None = None
+    #: Called after a session ended at logout (user or back-channel).
+    on_logout: LogoutHook | None = None
+
+
+class RelyingParty:
+    """The app's providers, sessions and cookies, and the steps that change them."""
+
+    def __init__(
+        self,
+        configs: Mapping[str, OIDCConfig],
+        *,
+        store: SessionStore,
+        http: httpx.AsyncClient,
+        hooks: Hooks | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = next(iter(configs.values()))
+        self.store = store
+        self.http = http
+        self.hooks = hooks or Hooks()
+        self._clock = clock
+        #: Each configured provider by name, the default first.
+        self.clients = ProviderClients(configs, store=store, http=http, clock=clock)
+        self.sessions = self.clients.default.sessions
+        self.cookies = CookieSigner(self.config.session_secrets, self.config.login_timeout)
+        prefix = self.config.cookie_prefix
+        self.session_cookie = prefix + self.config.cookie_name
+        self.login_cookie = prefix + self.config.login_cookie_name
+        self.logout_cookie = prefix + "oidc_logout"
+        self.origin = origin_of(self.config.base_url)
+
+    @property
+    def cross_site_login_cookie(self) -> bool:
+        """A form_post callback is a cross-site POST: on https the login cookie is then
+        ``SameSite=None; Secure`` so that browsers send it (on http, where ``SameSite=None``
+        needs ``Secure``, the same-origin re-post of :mod:`oidc_kit._form_post` covers it)."""
+        return self.config.response_mode == "form_post" and self.config.secure_cookies
+
+    def client_for(self, session: Session) -> ProviderClient:
+        """The provider a session came from (by its issuer)."""
+        return self.clients.for_session(session)
+
+    def session_cookie_change(self, sid: str) -> CookieChange:
+        """The session cookie naming ``sid``, signed with the newest secret."""
+        value = self.cookies.sign_session(sid)
+        return CookieChange(self.session_cookie, value, self.config.session_absolute_timeout)
+
+    # -- login -------------------------------------------------------------------------
+
+    async def start_login(self, query: Params, cookies: Mapping[str, str]) -> Outcome:
+        """``GET /login``: record a transaction, send the browser to the provider."""
+        try:
+            step_up = StepUp.from_query(query)
+            hints = login_params_from_query(query)
+            client = self._client_named(_single(query, "provider"))
+        except OIDCError as exc:
+            return Outcome(exc.status, error=exc)
+        next_path = safe_next_path(_single(query, "next"))
+        # A fresh binding at every start, never one read from a cookie: a cookie planted in
+        # the victim's browser (http, no __Host- prefix) must not bind the victim's login to
+        # a binding the planter holds. The cookie keeps the browser's last few bindings, so
+        # logins started in several tabs all complete.
+        binding = new_id()
+        existing = cookies.get(self.login_cookie)
+        bindings = [binding, *(self.cookies.login_bindings(existing) if existing else [])]
+        url = await client.flow.start(
+            binding,
+            next_path,
+            max_age=step_up.max_age,
+            acr_values=step_up.acr_values,
+            prompt=step_up.prompt,
+            login_params=hints,
+        )
+        cookie = CookieChange(
+            self.login_cookie,
+            self.cookies.sign_login_bindings(bindings),
+            self.config.login_timeout,
+            cross_site=self.cross_site_login_cookie,
+        )
+        return Outcome(303, location=url, cookies=(cookie,))
+
+    def _client_named(self, name: str | None) -> ProviderClient:
+        client = self.clients.default if name is None else self.clients.get(name)
+        if client is None:
+            raise InvalidLoginRequest("no provider of that name is configured")
+        return client
+
+    async def finish_login(
+        self,
+        method: str,
+        params: Params,
+        cookies: Mapping[str, str],
+        current: Session | None,
+        arrived_at: str | None = None,
+    ) -> Outcome:
+        """The callback: ``params`` is the query (GET) or the form (POST, form_post);
+        ``arrived_at`` the provider name in the redirect URI (``/callback/{name}``).
+
+        The login cookie is left alone, failure or success: it holds the browser's recent
+        bindings, which the logins of other tabs still need (it expires after
+        login_timeout). A failed callback ends at most the transaction its own state names,
+        and only when this browser started it (``LoginFlow.take``).
+        """
+        raw = cookies.get(self.login_cookie)
+        if needs_repost(method, params, raw is not None, self.config.response_mode):
+            # A cross-site form_post without our SameSite=Lax cookie: once more, same-origin.
+            action = self.clients.at_redirect_uri(arrived_at).flow.redirect_uri
+            return Outcome(200, page="repost", context=repost_fields(action, params))
+        try:
+            session = await self._login(params, raw, current, arrived_at)
+        except OIDCError as exc:
+            log.info("login failed: %s", exc.code)
+            return Outcome(exc.status, error=exc, page=_error_page(exc))
+        next_path, sid = session
+        return Outcome(303, location=next_path, cookies=(self.session_cookie_change(sid),))
+
+    async def _login(
+        self, params: Params, raw: str | None, current: Session | None, arrived_at: str | None
+    ) -> tuple[str, str]:
+        bindings = self.cookies.login_bindings(raw) if raw else []
+        params = without_marker(params)
+        txn = await self.clients.default.flow.take(params, bindings)
+        client = self.clients.for_transaction(txn, arrived_at)
+        result = await client.flow.complete(txn, params)
+        claims = await self._on_login(client.name, result.claims)
+        if current is not None:
+            await self.sessions.delete(current.sid)  # a new id at every login
+        session = await client.sessions.create(result.tokens, claims, result.provider_sid)
+        log.info("login succeeded for sub=%s", session.sub)
+        return result.next_path, session.sid
+
+    async def _on_login(self, provider: str, claims: dict[str, Any]) -> dict[str, Any]:
+        hook = self.hooks.on_login
+        if hook is None:
+            return claims
+        event = LoginEvent(provider, str(claims["sub"]), dict(claims))
+        await hook(event)  # LoginDenied propagates: no session
+        # The identity is the provider's: a hook adds to the claims, never replaces these.
+        return {**event.claims, **{k: claims[k] for k in ("iss", "sub") if k in claims}}
+
+    # -- logout ------------------------------------------------------------------------
+
+    def confirm_logout(self) -> Outcome:
+        """``GET /logout``: the page with the POST form (a GET never logs out)."""
+        return Outcome(200, page="logout")
+
+    async def logout(self, session: Session | None, *, same_origin: bool) -> Outcome:
+        """``POST /logout``: end the session here and at the provider. ``same_origin``: the
+        request's ``Sec-Fetch-Site``/``Origin`` show no other site
+        (:func:`oidc_kit._urls.is_same_origin`); a cross-site logout is refused (CSRF)."""
+        if not same_origin:
+            refusal = CrossSiteRequest("cross-site logout refused")
+            return Outcome(refusal.status, error=refusal)
+        cookies = [CookieChange(self.session_cookie, None)]
+        if session is None:
+            return Outcome(303, location=self.config.post_logout_path, cookies=tuple(cookies))
+        location, state = await self._end(session)
+        await self._on_logout(session, "user")
+        # The landing page is told the browser is back from logout (and checks the state
+        # the provider returns), whether the provider or this app sends it there.
+        value = self.cookies.sign_login(state)
+        cookies.append(CookieChange(self.logout_cookie, value, self.config.login_timeout))
+        return Outcome(303, location=location, cookies=tuple(cookies))
+
+    async def _on_logout(self, session: Session, reason: str) -> None:
+        hook = self.hooks.on_logout
+        if hook is None:
+            return
+        try:
+            provider = self.client_for(session).name
+        except SessionError:
+            provider = ""
+        await hook(LogoutEvent(provider, session.sub, reason))
+
+    def check_logout_return(self, state: str | None, cookie: str) -> bool:
+        """The browser is back from logout: whether ``state`` is the logout's (else logged:
+        harmless, the session already ended here, but worth a line)."""
+        expected = self.cookies.login_binding(cookie)
+        if (
+            expected is not None
+            and state is not None
+            and secrets.compare_digest(expected.encode(), state.encode())
+        ):
+            log.info("returned from the provider's logout")
+            return True
+        log.warning("return from the provider's logout with a wrong or missing state")
+        return False
+
+    async def _end(self, session: Session) -> tuple[str, str]:
+        """End ``session`` here, revoke its tokens; the provider's logout URL (else the app's
+        post-logout landing), and the state it brings back."""
+        state = secrets.token_urlsafe(16)
+        landing = f"{self.config.post_logout_path}?{urlencode({'state': state})}"
+        await self.sessions.end(session)
+        try:
+            tokens: TokenSet | None = self.sessions.tokens(session)
+        except SessionError:
+            tokens = None
+        try:
+            client = self.client_for(session)
+            meta = await client.provider.metadata()
+        except SessionError:
+            return landing, state  # its provider is no longer configured
+        except OIDCError as exc:
+            log.warning("logout: provider unavailable (%s); local session ended", exc.code)
+            return landing, state
+        if tokens is not None:
+            await self._revoke(client.config, meta, tokens)
+        if meta.end_session_endpoint is None:
+            return landing, state
+        params = {
+            "client_id": client.config.client_id,
+            "post_logout_redirect_uri": self.config.post_logout_redirect_uri,
+            "state": state,
+        }
+        if tokens is not None and tokens.id_token:
+            params["id_token_hint"] = tokens.id_token
+        separator = "&" if "?" in meta.end_session_endpoint else "?"
+        return meta.end_session_endpoint + separator + urlencode(params), state
+
+    async def _revoke(self, config: OIDCConfig, meta: ProviderMetadata, tokens: TokenSet) -> None:
+        """Revoke the refresh token (the whole grant, at most providers) and the access token."""
+        now = self._clock()
+        if tokens.refresh_token:
+            await revoke_token(self.http, config, meta, tokens.refresh_token, "refresh_token", now)
+        await revoke_token(self.http, config, meta, tokens.access_token, "access_token", now)
+
+    # -- back-channel logout ------------------------------------------------------------
+
+    async def backchannel_logout(self, form: Params) -> Outcome:
+        """``POST /backchannel-logout``: 200 when the logout token is valid, else 400."""
+        try:
+            tokens = form.get("logout_token", [])
+            if len(tokens) != 1:
+                raise InvalidLogoutToken("exactly one logout_token is required")
+            if len(tokens[0]) > MAX_LOGOUT_TOKEN:
+                raise InvalidLogoutToken("the logout token is too large")
+            client = self._client_named_in(tokens[0])
+            logout = await validate_logout_token(
+                tokens[0], client.config, client.provider, self.store, self._clock()
+            )
+        except OIDCError as exc:
+            log.warning("back-channel logout refused: %s", exc.description)
+            status = exc.status if exc.status >= 500 else 400
+            return Outcome(status, error=exc, machine=True)
+        try:
+            ended = await client.sessions.end_matching(client.config.issuer, logout.sub, logout.sid)
+        except StoreUnavailable as exc:
+            # Let the provider retry: forget the jti if the store lets us (best effort).
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.delete(logout.jti_key)
+            return Outcome(exc.status, error=exc, machine=True)
+        log.info("back-channel logout ended %d session(s)", ended)
+        return Outcome(200)
+
+    def _client_named_in(self, token: str) -> ProviderClient:
+        """The provider a logout token says it comes from: only to pick whose keys and rules
+        validate it, which then check everything, ``iss`` included."""
+        if len(self.clients) == 1:
+            return self.clients.default
+        client = self.clients.by_issuer(_unverified_issuer(token) or "")
+        if client is None:
+            raise InvalidLogoutToken("the logout token comes from no configured provider")
+        return client
+
+
+def _error_page(exc: OIDCError) -> str:
+    """The kit page for a failed login: a refused user gets the page the hook named."""
+    if isinstance(exc, LoginDenied):
+        return exc.page
+    return "error"
+
+
+def _single(params: Params, name: str) -> str | None:
+    """The parameter's last value, as Starlette's ``query_params.get`` reads it."""
+    values = params.get(name, ())
+    return values[-1] if values else None
+
+
+def _unverified_issuer(token: str) -> str | None:
+    """The ``iss`` of a compact JWT's payload, unverified (for routing only)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, RecursionError):  # deep JSON nesting: RecursionError
+        return None
+    iss = claims.get("iss") if isinstance(claims, dict) else None
+    return iss if isinstance(iss, str) else None

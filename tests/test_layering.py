@@ -1,0 +1,88 @@
+"""The layers: the core imports no web framework; only the adapters do.
+
+A static walk of every module's imports (``import x``, ``from x import y``, relative ones
+resolved), followed through the kit's own modules: a core module that imports an adapter, or
+an adapter's framework, fails here.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "oidc_kit"
+
+#: The modules that may import a web framework (docs/architecture.md, "Adapters").
+ADAPTERS = frozenset(
+    {
+        "oidc_kit.starlette",
+        "oidc_kit.fastapi",
+        "oidc_kit._middleware",
+        "oidc_kit._login_required",
+        "oidc_kit._web",
+        "oidc_kit._pages",
+        "oidc_kit._body",
+    }
+)
+FRAMEWORKS = ("starlette", "fastapi", "flask", "django")
+#: The sandbox provider is an app of its own (a Starlette app), not part of the kit's core.
+OUTSIDE = ("oidc_kit.testing",)
+
+
+def _name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of what ``path`` imports (relative imports resolved)."""
+    name = _name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+MODULES = {_name(p): _imports(p) for p in PACKAGE.rglob("*.py")}
+
+
+def _reach(start: str) -> set[str]:
+    """Every kit module ``start`` imports, directly or through others."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for imported in MODULES.get(todo.pop(), ()):
+            if imported in MODULES and imported not in seen:
+                seen.add(imported)
+                todo.append(imported)
+    return seen
+
+
+CORE = sorted(m for m in MODULES if m not in ADAPTERS and not m.startswith(OUTSIDE))
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_a_core_module_imports_no_web_framework(module: str) -> None:
+    for reached in {module, *_reach(module)}:
+        assert reached not in ADAPTERS, f"{module} imports the adapter {reached}"
+        frameworks = [i for i in MODULES[reached] if i.split(".")[0] in FRAMEWORKS]
+        assert not frameworks, f"{module} reaches {reached}, which imports {frameworks}"
+
+
+def test_the_walk_sees_the_adapters_imports() -> None:
+    # Guards the test itself: an adapter's framework imports are found.
+    assert any(i.startswith("starlette") for i in MODULES["oidc_kit.starlette"])
+    assert "oidc_kit._relying_party" in _reach("oidc_kit.starlette")
