@@ -3,23 +3,29 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed-demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck install clean node screenshots bench docs docs-serve
+.PHONY: demo test quick lint typecheck install clean node screenshots bench docs docs-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall whenever pyproject.toml changes.
+# Reinstall whenever pyproject.toml changes. The package itself needs no extra; `dev` is every
+# extra (redis, server, fastapi) and the test and docs tools, `demo` what the demo runs on.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $(DEMO_STAMP)
+
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m example_app --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
@@ -28,6 +34,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict example_app
 
 # The interop tests' provider (panva's oidc-provider) comes from the npm registry, pinned by
 # tests/interop/package-lock.json. Without Node the interop tests skip, except under CI=true.
@@ -44,8 +51,14 @@ node: $(NODE_STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check oidc_kit example_app tests bench tools
 	$(BIN)/mypy
+	$(BIN)/mypy --strict example_app
 	$(MKDOCS) build --strict --quiet --site-dir "$$(mktemp -d)"
 	$(BIN)/python -m pytest
+
+# The quick loop while coding: every test but the slow ones (browser, interop, the few that
+# start processes; see tests/markers.py), under a minute on a 2-core machine.
+quick: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q
 
 # The documentation site (mkdocs-material): `make docs` builds it into site/, `make docs-serve`
 # serves it with live reload at http://127.0.0.1:8001.

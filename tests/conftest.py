@@ -94,5 +94,10 @@ async def login(kit: OIDCAuth, op: FakeOP, **tamper: str) -> LoginResult:
     return await kit.flow.finish(clean, "browser-1")
 
 
+# The markers (slow, redis, browser, interop), set at collection: see tests/markers.py.
+from tests.markers import (  # noqa: E402
+    pytest_collection_modifyitems as pytest_collection_modifyitems,
+)
+
 # A real Redis for the store tests (session-scoped; see tests/redis_server.py).
 from tests.redis_server import redis_url as redis_url  # noqa: E402

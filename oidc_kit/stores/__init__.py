@@ -1,14 +1,22 @@
-"""Session stores: the ``SessionStore`` Protocol and its memory, SQLite and Redis backends."""
+"""Session stores: the ``SessionStore`` Protocol and its memory, SQLite and Redis backends.
+
+:class:`RedisStore` needs redis-py, the optional ``oidc_kit[redis]`` extra, so it is imported
+on first use (``oidc_kit.stores.RedisStore``, ``open_store("redis://...")``) and never by
+``import oidc_kit``: an app on the memory or SQLite store does not need redis-py installed.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from .._errors import ConfigurationError
 from ._base import LOGIN_KEY_PREFIX, SessionStore
 from .memory import MemoryStore
-from .redis import RedisStore
 from .sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from .redis import RedisStore
 
 __all__ = [
     "LOGIN_KEY_PREFIX",
@@ -36,5 +44,36 @@ def open_store(url: str) -> SessionStore:
             raise ConfigurationError("sqlite:/// needs a file path, e.g. sqlite:///sessions.db")
         return SQLiteStore(path)
     if parts.scheme in ("redis", "rediss"):
-        return RedisStore(url)
+        try:
+            redis_store = _redis_store_class()
+        except ImportError as exc:
+            raise ConfigurationError(str(exc)) from None
+        return redis_store(url)
     raise ConfigurationError(f"unsupported SESSION_STORE scheme {parts.scheme!r}")
+
+
+#: What the message of a missing redis-py says to do.
+_REDIS_HINT = "the Redis store needs redis-py: pip install 'oidc_kit[redis]'"
+
+
+def _redis_store_class() -> type[RedisStore]:
+    """:class:`RedisStore`, importing redis-py now; ``ImportError`` naming the extra without it."""
+    try:
+        from .redis import RedisStore
+    except ModuleNotFoundError as exc:
+        # Only redis-py's own absence is ours to explain; any other missing module is a bug.
+        if (exc.name or "").partition(".")[0] != "redis":
+            raise
+        raise ImportError(_REDIS_HINT, name=exc.name) from exc
+    return RedisStore
+
+
+def __getattr__(name: str) -> object:
+    # PEP 562: ``RedisStore`` is imported on first access, not with the package.
+    if name == "RedisStore":
+        return _redis_store_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "RedisStore"})

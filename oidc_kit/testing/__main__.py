@@ -19,6 +19,9 @@ FAPI 2.0 Security Profile: ``--fapi2`` registers every client (leave SECRET empt
 Set), DPoP-bound access tokens, and pushed authorization requests only; the provider signs
 with PS256. ``--dpop-nonce`` makes the token endpoint demand DPoP nonces. The key options
 work without ``--fapi2`` too, for clients without a secret.
+
+Serving needs uvicorn, the ``oidc_kit[server]`` extra; the sandbox itself (an ASGI app for
+tests) does not.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -165,6 +167,14 @@ def build_provider(argv: list[str] | None = None) -> tuple[SandboxProvider, argp
 
 def main(argv: list[str] | None = None) -> None:
     provider, args = build_provider(argv)
+    try:
+        import uvicorn
+    except ModuleNotFoundError as exc:
+        if exc.name != "uvicorn":
+            raise
+        raise SystemExit(
+            "serving the sandbox needs uvicorn: pip install 'oidc_kit[server]'"
+        ) from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactTokens())

@@ -1,0 +1,114 @@
+"""The suite's markers, applied at collection: ``slow``, ``redis``, ``browser``, ``interop``.
+
+A developer's quick loop is ``pytest -m "not slow"``: it leaves out the browser tests, the
+interop tests and the few tests that start processes or wait on real sockets. Nothing in a
+test file carries these markers by hand; :func:`pytest_collection_modifyitems` (re-exported by
+tests/conftest.py) sets them from where a test lives and what it uses:
+
+- a test under a ``browser`` folder: ``browser`` and ``slow`` (Playwright + chromium);
+- a test under an ``interop`` folder: ``interop`` and ``slow`` (Node + oidc-provider);
+- a test that needs a real Redis server: ``redis`` (the ``redis_url`` fixture, a ``"redis"``
+  parameter, or a :class:`tests.redis_server.RedisServer` of its own);
+- the slowest of the rest, listed in :data:`SLOW_TESTS` and :data:`SLOW_MODULES`: ``slow``.
+
+The lists name files by their base name, so that moving a test file to another folder keeps
+its marks; tests/test_markers.py checks every entry still names a test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+__all__ = [
+    "SLOW_MODULES",
+    "SLOW_TESTS",
+    "find_test_files",
+    "markers_for",
+    "pytest_collection_modifyitems",
+]
+
+#: Folders whose every test gets these markers.
+FOLDER_MARKERS = {"browser": ("browser", "slow"), "interop": ("interop", "slow")}
+
+#: Test files every test of which starts processes (several app instances, workers).
+SLOW_MODULES = frozenset({"test_scale_out.py"})
+
+#: The slowest other tests (file base name, function name), from ``pytest --durations=40``
+#: on the suite without browser and interop tests: each took from 0.6 s to 3 s, against a
+#: few milliseconds for most tests, because it starts a server or a subprocess (or, for the
+#: two at the end, waits on real socket timeouts or generates hundreds of examples).
+SLOW_TESTS = frozenset(
+    {
+        (
+            "test_example_fapi2.py",
+            "test_the_fapi2_demo_with_workers_runs_the_sandbox_in_fapi2_mode",
+        ),
+        (
+            "test_example_fapi2.py",
+            "test_the_fapi2_demo_logs_in_through_par_and_orca_wants_the_sessions_key",
+        ),
+        ("test_fastapi.py", "test_the_docs_app_served_for_real"),
+        ("test_contract.py", "test_another_provider_through_oidc_issuer"),
+        ("test_docs.py", "test_the_quick_start_app_logs_a_user_in"),
+        ("test_doctor.py", "test_the_console_script_passes_against_a_real_sandbox"),
+        ("test_doctor.py", "test_the_console_script_fails_with_a_wrong_secret"),
+        ("test_client_credentials.py", "test_accounts_command_as_a_subprocess_with_a_clean_env"),
+        ("test_stores.py", "test_redis_silent_server_is_unavailable"),
+        ("test_doctor.py", "test_any_answer_gives_a_report"),
+    }
+)
+
+#: Fixtures that hand a test a real Redis server.
+REDIS_FIXTURES = frozenset({"redis_url", "own_redis"})
+
+
+def _folder_markers(item: pytest.Item) -> tuple[str, ...]:
+    try:
+        folders = item.path.relative_to(item.config.rootpath).parts[:-1]
+    except ValueError:  # a test outside the repository: no folder rule
+        return ()
+    return tuple(m for folder in folders for m in FOLDER_MARKERS.get(folder, ()))
+
+
+def _is_slow(item: pytest.Item) -> bool:
+    name = getattr(item, "originalname", item.name)
+    return item.path.name in SLOW_MODULES or (item.path.name, name) in SLOW_TESTS
+
+
+def _needs_redis(item: pytest.Item) -> bool:
+    if REDIS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "redis" in callspec.params.values():
+        return True  # a store fixture parametrized over backends, on its Redis case
+    function = getattr(item, "function", None)
+    # A test that starts a RedisServer itself names it (a global or a local import).
+    return function is not None and "RedisServer" in function.__code__.co_names
+
+
+def markers_for(item: pytest.Item) -> set[str]:
+    """The markers the rules above give one test."""
+    names = set(_folder_markers(item))
+    if _is_slow(item):
+        names.add("slow")
+    if _needs_redis(item):
+        names.add("redis")
+    return names
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every collected test by the rules of this module."""
+    for item in items:
+        for name in sorted(markers_for(item)):
+            item.add_marker(name)
+
+
+def find_test_files(root: Path) -> dict[str, list[Path]]:
+    """Every test file under ``root``, by base name (for tests/test_markers.py)."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(root.rglob("test_*.py")):
+        if "node_modules" not in path.parts:
+            found.setdefault(path.name, []).append(path)
+    return found

@@ -1,0 +1,195 @@
+"""Dependencies by extra: the package needs only what its core and Starlette adapter import.
+
+Redis (``oidc_kit[redis]``), uvicorn (``[server]``) and FastAPI (``[fastapi]``) are extras:
+``import oidc_kit`` must not import them, the distribution must not require them, and a
+missing redis-py must be a clear message naming the extra, not a traceback from deep inside.
+The subprocess tests hide a module with a meta-path finder that refuses to import it, as if
+it were not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import tomllib
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: What only an extra may bring.
+EXTRAS_ONLY = ("redis", "uvicorn", "fastapi")
+
+#: What the package itself requires (DESIGN.md and issue 14).
+CORE = {"authlib", "joserfc", "cryptography", "starlette", "itsdangerous", "jinja2", "httpx"}
+
+_BLOCKER = """
+import importlib.abc
+import sys
+
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, _NotInstalled())
+"""
+
+
+def run_python(code: str, *, without: Iterable[str] = ()) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter where the modules ``without`` cannot be imported."""
+    source = _BLOCKER.format(blocked=set(without)) + textwrap.dedent(code)
+    return subprocess.run(  # noqa: S603  (our own interpreter and code)
+        [sys.executable, "-c", source],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _names(requirements: Iterable[str]) -> set[str]:
+    return {canonicalize_name(Requirement(r).name) for r in requirements}
+
+
+def _self_extras(requirements: Iterable[str]) -> set[str]:
+    """The extras of the package itself that a list of requirements pulls in."""
+    parsed = [Requirement(r) for r in requirements]
+    return {e for r in parsed if canonicalize_name(r.name) == "oidc-kit" for e in r.extras}
+
+
+def _core_requirements(requires: Iterable[str]) -> list[str]:
+    """The requirements without an ``extra == ...`` marker."""
+    return [r for r in requires if "extra" not in str(Requirement(r).marker or "")]
+
+
+def test_importing_the_kit_and_its_adapter_imports_no_extra() -> None:
+    done = run_python(
+        """
+        import json, sys
+        import oidc_kit, oidc_kit.starlette, oidc_kit.stores, oidc_kit.testing
+        print(json.dumps(sorted({name.partition(".")[0] for name in sys.modules})))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout))
+    assert "oidc_kit" in loaded
+    assert loaded.isdisjoint(EXTRAS_ONLY), loaded.intersection(EXTRAS_ONLY)
+
+
+def test_the_kit_and_the_sandbox_work_without_any_extra() -> None:
+    # Every extra hidden, and python-multipart too: the sandbox provider parses its forms
+    # itself (as the kit's own POST routes do), so a token request to it still works.
+    done = run_python(
+        """
+        import asyncio, httpx, oidc_kit, oidc_kit.starlette
+        from oidc_kit.testing import SandboxClient, SandboxProvider
+
+        async def main():
+            op = SandboxProvider("http://op.test", [SandboxClient("app", "s", ("http://a/cb",))])
+            transport = httpx.ASGITransport(app=op.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://op.test") as c:
+                form = {"grant_type": "client_credentials", "scope": "accounts:read"}
+                answer = await c.post("/token", data=form, auth=("app", "s"))
+            print(answer.status_code, answer.json()["token_type"])
+
+        asyncio.run(main())
+        print(type(oidc_kit.open_store("memory://")).__name__)
+        """,
+        without=(*EXTRAS_ONLY, "python_multipart", "multipart"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["200", "Bearer", "MemoryStore"]
+
+
+def test_a_missing_redis_py_names_the_extra() -> None:
+    done = run_python(
+        """
+        import oidc_kit
+        from oidc_kit import ConfigurationError, open_store
+
+        try:
+            open_store("redis://:hunter2@127.0.0.1:6379/0")
+        except ConfigurationError as exc:
+            print("open_store:", exc.code, exc)
+        accesses = ("from oidc_kit import RedisStore", "import oidc_kit.stores as s; s.RedisStore")
+        for access in accesses:
+            try:
+                exec(access)
+            except ImportError as exc:
+                print("import:", exc)
+        """,
+        without=("redis",),
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3, done.stdout
+    assert lines[0].startswith("open_store: configuration_error ")
+    assert [line.startswith("import: ") for line in lines[1:]] == [True, True]
+    for line in lines:
+        assert "pip install 'oidc_kit[redis]'" in line
+    assert "hunter2" not in done.stdout + done.stderr
+
+
+def test_serving_the_sandbox_without_uvicorn_names_the_extra() -> None:
+    done = run_python(
+        """
+        from oidc_kit.testing.__main__ import main
+
+        main(["--port", "9", "--client", "app:secret:http://127.0.0.1:8000/auth/callback"])
+        """,
+        without=("uvicorn",),
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "serving the sandbox needs uvicorn: pip install 'oidc_kit[server]'"
+    )
+
+
+def test_redis_store_is_still_the_public_class() -> None:
+    import oidc_kit
+    import oidc_kit.stores
+    from oidc_kit.stores.redis import RedisStore
+
+    assert oidc_kit.RedisStore is oidc_kit.stores.RedisStore is RedisStore
+    assert "RedisStore" in oidc_kit.__all__
+    assert "RedisStore" in dir(oidc_kit)
+    assert "RedisStore" in dir(oidc_kit.stores)
+
+
+def test_an_unknown_attribute_is_still_an_attribute_error() -> None:
+    import oidc_kit
+    import oidc_kit.stores
+
+    assert not hasattr(oidc_kit, "NoSuchStore")
+    assert not hasattr(oidc_kit.stores, "NoSuchStore")
+
+
+def test_the_project_requires_no_extra_by_default() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert _names(project["dependencies"]) == CORE
+    extras = project["optional-dependencies"]
+    assert _names(extras["redis"]) == {"redis"}
+    assert _names(extras["server"]) == {"uvicorn"}
+    assert _names(extras["fastapi"]) == {"fastapi"}
+    # `make demo` and `make test` install these: every extra is in `dev`, the demo's in `demo`.
+    assert _self_extras(extras["demo"]) == {"redis", "server"}
+    assert _self_extras(extras["dev"]) == {"redis", "server", "fastapi"}
+
+
+def test_the_installed_distribution_requires_no_extra_by_default() -> None:
+    requires = metadata.requires("oidc_kit") or []
+    core = _names(_core_requirements(requires))
+    # An editable install keeps the metadata of its install: `make install` refreshes it.
+    assert core == CORE, "stale metadata? run `make install`"
+    assert core.isdisjoint({*EXTRAS_ONLY, "python-multipart"})
+    provided = set(metadata.metadata("oidc_kit").get_all("Provides-Extra") or [])
+    assert {"redis", "server", "fastapi", "demo", "dev"} <= provided
