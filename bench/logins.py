@@ -56,7 +56,7 @@ async def _measure(
     from bench import tokens as portx
 
     auth = OIDCAuth(
-        portx.config(),
+        portx.config(store=None),  # the store is the object measured
         http_client=httpx.AsyncClient(transport=_discovery()),
         store=store,
     )

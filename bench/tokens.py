@@ -41,7 +41,8 @@ def signing_key() -> RSAKey:
     return _KEY
 
 
-def config(base_url: str = "http://127.0.0.1:8000", store: str = "memory://") -> OIDCConfig:
+def config(base_url: str = "http://127.0.0.1:8000", store: str | None = "memory://") -> OIDCConfig:
+    """The bench's client; ``store=None`` when the kit is given a store object instead."""
     return OIDCConfig(
         issuer=ISSUER,
         client_id=CLIENT_ID,

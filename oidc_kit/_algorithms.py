@@ -61,13 +61,13 @@ def accepted_algs(config: OIDCConfig, meta: ProviderMetadata) -> tuple[str, ...]
     start rather than after the user has logged in at the provider.
     """
     advertised = advertised_algs(meta.raw)
-    algs = effective_algs(config.id_token_algs, config.id_token_alg, advertised)
+    algs = effective_algs(config.id_token_allowlist, config.id_token_alg, advertised)
     if not algs:
         shown = [REGISTRATION_DEFAULT_ALG] if advertised is None else list(advertised[:_SHOWN])
         raise DiscoveryError(
             "the provider signs ID tokens with no algorithm the kit accepts "
             "(OIDC_ID_TOKEN_ALGS; or set OIDC_ID_TOKEN_ALG to the client's registered one)",
-            expected=list(config.id_token_algs),
+            expected=list(config.id_token_allowlist),
             actual=shown,
         )
     return algs

@@ -14,7 +14,13 @@ from ._auth_params import AuthParams, check_auth_params, check_resource
 from ._client_key import ClientKey
 from ._errors import ConfigurationError
 
-__all__ = ["DEFAULT_ID_TOKEN_ALGS", "FAPI2_ID_TOKEN_ALGS", "OIDCConfig", "alg_refusal"]
+__all__ = [
+    "DEFAULT_ID_TOKEN_ALGS",
+    "DEFAULT_SESSION_STORE",
+    "FAPI2_ID_TOKEN_ALGS",
+    "OIDCConfig",
+    "alg_refusal",
+]
 
 log = logging.getLogger("oidc_kit")
 
@@ -28,6 +34,8 @@ _RESPONSE_MODES = (None, "query", "form_post")
 #: What the FAPI 2.0 Security Profile (5.4.1) allows for signatures.
 FAPI2_ID_TOKEN_ALGS = ("PS256", "ES256", "EdDSA")
 _PROFILES = (None, "fapi2")
+#: Where sessions live when neither ``session_store`` nor a store object says otherwise.
+DEFAULT_SESSION_STORE = "sqlite:///.oidc_kit/sessions.db"
 
 
 def alg_refusal(alg: str, *, has_secret: bool) -> str | None:
@@ -79,7 +87,10 @@ class OIDCConfig:
     scopes: tuple[str, ...] = ("openid",)
     #: The ID-token (and logout-token) signature algorithms the client allows, decided by the
     #: client, never by the token; of these, those the provider advertises are accepted.
-    id_token_algs: tuple[str, ...] = DEFAULT_ID_TOKEN_ALGS
+    #: Unset: the profile's list, ``RS256 PS256 ES256 EdDSA`` (``PS256 ES256 EdDSA`` under
+    #: ``fapi2``, where naming another algorithm is refused). ``id_token_allowlist`` is the
+    #: list in force.
+    id_token_algs: tuple[str, ...] | None = None
     #: The client's registered ``id_token_signed_response_alg``. Set: ID tokens and logout
     #: tokens must use exactly this algorithm, and ``id_token_algs`` is not used. Unset: those
     #: of ``id_token_algs`` that the provider advertises (``id_token_signing_alg_values_supported``;
@@ -97,8 +108,10 @@ class OIDCConfig:
     session_secrets: tuple[str, ...] = field(repr=False)
     #: Where sessions live: ``memory://`` (one process), ``sqlite:///PATH`` (processes on one
     #: host; ``sqlite:////abs/path`` for an absolute path), ``redis://HOST:PORT/DB`` or
-    #: ``rediss://`` (many hosts; ``pip install 'oidc_kit[redis]'``).
-    session_store: str = "sqlite:///.oidc_kit/sessions.db"
+    #: ``rediss://`` (many hosts; ``pip install 'oidc_kit[redis]'``). Unset: the store object
+    #: given to ``OIDCAuth(store=...)``, else ``sqlite:///.oidc_kit/sessions.db``; set, it
+    #: cannot be combined with ``store=`` (which of the two would hold the sessions?).
+    session_store: str | None = None
     #: A session unused for this many seconds ends.
     session_idle_timeout: int = 30 * 60
     #: A session ends this many seconds after login, used or not.
@@ -112,7 +125,7 @@ class OIDCConfig:
     #: Deadline of each HTTP call to the provider, in seconds: connect, send and every read
     #: together (a provider trickling its answer is cut off), and the longest any request
     #: waits behind another's discovery or JWKS fetch. A refresh grant is abandoned after
-    #: three times as long.
+    #: three times as long. Each provider's own, whatever the timeout of the HTTP client.
     http_timeout: float = 10.0
     #: ``response_mode`` sent at login: ``form_post`` (the callback is a POST), ``query``, or
     #: ``None`` (none sent: the provider's default, the query string).
@@ -139,7 +152,9 @@ class OIDCConfig:
     #: ``"fapi2"``: the FAPI 2.0 Security Profile. Turns on ``par``, ``dpop`` and
     #: ``private_key_jwt`` (``client_key`` is then required), allows only PS256, ES256 and
     #: EdDSA ID tokens with ``aud`` exactly this client, and requires the RFC 9207 ``iss``
-    #: parameter on every authorization response.
+    #: parameter on every authorization response. Its effects are computed (``uses_par``,
+    #: ``uses_dpop``, ``id_token_allowlist``), never written into the other settings; a
+    #: setting that contradicts it (``par=False``, ``dpop=False``, another algorithm) is refused.
     profile: str | None = None
     #: The client's private key for ``private_key_jwt`` (RSA of 2048 bits or more: PS256;
     #: P-256: ES256): a PEM or JWK file's path, or the PEM or JWK itself. When set, the client
@@ -148,11 +163,13 @@ class OIDCConfig:
     client_key: str | None = field(default=None, repr=False)
     #: Pushed Authorization Requests (RFC 9126): the login's parameters go to the provider
     #: by a back-channel POST; the browser carries only a ``request_uri``. Also used whenever
-    #: the provider says ``require_pushed_authorization_requests``.
-    par: bool = False
+    #: the provider says ``require_pushed_authorization_requests``. Unset: on under ``fapi2``
+    #: (where off is refused), else off; ``uses_par`` is the value in force.
+    par: bool | None = None
     #: DPoP (RFC 9449): bind access tokens to a key pair of the session's own; the provider
-    #: must then issue ``DPoP`` tokens (a ``Bearer`` token is refused).
-    dpop: bool = False
+    #: must then issue ``DPoP`` tokens (a ``Bearer`` token is refused). Unset: on under
+    #: ``fapi2`` (where off is refused), else off; ``uses_dpop`` is the value in force.
+    dpop: bool | None = None
     #: The revocation endpoint (RFC 7009) logout revokes at, instead of the one the provider's
     #: metadata names (OpenID discovery, else RFC 8414 metadata). https, or loopback http with
     #: ``allow_insecure_http``.
@@ -176,7 +193,7 @@ class OIDCConfig:
 
     def __post_init__(self) -> None:
         self._check_urls()
-        self._apply_profile()
+        self._check_profile()
         self._check_algs()
         if "openid" not in self.scopes:
             object.__setattr__(self, "scopes", ("openid", *self.scopes))
@@ -252,10 +269,10 @@ class OIDCConfig:
             raise ConfigurationError("cookie_domain must be a host name", actual=self.cookie_domain)
 
     def _check_algs(self) -> None:
-        if not self.id_token_algs:
+        if self.id_token_algs is not None and not self.id_token_algs:
             raise ConfigurationError("id_token_algs cannot be empty")
         # `none` and anything unknown are refused outright; HS* need the secret (their key).
-        for alg in self.id_token_algs:
+        for alg in self.id_token_allowlist:
             if refusal := alg_refusal(alg, has_secret=bool(self.client_secret)):
                 raise ConfigurationError(refusal)
         if self.id_token_alg is not None:
@@ -263,9 +280,11 @@ class OIDCConfig:
             if refusal:
                 raise ConfigurationError(f"{refusal} (OIDC_ID_TOKEN_ALG)")
 
-    def _apply_profile(self) -> None:
+    def _check_profile(self) -> None:
+        """The profile's own requirements, and no setting contradicting it. Nothing is
+        written: ``replace(config, profile=None)`` leaves no trace of the profile."""
         key = ClientKey.load(self.client_key) if self.client_key else None
-        object.__setattr__(self, "_signing_key", key)
+        object.__setattr__(self, "_signing_key", key)  # derived, like a property's cache
         if self.profile not in _PROFILES:
             raise ConfigurationError(
                 "profile must be fapi2 or unset (OIDC_PROFILE)",
@@ -279,16 +298,27 @@ class OIDCConfig:
                 "the fapi2 profile authenticates the client with private_key_jwt: "
                 "set client_key (OIDC_CLIENT_KEY)"
             )
-        object.__setattr__(self, "par", True)
-        object.__setattr__(self, "dpop", True)
-        if self.id_token_algs == DEFAULT_ID_TOKEN_ALGS:
-            object.__setattr__(self, "id_token_algs", FAPI2_ID_TOKEN_ALGS)
-        refused = [alg for alg in self.id_token_algs if alg not in FAPI2_ID_TOKEN_ALGS]
+        for name in ("par", "dpop"):
+            if getattr(self, name) is False:
+                raise ConfigurationError(
+                    f"{name}=False ({_ENV_NAMES[name]}=0) contradicts profile=fapi2 "
+                    f"(OIDC_PROFILE), which requires {name}: leave {name} unset",
+                    expected=True,
+                    actual=False,
+                )
+        self._check_fapi2_algs()
+
+    def _check_fapi2_algs(self) -> None:
+        refused = [alg for alg in self.id_token_allowlist if alg not in FAPI2_ID_TOKEN_ALGS]
+        named = ["id_token_algs (OIDC_ID_TOKEN_ALGS)"] if refused else []
         if self.id_token_alg is not None and self.id_token_alg not in FAPI2_ID_TOKEN_ALGS:
             refused.append(self.id_token_alg)
+            named.append("id_token_alg (OIDC_ID_TOKEN_ALG)")
         if refused:
             raise ConfigurationError(
-                "the fapi2 profile allows only PS256, ES256 and EdDSA ID tokens",
+                "the fapi2 profile allows only PS256, ES256 and EdDSA ID tokens; "
+                f"{' and '.join(named)} {'contradict' if len(named) > 1 else 'contradicts'} "
+                "profile=fapi2 (OIDC_PROFILE)",
                 expected=list(FAPI2_ID_TOKEN_ALGS),
                 actual=refused,
             )
@@ -297,6 +327,28 @@ class OIDCConfig:
     def fapi2(self) -> bool:
         """Whether the FAPI 2.0 Security Profile's rules apply."""
         return self.profile == "fapi2"
+
+    @property
+    def uses_par(self) -> bool:
+        """Whether logins are pushed (PAR): ``par`` when set, else the profile's choice."""
+        return self.fapi2 if self.par is None else self.par
+
+    @property
+    def uses_dpop(self) -> bool:
+        """Whether tokens are DPoP-bound: ``dpop`` when set, else the profile's choice."""
+        return self.fapi2 if self.dpop is None else self.dpop
+
+    @property
+    def id_token_allowlist(self) -> tuple[str, ...]:
+        """The ID-token algorithms in force: ``id_token_algs`` when set, else the profile's."""
+        if self.id_token_algs is not None:
+            return self.id_token_algs
+        return FAPI2_ID_TOKEN_ALGS if self.fapi2 else DEFAULT_ID_TOKEN_ALGS
+
+    @property
+    def session_store_url(self) -> str:
+        """``session_store`` when set, else the default SQLite file."""
+        return self.session_store or DEFAULT_SESSION_STORE
 
     @property
     def signing_key(self) -> ClientKey | None:
@@ -337,23 +389,32 @@ class OIDCConfig:
         this way). Without ``SESSION_SECRET`` a random one is made for this process, with a
         warning: sessions then do not survive a restart or work across processes.
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(_ENV_NAMES.get(f.name, ""), "").strip()
-            if raw:
-                values[f.name] = _parse(f.name, raw)
-        values.update(overrides)
+        values: dict[str, object] = {**_env_values(environ), **overrides}
         if "session_secrets" not in values:
             log.warning(
                 "SESSION_SECRET is not set: using a random secret for this process; "
                 "sessions will not survive a restart"
             )
             values["session_secrets"] = (secrets.token_urlsafe(32),)
-        for required in ("issuer", "client_id", "base_url"):
-            if required not in values:
-                raise ConfigurationError(f"{_ENV_NAMES[required]} is not set")
+        _require(values, ("issuer", "client_id", "base_url"))
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _env_values(environ: Mapping[str, str] | None) -> dict[str, object]:
+    """Every setting whose variable is set (and not blank), parsed."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in fields(OIDCConfig):
+        raw = env.get(_ENV_NAMES.get(f.name, ""), "").strip()
+        if raw:
+            values[f.name] = _parse(f.name, raw)
+    return values
+
+
+def _require(values: Mapping[str, object], names: tuple[str, ...]) -> None:
+    for required in names:
+        if required not in values:
+            raise ConfigurationError(f"{_ENV_NAMES[required]} is not set")
 
 
 #: A URL path: segments of unreserved characters, none starting with a dot (nothing to

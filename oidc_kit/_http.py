@@ -51,7 +51,11 @@ async def fetch(
     :class:`ProviderUnavailable`; a larger body :class:`ResponseTooLarge`."""
     try:
         async with asyncio.timeout(deadline):
-            request = http.build_request(method, url, headers=headers, data=data, json=json)
+            # httpx's per-phase timeouts are the call's too, not the client's: a client shared
+            # by several providers (or the app's own) must not cut one short of its deadline.
+            request = http.build_request(
+                method, url, headers=headers, data=data, json=json, timeout=deadline
+            )
             request.headers["Accept-Encoding"] = "identity"
             limited = httpx.USE_CLIENT_DEFAULT if auth is None else _Limited(auth, max_bytes, what)
             response = await http.send(request, auth=limited, stream=True)

@@ -79,8 +79,19 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
             "2 usage error."
         ),
     )
-    doctor.add_argument("--issuer", required=True, type=_issuer, help="the issuer URL")
-    doctor.add_argument("--client-id", required=True, help="the client id")
+    # The provider's settings only, each defaulting to the app's variable: the doctor runs
+    # in the app's (or a batch job's) environment, and needs no APP_BASE_URL or SESSION_*.
+    doctor.add_argument(
+        "--issuer",
+        type=_issuer,
+        default=_env("OIDC_ISSUER"),
+        help="the issuer URL (default: $OIDC_ISSUER)",
+    )
+    doctor.add_argument(
+        "--client-id",
+        default=_env("OIDC_CLIENT_ID"),
+        help="the client id (default: $OIDC_CLIENT_ID)",
+    )
     doctor.add_argument(
         "--client-secret",
         default=os.environ.get("OIDC_CLIENT_SECRET") or None,
@@ -101,7 +112,10 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _add_app_settings(doctor)
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     doctor.add_argument(
-        "--timeout", type=_seconds, default=10.0, help="seconds per HTTP request (default 10)"
+        "--timeout",
+        type=_seconds,
+        default=_env("OIDC_HTTP_TIMEOUT") or 10.0,
+        help="seconds per HTTP request (default: $OIDC_HTTP_TIMEOUT, else 10)",
     )
     doctor.set_defaults(run=_run_doctor, check_usage=lambda args: _check_doctor(doctor, args))
 
@@ -111,7 +125,9 @@ def _add_app_settings(doctor: argparse.ArgumentParser) -> None:
     doctor.add_argument(
         "--allow-insecure-http",
         action="store_true",
-        help="accept plain http on loopback hosts (local development)",
+        default=_parse("allow_insecure_http", _env("OIDC_ALLOW_INSECURE_HTTP") or "0"),
+        help="accept plain http on loopback hosts (local development; "
+        "default: OIDC_ALLOW_INSECURE_HTTP=1)",
     )
     doctor.add_argument(
         "--fapi2",
@@ -142,10 +158,18 @@ def _add_app_settings(doctor: argparse.ArgumentParser) -> None:
 
 
 def _check_doctor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    for option, variable in (("issuer", "OIDC_ISSUER"), ("client_id", "OIDC_CLIENT_ID")):
+        if not getattr(args, option):
+            parser.error(f"--{option.replace('_', '-')} or {variable} is required")
     if args.client_credentials and not args.client_secret:
         parser.error("--client-credentials needs --client-secret or OIDC_CLIENT_SECRET")
     if args.scope and not args.client_credentials:
         parser.error("--scope is for --client-credentials")
+
+
+def _env(name: str) -> str | None:
+    """The variable's value, ``None`` when unset or blank (as ``OIDCConfig.from_env`` reads)."""
+    return os.environ.get(name, "").strip() or None
 
 
 def _issuer(value: str) -> str:

@@ -64,10 +64,12 @@ def fapi2(**overrides: Any) -> OIDCConfig:
 def test_fapi2_turns_on_par_dpop_and_its_algorithms() -> None:
     config = fapi2()
     assert config.fapi2
-    assert config.par is True
-    assert config.dpop is True
-    assert config.id_token_algs == FAPI2_ID_TOKEN_ALGS
+    assert config.uses_par is True
+    assert config.uses_dpop is True
+    assert config.id_token_allowlist == FAPI2_ID_TOKEN_ALGS
     assert config.signing_key is not None
+    # Computed, never written in: the settings stay what the user said (unset).
+    assert (config.par, config.dpop, config.id_token_algs) == (None, None, None)
 
 
 def test_fapi2_without_a_client_key_is_refused() -> None:
@@ -83,7 +85,7 @@ def test_fapi2_with_an_algorithm_it_forbids_is_refused(algs: tuple[str, ...]) ->
 
 
 def test_fapi2_with_a_subset_of_its_algorithms_is_kept() -> None:
-    assert fapi2(id_token_algs=("ES256",)).id_token_algs == ("ES256",)
+    assert fapi2(id_token_algs=("ES256",)).id_token_allowlist == ("ES256",)
 
 
 @pytest.mark.parametrize("alg", ["RS256", "HS256", "ES384"])
@@ -107,8 +109,8 @@ def test_a_client_key_without_the_profile_means_private_key_jwt_only() -> None:
     config = make_config(client_key=pem(ec_key()))
     assert not config.fapi2
     assert config.signing_key is not None
-    assert config.par is False
-    assert config.dpop is False
+    assert config.uses_par is False
+    assert config.uses_dpop is False
 
 
 # -- what a client key may be --------------------------------------------------------------
@@ -242,7 +244,7 @@ def test_the_environment_sets_the_profile_and_key(tmp_path: Path) -> None:
     assert config.fapi2
     assert config.signing_key is not None
     assert config.signing_key.alg == "PS256"
-    assert config.par and config.dpop
+    assert config.uses_par and config.uses_dpop
 
 
 def test_the_environment_takes_an_inline_pem_key() -> None:
@@ -259,6 +261,8 @@ def test_the_environment_sets_par_and_dpop(raw: str, expected: bool) -> None:
     config = OIDCConfig.from_env(_env(OIDC_PAR=raw, OIDC_DPOP=raw))
     assert config.par is expected
     assert config.dpop is expected
+    assert config.uses_par is expected
+    assert config.uses_dpop is expected
     assert config.profile is None
 
 

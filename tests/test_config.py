@@ -91,7 +91,8 @@ def test_base_url_trailing_slash_is_dropped() -> None:
 
 
 def test_default_algs_are_asymmetric() -> None:
-    assert make().id_token_algs == DEFAULT_ID_TOKEN_ALGS
+    assert make().id_token_algs is None  # unset: the profile's default is in force
+    assert make().id_token_allowlist == DEFAULT_ID_TOKEN_ALGS
     assert not any(alg.startswith("HS") or alg == "none" for alg in DEFAULT_ID_TOKEN_ALGS)
 
 

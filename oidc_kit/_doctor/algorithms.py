@@ -42,9 +42,9 @@ def kit_algorithms(settings: DoctorSettings) -> KitAlgorithms:
     own checks and profile decide, each refusal naming the option it is about. Refused, the
     kit's default allowlist stands in (to judge the JWKS by)."""
     try:
-        allowlist = _alg_config(settings, settings.id_token_algs).id_token_algs
+        allowlist = _alg_config(settings, settings.id_token_algs).id_token_allowlist
     except ConfigurationError as exc:
-        fallback = _alg_config(settings, None).id_token_algs
+        fallback = _alg_config(settings, None).id_token_allowlist
         shown = " ".join(settings.id_token_algs or ()) or "''"
         return KitAlgorithms(fallback, refusal=f"--id-token-algs {shown}: {exc.description}")
     if (alg := settings.id_token_alg) is None:
@@ -53,7 +53,7 @@ def kit_algorithms(settings: DoctorSettings) -> KitAlgorithms:
         config = _alg_config(settings, settings.id_token_algs, alg)
     except ConfigurationError as exc:
         return KitAlgorithms(allowlist, refusal=f"--id-token-alg {alg}: {exc.description}")
-    return KitAlgorithms(config.id_token_algs, config.id_token_alg)
+    return KitAlgorithms(config.id_token_allowlist, config.id_token_alg)
 
 
 def _alg_config(

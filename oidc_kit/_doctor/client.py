@@ -11,7 +11,7 @@ import httpx
 from .._client_auth import client_authentication
 from .._errors import ProviderError
 from .._http import json_object
-from .._tokens import TokenSet
+from .._tokens import parse_token_response
 from .discovery import scheme_status
 from .endpoints import Endpoints
 from .net import describe_http_error, split_url, strings
@@ -94,7 +94,7 @@ def _grant_outcome(response: httpx.Response, now: float) -> Check:
         unreadable = ""
     if response.status_code == 200:
         try:
-            tokens = TokenSet.from_response(body, now)
+            tokens = parse_token_response(body, now)
         except ProviderError as exc:
             return Check("client_credentials", "fail", unreadable or exc.description)
         detail = f"token_type {tokens.token_type}, expires_in {body.get('expires_in')!r}, "

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._config import OIDCConfig
+from .._provider_only import app_stand_ins
 
 __all__ = ["DoctorSettings", "kit_config", "unused_fields"]
 
@@ -60,9 +60,5 @@ def kit_config(settings: DoctorSettings, **more: Any) -> OIDCConfig:
 
 def unused_fields() -> dict[str, Any]:
     """The fields ``OIDCConfig`` requires that the doctor never uses: it makes no login and
-    keeps no session."""
-    return {
-        "base_url": "https://doctor.invalid",
-        "session_secrets": (secrets.token_urlsafe(32),),
-        "session_store": "memory://",
-    }
+    keeps no session (the stand-ins ``ClientCredentials.from_env`` uses too)."""
+    return app_stand_ins()

@@ -278,7 +278,7 @@ async def test_dpop_without_par_binds_the_code_with_dpop_jkt(
     op.fapi2()
     op.require_par = False
     rp = await rp_factory(dpop=True, client_key=client_key_pem("ES256"), client_secret=None)
-    assert rp.kit.config.par is False
+    assert rp.kit.config.uses_par is False
     await rp.assert_logged_in(await rp.login())
     query = op.browser_queries[-1]
     assert "request_uri" not in query
@@ -307,7 +307,7 @@ async def test_par_required_by_the_provider_is_used_without_the_profile(
     even with neither ``par`` nor ``profile`` set (here with a client secret)."""
     op.require_par = True
     rp = await rp_factory()
-    assert rp.kit.config.par is False
+    assert rp.kit.config.uses_par is False
     await rp.assert_logged_in(await rp.login())
     assert set(op.browser_queries[-1]) == {"client_id", "request_uri"}
     (par,) = op.requests_to("par")
@@ -359,7 +359,7 @@ async def test_fapi2_client_test_dpop_nonce_at_the_resource_server(
     rp: RP, op: MisbehavingOP
 ) -> None:
     """RFC 9449 9: the API answers 401 ``use_dpop_nonce`` with a ``DPoP-Nonce``; the user's
-    :class:`~oidc_kit.httpx_auth.SessionAuth` retries once with a proof carrying it (and a
+    :class:`~oidc_kit.BearerAuth` retries once with a proof carrying it (and a
     fresh ``jti``, the same ``ath``), and does not refresh the token for it."""
     await rp.assert_logged_in(await rp.login())
     rp.api.dpop_nonce = "rs-nonce-1"
