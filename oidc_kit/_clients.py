@@ -22,7 +22,9 @@ import httpx
 from ._config import OIDCConfig
 from ._errors import ConfigurationError, InvalidState, IssuerMismatch, SessionEnded
 from ._flow import LoginFlow, LoginTransaction
+from ._hooks import RefreshFailedHook
 from ._provider import Provider
+from ._provider_only import APP_FIELDS
 from ._refresh import TokenManager
 from ._session import Session, Sessions
 from .stores import SessionStore
@@ -36,22 +38,7 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 #: Settings of the app, not of a provider: every provider's configuration must agree on them
 #: (build the others with ``dataclasses.replace(first, issuer=..., client_id=..., ...)``).
-APP_WIDE_FIELDS = (
-    "base_url",
-    "session_secrets",
-    "session_store",
-    "session_idle_timeout",
-    "session_absolute_timeout",
-    "login_timeout",
-    "response_mode",
-    "cookie_name",
-    "login_cookie_name",
-    "route_prefix",
-    "cookie_domain",
-    "cookie_path",
-    "cookie_samesite",
-    "post_logout_path",
-)
+APP_WIDE_FIELDS = APP_FIELDS
 
 
 @dataclass(frozen=True)
@@ -75,12 +62,15 @@ class ProviderClient:
         store: SessionStore,
         http: httpx.AsyncClient,
         clock: Callable[[], float] = time.time,
+        on_refresh_failed: RefreshFailedHook | None = None,
     ) -> ProviderClient:
         provider = Provider(config, http, clock)
         sessions = Sessions(config, store, clock)
         redirect_uri = config.redirect_uri if default else f"{config.redirect_uri}/{name}"
         flow = LoginFlow(config, provider, store, http, clock, name=name, redirect_uri=redirect_uri)
-        tokens = TokenManager(config, provider, sessions, http, clock)
+        tokens = TokenManager(
+            config, provider, sessions, http, clock, name=name, on_failure=on_refresh_failed
+        )
         return cls(name, config, provider, sessions, flow, tokens)
 
 
@@ -95,10 +85,17 @@ class ProviderClients(Mapping[str, ProviderClient]):
         store: SessionStore,
         http: httpx.AsyncClient,
         clock: Callable[[], float] = time.time,
+        on_refresh_failed: RefreshFailedHook | None = None,
     ) -> None:
         self._clients = {
             name: ProviderClient.build(
-                name, config, default=i == 0, store=store, http=http, clock=clock
+                name,
+                config,
+                default=i == 0,
+                store=store,
+                http=http,
+                clock=clock,
+                on_refresh_failed=on_refresh_failed,
             )
             for i, (name, config) in enumerate(configs.items())
         }

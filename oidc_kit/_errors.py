@@ -27,6 +27,7 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     ├── UnsupportedMediaType          unsupported_media_type (415: a POST body not form-encoded)
     ├── StepUpRequired                insufficient_user_authentication (401, RFC 9470)
     ├── InsufficientScope             insufficient_scope     (403)
+    ├── InsufficientClaims            insufficient_claims    (403: a route's claims=)
     └── SessionError                  (401)
         ├── LoginRequired             login_required
         └── SessionEnded              login_required         (refresh refused: session ended)
@@ -41,6 +42,7 @@ __all__ = [
     "ConfigurationError",
     "CrossSiteRequest",
     "DiscoveryError",
+    "InsufficientClaims",
     "InsufficientScope",
     "InvalidCallback",
     "InvalidIdToken",
@@ -288,6 +290,27 @@ class StepUpRequired(OIDCError):
     code = "insufficient_user_authentication"
     status = 401
 
+    def __init__(
+        self,
+        description: str = "a more recent or stronger authentication is required",
+        *,
+        max_age: int | None = None,
+        acr_values: tuple[str, ...] = (),
+        prompt: str | None = None,
+    ) -> None:
+        super().__init__(description)
+        #: What the route asks (none of them: the error says only that the session falls
+        #: short). The kit's exception handler answers with them: the step-up login's
+        #: parameters for a browser, the ``WWW-Authenticate`` challenge's for an API client.
+        self.max_age = max_age
+        self.acr_values = tuple(acr_values)
+        self.prompt = prompt
+
+    @property
+    def requirements(self) -> bool:
+        """Whether the error says what the route asks (else a plain 401 answers it)."""
+        return self.max_age is not None or bool(self.acr_values) or self.prompt is not None
+
 
 class InsufficientScope(OIDCError):
     """The session is logged in, but its access token was not granted a scope the route needs.
@@ -298,6 +321,20 @@ class InsufficientScope(OIDCError):
     """
 
     code = "insufficient_scope"
+    status = 403
+
+
+class InsufficientClaims(OIDCError):
+    """The session is logged in, but its claims do not meet what the route requires
+    (``login_required(claims=...)``, ``requires_claims(...)``): an unverified e-mail address,
+    no customer number.
+
+    ``expected`` names the claims not met (never their values). Browsers get a 403 page, not
+    a redirect to log in: the same login would bring the same claims back (a loop). The
+    session itself stays valid.
+    """
+
+    code = "insufficient_claims"
     status = 403
 
 

@@ -1,4 +1,5 @@
-"""``@login_required``: a session for an endpoint, and optionally a step-up (see ``_step_up``).
+"""``@login_required``: a session for an endpoint, and optionally a step-up (see ``_step_up``)
+and claims (see ``_claims``).
 
 It decorates what Starlette's own ``requires`` decorates: endpoint functions and
 ``HTTPEndpoint`` / ``WebSocketEndpoint`` methods, sync or async, HTTP or WebSocket. The
@@ -19,7 +20,8 @@ from starlette.responses import Response
 from starlette.status import WS_1008_POLICY_VIOLATION
 from starlette.websockets import WebSocket
 
-from ._errors import ConfigurationError, LoginRequired, StepUpRequired
+from ._claims import ClaimsRequirement
+from ._errors import ConfigurationError, InsufficientClaims, LoginRequired, StepUpRequired
 from ._middleware import AUTH_KEY, SCOPE_KEY
 from ._session import Session
 from ._step_up import StepUp
@@ -46,6 +48,7 @@ def login_required(
     max_age: int | None = None,
     acr_values: str | Sequence[str] = (),
     prompt: Literal["login"] | None = None,
+    claims: Mapping[str, Any] | None = None,
 ) -> Callable[[_F], _F]: ...
 
 
@@ -56,6 +59,7 @@ def login_required(
     max_age: int | None = None,
     acr_values: str | Sequence[str] = (),
     prompt: Literal["login"] | None = None,
+    claims: Mapping[str, Any] | None = None,
 ) -> _F | Callable[[_F], _F]:
     """Protect an endpoint: browsers are sent to log in, JSON clients get 401 ``login_required``.
 
@@ -64,12 +68,21 @@ def login_required(
     enough authentication (step-up, see :mod:`oidc_kit._step_up`): browsers are sent to log in
     again with those requirements, other clients get 401 ``insufficient_user_authentication``.
 
+    ``claims={"email_verified": True}`` also needs the session's claims to meet each rule: a
+    value the claim must equal, or a function of its value (:mod:`oidc_kit._claims`). A session
+    that does not gets 403 ``insufficient_claims`` (a page, or JSON), never a login loop; the
+    claims are checked before the step-up, so nobody is sent to authenticate again only to be
+    refused.
+
     It works on functions and on ``HTTPEndpoint`` methods, sync or async. On a WebSocket
-    endpoint, a connection without a session (or without the step-up) is closed before it is
-    accepted, with code 1008 (policy violation) and the error code as the reason: a handshake
-    cannot be redirected to a login page.
+    endpoint, a connection without a session (or without the step-up or the claims) is closed
+    before it is accepted, with code 1008 (policy violation) and the error code as the reason: a
+    handshake cannot be redirected to a login page.
     """
     step_up = StepUp.for_route(max_age=max_age, acr_values=acr_values, prompt=prompt)
+    rules = ClaimsRequirement.for_route(claims)
+    #: Anything beyond a session: the loaded session is then needed.
+    beyond = step_up.required or rules.required
 
     def decorate(endpoint: _F) -> _F:
         if _is_async(endpoint):
@@ -78,14 +91,14 @@ def login_required(
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 conn = _connection(args, kwargs)
                 if isinstance(conn, WebSocket):
-                    refused = _websocket_refusal(conn, step_up)
+                    refused = _websocket_refusal(conn, step_up, rules)
                     if refused is not None:
                         await conn.close(code=WS_1008_POLICY_VIOLATION, reason=refused)
                         return None
                     return await endpoint(*args, **kwargs)
-                if not step_up.required and conn.user.is_authenticated:  # the hot path, short
+                if not beyond and conn.user.is_authenticated:  # the hot path, short
                     return await endpoint(*args, **kwargs)
-                refusal = _refusal(conn, step_up)
+                refusal = _refusal(conn, step_up, rules)
                 return refusal if refusal is not None else await endpoint(*args, **kwargs)
 
             return cast(_F, async_wrapper)
@@ -96,7 +109,7 @@ def login_required(
             request = _connection(args, kwargs)
             if isinstance(request, WebSocket):  # Starlette awaits WebSocket endpoints
                 raise ConfigurationError("login_required: a WebSocket endpoint must be async")
-            refusal = _refusal(request, step_up)
+            refusal = _refusal(request, step_up, rules)
             return refusal if refusal is not None else endpoint(*args, **kwargs)
 
         return cast(_F, sync_wrapper)
@@ -126,31 +139,43 @@ def _connection(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request | W
     raise ConfigurationError("login_required: the endpoint takes no Request or WebSocket")
 
 
-def _refusal(request: Request, step_up: StepUp) -> Response | None:
-    """``None`` when the request may go on; else the step-up answer (no session raises
-    :class:`LoginRequired`, which the kit's exception handler turns into a login redirect)."""
+def _refusal(request: Request, step_up: StepUp, rules: ClaimsRequirement) -> Response | None:
+    """``None`` when the request may go on; else the step-up answer. No session raises
+    :class:`LoginRequired` (the kit's exception handler turns it into a login redirect), unmet
+    claims :class:`InsufficientClaims` (a 403 page or JSON)."""
     if not request.user.is_authenticated:
         raise LoginRequired("log in to continue")
-    if not step_up.required:
+    if not (step_up.required or rules.required):
         return None
     auth, session = _kit_and_session(request)
-    client = auth.client_for(session)
+    rules.check(session.claims, session.sub)
+    if not step_up.required:
+        return None
+    client = auth._client_for(session)
     if client.flow.satisfies(session.claims, step_up):
         return None
     log.info("step-up required for sub=%s on %s", session.sub, request.url.path)
-    name = auth.clients.login_name(client)
+    name = auth._clients.login_name(client)
     prefix = auth.config.route_prefix
     return step_up_response(request, step_up, auth.json_paths, provider=name, prefix=prefix)
 
 
-def _websocket_refusal(websocket: WebSocket, step_up: StepUp) -> str | None:
+def _websocket_refusal(
+    websocket: WebSocket, step_up: StepUp, rules: ClaimsRequirement
+) -> str | None:
     """``None`` when the WebSocket may go on; else the error code to close it with."""
     if not websocket.user.is_authenticated:
         return LoginRequired.code
-    if not step_up.required:
+    if not (step_up.required or rules.required):
         return None
     auth, session = _kit_and_session(websocket)
-    if auth.client_for(session).flow.satisfies(session.claims, step_up):
+    try:
+        rules.check(session.claims, session.sub)
+    except InsufficientClaims as exc:
+        return exc.code
+    if not step_up.required:
+        return None
+    if auth._client_for(session).flow.satisfies(session.claims, step_up):
         return None
     log.info("step-up required for sub=%s on WebSocket %s", session.sub, websocket.url.path)
     return StepUpRequired.code
@@ -160,5 +185,7 @@ def _kit_and_session(conn: HTTPConnection) -> tuple[OIDCAuth, Session]:
     auth: OIDCAuth | None = conn.scope.get(AUTH_KEY)
     session: Session | None = conn.scope.get(SCOPE_KEY)
     if auth is None or session is None:
-        raise ConfigurationError("login_required(...) with step-up needs the OIDCAuth middleware")
+        raise ConfigurationError(
+            "login_required(...) with step-up or claims needs the OIDCAuth middleware"
+        )
     return auth, session

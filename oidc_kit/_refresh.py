@@ -28,6 +28,7 @@ from ._errors import (
     SessionEnded,
     TokenRequestFailed,
 )
+from ._hooks import RefreshFailedEvent, RefreshFailedHook, notify
 from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, audience_list, validate_id_token
 from ._provider import Provider
 from ._session import Session, Sessions, new_id
@@ -61,8 +62,15 @@ class TokenManager:
         sessions: Sessions,
         http: httpx.AsyncClient,
         clock: Callable[[], float] = time.time,
+        *,
+        name: str = "default",
+        on_failure: RefreshFailedHook | None = None,
     ) -> None:
+        """``name``: the provider's, for :class:`RefreshFailedEvent`; ``on_failure``: the
+        app's ``on_refresh_failed`` hook."""
         self._config = config
+        self._name = name
+        self._on_failure = on_failure
         self._provider = provider
         self._sessions = sessions
         self._http = http
@@ -157,11 +165,17 @@ class TokenManager:
             async with asyncio.timeout_at(deadline):
                 fresh = await self._grant(tokens, tokens.refresh_token, now)
         except TokenRequestFailed as exc:
-            return await self._refused(sid, tokens.refresh_token, exc)
+            return await self._refused(session, tokens.refresh_token, exc)
         except TimeoutError:
-            raise ProviderUnavailable(
+            late = ProviderUnavailable(
                 f"the refresh grant had no answer within {self.grant_deadline:g} s"
-            ) from None
+            )
+            await self._report(session, late.code, ended=False)
+            raise late from None
+        except ProviderError as exc:
+            # Unreachable (503), or an answer we cannot use (502): the session is kept.
+            await self._report(session, exc.code, ended=False)
+            raise
         return await self._keep(session, tokens, fresh)
 
     async def _keep(self, session: Session, tokens: TokenSet, fresh: TokenSet) -> TokenSet:
@@ -203,12 +217,15 @@ class TokenManager:
         """The session's DPoP key; a new one for a session made before DPoP was turned on."""
         if tokens.dpop_key is not None:
             return load_key(tokens.dpop_key)
-        return DPoPKey.generate() if self._config.dpop else None
+        return DPoPKey.generate() if self._config.uses_dpop else None
 
-    async def _refused(self, sid: str, sent: str, exc: TokenRequestFailed) -> TokenSet:
+    async def _refused(self, session: Session, sent: str, exc: TokenRequestFailed) -> TokenSet:
         """The provider refused the refresh token we sent."""
+        sid = session.sid
         if exc.code != "invalid_grant":
-            raise ProviderError(f"refresh refused: {exc.code}", code="refresh_failed") from None
+            refusal = ProviderError(f"refresh refused: {exc.code}", code="refresh_failed")
+            await self._report(session, refusal.code, ended=False)
+            raise refusal from None
         current = await self._sessions.load(sid)
         if current is not None:
             stored = self._sessions.tokens(current)
@@ -217,7 +234,14 @@ class TokenManager:
                 return stored
         # The provider no longer honours this login (revoked, expired, reused).
         await self._sessions.delete(sid)
+        await self._report(session, "invalid_grant", ended=True)
         raise SessionEnded("the provider refused the refresh token") from None
+
+    async def _report(self, session: Session, reason: str, *, ended: bool) -> None:
+        """Tell the app's ``on_refresh_failed`` (once per refresh: this runs in the flight
+        that every waiting request shares)."""
+        event = RefreshFailedEvent(self._name, session.sub, reason, session_ended=ended)
+        await notify(self._on_failure, event)
 
     async def _revoke(self, tokens: TokenSet) -> None:
         if tokens.refresh_token is not None:
@@ -242,6 +266,7 @@ class TokenManager:
         except InvalidIdToken as exc:
             log.warning("ending a session: the refreshed ID token is invalid (%s)", exc)
             await self._sessions.delete(session.sid)
+            await self._report(session, InvalidIdToken.code, ended=True)
             raise SessionEnded("the provider's refreshed ID token is invalid") from None
         return claims
 

@@ -65,6 +65,7 @@ def step_up_response(
     json_paths: tuple[str, ...],
     provider: str | None = None,
     prefix: str = "/auth",
+    pages: KitPages | None = None,
 ) -> Response:
     """The answer to a request whose session does not satisfy ``step_up`` (RFC 9470).
 
@@ -81,7 +82,7 @@ def step_up_response(
             f"{prefix}/login?{query}", status_code=303, headers={"Cache-Control": "no-store"}
         )
     description = "a more recent or stronger authentication is required"
-    response = error_response(request, StepUpRequired(description), json_paths)
+    response = error_response(request, StepUpRequired(description), json_paths, pages)
     response.headers["WWW-Authenticate"] = step_up.challenge(description)
     return response
 

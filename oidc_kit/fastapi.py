@@ -23,8 +23,11 @@ the ASGI scope::
 Refusals are the kit's errors, answered by its exception handlers exactly as for Starlette:
 no session is :class:`~oidc_kit.LoginRequired` (JSON 401 ``login_required`` on API paths, a
 redirect to ``/auth/login`` for pages), a missing scope :class:`~oidc_kit.InsufficientScope`
-(403 ``insufficient_scope``). Every dependency that needs a session declares the session
-cookie as its OpenAPI security scheme, with the scopes the route requires.
+(403 ``insufficient_scope``), unmet claims :class:`~oidc_kit.InsufficientClaims` (403
+``insufficient_claims``), a step-up :class:`~oidc_kit.StepUpRequired` (a redirect to log in
+again for pages, 401 ``insufficient_user_authentication`` with its challenge for API
+clients). Every dependency that needs a session declares the session cookie as its OpenAPI
+security scheme, with the scopes the route requires.
 
 This is the only module of the kit that imports FastAPI (the ``oidc_kit[fastapi]`` extra).
 """
@@ -33,8 +36,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import Depends, Request, Security, params
@@ -42,10 +45,12 @@ from fastapi.openapi.models import APIKey, APIKeyIn
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 
+from ._claims import ClaimsRequirement
 from ._config import OIDCConfig
-from ._errors import ConfigurationError, InsufficientScope
+from ._errors import ConfigurationError, InsufficientScope, StepUpRequired
 from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCUser
 from ._session import Session
+from ._step_up import StepUp
 from .starlette import OIDCAuth, _require_session
 
 __all__ = [
@@ -57,7 +62,9 @@ __all__ = [
     "UserAuth",
     "current_user",
     "optional_user",
+    "requires_claims",
     "requires_scope",
+    "requires_step_up",
     "user_auth",
     "user_client",
 ]
@@ -147,6 +154,64 @@ def requires_scope(*scopes: str) -> params.Security:
     return params.Security(dependency=current_user, scopes=list(scopes))
 
 
+def requires_step_up(
+    *,
+    max_age: int | None = None,
+    acr_values: str | Sequence[str] = (),
+    prompt: Literal["login"] | None = None,
+) -> params.Depends:
+    """A dependency requiring a recent or strong enough authentication, as
+    ``@login_required(max_age=..., acr_values=..., prompt=...)`` does (step-up, RFC 9470).
+
+    ``@app.post(..., dependencies=[requires_step_up(max_age=300)])``, or
+    ``user: Annotated[OIDCUser, requires_step_up(acr_values="urn:portx:acr:mfa")]``. A session
+    whose ``auth_time``/``acr`` fall short: a browser ``GET`` is sent to log in again with the
+    requirements (at the session's provider), which the login checks in the new ID token;
+    anything else gets 401 ``insufficient_user_authentication`` with the ``WWW-Authenticate``
+    challenge. No session: 401 ``login_required`` (a login redirect for pages). Invalid options
+    raise :class:`~oidc_kit.ConfigurationError` where the route is declared.
+    """
+    step_up = StepUp.for_route(max_age=max_age, acr_values=acr_values, prompt=prompt)
+    if not step_up.required:
+        raise ConfigurationError("requires_step_up needs max_age, acr_values or prompt")
+
+    async def stepped_up_user(
+        request: Request, user: Annotated[OIDCUser, Depends(current_user)]
+    ) -> OIDCUser:
+        session = user.session
+        if not _kit(request)._client_for(session).flow.satisfies(session.claims, step_up):
+            log.info("step-up required for sub=%s on %s", session.sub, request.url.path)
+            # The kit's exception handler answers: a login redirect or the 401 challenge.
+            raise StepUpRequired(
+                max_age=step_up.max_age, acr_values=step_up.acr_values, prompt=step_up.prompt
+            )
+        return user
+
+    return params.Depends(dependency=stepped_up_user)
+
+
+def requires_claims(claims: Mapping[str, Any]) -> params.Depends:
+    """A dependency requiring the session's claims to meet ``claims``, as
+    ``@login_required(claims=...)`` does: each a value the claim must equal
+    (``{"email_verified": True}``, the boolean only) or a function of its value
+    (``{"https://portx.io/customer": bool}``); a missing claim never meets one.
+
+    ``dependencies=[requires_claims({"email_verified": True})]``, or
+    ``user: Annotated[OIDCUser, requires_claims(...)]``. A session that does not meet them
+    gets 403 ``insufficient_claims`` (a page for browsers, JSON for API clients: never a login
+    loop); no session, 401 ``login_required``.
+    """
+    rules = ClaimsRequirement.for_route(claims)
+    if not rules.required:
+        raise ConfigurationError("requires_claims needs at least one claim")
+
+    async def user_with_claims(user: Annotated[OIDCUser, Depends(current_user)]) -> OIDCUser:
+        rules.check(user.session.claims, user.session.sub)
+        return user
+
+    return params.Depends(dependency=user_with_claims)
+
+
 def _check_scopes(auth: OIDCAuth, session: Session, required: list[str]) -> None:
     granted = _granted_scopes(auth, session)
     missing = [scope for scope in dict.fromkeys(required) if scope not in granted]
@@ -169,7 +234,7 @@ def _granted_scopes(auth: OIDCAuth, session: Session) -> frozenset[str]:
     """
     granted = session.granted_scope
     if granted is None:
-        granted = auth.sessions.granted_scope(auth.sessions.tokens(session))
+        granted = auth._sessions.granted_scope(auth._sessions.tokens(session))
     return frozenset(granted.split())
 
 

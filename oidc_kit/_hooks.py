@@ -1,0 +1,102 @@
+"""The app's say in the kit's steps: the events it is told about and the hooks that hear them.
+
+All hooks are optional and async; the app passes them as ``OIDCAuth(hooks=Hooks(...))``.
+``on_login`` runs before a session is made and may change it or refuse it; ``on_logout`` and
+``on_refresh_failed`` are told after the fact and cannot change the outcome. No event carries a
+token: only who (the provider's name, the ``sub``) and what happened (a stable code).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Hooks",
+    "LoginEvent",
+    "LoginHook",
+    "LogoutEvent",
+    "LogoutHook",
+    "RefreshFailedEvent",
+    "RefreshFailedHook",
+    "notify",
+]
+
+log = logging.getLogger("oidc_kit")
+
+
+@dataclass
+class LoginEvent:
+    """A login about to become a session: ``claims`` may be changed (say, a customer number
+    added); raising :class:`~oidc_kit.LoginDenied` refuses the user (no session)."""
+
+    provider: str
+    sub: str
+    claims: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LogoutEvent:
+    """A session that ended: by the user (``"user"``) or by the provider (``"backchannel"``)."""
+
+    provider: str
+    sub: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RefreshFailedEvent:
+    """A refresh of a session's access token that failed.
+
+    ``reason`` is the failure's stable code: ``"invalid_grant"`` (the provider no longer
+    honours the login: revoked, expired, reused) and ``"invalid_id_token"`` (the refreshed ID
+    token failed validation) end the session, ``session_ended`` ``True`` (the request gets 401
+    ``login_required``). Any other code is the provider's failure, the session kept and
+    ``session_ended`` ``False``: ``"provider_unavailable"`` (unreachable, timed out, 5xx: the
+    request gets 503) or another :class:`~oidc_kit.ProviderError` code (``"refresh_failed"``,
+    say, when the provider refuses our client: 502).
+    """
+
+    #: The configured provider's name (``"default"`` with one provider).
+    provider: str
+    #: The provider's subject identifier of the session's user.
+    sub: str
+    reason: str
+    session_ended: bool
+
+
+LoginHook = Callable[[LoginEvent], Awaitable[None]]
+LogoutHook = Callable[[LogoutEvent], Awaitable[None]]
+RefreshFailedHook = Callable[[RefreshFailedEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """The app's say in the kit's steps (all optional, all async)."""
+
+    #: Called before the session is made: change ``event.claims``, or raise ``LoginDenied``.
+    on_login: LoginHook | None = None
+    #: Called after a session ended at logout (user or back-channel).
+    on_logout: LogoutHook | None = None
+    #: Called once per failed refresh (not once per request waiting on it), in the process
+    #: that sent the grant, before the request that needed it is answered. What it raises is
+    #: logged and ignored: the refresh's outcome (401 or 503) stands.
+    on_refresh_failed: RefreshFailedHook | None = None
+
+
+async def notify(hook: RefreshFailedHook | None, event: RefreshFailedEvent) -> None:
+    """Tell ``hook`` about ``event``; an exception it raises is logged (WARNING, its type
+    only: the app's message could say anything) and goes no further."""
+    if hook is None:
+        return
+    try:
+        await hook(event)
+    except Exception as exc:  # the app's code: any failure of it must not become a 500
+        log.warning(
+            "the on_refresh_failed hook raised %s for sub=%s (%s); ignored",
+            type(exc).__name__,
+            event.sub,
+            event.reason,
+        )
