@@ -61,10 +61,10 @@ def _kit(out: Path, store_url: str) -> Starlette:
     from oidc_kit import RedisStore
     from oidc_kit.starlette import OIDCAuth, login_required
 
-    config = portx.config(store=store_url)
     store = (
         RedisStore(store_url, prefix="oidc_kit_bench:") if store_url.startswith("redis") else None
     )
+    config = portx.config(store=store_url if store is None else None)  # one or the other
     auth = OIDCAuth(config, store=store)
 
     @login_required
@@ -74,12 +74,12 @@ def _kit(out: Path, store_url: str) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tokens, claims = portx.portx_tokens(int(time.time()))
-        session = await auth.sessions.create(tokens, claims, provider_sid=str(claims["sid"]))
-        out.write_text(f"{auth.session_cookie}={auth.cookies.sign_session(session.sid)}")
+        session = await auth._sessions.create(tokens, claims, provider_sid=str(claims["sid"]))
+        out.write_text(f"{auth.session_cookie}={auth._cookies.sign_session(session.sid)}")
         try:
             yield
         finally:
-            await auth.sessions.end(session)
+            await auth._sessions.end(session)
             await auth.aclose()
             if store is not None:
                 await store.close()

@@ -1,7 +1,7 @@
 """What FAPI 2.0 costs per API call and per session: ``python -m bench.dpop``.
 
 Side by side in one run, best of 5 rounds of 2,000 calls: a user's ORCA call through
-``SessionAuth`` with a ``Bearer`` token and with a DPoP-bound one (a fresh ES256 proof per
+``BearerAuth`` with a ``Bearer`` token and with a DPoP-bound one (a fresh ES256 proof per
 call), over an ``httpx.MockTransport`` so that only the client side is timed; the signing of
 one ``private_key_jwt`` assertion (PS256 and ES256); and a session record's size at rest
 with and without the sealed DPoP key.
@@ -22,7 +22,7 @@ from oidc_kit._client_key import ClientKey
 from oidc_kit._dpop import DPoPKey, DPoPNonces
 from oidc_kit._session import Sessions
 from oidc_kit._tokens import TokenSet
-from oidc_kit.httpx_auth import SessionAuth
+from oidc_kit.httpx_auth import BearerAuth
 from oidc_kit.stores.memory import MemoryStore
 
 CALLS, ROUNDS = 2_000, 5
@@ -56,7 +56,7 @@ def _tokens(dpop: DPoPKey | None) -> TokenSet:
 
 async def _calls(tokens: TokenSet) -> float:
     """Best µs per call over ``ROUNDS`` rounds of ``CALLS``."""
-    auth = SessionAuth(_Fixed(tokens), DPoPNonces())
+    auth = BearerAuth(_Fixed(tokens), nonces=DPoPNonces())
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"data": []}))
     best = float("inf")
     async with httpx.AsyncClient(transport=transport) as client:
@@ -95,8 +95,8 @@ def _record_size(tokens: TokenSet) -> int:
 def main() -> None:
     key = DPoPKey.generate()
     bearer, dpop = asyncio.run(_calls(_tokens(None))), asyncio.run(_calls(_tokens(key)))
-    print(f"ORCA call via SessionAuth, Bearer: {bearer:7.1f} µs")
-    print(f"ORCA call via SessionAuth, DPoP:   {dpop:7.1f} µs ({dpop / bearer:.2f}x)")
+    print(f"ORCA call via BearerAuth, Bearer: {bearer:7.1f} µs")
+    print(f"ORCA call via BearerAuth, DPoP:   {dpop:7.1f} µs ({dpop / bearer:.2f}x)")
     for name, private in (
         ("PS256", RSAKey.generate_key(2048, private=True)),
         ("ES256", ECKey.generate_key("P-256", private=True)),

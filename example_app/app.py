@@ -128,7 +128,7 @@ def _sandbox_routes(
             client_id=SANDBOX_CLIENT_ID,
             client_secret=None if settings.fapi2 else SANDBOX_CLIENT_SECRET,
             redirect_uris=(settings.redirect_uri,),
-            post_logout_redirect_uris=(settings.post_logout_redirect_uri,),
+            post_logout_redirect_uris=(config.post_logout_redirect_uri,),
             backchannel_logout_uri=settings.kit_url("/backchannel-logout"),
             **_sandbox_fapi2_client(settings, config),
         )

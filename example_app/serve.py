@@ -146,7 +146,8 @@ def _start_sandbox_provider(host: str, base_url: str, *, app_port: int, fapi2: b
             op_port = sock.getsockname()[1]
     secret = "" if fapi2 else SANDBOX_CLIENT_SECRET
     prefix = os.environ.get("OIDC_ROUTE_PREFIX", "/auth").strip().rstrip("/") or "/auth"
-    client = f"{SANDBOX_CLIENT_ID}:{secret}:{base_url}{prefix}/callback:{base_url}/"
+    landing = os.environ.get("OIDC_POST_LOGOUT_PATH", "/").strip() or "/"
+    client = f"{SANDBOX_CLIENT_ID}:{secret}:{base_url}{prefix}/callback:{base_url}{landing}"
     args = [sys.executable, "-m", "oidc_kit.testing", "--host", host, "--port", str(op_port)]
     if fapi2:
         # The provider fetches the client's public key from the app, as a real one would.

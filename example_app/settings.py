@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # the kit is imported lazily, when the app is created
     from oidc_kit import OIDCConfig
@@ -104,10 +105,6 @@ class Settings:
         """The absolute URL of one of the kit's routes (``/jwks``, ``/backchannel-logout``)."""
         return f"{self.base_url}{self.route_prefix}{path}"
 
-    @property
-    def post_logout_redirect_uri(self) -> str:
-        return f"{self.base_url}/"
-
     def oidc_config(self, environ: Mapping[str, str] | None = None) -> OIDCConfig:
         """The kit's configuration: the environment, with this app's choices on top.
 
@@ -160,14 +157,18 @@ def sandbox_client_key(path: str = SANDBOX_CLIENT_KEY_FILE) -> Path:
     return target
 
 
+#: The hosts the sandbox provider may serve without ``SANDBOX_ALLOW_PUBLIC=1``.
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def _refuse_public_sandbox(base_url: str, environ: Mapping[str, str] | None) -> None:
     """The sandbox provider logs anyone in as alice/alice: never on a public address by
     accident. ``SANDBOX_ALLOW_PUBLIC=1`` allows it (a workshop on a room's network)."""
     from oidc_kit import ConfigurationError
-    from oidc_kit._config import is_loopback
 
     env = os.environ if environ is None else environ
-    if not is_loopback(base_url) and env.get("SANDBOX_ALLOW_PUBLIC", "").strip() != "1":
+    loopback = (urlsplit(base_url).hostname or "") in _LOOPBACK_HOSTS
+    if not loopback and env.get("SANDBOX_ALLOW_PUBLIC", "").strip() != "1":
         raise ConfigurationError(
             "OIDC_ISSUER is unset, so the sandbox provider (users alice/alice, bob/bob) would "
             f"serve {base_url}, which is not a loopback address. Set OIDC_ISSUER to your "

@@ -1,17 +1,31 @@
 """oidc_kit: OpenID Connect login for Starlette/FastAPI apps, and ORCA API calls for the user.
 
 The public API is re-exported here; everything in ``oidc_kit._*`` modules is private.
-``RedisStore`` is imported on first use: redis-py is the optional ``oidc_kit[redis]`` extra.
+
+- configuration: :class:`OIDCConfig` (and its :class:`ClientKey`), the error tree
+  (:class:`OIDCError` and its subclasses, each with a stable ``code``);
+- the app's say in logins: :class:`Hooks` and its events;
+- API calls: :class:`BearerAuth` over a :class:`TokenSource` (a user's session,
+  :class:`ClientCredentials`, or the app's own), yielding :class:`TokenSet` values;
+- session stores: :class:`SessionStore` and its backends, :func:`open_store`;
+- for adapter authors (a web framework's integration, docs/architecture.md):
+  :class:`RelyingParty`, its :class:`Outcome` and :class:`CookieChange`, the :class:`Session`.
+
+The Starlette integration is ``oidc_kit.starlette``, FastAPI's ``oidc_kit.fastapi``, the
+sandbox provider ``oidc_kit.testing``. ``RedisStore`` is imported on first use: redis-py is the
+optional ``oidc_kit[redis]`` extra.
 """
 
 from typing import TYPE_CHECKING
 
+from ._client_key import ClientKey
 from ._config import DEFAULT_ID_TOKEN_ALGS, OIDCConfig
 from ._errors import (
     AuthorizationFailed,
     ConfigurationError,
     CrossSiteRequest,
     DiscoveryError,
+    InsufficientClaims,
     InsufficientScope,
     InvalidCallback,
     InvalidIdToken,
@@ -26,13 +40,21 @@ from ._errors import (
     OIDCError,
     ProviderError,
     ProviderUnavailable,
+    PushedRequestFailed,
+    RequestTooLarge,
+    ResponseTooLarge,
     SessionEnded,
     SessionError,
     StepUpRequired,
     StoreUnavailable,
     TokenRequestFailed,
+    UnboundToken,
+    UnsupportedMediaType,
 )
+from ._hooks import Hooks, LoginEvent, LogoutEvent, RefreshFailedEvent
 from ._redact import RedactTokens
+from ._relying_party import CookieChange, Outcome, RelyingParty
+from ._session import Session
 from ._tokens import TokenSet
 from .client_credentials import ClientCredentials, TokenRequestFormat
 from .httpx_auth import BearerAuth, TokenSource
@@ -48,9 +70,13 @@ __all__ = [
     "AuthorizationFailed",
     "BearerAuth",
     "ClientCredentials",
+    "ClientKey",
     "ConfigurationError",
+    "CookieChange",
     "CrossSiteRequest",
     "DiscoveryError",
+    "Hooks",
+    "InsufficientClaims",
     "InsufficientScope",
     "InvalidCallback",
     "InvalidIdToken",
@@ -61,15 +87,24 @@ __all__ = [
     "IssuerMismatch",
     "LoginDenied",
     "LoginError",
+    "LoginEvent",
     "LoginRequired",
+    "LogoutEvent",
     "MemoryStore",
     "OIDCConfig",
     "OIDCError",
+    "Outcome",
     "ProviderError",
     "ProviderUnavailable",
+    "PushedRequestFailed",
     "RedactTokens",
     "RedisStore",
+    "RefreshFailedEvent",
+    "RelyingParty",
+    "RequestTooLarge",
+    "ResponseTooLarge",
     "SQLiteStore",
+    "Session",
     "SessionEnded",
     "SessionError",
     "SessionStore",
@@ -79,6 +114,8 @@ __all__ = [
     "TokenRequestFormat",
     "TokenSet",
     "TokenSource",
+    "UnboundToken",
+    "UnsupportedMediaType",
     "open_store",
 ]
 

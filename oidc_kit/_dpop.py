@@ -9,7 +9,7 @@ then useless without the key.
 A server may demand a nonce it chose (``DPoP-Nonce``): the client remembers the latest one
 per origin and, when a request is refused for want of it, retries that request once.
 :class:`DPoPAuth` is that step, the one place it is written: an ``httpx.Auth`` used for the
-token and PAR endpoints, userinfo, and (through :class:`~oidc_kit.httpx_auth.SessionAuth`) APIs.
+token and PAR endpoints, userinfo, and (through :class:`~oidc_kit.BearerAuth`) APIs.
 """
 
 from __future__ import annotations

@@ -187,7 +187,7 @@ class LoginFlow:
         state = secrets.token_urlsafe(32)
         # DPoP: the session's key is made now, so that the code is bound to it too (RFC 9449
         # 10): a stolen code is then useless without the key, as its tokens will be.
-        dpop = DPoPKey.generate() if self._config.dpop else None
+        dpop = DPoPKey.generate() if self._config.uses_dpop else None
         txn = LoginTransaction(
             state=state,
             nonce=secrets.token_urlsafe(32),
@@ -204,7 +204,7 @@ class LoginFlow:
         await self._store.set(_txn_key(txn.state), txn.encode(), self._config.login_timeout)
         params = self._auth_params(txn, hints)
         resource = self._config.resource  # RFC 8707: one parameter per indicator
-        if self._config.par or meta.require_par:
+        if self._config.uses_par or meta.require_par:
             params, resource = await self._push(meta, params, dpop), ()
         elif dpop is not None:
             params["dpop_jkt"] = dpop.thumbprint
@@ -223,7 +223,7 @@ class LoginFlow:
     def _open_key(self, txn: LoginTransaction) -> DPoPKey | None:
         """The key :meth:`_seal_key` sealed (``None`` without DPoP)."""
         if txn.dpop_key is None:
-            if self._config.dpop:
+            if self._config.uses_dpop:
                 # Started before DPoP was turned on: its code is bound to no key.
                 raise InvalidState("this login started without DPoP; start it again")
             return None

@@ -57,6 +57,7 @@ class OIDCUser(BaseUser):
 
     @property
     def is_authenticated(self) -> bool:
+        """Always true: a logged-out request's user is Starlette's ``UnauthenticatedUser``."""
         return True
 
     @property
@@ -66,6 +67,7 @@ class OIDCUser(BaseUser):
 
     @property
     def display_name(self) -> str:
+        """The ``name`` claim, else ``preferred_username``, else ``email``, else the ``sub``."""
         claims = self.session.claims
         for name in ("name", "preferred_username", "email"):
             value = claims.get(name)
@@ -170,11 +172,11 @@ class OIDCSessionMiddleware:
         older secret), and expire the logout-state cookie once it has served."""
         headers = MutableHeaders(scope=message)
         if stale_cookie and not _sets_cookie(headers, cookie_name):
-            headers.append("Set-Cookie", self.auth.expired_cookie(cookie_name))
+            headers.append("Set-Cookie", self.auth._expired_cookie(cookie_name))
         elif resign is not None and not _sets_cookie(headers, cookie_name):
-            headers.append("Set-Cookie", self.auth.session_cookie_for(resign.sid))
+            headers.append("Set-Cookie", self.auth._session_cookie_for(resign.sid))
         if logout_return:
-            headers.append("Set-Cookie", self.auth.expired_cookie(self.auth.logout_cookie))
+            headers.append("Set-Cookie", self.auth._expired_cookie(self.auth.logout_cookie))
 
     def _logout_return(self, scope: Scope, cookies: dict[str, str]) -> tuple[bool, bool]:
         """Whether this is the browser's return from logout (its cookie then expires), and
@@ -187,8 +189,7 @@ class OIDCSessionMiddleware:
 
     async def _load(self, cookie: str) -> tuple[Session | None, bool]:
         """The session a cookie names, and whether the cookie's signing secret is current."""
-        sid, current = self.auth.cookies.read_session(cookie)
-        return (None if sid is None else await self.auth.sessions.load(sid)), current
+        return await self.auth.rp.load_session(cookie)
 
 
 def _credentials(session: Session) -> AuthCredentials:

@@ -65,20 +65,25 @@ class KitPages:
         if env is None:
             self.env = jinja2.Environment(loader=loader, autoescape=True)
         else:
-            self.env = env.overlay(loader=loader, autoescape=True)
+            # Rendered synchronously, whatever the app's own environment does.
+            self.env = env.overlay(loader=loader, autoescape=True, enable_async=False)
         self.prefix = prefix
 
-    def render(self, page: str, status: int = 200, context: Mapping[str, Any] = {}) -> Response:
-        """``oidc_kit/{page}.html`` with ``context`` (and ``prefix``), as a response."""
+    def render(
+        self, page: str, status: int = 200, context: Mapping[str, Any] | None = None
+    ) -> Response:
+        """``oidc_kit/{page}.html`` with ``context`` (and ``prefix``, which wins), as a
+        response."""
+        values = {**(context or {}), "prefix": self.prefix}
         if page == "repost":
-            return self._repost(context)
-        html = self.env.get_template(f"oidc_kit/{page}.html").render(prefix=self.prefix, **context)
+            return self._repost(values)
+        html = self.env.get_template(f"oidc_kit/{page}.html").render(values)
         return deny_framing(HTMLResponse(html, status_code=status, headers=_NO_STORE))
 
     def _repost(self, context: Mapping[str, Any]) -> Response:
         """The form_post re-post page: one inline script, allowed by its nonce, loads nothing."""
         nonce = secrets.token_urlsafe(16)
-        html = self.env.get_template("oidc_kit/repost.html").render(nonce=nonce, **context)
+        html = self.env.get_template("oidc_kit/repost.html").render({**context, "nonce": nonce})
         csp = (
             f"default-src 'none'; script-src 'nonce-{nonce}'; "
             f"form-action {origin_of(context['action'])}; base-uri 'none'"

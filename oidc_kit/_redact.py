@@ -25,6 +25,7 @@ class RedactTokens(logging.Filter):
     """Rewrites a record's message with JWTs and token-bearing URL parameters redacted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record``'s message in place; the record is always kept."""
         message = record.getMessage()
         redacted = _PARAMS.sub(r"\1[redacted]", _JWT.sub("[redacted-jwt]", message))
         if redacted != message:

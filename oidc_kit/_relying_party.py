@@ -5,7 +5,7 @@ loaded) and returns an :class:`Outcome`: a status, where to send the browser, th
 set or clear, a kit page to show (by name, with its values), or an error. Nothing here imports
 a web framework: ``oidc_kit.starlette`` (and any other adapter) reads the request, calls these
 methods, and turns the outcome into its own response. Apps shape a login with
-:class:`Hooks`: ``on_login`` may add claims to the session or refuse the user.
+:class:`Hooks` (``_hooks``): ``on_login`` may add claims to the session or refuse the user.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -36,15 +36,26 @@ from ._errors import (
     StoreUnavailable,
 )
 from ._form_post import needs_repost, repost_fields, without_marker
+from ._hooks import Hooks, LoginEvent, LogoutEvent, RefreshFailedEvent
 from ._logout import validate_logout_token
 from ._provider import ProviderMetadata
+from ._refresh import TokenManager
 from ._session import CookieSigner, Session, new_id
 from ._step_up import StepUp
 from ._tokens import TokenSet, revoke_token
 from ._urls import origin_of, safe_next_path
+from .httpx_auth import TokenSource
 from .stores import SessionStore
 
-__all__ = ["CookieChange", "Hooks", "LoginEvent", "LogoutEvent", "Outcome", "RelyingParty"]
+__all__ = [
+    "CookieChange",
+    "Hooks",
+    "LoginEvent",
+    "LogoutEvent",
+    "Outcome",
+    "RefreshFailedEvent",
+    "RelyingParty",
+]
 
 log = logging.getLogger("oidc_kit")
 
@@ -83,41 +94,28 @@ class Outcome:
     machine: bool = False
 
 
-@dataclass
-class LoginEvent:
-    """A login about to become a session: ``claims`` may be changed (say, a customer number
-    added); raising :class:`~oidc_kit.LoginDenied` refuses the user (no session)."""
-
-    provider: str
-    sub: str
-    claims: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class LogoutEvent:
-    """A session that ended: by the user (``"user"``) or by the provider (``"backchannel"``)."""
-
-    provider: str
-    sub: str
-    reason: str
-
-
-LoginHook = Callable[[LoginEvent], Awaitable[None]]
-LogoutHook = Callable[[LogoutEvent], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Hooks:
-    """The app's say in the kit's steps (all optional, all async)."""
-
-    #: Called before the session is made: change ``event.claims``, or raise ``LoginDenied``.
-    on_login: LoginHook | None = None
-    #: Called after a session ended at logout (user or back-channel).
-    on_logout: LogoutHook | None = None
-
-
 class RelyingParty:
-    """The app's providers, sessions and cookies, and the steps that change them."""
+    """The app's providers, sessions and cookies, and the steps that change them.
+
+    Public for adapter authors (docs/architecture.md): a web framework's integration reads
+    its request into a step (:meth:`start_login`, :meth:`finish_login`,
+    :meth:`confirm_logout`, :meth:`logout`, :meth:`backchannel_logout`) and renders the
+    :class:`Outcome`; per request it loads the session its cookie names
+    (:meth:`load_session`) and calls APIs with :meth:`token_source`. Apps use an adapter
+    (``oidc_kit.starlette.OIDCAuth``), not this.
+    """
+
+    #: The default (first) provider's configuration, which holds the app-wide settings.
+    config: OIDCConfig
+    store: SessionStore
+    http: httpx.AsyncClient
+    hooks: Hooks
+    #: The cookies' names (with the ``__Host-`` prefix on https).
+    session_cookie: str
+    login_cookie: str
+    logout_cookie: str
+    #: ``base_url``'s origin, what a same-origin request's ``Origin`` is.
+    origin: str
 
     def __init__(
         self,
@@ -134,9 +132,15 @@ class RelyingParty:
         self.hooks = hooks or Hooks()
         self._clock = clock
         #: Each configured provider by name, the default first.
-        self.clients = ProviderClients(configs, store=store, http=http, clock=clock)
-        self.sessions = self.clients.default.sessions
-        self.cookies = CookieSigner(self.config.session_secrets, self.config.login_timeout)
+        self._clients = ProviderClients(
+            configs,
+            store=store,
+            http=http,
+            clock=clock,
+            on_refresh_failed=self.hooks.on_refresh_failed,
+        )
+        self._sessions = self._clients.default.sessions
+        self._cookies = CookieSigner(self.config.session_secrets, self.config.login_timeout)
         prefix = self.config.cookie_prefix
         self.session_cookie = prefix + self.config.cookie_name
         self.login_cookie = prefix + self.config.login_cookie_name
@@ -150,13 +154,28 @@ class RelyingParty:
         needs ``Secure``, the same-origin re-post of :mod:`oidc_kit._form_post` covers it)."""
         return self.config.response_mode == "form_post" and self.config.secure_cookies
 
-    def client_for(self, session: Session) -> ProviderClient:
+    def _client_for(self, session: Session) -> ProviderClient:
         """The provider a session came from (by its issuer)."""
-        return self.clients.for_session(session)
+        return self._clients.for_session(session)
+
+    async def load_session(self, cookie: str) -> tuple[Session | None, bool]:
+        """The live session a session cookie names (``None``: a bad signature, or no such
+        session, ended or expired), and whether the cookie was signed with the newest secret
+        (if not, re-issue it: :meth:`session_cookie_change`). :class:`~oidc_kit.StoreUnavailable`
+        when the store cannot be reached: answer 503, do not treat the user as logged out."""
+        sid, current = self._cookies.read_session(cookie)
+        return (None if sid is None else await self._sessions.load(sid)), current
+
+    def token_source(self, session: Session) -> TokenSource:
+        """The session's tokens, for API calls (``BearerAuth(rp.token_source(session))``):
+        refreshed first when due, once per session however many requests race, and once
+        more when an API refuses them. :class:`~oidc_kit.SessionEnded` when the session's
+        provider is no longer configured."""
+        return _SessionTokens(self._client_for(session).tokens, session)
 
     def session_cookie_change(self, sid: str) -> CookieChange:
         """The session cookie naming ``sid``, signed with the newest secret."""
-        value = self.cookies.sign_session(sid)
+        value = self._cookies.sign_session(sid)
         return CookieChange(self.session_cookie, value, self.config.session_absolute_timeout)
 
     # -- login -------------------------------------------------------------------------
@@ -176,7 +195,7 @@ class RelyingParty:
         # logins started in several tabs all complete.
         binding = new_id()
         existing = cookies.get(self.login_cookie)
-        bindings = [binding, *(self.cookies.login_bindings(existing) if existing else [])]
+        bindings = [binding, *(self._cookies.login_bindings(existing) if existing else [])]
         url = await client.flow.start(
             binding,
             next_path,
@@ -187,14 +206,14 @@ class RelyingParty:
         )
         cookie = CookieChange(
             self.login_cookie,
-            self.cookies.sign_login_bindings(bindings),
+            self._cookies.sign_login_bindings(bindings),
             self.config.login_timeout,
             cross_site=self.cross_site_login_cookie,
         )
         return Outcome(303, location=url, cookies=(cookie,))
 
     def _client_named(self, name: str | None) -> ProviderClient:
-        client = self.clients.default if name is None else self.clients.get(name)
+        client = self._clients.default if name is None else self._clients.get(name)
         if client is None:
             raise InvalidLoginRequest("no provider of that name is configured")
         return client
@@ -218,7 +237,7 @@ class RelyingParty:
         raw = cookies.get(self.login_cookie)
         if needs_repost(method, params, raw is not None, self.config.response_mode):
             # A cross-site form_post without our SameSite=Lax cookie: once more, same-origin.
-            action = self.clients.at_redirect_uri(arrived_at).flow.redirect_uri
+            action = self._clients.at_redirect_uri(arrived_at).flow.redirect_uri
             return Outcome(200, page="repost", context=repost_fields(action, params))
         try:
             session = await self._login(params, raw, current, arrived_at)
@@ -231,14 +250,14 @@ class RelyingParty:
     async def _login(
         self, params: Params, raw: str | None, current: Session | None, arrived_at: str | None
     ) -> tuple[str, str]:
-        bindings = self.cookies.login_bindings(raw) if raw else []
+        bindings = self._cookies.login_bindings(raw) if raw else []
         params = without_marker(params)
-        txn = await self.clients.default.flow.take(params, bindings)
-        client = self.clients.for_transaction(txn, arrived_at)
+        txn = await self._clients.default.flow.take(params, bindings)
+        client = self._clients.for_transaction(txn, arrived_at)
         result = await client.flow.complete(txn, params)
         claims = await self._on_login(client.name, result.claims)
         if current is not None:
-            await self.sessions.delete(current.sid)  # a new id at every login
+            await self._sessions.delete(current.sid)  # a new id at every login
         session = await client.sessions.create(result.tokens, claims, result.provider_sid)
         log.info("login succeeded for sub=%s", session.sub)
         return result.next_path, session.sid
@@ -272,7 +291,7 @@ class RelyingParty:
         await self._on_logout(session, "user")
         # The landing page is told the browser is back from logout (and checks the state
         # the provider returns), whether the provider or this app sends it there.
-        value = self.cookies.sign_login(state)
+        value = self._cookies.sign_login(state)
         cookies.append(CookieChange(self.logout_cookie, value, self.config.login_timeout))
         return Outcome(303, location=location, cookies=tuple(cookies))
 
@@ -281,7 +300,7 @@ class RelyingParty:
         if hook is None:
             return
         try:
-            provider = self.client_for(session).name
+            provider = self._client_for(session).name
         except SessionError:
             provider = ""
         await hook(LogoutEvent(provider, session.sub, reason))
@@ -289,7 +308,7 @@ class RelyingParty:
     def check_logout_return(self, state: str | None, cookie: str) -> bool:
         """The browser is back from logout: whether ``state`` is the logout's (else logged:
         harmless, the session already ended here, but worth a line)."""
-        expected = self.cookies.login_binding(cookie)
+        expected = self._cookies.login_binding(cookie)
         if (
             expected is not None
             and state is not None
@@ -305,13 +324,13 @@ class RelyingParty:
         post-logout landing), and the state it brings back."""
         state = secrets.token_urlsafe(16)
         landing = f"{self.config.post_logout_path}?{urlencode({'state': state})}"
-        await self.sessions.end(session)
+        await self._sessions.end(session)
         try:
-            tokens: TokenSet | None = self.sessions.tokens(session)
+            tokens: TokenSet | None = self._sessions.tokens(session)
         except SessionError:
             tokens = None
         try:
-            client = self.client_for(session)
+            client = self._client_for(session)
             meta = await client.provider.metadata()
         except SessionError:
             return landing, state  # its provider is no longer configured
@@ -370,12 +389,26 @@ class RelyingParty:
     def _client_named_in(self, token: str) -> ProviderClient:
         """The provider a logout token says it comes from: only to pick whose keys and rules
         validate it, which then check everything, ``iss`` included."""
-        if len(self.clients) == 1:
-            return self.clients.default
-        client = self.clients.by_issuer(_unverified_issuer(token) or "")
+        if len(self._clients) == 1:
+            return self._clients.default
+        client = self._clients.by_issuer(_unverified_issuer(token) or "")
         if client is None:
             raise InvalidLogoutToken("the logout token comes from no configured provider")
         return client
+
+
+class _SessionTokens:
+    """One session's tokens as a :class:`~oidc_kit.TokenSource`."""
+
+    def __init__(self, manager: TokenManager, session: Session) -> None:
+        self._manager = manager
+        self._session = session
+
+    async def tokens(self) -> TokenSet:
+        return await self._manager.tokens(self._session)
+
+    async def refreshed(self, rejected: str) -> TokenSet:
+        return await self._manager.refresh(self._session, rejected)
 
 
 def _error_page(exc: OIDCError) -> str:

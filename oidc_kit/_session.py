@@ -53,7 +53,9 @@ def new_id() -> str:
 
 @dataclass(frozen=True)
 class Session:
-    """One logged-in browser. Tokens stay sealed until :meth:`Sessions.tokens` opens them."""
+    """One logged-in browser (``request.user.session``): who (``iss``, ``sub``, ``claims``)
+    and until when. Its tokens stay sealed (AES-GCM) in ``sealed_tokens``: the kit opens them
+    only to use them (``OIDCAuth.httpx_auth``, ``RelyingParty.token_source``)."""
 
     sid: str
     iss: str

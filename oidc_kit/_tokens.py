@@ -20,7 +20,13 @@ from ._errors import OIDCError, ProviderError, TokenRequestFailed, UnboundToken
 from ._http import fetch, json_object
 from ._provider import ProviderMetadata
 
-__all__ = ["TokenSet", "post_authenticated", "revoke_token", "token_request"]
+__all__ = [
+    "TokenSet",
+    "parse_token_response",
+    "post_authenticated",
+    "revoke_token",
+    "token_request",
+]
 
 log = logging.getLogger("oidc_kit")
 
@@ -42,14 +48,17 @@ _RESOURCE_GRANTS = frozenset({"authorization_code", "refresh_token"})
 
 @dataclass(frozen=True)
 class TokenSet:
-    """The tokens of one session, as the token endpoint issued them."""
+    """An access token and what came with it: a session's tokens as the token endpoint
+    issued them, a client's own, or a :class:`~oidc_kit.TokenSource`'s. ``repr`` never shows
+    a token."""
 
     access_token: str
+    #: ``"Bearer"``, or ``"DPoP"`` for a token bound to ``dpop_key``.
     token_type: str
     #: When the access token expires (epoch seconds), ``None`` if the provider did not say.
-    expires_at: float | None
+    expires_at: float | None = None
     #: When the access token was issued (epoch seconds): with ``expires_at``, its lifetime.
-    issued_at: float
+    issued_at: float = 0.0
     refresh_token: str | None = None
     id_token: str | None = None
     scope: str | None = None
@@ -74,47 +83,6 @@ class TokenSet:
         if self.dpop_key is None:
             return _Bearer(self.access_token)
         return DPoPAuth(load_key(self.dpop_key), nonces, clock, self.access_token)
-
-    @classmethod
-    def from_response(
-        cls, body: dict[str, Any], now: float, dpop: DPoPKey | None = None
-    ) -> TokenSet:
-        """Parse a successful token response (RFC 6749 5.1); ``ProviderError`` if unusable.
-
-        With ``dpop``, the token must be a ``DPoP`` token (bound to that key, which the set
-        then keeps); a ``Bearer`` token is refused with :class:`UnboundToken`.
-        """
-        access_token = body.get("access_token")
-        token_type = body.get("token_type")
-        if not isinstance(access_token, str) or not access_token:
-            raise ProviderError("the token response has no access_token")
-        if not (access_token.isascii() and access_token.isprintable()):
-            # RFC 6749 A.12: an access token is 1*VSCHAR.
-            raise ProviderError("the token response's access_token is not printable ASCII")
-        # RFC 6749 7.1: the token type is case-insensitive.
-        kind = token_type.lower() if isinstance(token_type, str) else None
-        if dpop is not None and kind == "bearer":
-            raise UnboundToken("DPoP was asked for but the provider issued a Bearer token")
-        expected = "dpop" if dpop is not None else "bearer"
-        if kind != expected:
-            raise ProviderError(
-                f"the token response's token_type is not {expected}", actual=token_type
-            )
-        expires_in = body.get("expires_in")
-        if expires_in is not None and (
-            isinstance(expires_in, bool) or not isinstance(expires_in, int | float)
-        ):
-            raise ProviderError("the token response's expires_in is not a number")
-        return cls(
-            access_token=access_token,
-            token_type="DPoP" if dpop is not None else "Bearer",
-            expires_at=None if expires_in is None else now + float(expires_in),
-            issued_at=now,
-            refresh_token=_optional_str(body, "refresh_token"),
-            id_token=_optional_str(body, "id_token"),
-            scope=_optional_str(body, "scope"),
-            dpop_key=dpop.to_json() if dpop is not None else None,
-        )
 
     def updated(self, newer: TokenSet) -> TokenSet:
         """The result of a refresh: absent refresh and ID tokens carry over (RFC 6749 6)."""
@@ -151,6 +119,43 @@ class TokenSet:
             return cls(**raw)
         except TypeError as exc:
             raise ValueError("not a token set") from exc
+
+
+def parse_token_response(body: dict[str, Any], now: float, dpop: DPoPKey | None = None) -> TokenSet:
+    """Parse a successful token response (RFC 6749 5.1); ``ProviderError`` if unusable.
+
+    With ``dpop``, the token must be a ``DPoP`` token (bound to that key, which the set
+    then keeps); a ``Bearer`` token is refused with :class:`UnboundToken`.
+    """
+    access_token = body.get("access_token")
+    token_type = body.get("token_type")
+    if not isinstance(access_token, str) or not access_token:
+        raise ProviderError("the token response has no access_token")
+    if not (access_token.isascii() and access_token.isprintable()):
+        # RFC 6749 A.12: an access token is 1*VSCHAR.
+        raise ProviderError("the token response's access_token is not printable ASCII")
+    # RFC 6749 7.1: the token type is case-insensitive.
+    kind = token_type.lower() if isinstance(token_type, str) else None
+    if dpop is not None and kind == "bearer":
+        raise UnboundToken("DPoP was asked for but the provider issued a Bearer token")
+    expected = "dpop" if dpop is not None else "bearer"
+    if kind != expected:
+        raise ProviderError(f"the token response's token_type is not {expected}", actual=token_type)
+    expires_in = body.get("expires_in")
+    if expires_in is not None and (
+        isinstance(expires_in, bool) or not isinstance(expires_in, int | float)
+    ):
+        raise ProviderError("the token response's expires_in is not a number")
+    return TokenSet(
+        access_token=access_token,
+        token_type="DPoP" if dpop is not None else "Bearer",
+        expires_at=None if expires_in is None else now + float(expires_in),
+        issued_at=now,
+        refresh_token=_optional_str(body, "refresh_token"),
+        id_token=_optional_str(body, "id_token"),
+        scope=_optional_str(body, "scope"),
+        dpop_key=dpop.to_json() if dpop is not None else None,
+    )
 
 
 class _Bearer(httpx.Auth):
@@ -237,7 +242,7 @@ async def token_request(
     if response.status_code != 200:
         raise _token_error(response)
     body = json_object(response, ProviderError, "token endpoint")
-    return TokenSet.from_response(body, now, dpop), body
+    return parse_token_response(body, now, dpop), body
 
 
 def _token_error(response: httpx.Response) -> OIDCError:

@@ -1,7 +1,8 @@
 """Access tokens for the app itself: the OAuth 2.0 client credentials grant (RFC 6749 4.4).
 
 Server-to-server calls (a nightly job, a back-office command) use the app's own credentials
-rather than a user's session. :class:`ClientCredentials` is a :class:`~oidc_kit.TokenSource`:
+rather than a user's session. :class:`ClientCredentials` is a :class:`~oidc_kit.TokenSource`,
+and :meth:`~ClientCredentials.auth` is :class:`~oidc_kit.BearerAuth` over it:
 
     source = ClientCredentials(config, scopes=["accounts:read"], http_client=http)
     response = await http.get(f"{orca}/accounts", auth=source.auth())
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, get_args
 
 import httpx
@@ -41,9 +42,10 @@ from ._dpop import DPoPAuth, DPoPKey, DPoPNonces
 from ._errors import ConfigurationError, ProviderError, ProviderUnavailable
 from ._http import fetch, json_object
 from ._provider import Provider, ProviderMetadata
+from ._provider_only import provider_config_from_env
 from ._single_flight import SingleFlight
-from ._tokens import TokenSet, _token_error, post_authenticated
-from .httpx_auth import SessionAuth
+from ._tokens import TokenSet, _token_error, parse_token_response, post_authenticated
+from .httpx_auth import BearerAuth
 
 __all__ = ["ClientCredentials", "TokenRequestFormat"]
 
@@ -123,16 +125,43 @@ class ClientCredentials:
         self._tokens: TokenSet | None = None
         self._flight: SingleFlight[TokenSet] = SingleFlight()
 
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        scopes: Sequence[str],
+        http_client: httpx.AsyncClient,
+        token_endpoint: str | None = None,
+        body_format: TokenRequestFormat = "form",
+        dpop: bool | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> ClientCredentials:
+        """A source configured from the provider's variables only (``OIDC_ISSUER``,
+        ``OIDC_CLIENT_ID``, ``OIDC_CLIENT_SECRET`` or ``OIDC_CLIENT_KEY``, ``OIDC_PROFILE``,
+        ``OIDC_REFRESH_LEEWAY``, ``OIDC_HTTP_TIMEOUT``...; ``environ`` default ``os.environ``):
+        a batch job needs no ``APP_BASE_URL`` nor ``SESSION_SECRET``, and gets no warning
+        about sessions. The other arguments are the constructor's."""
+        return cls(
+            provider_config_from_env(environ),
+            scopes=scopes,
+            http_client=http_client,
+            token_endpoint=token_endpoint,
+            body_format=body_format,
+            dpop=dpop,
+            clock=clock,
+        )
+
     def __repr__(self) -> str:
         return (
             f"ClientCredentials(client_id={self._config.client_id!r}, scopes={self.scopes!r}, "
             f"body_format={self.body_format!r}, expires_at={self.expires_at!r})"
         )
 
-    def auth(self) -> httpx.Auth:
-        """An ``httpx.Auth`` that sends this source's token (with a DPoP proof when bound)
-        and, on a 401, retries once."""
-        return SessionAuth(_OwnTokens(self), self._api_nonces, self._clock)
+    def auth(self) -> BearerAuth:
+        """:class:`~oidc_kit.BearerAuth` over this source: it sends the token (with a DPoP
+        proof when bound) and, on a 401, gets a new one and retries once."""
+        return BearerAuth(self, nonces=self._api_nonces, clock=self._clock)
 
     @property
     def expires_at(self) -> float | None:
@@ -140,15 +169,13 @@ class ClientCredentials:
         return self._tokens.expires_at if self._tokens else None
 
     async def token(self) -> str:
-        """The cached access token, or a new one when there is none or it is due."""
-        return (await self.token_set()).access_token
+        """The access token of :meth:`tokens`, for a client other than httpx (a bound token
+        is useless without :meth:`auth`'s proofs)."""
+        return (await self.tokens()).access_token
 
-    async def refresh(self, rejected: str) -> str:
-        """A token other than ``rejected``: the cached one if it already differs, else new."""
-        return (await self.refreshed(rejected)).access_token
-
-    async def token_set(self) -> TokenSet:
-        """:meth:`token` with its type (and DPoP key)."""
+    async def tokens(self) -> TokenSet:
+        """The cached token, or a new one when there is none or it is due
+        (:class:`~oidc_kit.TokenSource`)."""
         tokens = self._tokens
         if tokens is not None and not tokens.due(self._clock(), self._config.refresh_leeway):
             return tokens
@@ -162,7 +189,8 @@ class ClientCredentials:
             return tokens
 
     async def refreshed(self, rejected: str) -> TokenSet:
-        """:meth:`refresh` with its type (and DPoP key)."""
+        """A token other than ``rejected``, which the API refused: the cached one if it
+        already differs, else a new one (:class:`~oidc_kit.TokenSource`)."""
         tokens = self._tokens
         if (
             not self._flight.running("token")
@@ -183,7 +211,7 @@ class ClientCredentials:
 
     async def _fetch(self) -> TokenSet:
         now = self._clock()  # before the request: the token's lifetime counts from here
-        tokens = TokenSet.from_response(await self._request(now), now, self._dpop)
+        tokens = parse_token_response(await self._request(now), now, self._dpop)
         self._tokens = tokens
         log.debug(
             "client credentials token for %s, expires in %s s",
@@ -240,16 +268,3 @@ class ClientCredentials:
             return self._token_endpoint, None
         meta = await self._provider.metadata()
         return meta.token_endpoint, meta
-
-
-class _OwnTokens:
-    """A :class:`~oidc_kit.httpx_auth.TokenSetSource` over a :class:`ClientCredentials`."""
-
-    def __init__(self, source: ClientCredentials) -> None:
-        self._source = source
-
-    async def tokens(self) -> TokenSet:
-        return await self._source.token_set()
-
-    async def refreshed(self, rejected: str) -> TokenSet:
-        return await self._source.refreshed(rejected)

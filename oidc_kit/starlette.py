@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from os import PathLike
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,16 +34,15 @@ from ._body import client_gone, read_body, read_form
 from ._clients import ProviderClient, named_configs
 from ._config import OIDCConfig
 from ._dpop import DPoPNonces, load_key
-from ._errors import LoginRequired, OIDCError, SessionError
+from ._errors import ConfigurationError, LoginRequired, OIDCError, SessionError, StepUpRequired
 from ._login_required import login_required
 from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
 from ._pages import KitPages
-from ._refresh import TokenManager
 from ._relying_party import CookieChange, Hooks, Outcome, RelyingParty
 from ._session import Session
-from ._tokens import TokenSet
-from ._web import error_response, is_same_origin, origin_of, wants_json
-from .httpx_auth import SessionAuth
+from ._step_up import StepUp
+from ._web import error_response, is_same_origin, origin_of, step_up_response, wants_json
+from .httpx_auth import BearerAuth
 from .stores import SessionStore, open_store
 
 __all__ = ["OIDCAuth", "OIDCUser", "login_required", "same_origin"]
@@ -53,6 +52,21 @@ log = logging.getLogger("oidc_kit")
 
 class OIDCAuth:
     """OpenID Connect login for one Starlette app: routes, middleware, tokens for API calls."""
+
+    #: The default (first) provider's settings, which hold the app-wide ones.
+    config: OIDCConfig
+    #: The HTTP client that reaches the providers (and, by default, the APIs).
+    http: httpx.AsyncClient
+    #: Where sessions and pending logins live.
+    store: SessionStore
+    #: The framework-neutral relying party this adapter drives (docs/architecture.md).
+    rp: RelyingParty
+    #: The cookies' names (with the ``__Host-`` prefix on https).
+    session_cookie: str
+    login_cookie: str
+    logout_cookie: str
+    #: Path prefixes whose errors are JSON, never a page or a redirect to log in.
+    json_paths: tuple[str, ...]
 
     def __init__(
         self,
@@ -69,46 +83,66 @@ class OIDCAuth:
         """``config`` is one provider's settings, or several by name (``{"portx": ...,
         "corp": ...}``; the first is the default, ``/auth/login?provider=corp`` picks another).
 
-        ``hooks``: the app's ``on_login`` (add claims, or refuse with ``LoginDenied``) and
-        ``on_logout``. ``template_dirs``, or ``templates`` (the app's own Jinja2 environment,
-        whose globals and filters the pages then see): searched before the kit's own templates
-        for its pages (``oidc_kit/error.html``, ``logout.html``, ``denied.html``, ``base.html``).
+        ``hooks``: the app's ``on_login`` (add claims, or refuse with ``LoginDenied``),
+        ``on_logout`` and ``on_refresh_failed``. ``template_dirs``, or ``templates`` (the app's
+        own Jinja2 environment, whose globals and filters the pages then see): searched before
+        the kit's own templates for its pages (``oidc_kit/error.html``, ``logout.html``,
+        ``denied.html``, ``base.html``).
+        ``store``: a session store the app made (closed by the app); ``session_store`` must
+        then be unset. Without it, the store ``session_store`` names is opened (and closed).
         """
         configs = named_configs(config)
         self.config = next(iter(configs.values()))
+        if store is not None and self.config.session_store is not None:
+            # Two answers to "where do sessions live": refuse rather than silently pick one
+            # (SESSION_STORE=redis://... ignored would split sessions between instances).
+            raise ConfigurationError(
+                "OIDCAuth(store=...) and session_store (SESSION_STORE) both say where "
+                "sessions live: pass the store object or set session_store, not both"
+            )  # the URL is not shown: a Redis URL may hold a password
         self._clock = clock
         self._owns_http = http_client is None
         self.http = http_client or httpx.AsyncClient(timeout=self.config.http_timeout)
         self._owns_store = store is None
-        self.store = store if store is not None else open_store(self.config.session_store)
-        #: The framework-neutral relying party this adapter drives.
+        self.store = store if store is not None else open_store(self.config.session_store_url)
         self.rp = RelyingParty(configs, store=self.store, http=self.http, hooks=hooks, clock=clock)
-        #: Each configured provider by name, the default first.
-        self.clients = self.rp.clients
-        default = self.clients.default
-        self.provider = default.provider
-        self.sessions = default.sessions
-        self.flow = default.flow
-        self.tokens = default.tokens
-        self.cookies = self.rp.cookies
+        # The core's parts, for this adapter's own modules (the middleware, login_required,
+        # fastapi) and for tests; not API. The provider, flow and tokens are the default's.
+        self._clients = self.rp._clients
+        default = self._clients.default
+        self._provider = default.provider
+        self._sessions = default.sessions
+        self._flow = default.flow
+        self._tokens = default.tokens
+        self._cookies = self.rp._cookies
         self.session_cookie = self.rp.session_cookie
         self.login_cookie = self.rp.login_cookie
         self.logout_cookie = self.rp.logout_cookie
-        self.pages = KitPages(template_dirs, prefix=self.config.route_prefix, env=templates)
+        self._pages = KitPages(template_dirs, prefix=self.config.route_prefix, env=templates)
         self.json_paths = tuple(json_paths)
         self._origin = origin_of(self.config.base_url)
         #: The APIs' DPoP nonces, apart from the providers': an API on a provider's host
         #: has nonces of its own, and sharing one slot would cost a retry per call.
-        self.api_nonces = DPoPNonces()
+        self._api_nonces = DPoPNonces()
 
     @property
-    def default_client(self) -> ProviderClient:
-        """The first provider (``/auth/login`` without ``provider=``)."""
-        return self.clients.default
+    def providers(self) -> Mapping[str, OIDCConfig]:
+        """Each configured provider's settings by name, the default (first) one first
+        (``"default"`` is the name of a lone provider)."""
+        return MappingProxyType({name: client.config for name, client in self._clients.items()})
 
-    def client_for(self, session: Session) -> ProviderClient:
+    def redirect_uri(self, provider: str | None = None) -> str:
+        """The redirect URI to register with ``provider`` (default: the first provider):
+        ``{base_url}{route_prefix}/callback``, or ``.../callback/NAME`` for each other one;
+        ``KeyError`` for a name that is not configured."""
+        client = self._clients.default if provider is None else self._clients.get(provider)
+        if client is None:
+            raise KeyError(provider)
+        return client.flow.redirect_uri
+
+    def _client_for(self, session: Session) -> ProviderClient:
         """The provider a session came from (by its issuer)."""
-        return self.clients.for_session(session)
+        return self._clients.for_session(session)
 
     # -- wiring -------------------------------------------------------------------------
 
@@ -166,12 +200,13 @@ class OIDCAuth:
 
     # -- for handlers -------------------------------------------------------------------
 
-    def httpx_auth(self, conn: HTTPConnection) -> httpx.Auth:
-        """An ``httpx.Auth`` calling APIs with this request's user's access token."""
+    def httpx_auth(self, conn: HTTPConnection) -> BearerAuth:
+        """:class:`~oidc_kit.BearerAuth` calling APIs with this request's user's access token
+        (DPoP-bound when the session's provider says so): refreshed first when due, and once
+        more, with one retry, when the API answers 401. :class:`~oidc_kit.LoginRequired`
+        without a session."""
         session = _require_session(conn)
-        client = self.client_for(session)
-        source = _SessionTokens(client.tokens, session)
-        return SessionAuth(source, self.api_nonces, self._clock)
+        return BearerAuth(self.rp.token_source(session), nonces=self._api_nonces, clock=self._clock)
 
     async def access_token(self, conn: HTTPConnection) -> str:
         """The user's access token, refreshed first when due. Keep it out of pages and logs.
@@ -180,15 +215,15 @@ class OIDCAuth:
         session's key, which never leaves the kit: call APIs through :meth:`httpx_auth`.
         """
         session = _require_session(conn)
-        return (await self.client_for(session).tokens.tokens(session)).access_token
+        return (await self.rp.token_source(session).tokens()).access_token
 
     async def token_status(self, conn: HTTPConnection) -> dict[str, Any]:
         """What a profile page may show about the tokens: never a token itself."""
         # Re-read: a refresh earlier in this request stored newer tokens than the scope's.
         current = _require_session(conn)
-        session = await self.sessions.load(current.sid) or current
-        tokens = self.sessions.tokens(session)
-        client = self.client_for(session)
+        session = await self._sessions.load(current.sid) or current
+        tokens = self._sessions.tokens(session)
+        client = self._client_for(session)
         return {
             "sub": session.sub,
             "claims": session.claims,
@@ -204,18 +239,18 @@ class OIDCAuth:
     async def refresh_now(self, conn: HTTPConnection) -> None:
         """Refresh the user's access token now (a "refresh now" button)."""
         session = _require_session(conn)
-        await self.client_for(session).tokens.refresh(session)
+        await self._client_for(session).tokens.refresh(session)
 
-    def session_cookie_for(self, sid: str) -> str:
+    def _session_cookie_for(self, sid: str) -> str:
         """A ``Set-Cookie`` value naming session ``sid``, signed with the newest secret."""
         response = Response()
         self._apply(response, self.rp.session_cookie_change(sid))
         return response.headers["set-cookie"]
 
-    def expired_cookie(self, name: str) -> str:
+    def _expired_cookie(self, name: str) -> str:
         """A ``Set-Cookie`` value deleting cookie ``name``."""
         response = Response()
-        self.delete_cookie(response, name)
+        self._delete_cookie(response, name)
         return response.headers["set-cookie"]
 
     # -- routes -------------------------------------------------------------------------
@@ -230,7 +265,7 @@ class OIDCAuth:
         except ClientDisconnect:
             return client_gone(request)
         except OIDCError as exc:
-            return error_response(request, exc, self.json_paths, self.pages)
+            return error_response(request, exc, self.json_paths, self._pages)
         outcome = await self.rp.finish_login(
             request.method,
             params,
@@ -252,7 +287,7 @@ class OIDCAuth:
             except ClientDisconnect:
                 return client_gone(request)
             except OIDCError as exc:
-                return error_response(request, exc, self.json_paths, self.pages)
+                return error_response(request, exc, self.json_paths, self._pages)
         session: Session | None = request.scope.get(SCOPE_KEY)
         outcome = await self.rp.logout(session, same_origin=same_origin)
         return self._respond(request, outcome)
@@ -277,9 +312,9 @@ class OIDCAuth:
         if error is not None and outcome.machine:
             response = JSONResponse(error.as_dict(), status_code=outcome.status)
         elif error is not None:
-            response = error_response(request, error, self.json_paths, self.pages)
+            response = error_response(request, error, self.json_paths, self._pages)
         elif outcome.page is not None:
-            response = self.pages.render(outcome.page, outcome.status, outcome.context)
+            response = self._pages.render(outcome.page, outcome.status, outcome.context)
         elif outcome.location is not None:
             response = RedirectResponse(outcome.location, status_code=outcome.status)
         else:
@@ -291,9 +326,9 @@ class OIDCAuth:
 
     def _apply(self, response: Response, cookie: CookieChange) -> None:
         if cookie.value is None:
-            self.delete_cookie(response, cookie.name, cross_site=cookie.cross_site)
+            self._delete_cookie(response, cookie.name, cross_site=cookie.cross_site)
         else:
-            self.set_cookie(
+            self._set_cookie(
                 response,
                 cookie.name,
                 cookie.value,
@@ -317,7 +352,7 @@ class OIDCAuth:
     async def _jwks(self, request: Request) -> Response:
         """The client's public keys (of every provider's ``client_key``), for a provider
         verifying ``private_key_jwt``."""
-        jwks = self.clients.public_jwks()
+        jwks = self._clients.public_jwks()
         if jwks is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
@@ -334,27 +369,50 @@ class OIDCAuth:
                     headers={"Cache-Control": "no-store"},
                 )
             else:
-                response = error_response(request, exc, self.json_paths, self.pages)
+                response = error_response(request, exc, self.json_paths, self._pages)
             if request.scope.get(SCOPE_KEY) is not None:
-                self.delete_cookie(response, self.session_cookie)
+                self._delete_cookie(response, self.session_cookie)
             return response
+        if isinstance(exc, StepUpRequired) and exc.requirements:
+            return self._step_up(request, exc)
         if exc.status >= 500:
             log.warning("request failed: %s", exc)
-        return error_response(request, exc, self.json_paths, self.pages)
+        return error_response(request, exc, self.json_paths, self._pages)
 
     def _login_params(self, request: Request, target: str) -> dict[str, str]:
         """Log in again where the ended session came from."""
         params = {"next": target}
-        session: Session | None = request.scope.get(SCOPE_KEY)
-        client = self.clients.by_issuer(session.iss) if session is not None else None
-        name = self.clients.login_name(client) if client is not None else None
+        name = self._session_provider(request)
         if name is not None:
             params["provider"] = name
         return params
 
+    def _session_provider(self, request: Request) -> str | None:
+        """``provider=`` for a login at the request's session's provider (``None``: the
+        default, or no session)."""
+        session: Session | None = request.scope.get(SCOPE_KEY)
+        client = self._clients.by_issuer(session.iss) if session is not None else None
+        return self._clients.login_name(client) if client is not None else None
+
+    def _step_up(self, request: Request, exc: StepUpRequired) -> Response:
+        """A step-up raised with the route's requirements (FastAPI's ``requires_step_up``): a
+        browser ``GET`` logs in again with them, at the session's provider; anything else gets
+        the 401 and its RFC 9470 challenge."""
+        step_up = StepUp.for_route(
+            max_age=exc.max_age, acr_values=exc.acr_values, prompt=exc.prompt
+        )
+        return step_up_response(
+            request,
+            step_up,
+            self.json_paths,
+            provider=self._session_provider(request),
+            prefix=self.config.route_prefix,
+            pages=self._pages,
+        )
+
     # -- cookies ------------------------------------------------------------------------
 
-    def set_cookie(
+    def _set_cookie(
         self, response: Response, name: str, value: str, *, max_age: int, cross_site: bool = False
     ) -> None:
         """Set one of the kit's cookies, with the app's ``Domain``, ``Path`` and ``SameSite``."""
@@ -362,7 +420,7 @@ class OIDCAuth:
             name, value, max_age=max_age, **self._cookie_attributes(name, cross_site)
         )
 
-    def delete_cookie(self, response: Response, name: str, *, cross_site: bool = False) -> None:
+    def _delete_cookie(self, response: Response, name: str, *, cross_site: bool = False) -> None:
         """Clear one of the kit's cookies (same attributes as when it was set)."""
         response.delete_cookie(name, **self._cookie_attributes(name, cross_site))
 
@@ -384,20 +442,6 @@ class OIDCAuth:
         """The kit's routes at ``route_prefix`` (``OIDC_ROUTE_PREFIX``, default ``/auth``), for
         ``Starlette(routes=[auth.mount, ...])``."""
         return Mount(self.config.route_prefix, routes=self.routes)
-
-
-class _SessionTokens:
-    """A :class:`~oidc_kit.httpx_auth.TokenSetSource` over one request's session."""
-
-    def __init__(self, manager: TokenManager, session: Session) -> None:
-        self._manager = manager
-        self._session = session
-
-    async def tokens(self) -> TokenSet:
-        return await self._manager.tokens(self._session)
-
-    async def refreshed(self, rejected: str) -> TokenSet:
-        return await self._manager.refresh(self._session, rejected)
 
 
 def _require_session(conn: HTTPConnection) -> Session:

@@ -37,7 +37,7 @@ def make_config(**overrides: Any) -> OIDCConfig:
         "base_url": "https://app.test",
         "scopes": ("openid", "profile", "offline_access", "accounts:read"),
         "session_secrets": (SECRET,),
-        "session_store": "memory://",
+        # No session_store: the kits of these tests get a store object (store=MemoryStore()).
     }
     values.update(overrides)
     return OIDCConfig(**values)
@@ -87,11 +87,11 @@ def kit(kit_factory: Callable[..., OIDCAuth]) -> OIDCAuth:
 
 async def login(kit: OIDCAuth, op: FakeOP, **tamper: str) -> LoginResult:
     """Run one login through the fake provider; ``tamper`` replaces callback parameters."""
-    url = await kit.flow.start("browser-1", "/next")
+    url = await kit._flow.start("browser-1", "/next")
     params = op.authorize(url)
     params.update(tamper)
     clean = {k: [v] for k, v in params.items() if v is not None}
-    return await kit.flow.finish(clean, "browser-1")
+    return await kit._flow.finish(clean, "browser-1")
 
 
 # The markers (slow, redis, browser, interop), set at collection: see tests/markers.py.

@@ -127,7 +127,7 @@ async def test_no_algorithm_in_common_fails_the_login_start_clearly(
     both sides, at ``/auth/login``, before the user is sent to the provider for nothing."""
     kit = kit_factory(id_token_algs=("PS256", "EdDSA"))
     with pytest.raises(DiscoveryError) as info:
-        await kit.flow.start("browser-1")
+        await kit._flow.start("browser-1")
     assert info.value.code == "invalid_discovery"
     assert (info.value.expected, info.value.actual) == (["PS256", "EdDSA"], ["RS256"])
     assert "no algorithm the kit accepts" in info.value.description
@@ -149,12 +149,12 @@ async def test_a_provider_that_stops_advertising_the_alg_fails_the_callback(
     """Rediscovery between the start and the callback (no alg in common any more): the
     callback's validation raises the same clear error, not a 500."""
     kit = kit_factory(discovery_ttl=60)
-    url = await kit.flow.start("browser-1")
+    url = await kit._flow.start("browser-1")
     params = op.authorize(url)
     op.discovery[ADVERTISED] = ["HS512"]
     clock.advance(61)
     with pytest.raises(DiscoveryError) as info:
-        await kit.flow.finish({k: [v] for k, v in params.items()}, "browser-1")
+        await kit._flow.finish({k: [v] for k, v in params.items()}, "browser-1")
     assert info.value.actual == ["HS512"]
 
 

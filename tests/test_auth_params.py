@@ -77,7 +77,7 @@ async def test_each_parameter_reaches_the_authorization_endpoint(
     kit_factory: Callable[..., OIDCAuth],
 ) -> None:
     kit = kit_factory(**EXTRAS)
-    query = query_of(await kit.flow.start("browser-1"))
+    query = query_of(await kit._flow.start("browser-1"))
     assert query["audience"] == [AUDIENCE]
     assert query["resource"] == list(RESOURCES)  # one parameter per indicator
     assert query["prompt"] == ["consent"]
@@ -91,7 +91,7 @@ async def test_each_parameter_goes_into_the_pushed_request(
 ) -> None:
     op.discovery["pushed_authorization_request_endpoint"] = f"{ISSUER}/par"
     kit = kit_factory(par=True, **EXTRAS)
-    url = await kit.flow.start("browser-1")
+    url = await kit._flow.start("browser-1")
     assert query_of(url) == {"client_id": [CLIENT_ID], "request_uri": ["urn:par:1"]}
     [pushed] = par.pushed
     assert pushed["audience"] == [AUDIENCE]
@@ -107,8 +107,8 @@ async def test_resource_goes_with_the_code_and_refresh_grants(
     """RFC 8707 2.2; ``audience`` is an authorization-request parameter only."""
     kit = kit_factory(**EXTRAS)
     result = await login(kit, op)
-    session = await kit.sessions.create(result.tokens, result.claims, result.provider_sid)
-    await kit.tokens.refresh(session)
+    session = await kit._sessions.create(result.tokens, result.claims, result.provider_sid)
+    await kit._tokens.refresh(session)
 
     [code] = token_forms(op, "authorization_code")
     [refresh] = token_forms(op, "refresh_token")
@@ -118,7 +118,7 @@ async def test_resource_goes_with_the_code_and_refresh_grants(
 
 
 async def test_nothing_extra_is_sent_by_default(kit: OIDCAuth, op: FakeOP) -> None:
-    query = query_of(await kit.flow.start("browser-1"))
+    query = query_of(await kit._flow.start("browser-1"))
     assert not {"audience", "resource", "prompt", "ui_locales", "claims"} & query.keys()
     await login(kit, op)
     assert "resource" not in token_forms(op, "authorization_code")[0]
@@ -128,7 +128,7 @@ async def test_a_step_up_prompt_replaces_the_configured_one(
     kit_factory: Callable[..., OIDCAuth],
 ) -> None:
     kit = kit_factory(**EXTRAS)
-    query = query_of(await kit.flow.start("browser-1", prompt="login"))
+    query = query_of(await kit._flow.start("browser-1", prompt="login"))
     assert query["prompt"] == ["login"]
 
 
@@ -275,7 +275,7 @@ async def test_the_login_url_wins_over_the_configured_value(
     kit_factory: Callable[..., OIDCAuth],
 ) -> None:
     kit = kit_factory(auth_params={"ui_locales": "de"})
-    query = query_of(await kit.flow.start("b", login_params={"ui_locales": "fr"}))
+    query = query_of(await kit._flow.start("b", login_params={"ui_locales": "fr"}))
     assert query["ui_locales"] == ["fr"]
 
 
@@ -308,6 +308,6 @@ async def test_a_bad_login_url_parameter_is_a_400(
 async def test_the_flow_refuses_other_parameters_from_code(kit: OIDCAuth) -> None:
     """``LoginFlow.start`` enforces the allowlist itself, whoever calls it."""
     with pytest.raises(InvalidLoginRequest):
-        await kit.flow.start("b", login_params={"state": "attacker"})
+        await kit._flow.start("b", login_params={"state": "attacker"})
     with pytest.raises(InvalidLoginRequest):
-        await kit.flow.start("b", login_params={"login_hint": "x\n"})
+        await kit._flow.start("b", login_params={"login_hint": "x\n"})

@@ -31,6 +31,7 @@ from example_app.cli import accounts_command, format_table, token_request_format
 from example_app.seed import data_for
 from example_app.settings import SANDBOX_CLIENT_ID, sandbox_client_key
 from oidc_kit import (
+    BearerAuth,
     ClientCredentials,
     ConfigurationError,
     OIDCConfig,
@@ -40,7 +41,6 @@ from oidc_kit import (
     TokenSource,
 )
 from oidc_kit._dpop import DPoPKey
-from oidc_kit.httpx_auth import SessionAuth
 from oidc_kit.testing import SandboxClient, SandboxProvider
 
 ISSUER = "https://op.test"
@@ -159,8 +159,8 @@ def test_public_api() -> None:
     assert {"ClientCredentials", "TokenRequestFormat"} <= set(oidc_kit.__all__)
     http = httpx.AsyncClient(transport=httpx.MockTransport(TokenServer()))
     cc = ClientCredentials(make_config(), scopes=["accounts:read"], http_client=http)
-    source: TokenSource = cc  # the Protocol BearerAuth takes
-    assert source is cc and isinstance(cc.auth(), SessionAuth)
+    source: TokenSource = cc  # the one Protocol BearerAuth takes, met with no adapter
+    assert isinstance(cc, TokenSource) and isinstance(source.auth(), BearerAuth)
     assert cc.expires_at is None and cc.body_format == "form"
 
 
@@ -344,10 +344,11 @@ async def test_refresh_keeps_a_token_that_already_differs(
     http: httpx.AsyncClient, server: TokenServer, clock: Clock
 ) -> None:
     source = source_for(http, clock)
-    assert await source.refresh("some-older-token") == server.token(1)  # nothing cached yet
-    assert await source.refresh("some-older-token") == server.token(1)
+    refreshed = source.refreshed
+    assert (await refreshed("some-older-token")).access_token == server.token(1)  # none cached
+    assert (await refreshed("some-older-token")).access_token == server.token(1)
     assert len(server.token_requests) == 1
-    assert await source.refresh(server.token(1)) == server.token(2)
+    assert (await refreshed(server.token(1))).access_token == server.token(2)
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -563,7 +564,7 @@ async def test_a_fapi2_client_gets_dpop_bound_tokens_with_private_key_jwt(clock:
         source = ClientCredentials(
             config, scopes=["accounts:read"], http_client=http, dpop=True, clock=clock
         )
-        tokens = await source.token_set()
+        tokens = await source.tokens()
     assert tokens.token_type == "DPoP" and tokens.dpop_key is not None
     claims = json.loads(base64.urlsafe_b64decode(tokens.access_token.split(".")[1] + "=="))
     assert claims["cnf"]["jkt"] == DPoPKey.from_json(tokens.dpop_key).thumbprint
@@ -584,11 +585,11 @@ async def test_dpop_for_user_logins_leaves_service_tokens_bearer_unless_asked() 
     config = make_config(dpop=True)
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
         plain = ClientCredentials(config, scopes=["a"], http_client=http, token_endpoint=TOKEN_URL)
-        assert (await plain.token_set()).token_type == "Bearer"
+        assert (await plain.tokens()).token_type == "Bearer"
         bound = ClientCredentials(
             config, scopes=["a"], http_client=http, token_endpoint=TOKEN_URL, dpop=True
         )
-        assert (await bound.token_set()).token_type == "DPoP"
+        assert (await bound.tokens()).token_type == "DPoP"
     assert issued[0] == "-" and issued[1] != "-"
 
 

@@ -288,11 +288,11 @@ async def test_a_record_without_a_granted_scope_is_just_authenticated(
     browser: httpx.AsyncClient, op: FakeOP, kit: OIDCAuth
 ) -> None:
     await login(browser, op)
-    sid, _ = kit.cookies.read_session(browser.cookies[kit.session_cookie])
+    sid, _ = kit._cookies.read_session(browser.cookies[kit.session_cookie])
     assert sid is not None
-    old = await kit.sessions.load(sid)
+    old = await kit._sessions.load(sid)
     assert old is not None and old.granted_scope == "openid profile accounts:read"
-    await kit.sessions.save(dataclasses.replace(old, granted_scope=None))  # an older record
+    await kit._sessions.save(dataclasses.replace(old, granted_scope=None))  # an older record
     assert (await browser.get("/anyone")).text == "authenticated"
     assert (await browser.get("/accounts")).status_code == 403
 

@@ -1,6 +1,6 @@
 """DPoP (RFC 9449) pieces, with no provider: the proof, the nonce bookkeeping,
 :class:`~oidc_kit._dpop.DPoPAuth` (the one nonce retry, driven as a generator), and
-:class:`~oidc_kit.httpx_auth.SessionAuth` driving a DPoP-bound session's calls."""
+:class:`~oidc_kit.BearerAuth` driving a DPoP-bound session's calls."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from oidc_kit._dpop import DPoPAuth, DPoPKey, DPoPNonces, access_token_hash, tar
 from oidc_kit._errors import ResponseTooLarge
 from oidc_kit._http import fetch
 from oidc_kit._tokens import TokenSet
-from oidc_kit.httpx_auth import SessionAuth
+from oidc_kit.httpx_auth import BearerAuth
 
 API = "https://orca.test/v1/accounts"
 
@@ -301,11 +301,11 @@ async def test_a_nonce_challenge_through_fetch_is_read_under_its_limits(compress
     assert len(calls) == 1
 
 
-# -- SessionAuth ---------------------------------------------------------------------------
+# -- BearerAuth over DPoP-bound tokens ----------------------------------------------------
 
 
 class Source:
-    """A TokenSetSource: a DPoP-bound set, a new access token (same key) per refresh."""
+    """A TokenSource: a DPoP-bound set, a new access token (same key) per refresh."""
 
     def __init__(self, key: DPoPKey | None) -> None:
         self.key = key
@@ -354,7 +354,7 @@ class Api:
 
 
 async def _call(source: Source, api: Api, nonces: DPoPNonces | None = None) -> httpx.Response:
-    auth = SessionAuth(source, nonces or DPoPNonces())
+    auth = BearerAuth(source, nonces=nonces or DPoPNonces())
     async with httpx.AsyncClient(transport=httpx.MockTransport(api.handle), auth=auth) as http:
         return await http.get(API + "?page=1")
 
@@ -417,7 +417,7 @@ async def test_session_auth_without_dpop_is_bearer() -> None:
         seen.append(request)
         return httpx.Response(200)
 
-    auth = SessionAuth(source, DPoPNonces())
+    auth = BearerAuth(source, nonces=DPoPNonces())
     async with httpx.AsyncClient(transport=httpx.MockTransport(handle), auth=auth) as http:
         await http.get(API)
     assert seen[0].headers["authorization"] == "Bearer at-1"
@@ -436,7 +436,7 @@ async def test_session_auth_leaves_a_streamed_400_with_a_nonce_header_alone() ->
         return httpx.Response(400, headers={"DPoP-Nonce": "n-1"}, stream=body)
 
     nonces = DPoPNonces()
-    auth = SessionAuth(Source(key), nonces)
+    auth = BearerAuth(Source(key), nonces=nonces)
     async with httpx.AsyncClient(transport=httpx.MockTransport(handle), auth=auth) as http:
         response = await http.get(API)
     assert response.status_code == 400 and len(calls) == 1
@@ -456,7 +456,7 @@ async def test_a_refused_proof_spends_no_refresh_token(error: str) -> None:
         headers = {"WWW-Authenticate": f'DPoP error="{error}"', "DPoP-Nonce": f"n{len(calls)}"}
         return httpx.Response(401, headers=headers)
 
-    auth = SessionAuth(source, DPoPNonces())
+    auth = BearerAuth(source, nonces=DPoPNonces())
     async with httpx.AsyncClient(transport=httpx.MockTransport(handle), auth=auth) as http:
         assert (await http.get(API)).status_code == 401
     assert source.refreshes == []
@@ -473,7 +473,7 @@ async def test_a_nonce_from_another_origin_after_a_redirect_is_not_kept() -> Non
         return httpx.Response(401, headers=headers)
 
     nonces = DPoPNonces()
-    auth = SessionAuth(Source(key), nonces)
+    auth = BearerAuth(Source(key), nonces=nonces)
     transport = httpx.MockTransport(handle)
     async with httpx.AsyncClient(transport=transport, auth=auth, follow_redirects=True) as http:
         await http.get(API)
@@ -495,7 +495,7 @@ class _Wire(httpx.AsyncBaseTransport):
 @pytest.mark.parametrize("alone", [False, True], ids=["session-auth", "dpop-auth"])
 async def test_a_streamed_request_body_is_resent_on_the_retry(alone: bool) -> None:
     """httpx reads a streamed body up front only for auths that say they resend it: both
-    :class:`SessionAuth` and the :class:`DPoPAuth` it runs, which may be used alone."""
+    :class:`BearerAuth` and the :class:`DPoPAuth` it runs, which may be used alone."""
     key = DPoPKey.generate()
     api = Api(key.thumbprint, nonce="n")
     bodies: list[bytes] = []
@@ -507,7 +507,7 @@ async def test_a_streamed_request_body_is_resent_on_the_retry(alone: bool) -> No
     async def upload() -> AsyncIterator[bytes]:
         yield b'{"amount": "10.00"}'
 
-    auth: httpx.Auth = SessionAuth(Source(key), DPoPNonces())
+    auth: httpx.Auth = BearerAuth(Source(key), nonces=DPoPNonces())
     if alone:
         auth = DPoPAuth(key, DPoPNonces(), access_token="at-1")
     async with httpx.AsyncClient(transport=_Wire(handle), auth=auth) as http:
@@ -530,7 +530,7 @@ async def test_a_nonce_challenge_among_several_schemes_is_seen() -> None:
         challenge = 'Bearer error="invalid_token", DPoP error="use_dpop_nonce"'
         return httpx.Response(401, headers={"WWW-Authenticate": challenge, "DPoP-Nonce": "n-2"})
 
-    auth = SessionAuth(source, DPoPNonces())
+    auth = BearerAuth(source, nonces=DPoPNonces())
     async with httpx.AsyncClient(transport=httpx.MockTransport(handle), auth=auth) as http:
         assert (await http.get(API)).status_code == 200
     assert seen == [None, "n-2"] and source.refreshes == []

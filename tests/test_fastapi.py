@@ -205,7 +205,6 @@ def make_kit(clock: Clock, http: httpx.AsyncClient) -> OIDCAuth:
         base_url=APP,
         scopes=SCOPES,
         session_secrets=("fastapi-test-secret-0123456789abcdef",),
-        session_store="memory://",
     )
     return OIDCAuth(config, http_client=http, store=MemoryStore(), clock=clock)
 
@@ -298,8 +297,8 @@ async def _session_with_tokens(world: World, scope: str | None) -> httpx.AsyncCl
     now = world.clock()
     tokens = TokenSet("at-1", "Bearer", now + TTL, now, refresh_token="rt-1", scope=scope)
     claims = {"iss": ISSUER, "sub": "sandbox-alice", "name": "Alice Example"}
-    session = await world.auth.sessions.create(tokens, claims, None)
-    cookie = world.auth.session_cookie_for(session.sid).split(";")[0]
+    session = await world.auth._sessions.create(tokens, claims, None)
+    cookie = world.auth._session_cookie_for(session.sid).split(";")[0]
     name, value = cookie.split("=", 1)
     transport = httpx.ASGITransport(app=world.app)
     return httpx.AsyncClient(transport=transport, base_url=APP, cookies={name: value})
@@ -589,13 +588,13 @@ async def test_a_scope_check_does_not_open_the_sealed_tokens(
     def no_opening(session: object) -> object:
         raise AssertionError("the scope check opened the sealed tokens")
 
-    monkeypatch.setattr(world.auth.sessions, "tokens", no_opening)
+    monkeypatch.setattr(world.auth._sessions, "tokens", no_opening)
     assert (await world.get("/api/scoped")).status_code == 200
     assert (await world.get("/api/cards")).status_code == 403
 
 
 def _sid(world: World, browser: httpx.AsyncClient) -> str:
-    sid, _ = world.auth.cookies.read_session(browser.cookies[world.auth.session_cookie])
+    sid, _ = world.auth._cookies.read_session(browser.cookies[world.auth.session_cookie])
     assert sid is not None
     return sid
 
@@ -605,9 +604,9 @@ async def test_a_record_written_before_the_grant_was_kept_still_checks_scopes(
 ) -> None:
     async with await _session_with_tokens(world, "openid accounts:read") as browser:
         sid = _sid(world, browser)
-        old = await world.auth.sessions.load(sid)
+        old = await world.auth._sessions.load(sid)
         assert old is not None and old.granted_scope == "openid accounts:read"
-        await world.auth.sessions.save(dataclasses.replace(old, granted_scope=None))
+        await world.auth._sessions.save(dataclasses.replace(old, granted_scope=None))
         assert (await browser.get("/api/scoped")).status_code == 200  # from the sealed tokens
         assert (await browser.get("/api/profile-scope")).status_code == 403
 
@@ -618,11 +617,11 @@ async def test_a_refresh_that_narrows_the_grant_is_seen_by_the_scope_check(
     async with await _session_with_tokens(world, "openid accounts:read") as browser:
         assert (await browser.get("/api/scoped")).status_code == 200
         sid = _sid(world, browser)
-        session = await world.auth.sessions.load(sid)
+        session = await world.auth._sessions.load(sid)
         assert session is not None
         now = world.clock()
         narrower = TokenSet("at-2", "Bearer", now + TTL, now, refresh_token="rt-2", scope="openid")
-        await world.auth.sessions.save(world.auth.sessions.with_tokens(session, narrower))
+        await world.auth._sessions.save(world.auth._sessions.with_tokens(session, narrower))
         response = await browser.get("/api/scoped")
     assert response.status_code == 403
     assert response.json()["error"] == "insufficient_scope"

@@ -48,7 +48,7 @@ async def test_login_returns_validated_claims_and_tokens(kit: OIDCAuth, op: Fake
 
 
 async def test_authorization_url_has_pkce_s256_state_nonce(kit: OIDCAuth, op: FakeOP) -> None:
-    url = await kit.flow.start("browser-1")
+    url = await kit._flow.start("browser-1")
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert url.startswith(f"{ISSUER}/authorize?")
     assert query["response_type"] == "code"
@@ -57,16 +57,16 @@ async def test_authorization_url_has_pkce_s256_state_nonce(kit: OIDCAuth, op: Fa
     assert len(query["state"]) >= 43 and len(query["nonce"]) >= 43
     assert query["redirect_uri"] == "https://app.test/auth/callback"
     assert "openid" in query["scope"].split()
-    second = await kit.flow.start("browser-1")
+    second = await kit._flow.start("browser-1")
     assert parse_qs(urlsplit(second).query)["state"][0] != query["state"]
 
 
 async def test_code_exchange_sends_the_verifier_matching_the_challenge(
     kit: OIDCAuth, op: FakeOP
 ) -> None:
-    url = await kit.flow.start("browser-1")
+    url = await kit._flow.start("browser-1")
     challenge = parse_qs(urlsplit(url).query)["code_challenge"][0]
-    await kit.flow.finish({k: [v] for k, v in op.authorize(url).items()}, "browser-1")
+    await kit._flow.finish({k: [v] for k, v in op.authorize(url).items()}, "browser-1")
     token_request = next(r for r in op.requests if r.url.path == "/token")
     form = parse_qs(token_request.content.decode())
     assert s256(form["code_verifier"][0]) == challenge
@@ -102,7 +102,7 @@ async def test_refuses_a_token_type_other_than_bearer(kit: OIDCAuth, op: FakeOP)
 async def test_refuses_a_discovered_issuer_that_differs(kit: OIDCAuth, op: FakeOP) -> None:
     op.discovery["issuer"] = "https://evil.test"
     with pytest.raises(DiscoveryError) as info:
-        await kit.flow.start("b")
+        await kit._flow.start("b")
     assert info.value.code == "invalid_issuer"
     assert info.value.actual == "https://evil.test"
 
@@ -110,28 +110,28 @@ async def test_refuses_a_discovered_issuer_that_differs(kit: OIDCAuth, op: FakeO
 async def test_refuses_a_discovered_issuer_with_a_trailing_slash(kit: OIDCAuth, op: FakeOP) -> None:
     op.discovery["issuer"] = ISSUER + "/"
     with pytest.raises(DiscoveryError):
-        await kit.flow.start("b")
+        await kit._flow.start("b")
 
 
 async def test_refuses_http_endpoints_in_discovery(kit: OIDCAuth, op: FakeOP) -> None:
     op.discovery["token_endpoint"] = "http://op.test/token"
     with pytest.raises(DiscoveryError):
-        await kit.flow.start("b")
+        await kit._flow.start("b")
 
 
 async def test_discovery_is_cached_for_its_ttl(kit: OIDCAuth, op: FakeOP, clock: Clock) -> None:
-    await kit.provider.metadata()
-    await kit.provider.metadata()
+    await kit._provider.metadata()
+    await kit._provider.metadata()
     assert op.calls["/.well-known/openid-configuration"] == 1
     clock.advance(kit.config.discovery_ttl + 1)
-    await kit.provider.metadata()
+    await kit._provider.metadata()
     assert op.calls["/.well-known/openid-configuration"] == 2
 
 
 async def test_unreachable_provider_is_provider_unavailable(kit: OIDCAuth, op: FakeOP) -> None:
     op.fail_with = httpx.ConnectError
     with pytest.raises(ProviderUnavailable) as info:
-        await kit.flow.start("b")
+        await kit._flow.start("b")
     assert info.value.status == 503
 
 
@@ -149,36 +149,36 @@ async def test_refuses_an_unknown_state(kit: OIDCAuth, op: FakeOP) -> None:
 
 
 async def test_refuses_a_replayed_state(kit: OIDCAuth, op: FakeOP) -> None:
-    url = await kit.flow.start("browser-1")
+    url = await kit._flow.start("browser-1")
     params = {k: [v] for k, v in op.authorize(url).items()}
-    await kit.flow.finish(params, "browser-1")
+    await kit._flow.finish(params, "browser-1")
     with pytest.raises(InvalidState):
-        await kit.flow.finish(params, "browser-1")
+        await kit._flow.finish(params, "browser-1")
 
 
 async def test_refuses_a_callback_in_another_browser(kit: OIDCAuth, op: FakeOP) -> None:
-    url = await kit.flow.start("browser-1")
+    url = await kit._flow.start("browser-1")
     params = {k: [v] for k, v in op.authorize(url).items()}
     with pytest.raises(InvalidState):
-        await kit.flow.finish(params, "browser-2")
+        await kit._flow.finish(params, "browser-2")
     with pytest.raises(InvalidState):
-        await kit.flow.finish(params, None)
+        await kit._flow.finish(params, None)
 
 
 async def test_refuses_an_expired_login(kit: OIDCAuth, op: FakeOP, clock: Clock) -> None:
-    url = await kit.flow.start("browser-1")
+    url = await kit._flow.start("browser-1")
     params = {k: [v] for k, v in op.authorize(url).items()}
     clock.advance(kit.config.login_timeout + 1)
     with pytest.raises(InvalidState):
-        await kit.flow.finish(params, "browser-1")
+        await kit._flow.finish(params, "browser-1")
 
 
 async def test_refuses_repeated_parameters(kit: OIDCAuth, op: FakeOP) -> None:
-    url = await kit.flow.start("browser-1")
+    url = await kit._flow.start("browser-1")
     params = {k: [v] for k, v in op.authorize(url).items()}
     params["code"] = [params["code"][0], "other"]
     with pytest.raises(InvalidCallback):
-        await kit.flow.finish(params, "browser-1")
+        await kit._flow.finish(params, "browser-1")
 
 
 async def test_refuses_a_missing_code(kit: OIDCAuth, op: FakeOP) -> None:
@@ -350,21 +350,21 @@ async def test_refuses_an_old_auth_time_when_max_age_was_asked(
     kit: OIDCAuth, op: FakeOP, clock: Clock
 ) -> None:
     op.id_claims["auth_time"] = int(clock()) - 3600
-    url = await kit.flow.start("browser-1", max_age=600)
+    url = await kit._flow.start("browser-1", max_age=600)
     assert parse_qs(urlsplit(url).query)["max_age"] == ["600"]
     params = {k: [v] for k, v in op.authorize(url).items()}
     with pytest.raises(InvalidIdToken, match="auth_time"):
-        await kit.flow.finish(params, "browser-1")
+        await kit._flow.finish(params, "browser-1")
 
 
 async def test_refuses_a_missing_auth_time_when_max_age_was_asked(
     kit: OIDCAuth, op: FakeOP
 ) -> None:
     op.id_claims["auth_time"] = DROP
-    url = await kit.flow.start("browser-1", max_age=600)
+    url = await kit._flow.start("browser-1", max_age=600)
     params = {k: [v] for k, v in op.authorize(url).items()}
     with pytest.raises(InvalidIdToken, match="auth_time"):
-        await kit.flow.finish(params, "browser-1")
+        await kit._flow.finish(params, "browser-1")
 
 
 async def test_refuses_a_missing_id_token(kit: OIDCAuth, op: FakeOP) -> None:
@@ -491,7 +491,7 @@ async def test_refuses_discovery_endpoints_without_a_host(
 ) -> None:
     op.discovery["token_endpoint"] = url
     with pytest.raises(DiscoveryError):
-        await kit.flow.start("b")
+        await kit._flow.start("b")
 
 
 @pytest.mark.parametrize("name", ["authorization_endpoint", "token_endpoint", "jwks_uri"])
@@ -500,7 +500,7 @@ async def test_refuses_discovery_without_a_required_endpoint(
 ) -> None:
     op.discovery[name] = DROP
     with pytest.raises(DiscoveryError):
-        await kit.provider.metadata()
+        await kit._provider.metadata()
 
 
 @pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks"])
@@ -540,7 +540,7 @@ async def test_concurrent_cold_starts_fetch_discovery_and_jwks_once(
 
     async with httpx.AsyncClient(transport=Yielding()) as http:
         kit = OIDCAuth(make_config(), http_client=http, store=MemoryStore(), clock=clock)
-        found = await asyncio.gather(*(kit.provider.keys("k1", "RS256") for _ in range(5)))
+        found = await asyncio.gather(*(kit._provider.keys("k1", "RS256") for _ in range(5)))
     assert all(len(keys) == 1 for keys in found)
     assert op.calls["/.well-known/openid-configuration"] == 1
     assert op.calls["/jwks"] == 1
@@ -590,14 +590,14 @@ async def test_at_hash_uses_the_hash_of_the_id_token_alg(
 
 
 async def test_refuses_a_transaction_stored_under_another_state(kit: OIDCAuth, op: FakeOP) -> None:
-    url = await kit.flow.start("browser-1")
+    url = await kit._flow.start("browser-1")
     params = op.authorize(url)
     raw = await kit.store.take(_txn_key(params["state"]))
     assert raw is not None
     await kit.store.set(_txn_key("forged-state"), raw, 600)  # a store that mixed records up
     params["state"] = "forged-state"
     with pytest.raises(InvalidState):
-        await kit.flow.finish({k: [v] for k, v in params.items()}, "browser-1")
+        await kit._flow.finish({k: [v] for k, v in params.items()}, "browser-1")
     assert op.calls["/token"] == 0
 
 
@@ -705,9 +705,9 @@ async def test_the_insecure_switch_allows_http_endpoints_on_loopback_only(
     kit = kit_factory(allow_insecure_http=True)
     op.discovery["token_endpoint"] = "http://op.test/token"  # http, and not loopback
     with pytest.raises(DiscoveryError):
-        await kit.flow.start("b")
+        await kit._flow.start("b")
     op.discovery["token_endpoint"] = "http://127.0.0.1:9/token"
-    assert (await kit.provider.metadata()).token_endpoint == "http://127.0.0.1:9/token"
+    assert (await kit._provider.metadata()).token_endpoint == "http://127.0.0.1:9/token"
 
 
 @pytest.mark.filterwarnings("ignore:Key size should be")
@@ -727,4 +727,4 @@ async def test_an_ec_key_on_a_curve_no_allowed_alg_uses_is_not_used(
     odd = ECKey.generate_key("secp256k1", parameters={"kid": "odd", "use": "sig"})
     op.jwks_keys = [odd, op.key]
     assert (await login(kit, op)).claims["sub"] == "user-1"  # the RSA key still verifies
-    assert [key.kid for key in await kit.provider.keys("odd", "ES256")] == []
+    assert [key.kid for key in await kit._provider.keys("odd", "ES256")] == []

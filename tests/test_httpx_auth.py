@@ -14,7 +14,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from oidc_kit import BearerAuth, LoginRequired, SessionEnded
+from oidc_kit import BearerAuth, LoginRequired, SessionEnded, TokenSet, TokenSource
 from oidc_kit._session import Session
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, login
@@ -31,14 +31,14 @@ class FakeSource:
         self.token_calls = 0
         self.refreshes: list[str] = []
 
-    async def token(self) -> str:
+    async def tokens(self) -> TokenSet:
         self.token_calls += 1
-        return self.current
+        return TokenSet(access_token=self.current, token_type="Bearer")
 
-    async def refresh(self, rejected: str) -> str:
+    async def refreshed(self, rejected: str) -> TokenSet:
         self.refreshes.append(rejected)
         self.current = f"t{len(self.refreshes) + 1}"
-        return self.current
+        return TokenSet(access_token=self.current, token_type="Bearer")
 
 
 def response(status: int, request: httpx.Request) -> httpx.Response:
@@ -49,7 +49,8 @@ def response(status: int, request: httpx.Request) -> httpx.Response:
 
 
 async def test_attaches_the_bearer_token() -> None:
-    source = FakeSource()
+    source: TokenSource = FakeSource()  # an app's own source, of the one protocol
+    assert isinstance(source, FakeSource)
     flow = BearerAuth(source).async_auth_flow(httpx.Request("GET", API))
     sent = await flow.__anext__()
     assert sent.headers["Authorization"] == "Bearer t1"
@@ -190,7 +191,7 @@ async def test_a_client_gets_the_second_401_as_is() -> None:
 
 async def new_session(kit: OIDCAuth, op: FakeOP) -> Session:
     result = await login(kit, op)
-    session = await kit.sessions.create(result.tokens, result.claims, result.provider_sid)
+    session = await kit._sessions.create(result.tokens, result.claims, result.provider_sid)
     op.calls.clear()
     return session
 
@@ -205,7 +206,7 @@ async def test_the_kit_refreshes_once_when_the_api_refuses_its_token(
     kit: OIDCAuth, op: FakeOP
 ) -> None:
     session = await new_session(kit, op)
-    first = kit.sessions.tokens(session).access_token
+    first = kit._sessions.tokens(session).access_token
     api = FakeAPI(first)  # e.g. revoked at the authorization server before its expiry
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(api)) as client:
@@ -213,9 +214,9 @@ async def test_the_kit_refreshes_once_when_the_api_refuses_its_token(
 
     assert answer.status_code == 200
     assert op.calls["/token"] == 1
-    stored = await kit.sessions.load(session.sid)
+    stored = await kit._sessions.load(session.sid)
     assert stored is not None
-    current = kit.sessions.tokens(stored).access_token
+    current = kit._sessions.tokens(stored).access_token
     assert current != first
     assert [header for header, _ in api.seen] == [f"Bearer {first}", f"Bearer {current}"]
 
@@ -225,7 +226,7 @@ async def test_the_kit_refreshes_a_due_token_before_calling(
 ) -> None:
     op.token_body["expires_in"] = 600  # due at 570 s, well within the idle timeout
     session = await new_session(kit, op)
-    first = kit.sessions.tokens(session).access_token
+    first = kit._sessions.tokens(session).access_token
     clock.advance(571)
     api = FakeAPI(first)
 
@@ -240,7 +241,7 @@ async def test_the_kit_refreshes_a_due_token_before_calling(
 
 async def test_a_refused_refresh_after_a_401_ends_the_session(kit: OIDCAuth, op: FakeOP) -> None:
     session = await new_session(kit, op)
-    tokens = kit.sessions.tokens(session)
+    tokens = kit._sessions.tokens(session)
     op.refresh_tokens.clear()  # the provider ended this login
     api = FakeAPI(tokens.access_token)
 
@@ -249,7 +250,7 @@ async def test_a_refused_refresh_after_a_401_ends_the_session(kit: OIDCAuth, op:
             await client.get(API, auth=kit.httpx_auth(request_with(session)))
 
     assert len(api.seen) == 1
-    assert await kit.sessions.load(session.sid) is None
+    assert await kit._sessions.load(session.sid) is None
 
 
 @pytest.mark.parametrize("scope", [{}, {"oidc_session": None}], ids=["no-key", "none"])

@@ -134,8 +134,8 @@ async def test_keys_are_imported_once_per_fetch(
     for _ in range(5):
         assert (await login(kit, op)).claims["sub"] == "user-1"
     for _ in range(20):
-        assert len(await kit.provider.keys("copy-7", "RS256")) == 1
-        assert len(await kit.provider.keys("ec-1", "ES256")) == 1
-        assert len(await kit.provider.keys(None, "RS256")) == 50
+        assert len(await kit._provider.keys("copy-7", "RS256")) == 1
+        assert len(await kit._provider.keys("ec-1", "ES256")) == 1
+        assert len(await kit._provider.keys(None, "RS256")) == 50
     assert op.calls["/jwks"] == 1
     assert imports == {"RSA": 50, "EC": 1}

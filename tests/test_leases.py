@@ -49,7 +49,7 @@ def kit_on(store: SessionStore, op: FakeOP, clock: Clock, **overrides: Any) -> O
 async def new_session(kit: OIDCAuth, op: FakeOP) -> Session:
     op.token_body["expires_in"] = 600
     result = await login(kit, op)
-    return await kit.sessions.create(result.tokens, result.claims, result.provider_sid)
+    return await kit._sessions.create(result.tokens, result.claims, result.provider_sid)
 
 
 def refresh_grants(op: FakeOP) -> int:
@@ -63,13 +63,13 @@ async def test_two_instances_sharing_a_store_send_one_refresh_grant(
     first, second = kit_on(store, op, clock), kit_on(store, op, clock)
     session = await new_session(first, op)
     clock.advance(600)
-    calls = [kit.tokens.tokens(session) for kit in (first, second) for _ in range(20)]
+    calls = [kit._tokens.tokens(session) for kit in (first, second) for _ in range(20)]
     results = await asyncio.gather(*calls)
     assert refresh_grants(op) == 1
     assert len({t.access_token for t in results}) == 1
-    stored = await first.sessions.load(session.sid)
+    stored = await first._sessions.load(session.sid)
     assert stored is not None
-    assert first.sessions.tokens(stored).access_token == results[0].access_token
+    assert first._sessions.tokens(stored).access_token == results[0].access_token
 
 
 async def test_a_dead_lease_holder_is_taken_over_when_its_lease_expires(
@@ -81,7 +81,7 @@ async def test_a_dead_lease_holder_is_taken_over_when_its_lease_expires(
     clock.advance(600)
     # A process took the lease and died before releasing it.
     assert await store.add(f"lease:{session.sid}", b"dead-process", 0.3)
-    tokens = await asyncio.wait_for(kit.tokens.tokens(session), timeout=10)
+    tokens = await asyncio.wait_for(kit._tokens.tokens(session), timeout=10)
     assert refresh_grants(op) == 1
     assert not tokens.due(clock(), kit.config.refresh_leeway)
 
@@ -93,12 +93,12 @@ async def test_a_waiter_uses_the_holders_result_without_a_grant(op: FakeOP, cloc
     clock.advance(600)
     lease = f"lease:{session.sid}"
     assert await store.add(lease, b"holder", 30)
-    waiting = asyncio.create_task(waiter.tokens.tokens(session))
+    waiting = asyncio.create_task(waiter._tokens.tokens(session))
     await asyncio.sleep(0.1)
     assert not waiting.done()  # it waits for the holder
     deadline = asyncio.get_running_loop().time() + 60
-    tokens = holder.sessions.tokens(session)
-    fresh = await holder.tokens._refresh_held(session, tokens, None, deadline)
+    tokens = holder._sessions.tokens(session)
+    fresh = await holder._tokens._refresh_held(session, tokens, None, deadline)
     await store.delete_if(lease, b"holder")
     assert (await asyncio.wait_for(waiting, 5)).access_token == fresh.access_token
     assert refresh_grants(op) == 1
@@ -111,10 +111,10 @@ async def test_the_lease_is_released_after_a_failed_refresh(op: FakeOP, clock: C
     clock.advance(600)
     op.fail_with = httpx.ConnectError
     with pytest.raises(Exception, match="provider_unavailable"):
-        await kit.tokens.tokens(session)
+        await kit._tokens.tokens(session)
     assert await store.get(f"lease:{session.sid}") is None
     op.fail_with = None
-    tokens = await asyncio.wait_for(kit.tokens.tokens(session), 5)  # no stale lease to wait on
+    tokens = await asyncio.wait_for(kit._tokens.tokens(session), 5)  # no stale lease to wait on
     assert not tokens.due(clock(), kit.config.refresh_leeway)
     assert refresh_grants(op) == 2  # the attempt that failed, then this one
 
@@ -145,7 +145,7 @@ async def test_a_rotated_secret_still_opens_old_sessions_and_reseals_them(
     store = MemoryStore()
     before = kit_on(store, op, clock, session_secrets=(OLD,))
     session = await new_session(before, op)
-    old_cookie = before.cookies.sign_session(session.sid)
+    old_cookie = before._cookies.sign_session(session.sid)
     after = kit_on(store, op, clock, session_secrets=(NEW, OLD))  # newest first
     response = await get(after, "/me", old_cookie)
     assert response.status_code == 200
@@ -153,8 +153,8 @@ async def test_a_rotated_secret_still_opens_old_sessions_and_reseals_them(
     # The cookie is re-issued under the newest secret...
     (set_cookie,) = response.headers.get_list("set-cookie")
     new_cookie = set_cookie.split(";")[0].split("=", 1)[1]
-    assert after.cookies.read_session(new_cookie) == (session.sid, True)
-    assert after.cookies.read_session(old_cookie) == (session.sid, False)
+    assert after._cookies.read_session(new_cookie) == (session.sid, True)
+    assert after._cookies.read_session(old_cookie) == (session.sid, False)
     # ...and the record re-sealed: once OLD is dropped, both still work.
     raw = await store.get(f"session:{session.sid}")
     assert raw is not None
@@ -170,13 +170,13 @@ async def test_a_record_sealed_under_a_dropped_secret_is_no_session(
     store = MemoryStore()
     before = kit_on(store, op, clock, session_secrets=(OLD,))
     session = await new_session(before, op)
-    tokens = before.sessions.tokens(session)
+    tokens = before._sessions.tokens(session)
     # The cookie signing key survives (same secret listed for cookies) but not the sealing
     # key: simulate with a record sealed under a secret nobody lists any more.
     stranger = kit_on(store, op, clock, session_secrets=("stranger-secret-0123456789",))
-    sealed = stranger.sessions.with_tokens(session, tokens)
+    sealed = stranger._sessions.with_tokens(session, tokens)
     await store.set(f"session:{session.sid}", sealed.encode(), 600)
-    response = await get(before, "/auth/session", before.cookies.sign_session(session.sid))
+    response = await get(before, "/auth/session", before._cookies.sign_session(session.sid))
     assert response.status_code == 401
     assert tokens.access_token not in caplog.text
 
@@ -201,7 +201,7 @@ async def test_a_store_that_does_not_answer_is_a_503_and_no_session_is_lost(
     store = DownStore()
     kit = kit_on(store, op, clock)
     session = await new_session(kit, op)
-    cookie = kit.cookies.sign_session(session.sid)
+    cookie = kit._cookies.sign_session(session.sid)
     store.down = True
     response = await get(kit, "/auth/session", cookie)
     assert response.status_code == 503
@@ -228,5 +228,5 @@ async def test_a_logout_racing_a_request_is_never_undone_by_its_write_back(
     kit = kit_on(store, op, clock)
     session = await new_session(kit, op)
     clock.advance(120)  # old enough that loading writes the idle clock back
-    assert await kit.sessions.load(session.sid) is None
+    assert await kit._sessions.load(session.sid) is None
     assert await MemoryStore.get(store, f"session:{session.sid}") is None

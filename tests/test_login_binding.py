@@ -39,7 +39,7 @@ def new_browser(kit: OIDCAuth) -> httpx.AsyncClient:
 
 
 def bindings_of(kit: OIDCAuth, browser: httpx.AsyncClient) -> list[str]:
-    return kit.cookies.login_bindings(browser.cookies[kit.login_cookie])
+    return kit._cookies.login_bindings(browser.cookies[kit.login_cookie])
 
 
 async def test_a_planted_login_cookie_does_not_bind_the_victims_login(
@@ -85,7 +85,7 @@ async def test_the_login_cookie_needs_no_quoting(http_kit: OIDCAuth, op: FakeOP)
         (cookie,) = response.headers.get_list("set-cookie")
         value = cookie.split(";")[0].removeprefix("oidc_login=")
         assert '"' not in value and "\\" not in value
-        assert len(http_kit.cookies.login_bindings(value)) == 3
+        assert len(http_kit._cookies.login_bindings(value)) == 3
 
 
 @pytest.mark.parametrize("kind", ["forged", "expired", "garbage"])
@@ -98,7 +98,7 @@ async def test_a_forged_or_expired_login_cookie_is_ignored(
     elif kind == "expired":
         real_time = time.time
         monkeypatch.setattr(time, "time", lambda: real_time() - http_kit.config.login_timeout - 5)
-        value = http_kit.cookies.sign_login_bindings(["planted-a", "planted-b"])
+        value = http_kit._cookies.sign_login_bindings(["planted-a", "planted-b"])
         monkeypatch.undo()
     else:
         value = "planted-a~planted-b"
@@ -123,18 +123,18 @@ async def test_more_logins_than_the_cap_push_out_the_oldest(http_kit: OIDCAuth, 
 async def test_the_flow_takes_a_transaction_of_any_of_the_bindings(
     kit: OIDCAuth, op: FakeOP
 ) -> None:
-    params = op.authorize(await kit.flow.start("tab-2", "/"))
+    params = op.authorize(await kit._flow.start("tab-2", "/"))
     state = {"state": [params["state"]]}
     for bindings in ([], ["tab-1", "tab-3"], ("tab-22",), ["tab-"]):
         with pytest.raises(InvalidState):
-            await kit.flow.take(state, bindings)
-    txn = await kit.flow.take(state, ["tab-3", "tab-2", "tab-1"])
+            await kit._flow.take(state, bindings)
+    txn = await kit._flow.take(state, ["tab-3", "tab-2", "tab-1"])
     assert txn.state == params["state"]
     with pytest.raises(InvalidState):
-        await kit.flow.take(state, ["tab-2"])
+        await kit._flow.take(state, ["tab-2"])
 
 
 def test_the_logout_state_cookie_still_holds_one_value(kit: OIDCAuth) -> None:
-    signed = kit.cookies.sign_login("logout-state")
-    assert kit.cookies.login_binding(signed) == "logout-state"
-    assert kit.cookies.login_bindings(kit.cookies.sign_login("old-style")) == ["old-style"]
+    signed = kit._cookies.sign_login("logout-state")
+    assert kit._cookies.login_binding(signed) == "logout-state"
+    assert kit._cookies.login_bindings(kit._cookies.sign_login("old-style")) == ["old-style"]

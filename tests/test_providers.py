@@ -60,7 +60,6 @@ def _configs() -> dict[str, OIDCConfig]:
         client_secret="portx-secret-123",
         base_url=APP,
         session_secrets=("a-test-secret-of-32-characters!!",),
-        session_store="memory://",
         scopes=("openid", "offline_access"),
     )
     corp = dataclasses.replace(
@@ -145,7 +144,7 @@ async def test_mix_up_a_login_for_corp_answered_at_portx_redirect_uri_is_refused
 
 async def test_mix_up_is_refused_even_when_the_provider_sends_no_iss(stack: Stack) -> None:
     """The distinct redirect URI alone stops the mix-up, for providers without RFC 9207."""
-    corp = stack.auth.clients["corp"].provider
+    corp = stack.auth._clients["corp"].provider
     meta = await corp.metadata()
     # As a provider that does not advertise (or send) the iss parameter would look.
     corp._metadata = dataclasses.replace(meta, iss_parameter_supported=False)
@@ -182,11 +181,11 @@ async def test_refresh_goes_to_the_sessions_provider(stack: Stack) -> None:
     auth, browser = stack.auth, stack.browser
     sid_cookie = browser.cookies.get(auth.session_cookie)
     assert sid_cookie is not None
-    sid = auth.cookies.session_id(sid_cookie)
+    sid = auth._cookies.session_id(sid_cookie)
     assert sid is not None
-    session = await auth.sessions.load(sid)
+    session = await auth._sessions.load(sid)
     assert session is not None
-    client = auth.client_for(session)
+    client = auth._client_for(session)
     assert client.name == "corp"
     await client.tokens.tokens(session)
     assert stack.corp.grant_counts["refresh_token"] == 1
@@ -324,9 +323,9 @@ async def test_a_flow_completes_only_its_own_providers_logins(stack: Stack) -> N
     """Defence in depth below the routes: corp's transaction handed to portx's flow."""
     start = await stack.browser.get("/auth/login", params={"provider": "corp"})
     state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
-    binding = stack.auth.cookies.login_binding(stack.browser.cookies[stack.auth.login_cookie])
+    binding = stack.auth._cookies.login_binding(stack.browser.cookies[stack.auth.login_cookie])
     params = {"state": [state], "code": ["c"], "iss": [PORTX]}
-    txn = await stack.auth.flow.take(params, binding)
+    txn = await stack.auth._flow.take(params, binding)
     with pytest.raises(IssuerMismatch):
-        await stack.auth.clients["portx"].flow.complete(txn, params)
+        await stack.auth._clients["portx"].flow.complete(txn, params)
     assert stack.portx.token_requests == 0 and stack.corp.token_requests == 0

@@ -103,19 +103,19 @@ async def kit_factory(
 async def new_session(kit: OIDCAuth, op: FakeOP) -> Session:
     """Log in through the provider and store the session; the call counters start at zero."""
     result = await login(kit, op)
-    session = await kit.sessions.create(result.tokens, result.claims, result.provider_sid)
+    session = await kit._sessions.create(result.tokens, result.claims, result.provider_sid)
     op.calls.clear()
     return session
 
 
 async def reload(kit: OIDCAuth, sid: str) -> Session:
-    session = await kit.sessions.load(sid)
+    session = await kit._sessions.load(sid)
     assert session is not None, "the session should still be in the store"
     return session
 
 
 async def stored_tokens(kit: OIDCAuth, sid: str) -> TokenSet:
-    return kit.sessions.tokens(await reload(kit, sid))
+    return kit._sessions.tokens(await reload(kit, sid))
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -140,9 +140,9 @@ async def test_a_token_not_yet_due_is_used_without_a_token_call(
     kit: OIDCAuth, op: FakeOP, clock: Clock
 ) -> None:
     session = await new_session(kit, op)
-    before = kit.sessions.tokens(session)
+    before = kit._sessions.tokens(session)
     clock.advance(NOT_YET_DUE)
-    tokens = await kit.tokens.tokens(session)
+    tokens = await kit._tokens.tokens(session)
     assert tokens.access_token == before.access_token
     assert op.calls["/token"] == 0
 
@@ -151,10 +151,10 @@ async def test_a_due_token_is_refreshed_once_stored_and_rotated(
     kit: OIDCAuth, op: FakeOP, clock: Clock
 ) -> None:
     session = await new_session(kit, op)
-    before = kit.sessions.tokens(session)
+    before = kit._sessions.tokens(session)
     clock.advance(DUE)
 
-    fresh = await kit.tokens.tokens(session)
+    fresh = await kit._tokens.tokens(session)
 
     assert op.calls["/token"] == 1
     grant = parse_qs([r for r in op.requests if r.url.path == "/token"][-1].content.decode())
@@ -168,10 +168,10 @@ async def test_a_due_token_is_refreshed_once_stored_and_rotated(
     assert fresh.refresh_token in op.refresh_tokens
     assert before.refresh_token not in op.refresh_tokens
     stored = await reload(kit, session.sid)
-    assert kit.sessions.tokens(stored) == fresh
+    assert kit._sessions.tokens(stored) == fresh
     assert stored.access_expires_at == fresh.expires_at
     # Once stored, the fresh token is not due: no further grant.
-    assert (await kit.tokens.tokens(stored)).access_token == fresh.access_token
+    assert (await kit._tokens.tokens(stored)).access_token == fresh.access_token
     assert op.calls["/token"] == 1
 
 
@@ -181,14 +181,14 @@ async def test_leeway_is_capped_at_half_the_lifetime(
     kit = kit_factory(refresh_leeway=30)
     op.token_body["expires_in"] = 40
     session = await new_session(kit, op)
-    before = kit.sessions.tokens(session)
+    before = kit._sessions.tokens(session)
 
     clock.advance(15)  # a 30 s leeway on a 40 s token would refresh now
-    assert (await kit.tokens.tokens(session)).access_token == before.access_token
+    assert (await kit._tokens.tokens(session)).access_token == before.access_token
     assert op.calls["/token"] == 0
 
     clock.advance(6)  # t+21: past half the lifetime
-    assert (await kit.tokens.tokens(session)).access_token != before.access_token
+    assert (await kit._tokens.tokens(session)).access_token != before.access_token
     assert op.calls["/token"] == 1
 
 
@@ -211,13 +211,13 @@ async def test_a_refresh_storm_makes_one_token_call(
     kit: OIDCAuth, op: FakeOP, clock: Clock, transport: GatedTransport
 ) -> None:
     session = await new_session(kit, op)
-    old = kit.sessions.tokens(session).access_token
+    old = kit._sessions.tokens(session).access_token
     clock.advance(DUE)
     # 50 requests of one browser, each with the session as its middleware loaded it.
     requests = [await reload(kit, session.sid) for _ in range(50)]
     gate = transport.hold()
 
-    storm = asyncio.gather(*(kit.tokens.tokens(s) for s in requests))
+    storm = asyncio.gather(*(kit._tokens.tokens(s) for s in requests))
     await until(lambda: transport.waiting == 1)
     await settle()
     assert transport.refresh_grants == 1  # every caller arrived while one grant was pending
@@ -225,7 +225,7 @@ async def test_a_refresh_storm_makes_one_token_call(
     results = await storm
 
     assert op.calls["/token"] == 1
-    assert kit.tokens.refresh_count == 1
+    assert kit._tokens.refresh_count == 1
     access_tokens = {r.access_token for r in results}
     assert len(access_tokens) == 1
     assert old not in access_tokens
@@ -239,16 +239,16 @@ async def test_a_stale_session_object_does_not_replay_the_rotated_refresh_token(
     stale = await reload(kit, session.sid)  # request 1 loaded the session...
     clock.advance(DUE)
     current = await reload(kit, session.sid)  # ...request 2 loaded it too, and refreshed
-    fresh = await kit.tokens.tokens(current)
+    fresh = await kit._tokens.tokens(current)
     await settle()  # the finished refresh has left the in-flight table
     assert op.calls["/token"] == 1
 
-    got = await kit.tokens.tokens(stale)
+    got = await kit._tokens.tokens(stale)
 
     assert got.access_token == fresh.access_token
     assert got.refresh_token == fresh.refresh_token
     assert op.calls["/token"] == 1  # the old refresh token was not sent again
-    assert await kit.sessions.load(session.sid) is not None
+    assert await kit._sessions.load(session.sid) is not None
 
 
 async def test_a_stale_session_in_another_process_uses_the_stored_tokens(
@@ -258,13 +258,13 @@ async def test_a_stale_session_in_another_process_uses_the_stored_tokens(
     session = await new_session(kit, op)
     stale = await reload(other, session.sid)
     clock.advance(DUE)
-    fresh = await kit.tokens.tokens(await reload(kit, session.sid))
+    fresh = await kit._tokens.tokens(await reload(kit, session.sid))
 
-    got = await other.tokens.tokens(stale)
+    got = await other._tokens.tokens(stale)
 
     assert got.access_token == fresh.access_token
     assert op.calls["/token"] == 1
-    assert await kit.sessions.load(session.sid) is not None
+    assert await kit._sessions.load(session.sid) is not None
 
 
 async def test_concurrent_refresh_in_two_processes_keeps_the_session(
@@ -279,25 +279,25 @@ async def test_concurrent_refresh_in_two_processes_keeps_the_session(
     clock.advance(DUE)
     gate = transport.hold()
     race = asyncio.gather(
-        kit.tokens.tokens(await reload(kit, session.sid)),
-        other.tokens.tokens(await reload(other, session.sid)),
+        kit._tokens.tokens(await reload(kit, session.sid)),
+        other._tokens.tokens(await reload(other, session.sid)),
     )
     await until(lambda: transport.waiting >= 1)
     await settle()
     gate.set()
     first, second = await race
     assert first.access_token == second.access_token
-    assert await kit.sessions.load(session.sid) is not None
+    assert await kit._sessions.load(session.sid) is not None
 
 
 async def test_a_cancelled_waiter_does_not_cancel_the_refresh(
     kit: OIDCAuth, op: FakeOP, clock: Clock, transport: GatedTransport
 ) -> None:
     session = await new_session(kit, op)
-    old = kit.sessions.tokens(session).access_token
+    old = kit._sessions.tokens(session).access_token
     clock.advance(DUE)
     gate = transport.hold()
-    waiters = [asyncio.create_task(kit.tokens.tokens(session)) for _ in range(5)]
+    waiters = [asyncio.create_task(kit._tokens.tokens(session)) for _ in range(5)]
     await until(lambda: transport.waiting == 1)
 
     waiters[0].cancel()  # the client that started the refresh went away
@@ -318,10 +318,10 @@ async def test_a_refresh_whose_waiters_all_left_still_stores_the_rotated_tokens(
     kit: OIDCAuth, op: FakeOP, clock: Clock, transport: GatedTransport
 ) -> None:
     session = await new_session(kit, op)
-    before = kit.sessions.tokens(session)
+    before = kit._sessions.tokens(session)
     clock.advance(DUE)
     gate = transport.hold()
-    waiters = [asyncio.create_task(kit.tokens.tokens(session)) for _ in range(3)]
+    waiters = [asyncio.create_task(kit._tokens.tokens(session)) for _ in range(3)]
     await until(lambda: transport.waiting == 1)
     for waiter in waiters:
         waiter.cancel()
@@ -334,7 +334,7 @@ async def test_a_refresh_whose_waiters_all_left_still_stores_the_rotated_tokens(
     stored = await stored_tokens(kit, session.sid)
     assert stored.access_token != before.access_token
     assert stored.refresh_token in op.refresh_tokens
-    assert (await kit.tokens.tokens(await reload(kit, session.sid))) == stored
+    assert (await kit._tokens.tokens(await reload(kit, session.sid))) == stored
     assert op.calls["/token"] == 1
 
 
@@ -345,14 +345,14 @@ async def test_a_rejected_token_is_never_handed_back_by_a_joined_refresh(
     stale = await reload(kit, session.sid)  # holds the first access token
     clock.advance(DUE)
     current = await reload(kit, session.sid)
-    refreshed = await kit.tokens.refresh(current)  # stored: a second access token
+    refreshed = await kit._tokens.refresh(current)  # stored: a second access token
     await settle()
 
     # Together: a request with the stale session finds its token due (and starts a task
     # that just re-reads the store), while the API refuses the second token to another one.
     _, after_401 = await asyncio.gather(
-        kit.tokens.tokens(stale),
-        kit.tokens.refresh(current, rejected=refreshed.access_token),
+        kit._tokens.tokens(stale),
+        kit._tokens.refresh(current, rejected=refreshed.access_token),
     )
     assert after_401.access_token != refreshed.access_token
 
@@ -361,19 +361,19 @@ async def test_forced_refresh_with_an_outdated_rejected_token_uses_the_current_o
     kit: OIDCAuth, op: FakeOP
 ) -> None:
     session = await new_session(kit, op)
-    first = kit.sessions.tokens(session).access_token
+    first = kit._sessions.tokens(session).access_token
 
-    second = await kit.tokens.refresh(session, rejected=first)  # the current one: a new grant
+    second = await kit._tokens.refresh(session, rejected=first)  # the current one: a new grant
     assert second.access_token != first
     assert op.calls["/token"] == 1
     await settle()
 
     # A request still holding the first token (and the stale session) gets a 401 for it.
-    again = await kit.tokens.refresh(session, rejected=first)
+    again = await kit._tokens.refresh(session, rejected=first)
     assert again.access_token == second.access_token
     assert op.calls["/token"] == 1
 
-    third = await kit.tokens.refresh(session, rejected=second.access_token)
+    third = await kit._tokens.refresh(session, rejected=second.access_token)
     assert third.access_token not in (first, second.access_token)
     assert op.calls["/token"] == 2
     assert (await stored_tokens(kit, session.sid)).access_token == third.access_token
@@ -386,19 +386,19 @@ async def test_invalid_grant_ends_and_deletes_the_session(
     kit: OIDCAuth, op: FakeOP, clock: Clock
 ) -> None:
     session = await new_session(kit, op)
-    refresh_token = kit.sessions.tokens(session).refresh_token
+    refresh_token = kit._sessions.tokens(session).refresh_token
     assert refresh_token is not None
     op.refresh_tokens.discard(refresh_token)  # revoked at the provider
     clock.advance(DUE)
 
     with pytest.raises(SessionEnded) as info:
-        await kit.tokens.tokens(session)
+        await kit._tokens.tokens(session)
 
     assert info.value.code == "login_required"
     assert info.value.status == 401
     assert refresh_token not in str(info.value)
     assert op.calls["/token"] == 1
-    assert await kit.sessions.load(session.sid) is None
+    assert await kit._sessions.load(session.sid) is None
     assert await kit.store.get(Sessions.key(session.sid)) is None
 
 
@@ -407,7 +407,7 @@ async def test_an_unreachable_provider_keeps_the_session(
     kit: OIDCAuth, op: FakeOP, clock: Clock, transport: GatedTransport, failure: str
 ) -> None:
     session = await new_session(kit, op)
-    before = kit.sessions.tokens(session)
+    before = kit._sessions.tokens(session)
     clock.advance(DUE)
     if failure == "connect_error":
         op.fail_with = httpx.ConnectError
@@ -417,7 +417,7 @@ async def test_an_unreachable_provider_keeps_the_session(
         transport.token_status = 503
 
     with pytest.raises(ProviderUnavailable) as info:
-        await kit.tokens.tokens(session)
+        await kit._tokens.tokens(session)
 
     assert info.value.status == 503
     assert info.value.code == "provider_unavailable"
@@ -427,7 +427,7 @@ async def test_an_unreachable_provider_keeps_the_session(
     # Once the provider is back, the kept refresh token works.
     op.fail_with = None
     transport.token_status = None
-    fresh = await kit.tokens.tokens(session)
+    fresh = await kit._tokens.tokens(session)
     assert fresh.access_token != before.access_token
     assert await stored_tokens(kit, session.sid) == fresh
 
@@ -437,18 +437,18 @@ async def test_no_refresh_token_uses_the_token_until_it_expires_then_ends(
 ) -> None:
     op.token_body["refresh_token"] = DROP
     session = await new_session(kit, op)
-    before = kit.sessions.tokens(session)
+    before = kit._sessions.tokens(session)
     assert before.refresh_token is None
 
     clock.advance(DUE)  # due, but nothing to refresh with: use it while it lasts
-    assert (await kit.tokens.tokens(session)).access_token == before.access_token
+    assert (await kit._tokens.tokens(session)).access_token == before.access_token
 
     clock.advance(LIFETIME - DUE)  # expired
     with pytest.raises(SessionEnded) as info:
-        await kit.tokens.tokens(session)
+        await kit._tokens.tokens(session)
     assert info.value.status == 401
     assert op.calls["/token"] == 0
-    assert await kit.sessions.load(session.sid) is None
+    assert await kit._sessions.load(session.sid) is None
 
 
 # -- the refreshed ID token -------------------------------------------------------------------
@@ -474,11 +474,11 @@ async def test_an_invalid_refreshed_id_token_ends_the_session(
     op.id_claims.update(claims)
 
     with pytest.raises(SessionEnded) as info:
-        await kit.tokens.tokens(session)
+        await kit._tokens.tokens(session)
 
     assert info.value.code == "login_required"
     assert op.calls["/token"] == 1
-    assert await kit.sessions.load(session.sid) is None
+    assert await kit._sessions.load(session.sid) is None
 
 
 async def test_a_refreshed_id_token_with_a_bad_signature_ends_the_session(
@@ -489,19 +489,19 @@ async def test_a_refreshed_id_token_with_a_bad_signature_ends_the_session(
     op.sign_key = rsa_key("k2")  # signed with another key under the known kid
 
     with pytest.raises(SessionEnded):
-        await kit.tokens.tokens(session)
-    assert await kit.sessions.load(session.sid) is None
+        await kit._tokens.tokens(session)
+    assert await kit._sessions.load(session.sid) is None
 
 
 async def test_a_valid_refreshed_id_token_updates_the_claims(
     kit: OIDCAuth, op: FakeOP, clock: Clock
 ) -> None:
     session = await new_session(kit, op)
-    before = kit.sessions.tokens(session)
+    before = kit._sessions.tokens(session)
     clock.advance(DUE)
     op.id_claims["name"] = "Renamed User"
 
-    fresh = await kit.tokens.tokens(session)
+    fresh = await kit._tokens.tokens(session)
 
     stored = await reload(kit, session.sid)
     assert stored.claims["name"] == "Renamed User"
@@ -509,7 +509,7 @@ async def test_a_valid_refreshed_id_token_updates_the_claims(
     assert stored.claims["iat"] == int(clock.now)
     assert stored.sub == "user-1"
     assert fresh.id_token is not None and fresh.id_token != before.id_token
-    assert kit.sessions.tokens(stored).id_token == fresh.id_token
+    assert kit._sessions.tokens(stored).id_token == fresh.id_token
 
 
 async def test_a_refreshed_id_token_cannot_move_the_logins_authentication(
@@ -525,7 +525,7 @@ async def test_a_refreshed_id_token_cannot_move_the_logins_authentication(
     op.id_claims.update(auth_time=int(clock.now), acr="urn:portx:acr:pwd", amr=["pwd"])
 
     with caplog.at_level("INFO", logger="oidc_kit"):
-        await kit.tokens.tokens(session)
+        await kit._tokens.tokens(session)
 
     stored = await reload(kit, session.sid)
     assert stored.claims["auth_time"] == logged_in_at
@@ -533,7 +533,7 @@ async def test_a_refreshed_id_token_cannot_move_the_logins_authentication(
     assert stored.claims["amr"] == ["pwd", "otp"]
     assert stored.claims["iat"] == int(clock.now)  # the rest of the new token is taken
     fresh_login = StepUp(max_age=60)
-    assert not kit.flow.satisfies(stored.claims, fresh_login)
+    assert not kit._flow.satisfies(stored.claims, fresh_login)
     assert any(
         "keeps its login's" in r.getMessage() and r.levelname == "INFO" for r in caplog.records
     )
@@ -545,7 +545,7 @@ async def test_refreshed_claims_drop_the_same_claims_as_the_login(
     session = await new_session(kit, op)
     assert "at_hash" not in session.claims
     clock.advance(DUE)
-    await kit.tokens.tokens(session)
+    await kit._tokens.tokens(session)
     stored = await reload(kit, session.sid)
     assert "at_hash" not in stored.claims
     assert "nonce" not in stored.claims
@@ -557,7 +557,7 @@ async def test_a_grant_answered_is_kept_when_its_id_token_cannot_be_checked_now(
     # The provider rotated the refresh token: losing its answer would end the session at the
     # next refresh (invalid_grant), or revoke the whole grant at providers detecting reuse.
     session = await new_session(kit, op)
-    before = kit.sessions.tokens(session)
+    before = kit._sessions.tokens(session)
     clock.advance(DUE)
     op.sign_key = op.key = rsa_key("rotated")  # a new kid: the JWKS must be fetched again...
     real = op.handle
@@ -568,11 +568,11 @@ async def test_a_grant_answered_is_kept_when_its_id_token_cannot_be_checked_now(
         return real(request)
 
     op.handle = jwks_down  # type: ignore[method-assign]
-    fresh = await kit.tokens.tokens(session)
+    fresh = await kit._tokens.tokens(session)
 
-    stored = await kit.sessions.load(session.sid)
+    stored = await kit._sessions.load(session.sid)
     assert stored is not None
-    kept = kit.sessions.tokens(stored)
+    kept = kit._sessions.tokens(stored)
     assert kept.refresh_token == fresh.refresh_token != before.refresh_token
     assert kept.access_token == fresh.access_token != before.access_token
     assert kept.id_token == before.id_token  # the unchecked one is not kept
@@ -583,11 +583,11 @@ async def test_a_refresh_without_a_refresh_token_keeps_the_old_one(
     kit: OIDCAuth, op: FakeOP, clock: Clock
 ) -> None:
     session = await new_session(kit, op)
-    before = kit.sessions.tokens(session)
+    before = kit._sessions.tokens(session)
     clock.advance(DUE)
     op.refresh_body = {"refresh_token": DROP, "scope": DROP}
 
-    fresh = await kit.tokens.tokens(session)
+    fresh = await kit._tokens.tokens(session)
 
     assert fresh.access_token != before.access_token
     assert fresh.refresh_token == before.refresh_token
@@ -599,16 +599,16 @@ async def test_a_refresh_without_an_id_token_keeps_the_old_one_and_the_claims(
     kit: OIDCAuth, op: FakeOP, clock: Clock
 ) -> None:
     session = await new_session(kit, op)
-    before = kit.sessions.tokens(session)
+    before = kit._sessions.tokens(session)
     clock.advance(DUE)
     op.refresh_body = {"id_token": DROP}
 
-    fresh = await kit.tokens.tokens(session)
+    fresh = await kit._tokens.tokens(session)
 
     assert fresh.access_token != before.access_token
     assert fresh.id_token == before.id_token
     stored = await reload(kit, session.sid)
-    assert kit.sessions.tokens(stored).id_token == before.id_token
+    assert kit._sessions.tokens(stored).id_token == before.id_token
     assert stored.claims == session.claims
 
 
@@ -618,13 +618,13 @@ async def test_a_logout_during_a_refresh_is_not_undone(
     session = await new_session(kit, op)
     clock.advance(DUE)
     gate = transport.hold()
-    refresh = asyncio.create_task(kit.tokens.tokens(session))
+    refresh = asyncio.create_task(kit._tokens.tokens(session))
     await until(lambda: transport.waiting == 1)
-    await kit.sessions.delete(session.sid)  # the user logs out meanwhile
+    await kit._sessions.delete(session.sid)  # the user logs out meanwhile
     gate.set()
     with contextlib.suppress(SessionEnded):
         await refresh
-    assert await kit.sessions.load(session.sid) is None
+    assert await kit._sessions.load(session.sid) is None
 
 
 # -- tokens sealed at rest -------------------------------------------------------------------
@@ -632,7 +632,7 @@ async def test_a_logout_during_a_refresh_is_not_undone(
 
 async def test_the_store_holds_no_token_in_clear(kit: OIDCAuth, op: FakeOP) -> None:
     session = await new_session(kit, op)
-    tokens = kit.sessions.tokens(session)
+    tokens = kit._sessions.tokens(session)
     raw = await kit.store.get(Sessions.key(session.sid))
     assert raw is not None
     assert raw == session.encode()
@@ -650,9 +650,9 @@ async def test_a_record_under_another_sid_does_not_open(kit: OIDCAuth, op: FakeO
     await kit.store.set(Sessions.key("another-sid"), raw, 600)
     copied = await reload(kit, "another-sid")
     with pytest.raises(SessionEnded):
-        kit.sessions.tokens(copied)
+        kit._sessions.tokens(copied)
     with pytest.raises(SessionEnded):
-        await kit.tokens.tokens(copied)
+        await kit._tokens.tokens(copied)
     assert op.calls["/token"] == 0
 
 
@@ -673,15 +673,15 @@ async def test_tampered_sealed_tokens_end_the_session(
     if where == "key_id":
         # An unknown key id reads as "sealed under an older secret": the load tries to
         # re-seal it, cannot open it, and drops the session there and then.
-        assert await kit.sessions.load(session.sid) is None
+        assert await kit._sessions.load(session.sid) is None
         assert await kit.store.get(Sessions.key(session.sid)) is None
         return
     loaded = await reload(kit, session.sid)
     with pytest.raises(SessionEnded) as info:
-        kit.sessions.tokens(loaded)
+        kit._sessions.tokens(loaded)
     assert info.value.code == "login_required"
     with pytest.raises(SessionEnded):
-        await kit.tokens.tokens(loaded)
+        await kit._tokens.tokens(loaded)
 
 
 def _record(session: Session, **changes: Any) -> bytes:
@@ -725,7 +725,7 @@ async def test_an_unreadable_record_is_no_session(
 ) -> None:
     session = await new_session(kit, op)
     await kit.store.set(Sessions.key(session.sid), value(session), 600)
-    assert await kit.sessions.load(session.sid) is None
+    assert await kit._sessions.load(session.sid) is None
 
 
 # -- timeouts --------------------------------------------------------------------------------
@@ -737,7 +737,7 @@ async def test_an_idle_session_ends(
     kit = kit_factory(session_idle_timeout=120, session_absolute_timeout=3600)
     session = await new_session(kit, op)
     clock.advance(120)  # no activity for the whole idle timeout
-    assert await kit.sessions.load(session.sid) is None
+    assert await kit._sessions.load(session.sid) is None
     assert await kit.store.get(Sessions.key(session.sid)) is None
 
 
@@ -748,14 +748,14 @@ async def test_activity_keeps_a_session_alive_until_the_absolute_timeout(
     session = await new_session(kit, op)
     for _ in range(4):  # t+61, t+122 (past the idle timeout from login), t+183, t+244
         clock.advance(61)
-        loaded = await kit.sessions.load(session.sid)
+        loaded = await kit._sessions.load(session.sid)
         assert loaded is not None
         assert loaded.last_seen == clock.now  # activity moved last_seen...
         raw = await kit.store.get(Sessions.key(session.sid))
         assert raw is not None
         assert Session.decode(session.sid, raw).last_seen == clock.now  # ...in the store too
     clock.advance(61)  # t+305: past the absolute timeout, however active
-    assert await kit.sessions.load(session.sid) is None
+    assert await kit._sessions.load(session.sid) is None
 
 
 async def test_a_refresh_does_not_extend_the_absolute_timeout(
@@ -767,10 +767,10 @@ async def test_a_refresh_does_not_extend_the_absolute_timeout(
     session = await new_session(kit, op)
     for _ in range(3):  # refreshed at t+280, t+560, t+840
         clock.advance(280)
-        await kit.tokens.tokens(await reload(kit, session.sid))
+        await kit._tokens.tokens(await reload(kit, session.sid))
     assert op.calls["/token"] == 3
     clock.advance(61)  # t+901
-    assert await kit.sessions.load(session.sid) is None
+    assert await kit._sessions.load(session.sid) is None
 
 
 # -- added: tests that kill surviving mutants --------------------------------------------------
@@ -780,7 +780,7 @@ async def test_a_refresh_refused_for_another_reason_keeps_the_session(
     kit: OIDCAuth, op: FakeOP, clock: Clock
 ) -> None:
     session = await new_session(kit, op)
-    before = kit.sessions.tokens(session)
+    before = kit._sessions.tokens(session)
     clock.advance(DUE)
     real = op.handle
 
@@ -792,7 +792,7 @@ async def test_a_refresh_refused_for_another_reason_keeps_the_session(
     op.handle = handle  # type: ignore[method-assign]
 
     with pytest.raises(ProviderError) as info:
-        await kit.tokens.tokens(session)
+        await kit._tokens.tokens(session)
 
     assert info.value.code == "refresh_failed"
     assert await stored_tokens(kit, session.sid) == before
@@ -802,12 +802,12 @@ async def test_a_logout_during_a_refresh_revokes_the_new_refresh_token(
     kit: OIDCAuth, op: FakeOP, clock: Clock, transport: GatedTransport
 ) -> None:
     session = await new_session(kit, op)
-    old = kit.sessions.tokens(session).refresh_token
+    old = kit._sessions.tokens(session).refresh_token
     clock.advance(DUE)
     gate = transport.hold()
-    refresh = asyncio.create_task(kit.tokens.tokens(session))
+    refresh = asyncio.create_task(kit._tokens.tokens(session))
     await until(lambda: transport.waiting == 1)
-    await kit.sessions.delete(session.sid)  # the user logs out meanwhile
+    await kit._sessions.delete(session.sid)  # the user logs out meanwhile
     gate.set()
     with pytest.raises(SessionEnded):
         await refresh

@@ -8,8 +8,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from oidc_kit import LoginDenied, MemoryStore
-from oidc_kit._relying_party import Hooks, LoginEvent, LogoutEvent, Outcome, RelyingParty
+from oidc_kit import (
+    Hooks,
+    LoginDenied,
+    LoginEvent,
+    LogoutEvent,
+    MemoryStore,
+    Outcome,
+    RelyingParty,
+)
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, make_config
 from tests.fake_op import FakeOP
@@ -43,8 +50,8 @@ async def test_a_login_with_plain_values_in_and_out(op: FakeOP, clock: Clock) ->
     done = await _callback(rp, op, start)
 
     assert (done.status, done.location, done.error) == (303, "/accounts", None)
-    sid = rp.cookies.session_id(_cookies(done)[rp.session_cookie])
-    assert sid is not None and await rp.sessions.load(sid) is not None
+    session, current = await rp.load_session(_cookies(done)[rp.session_cookie])
+    assert session is not None and current
 
 
 async def test_a_failed_callback_is_an_outcome_with_the_error(op: FakeOP, clock: Clock) -> None:
@@ -62,9 +69,7 @@ async def test_on_login_may_add_claims_but_not_change_who(op: FakeOP, clock: Clo
 
     rp = _rp(op, clock, Hooks(on_login=on_login))
     done = await _callback(rp, op, await rp.start_login({}, {}))
-    sid = rp.cookies.session_id(_cookies(done)[rp.session_cookie])
-    assert sid is not None
-    session = await rp.sessions.load(sid)
+    session, _ = await rp.load_session(_cookies(done)[rp.session_cookie])
     assert session is not None
     assert session.claims["customer_number"] == "C-1001"
     assert session.sub == session.claims["sub"] == op.sub

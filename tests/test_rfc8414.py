@@ -126,7 +126,7 @@ async def test_an_issuer_with_a_path_is_looked_up_at_the_inserted_path(clock: Cl
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handle))
     kit = OIDCAuth(make_config(issuer=issuer), http_client=http, store=MemoryStore(), clock=clock)
-    meta = await kit.provider.metadata()
+    meta = await kit._provider.metadata()
     await http.aclose()
     assert seen == ["/tenant/.well-known/openid-configuration", WELL_KNOWN + "/tenant"]
     assert meta.revocation_endpoint == RFC8414_REVOKE
@@ -138,7 +138,7 @@ async def test_an_issuer_with_a_path_is_looked_up_at_the_inserted_path(clock: Cl
 async def test_logout_revokes_at_the_endpoint_only_rfc8414_names(
     kit: OIDCAuth, op: FakeOP, source: SecondSource
 ) -> None:
-    meta = await kit.provider.metadata()
+    meta = await kit._provider.metadata()
     assert meta.revocation_endpoint == RFC8414_REVOKE
     assert meta.introspection_endpoint == f"{ISSUER}/oauth2/introspect"
     assert meta.endpoint_sources["revocation_endpoint"] == "oauth-authorization-server"
@@ -159,7 +159,7 @@ async def test_rfc8414_metadata_naming_another_issuer_is_ignored(
     source.doc["issuer"] = "https://evil.test"
     caplog.set_level(logging.INFO, logger="oidc_kit")
 
-    meta = await kit.provider.metadata()
+    meta = await kit._provider.metadata()
 
     assert meta.revocation_endpoint is None and meta.introspection_endpoint is None
     assert "revocation_endpoint" not in meta.endpoint_sources
@@ -174,7 +174,7 @@ async def test_rfc8414_metadata_naming_the_issuer_with_a_slash_is_ignored(
 ) -> None:
     assert source.doc is not None
     source.doc["issuer"] = ISSUER + "/"  # exactly the configured issuer, as for discovery
-    assert (await kit.provider.metadata()).revocation_endpoint is None
+    assert (await kit._provider.metadata()).revocation_endpoint is None
 
 
 async def test_an_unusable_rfc8414_endpoint_is_ignored_not_fatal(
@@ -182,7 +182,7 @@ async def test_an_unusable_rfc8414_endpoint_is_ignored_not_fatal(
 ) -> None:
     assert source.doc is not None
     source.doc["revocation_endpoint"] = "http://op.test/revoke"  # not https, not loopback
-    meta = await kit.provider.metadata()
+    meta = await kit._provider.metadata()
     assert meta.revocation_endpoint is None
     assert meta.token_endpoint == f"{ISSUER}/token"  # discovery itself still works
     assert "not https" in caplog.text
@@ -194,7 +194,7 @@ async def test_an_unusable_introspection_endpoint_in_discovery_is_ignored(
     """The kit never calls it: a plain-http one must not fail every login."""
     op.discovery["revocation_endpoint"] = f"{ISSUER}/revoke"
     op.discovery["introspection_endpoint"] = "http://op.test/introspect"
-    meta = await kit.provider.metadata()
+    meta = await kit._provider.metadata()
     assert meta.introspection_endpoint is None
     assert "ignoring the discovery document's introspection_endpoint" in caplog.text
 
@@ -217,7 +217,7 @@ async def test_a_missing_or_broken_rfc8414_document_is_not_an_error(
 ) -> None:
     source.answer = answer
     caplog.set_level(logging.DEBUG, logger="oidc_kit")
-    meta = await kit.provider.metadata()
+    meta = await kit._provider.metadata()
     assert meta.revocation_endpoint is None
     assert "no RFC 8414 metadata at" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -230,7 +230,7 @@ async def test_an_unreachable_rfc8414_document_is_not_an_error(
         raise httpx.ConnectError("refused")
 
     source.answer = unreachable
-    assert (await kit.provider.metadata()).revocation_endpoint is None
+    assert (await kit._provider.metadata()).revocation_endpoint is None
 
 
 async def test_no_time_left_means_no_request(source: SecondSource) -> None:
@@ -263,11 +263,11 @@ async def test_the_shared_reader_says_why_and_logs_nothing(
 async def test_rfc8414_is_read_once_per_discovery(
     kit: OIDCAuth, source: SecondSource, clock: Clock
 ) -> None:
-    await kit.provider.metadata()
-    await kit.provider.metadata()
+    await kit._provider.metadata()
+    await kit._provider.metadata()
     assert len(source.at(WELL_KNOWN)) == 1
     clock.advance(kit.config.discovery_ttl + 1)
-    await kit.provider.metadata()
+    await kit._provider.metadata()
     assert len(source.at(WELL_KNOWN)) == 2
 
 
@@ -275,7 +275,7 @@ async def test_rfc8414_is_not_read_when_discovery_has_a_revocation_endpoint(
     kit: OIDCAuth, op: FakeOP, source: SecondSource
 ) -> None:
     op.discovery["revocation_endpoint"] = f"{ISSUER}/revoke"
-    meta = await kit.provider.metadata()
+    meta = await kit._provider.metadata()
     assert meta.revocation_endpoint == f"{ISSUER}/revoke"
     assert meta.endpoint_sources["revocation_endpoint"] == "openid-configuration"
     assert meta.introspection_endpoint is None  # the kit does not call it: not worth a fetch
@@ -292,7 +292,7 @@ async def test_the_configured_revocation_endpoint_wins(
     kit = kit_factory(
         revocation_endpoint=CONFIGURED_REVOKE, introspection_endpoint=f"{ISSUER}/introspect"
     )
-    meta = await kit.provider.metadata()
+    meta = await kit._provider.metadata()
     assert meta.revocation_endpoint == CONFIGURED_REVOKE
     assert meta.introspection_endpoint == f"{ISSUER}/introspect"
     assert meta.endpoint_sources["revocation_endpoint"] == "configuration"

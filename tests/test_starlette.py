@@ -155,8 +155,8 @@ async def test_session_id_changes_at_every_login(
     await do_login(browser, op)
     second = browser.cookies["__Host-oidc_session"]
     assert first != second
-    old_sid = kit.cookies.session_id(first)
-    assert old_sid is not None and await kit.sessions.load(old_sid) is None
+    old_sid = kit._cookies.session_id(first)
+    assert old_sid is not None and await kit._sessions.load(old_sid) is None
 
 
 # -- callback failures ----------------------------------------------------------------------
@@ -234,7 +234,7 @@ async def test_an_unreadable_store_record_is_no_session(
     browser: httpx.AsyncClient, op: FakeOP, kit: OIDCAuth
 ) -> None:
     await do_login(browser, op)
-    sid = kit.cookies.session_id(browser.cookies["__Host-oidc_session"])
+    sid = kit._cookies.session_id(browser.cookies["__Host-oidc_session"])
     assert sid is not None
     await kit.store.set(f"session:{sid}", b'{"v": 0, "from": "an older version"}', 60)
     response = await browser.get("/api/accounts")
@@ -392,11 +392,11 @@ async def test_no_token_in_cookies_bodies_or_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     responses = [await do_login(browser, op, "/page")]
-    sid = kit.cookies.session_id(browser.cookies["__Host-oidc_session"])
+    sid = kit._cookies.session_id(browser.cookies["__Host-oidc_session"])
     assert sid is not None
-    session = await kit.sessions.load(sid)
+    session = await kit._sessions.load(sid)
     assert session is not None
-    tokens = kit.sessions.tokens(session)
+    tokens = kit._sessions.tokens(session)
     secrets_ = [tokens.access_token, tokens.refresh_token, tokens.id_token]
     responses.append(await browser.get("/auth/session"))
     responses.append(await browser.get("/page"))
@@ -485,8 +485,8 @@ async def test_a_session_cookie_replayed_after_logout_is_dead(
     cookie = browser.cookies["__Host-oidc_session"]
     logout = await browser.post("/auth/logout", headers={"Origin": APP})
     assert logout.status_code == 303
-    sid = kit.cookies.session_id(cookie)
-    assert sid is not None and await kit.sessions.load(sid) is None
+    sid = kit._cookies.session_id(cookie)
+    assert sid is not None and await kit._sessions.load(sid) is None
     replay = await browser.get(
         "/auth/session", headers=[(b"cookie", f"__Host-oidc_session={cookie}".encode())]
     )
@@ -497,7 +497,7 @@ async def test_a_real_session_id_without_a_valid_signature_is_no_session(
     browser: httpx.AsyncClient, op: FakeOP, kit: OIDCAuth
 ) -> None:
     await do_login(browser, op)
-    sid = kit.cookies.session_id(browser.cookies["__Host-oidc_session"])
+    sid = kit._cookies.session_id(browser.cookies["__Host-oidc_session"])
     assert sid is not None
     for value in (sid, f"{sid}.forged-signature", f"{sid}.{'A' * 27}"):
         response = await browser.get(
@@ -511,10 +511,10 @@ async def test_a_login_cookie_older_than_the_login_timeout_is_refused(
 ) -> None:
     real_time = time.time
     monkeypatch.setattr(time, "time", lambda: real_time() - kit.config.login_timeout - 5)
-    old = kit.cookies.sign_login("browser-1")
+    old = kit._cookies.sign_login("browser-1")
     monkeypatch.undo()
-    assert kit.cookies.login_binding(old) is None
-    assert kit.cookies.login_binding(kit.cookies.sign_login("browser-1")) == "browser-1"
+    assert kit._cookies.login_binding(old) is None
+    assert kit._cookies.login_binding(kit._cookies.sign_login("browser-1")) == "browser-1"
 
 
 async def test_a_stale_session_cookie_at_the_callback_does_not_undo_the_login(
@@ -677,7 +677,7 @@ async def test_user_claims_are_read_only(kit: OIDCAuth, op: FakeOP) -> None:
     from tests.conftest import login
 
     result = await login(kit, op)
-    session = await kit.sessions.create(result.tokens, result.claims, result.provider_sid)
+    session = await kit._sessions.create(result.tokens, result.claims, result.provider_sid)
     user = OIDCUser(session)
     with pytest.raises(TypeError):
         user.claims["name"] = "Mallory"  # type: ignore[index]

@@ -322,7 +322,7 @@ async def test_good_step_up_parameters_go_to_the_provider(
 
 
 async def test_the_transaction_remembers_the_step_up(kit: OIDCAuth, op: FakeOP) -> None:
-    url = await kit.flow.start("b", "/", max_age=60, acr_values=(MFA,), prompt="login")
+    url = await kit._flow.start("b", "/", max_age=60, acr_values=(MFA,), prompt="login")
     state = query(url)["state"][0]
     raw = await kit.store.get("login:" + hashlib.sha256(state.encode()).hexdigest())
     assert raw is not None
@@ -356,9 +356,9 @@ async def test_flow_checks_acr_and_auth_time_against_the_login(
     kit: OIDCAuth, op: FakeOP, clock: Clock
 ) -> None:
     async def finish(**start: object) -> None:
-        url = await kit.flow.start("b", "/", **start)  # type: ignore[arg-type]
+        url = await kit._flow.start("b", "/", **start)  # type: ignore[arg-type]
         params = op.authorize(url)
-        await kit.flow.finish({k: [v] for k, v in params.items()}, "b")
+        await kit._flow.finish({k: [v] for k, v in params.items()}, "b")
 
     op.id_claims["acr"] = MFA
     await finish(acr_values=(PWD, MFA))

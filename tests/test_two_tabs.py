@@ -124,15 +124,15 @@ async def test_a_transaction_is_taken_only_after_the_binding_check(
     kit: OIDCAuth, op: FakeOP
 ) -> None:
     """The flow itself: another binding takes nothing; the right one then takes it, once."""
-    params = op.authorize(await kit.flow.start("victim-binding", "/"))
+    params = op.authorize(await kit._flow.start("victim-binding", "/"))
     state = {"state": [params["state"]]}
     for binding in (None, "attacker-binding"):
         with pytest.raises(InvalidState):
-            await kit.flow.take(state, binding)
-    txn = await kit.flow.take(state, "victim-binding")
+            await kit._flow.take(state, binding)
+    txn = await kit._flow.take(state, "victim-binding")
     assert txn.state == params["state"]
     with pytest.raises(InvalidState):
-        await kit.flow.take(state, "victim-binding")
+        await kit._flow.take(state, "victim-binding")
 
 
 class InterleavingStore(MemoryStore):
@@ -152,10 +152,10 @@ async def test_racing_callbacks_with_one_state_have_one_winner(op: FakeOP, clock
         store=InterleavingStore(),
         clock=clock,
     )
-    params = op.authorize(await kit.flow.start("browser-1", "/"))
+    params = op.authorize(await kit._flow.start("browser-1", "/"))
     state = {"state": [params["state"]]}
     results = await asyncio.gather(
-        *(kit.flow.take(state, "browser-1") for _ in range(5)), return_exceptions=True
+        *(kit._flow.take(state, "browser-1") for _ in range(5)), return_exceptions=True
     )
     await kit.http.aclose()
     winners = [r for r in results if not isinstance(r, BaseException)]
