@@ -143,8 +143,9 @@ class OIDCConfig:
     #: The cookies' ``Path`` (``/``: the whole app). Another path costs the ``__Host-`` prefix.
     cookie_path: str = "/"
     #: ``SameSite`` of the session cookie: ``lax`` or ``strict``. (The login cookie stays
-    #: ``Lax``: it must come back with the provider's redirect.) With ``strict`` the first page
-    #: after login, reached by a redirect from the provider, may not see the session yet.
+    #: ``Lax``: it must come back with the provider's redirect.) With ``strict`` the callback
+    #: answers with a small page that moves the browser on, same-site, to where it was going: a
+    #: redirect would arrive without the Strict cookie and send it to log in again, forever.
     cookie_samesite: str = "lax"
     #: Where the browser lands after logout (a path of this app): the provider sends it to
     #: ``{base_url}{post_logout_path}``, which must be registered as a post-logout redirect URI.
@@ -265,8 +266,21 @@ class OIDCConfig:
                 expected=["lax", "strict"],
                 actual=self.cookie_samesite,
             )
-        if self.cookie_domain is not None and not _DOMAIN.fullmatch(self.cookie_domain):
-            raise ConfigurationError("cookie_domain must be a host name", actual=self.cookie_domain)
+        if self.cookie_domain is not None:
+            self._check_cookie_domain(self.cookie_domain)
+
+    def _check_cookie_domain(self, domain: str) -> None:
+        """A host name, and ``base_url``'s host or a parent of it (else browsers drop the
+        cookie, or the app would set cookies for a site it is not)."""
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        wanted = domain.lower().removeprefix(".")
+        if not _DOMAIN.fullmatch(wanted) or not (host == wanted or host.endswith("." + wanted)):
+            raise ConfigurationError(
+                "cookie_domain (SESSION_COOKIE_DOMAIN) must be APP_BASE_URL's host or a parent "
+                "domain of it",
+                expected=host,
+                actual=domain,
+            )
 
     def _check_algs(self) -> None:
         if self.id_token_algs is not None and not self.id_token_algs:

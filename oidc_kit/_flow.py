@@ -46,12 +46,12 @@ from ._step_up import StepUp
 from ._tokens import TokenSet, post_authenticated, token_request
 from .stores import LOGIN_KEY_PREFIX, SessionStore
 
-__all__ = ["LoginFlow", "LoginResult", "LoginTransaction"]
+__all__ = ["PROTOCOL_CLAIMS", "LoginFlow", "LoginResult", "LoginTransaction"]
 
 log = logging.getLogger("oidc_kit")
 
 #: Claims that describe the ID token itself: userinfo never overrides them.
-_PROTOCOL_CLAIMS = frozenset(
+PROTOCOL_CLAIMS = frozenset(
     {
         "iss",
         "sub",
@@ -360,7 +360,7 @@ class LoginFlow:
         )
         userinfo = await self._userinfo(meta, tokens, claims["sub"])
         merged = {k: v for k, v in claims.items() if k not in VALIDATION_ONLY_CLAIMS}
-        merged.update({k: v for k, v in userinfo.items() if k not in _PROTOCOL_CLAIMS})
+        merged.update({k: v for k, v in userinfo.items() if k not in PROTOCOL_CLAIMS})
         provider_sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
         return LoginResult(tokens, merged, txn.next_path, provider_sid)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "Hooks",
@@ -76,9 +76,11 @@ RefreshFailedHook = Callable[[RefreshFailedEvent], Awaitable[None]]
 class Hooks:
     """The app's say in the kit's steps (all optional, all async)."""
 
-    #: Called before the session is made: change ``event.claims``, or raise ``LoginDenied``.
+    #: Called before the session is made: add claims to ``event.claims`` (the provider's own
+    #: stay as they are), or raise ``LoginDenied``. Any other exception refuses the login too.
     on_login: LoginHook | None = None
-    #: Called after a session ended at logout (user or back-channel).
+    #: Called after a session ended at logout: by the user (``reason`` ``"user"``), or by the
+    #: provider (``"backchannel"``, once per session ended). What it raises is logged.
     on_logout: LogoutHook | None = None
     #: Called once per failed refresh (not once per request waiting on it), in the process
     #: that sent the grant, before the request that needed it is answered. What it raises is
@@ -86,16 +88,22 @@ class Hooks:
     on_refresh_failed: RefreshFailedHook | None = None
 
 
-async def notify(hook: RefreshFailedHook | None, event: RefreshFailedEvent) -> None:
-    """Tell ``hook`` about ``event``; an exception it raises is logged (WARNING, its type
-    only: the app's message could say anything) and goes no further."""
+_Event = TypeVar("_Event", LogoutEvent, RefreshFailedEvent)
+
+
+async def notify(hook: Callable[[_Event], Awaitable[None]] | None, event: _Event) -> None:
+    """Tell ``hook`` (``on_logout``, ``on_refresh_failed``) about ``event``, after the fact; an
+    exception it raises is logged (WARNING, its type only: the app's message could say
+    anything) and goes no further: the outcome it was told about stands."""
     if hook is None:
         return
     try:
         await hook(event)
     except Exception as exc:  # the app's code: any failure of it must not become a 500
+        name = "on_logout" if isinstance(event, LogoutEvent) else "on_refresh_failed"
         log.warning(
-            "the on_refresh_failed hook raised %s for sub=%s (%s); ignored",
+            "the %s hook raised %s for sub=%s (%s); ignored",
+            name,
             type(exc).__name__,
             event.sub,
             event.reason,

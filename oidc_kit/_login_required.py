@@ -157,7 +157,9 @@ def _refusal(request: Request, step_up: StepUp, rules: ClaimsRequirement) -> Res
     log.info("step-up required for sub=%s on %s", session.sub, request.url.path)
     name = auth._clients.login_name(client)
     prefix = auth.config.route_prefix
-    return step_up_response(request, step_up, auth.json_paths, provider=name, prefix=prefix)
+    return step_up_response(
+        request, step_up, auth.json_paths, provider=name, prefix=prefix, pages=auth._pages
+    )
 
 
 def _websocket_refusal(

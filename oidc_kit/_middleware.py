@@ -117,7 +117,8 @@ class OIDCSessionMiddleware:
             session, current = await self._load(cookie) if cookie else (None, True)
         except StoreUnavailable as exc:
             # Outside the app's exception handlers: answer here, 503 and no session lost.
-            response = error_response(HTTPConnection(scope), exc, self.auth.json_paths)
+            conn = HTTPConnection(scope)
+            response = error_response(conn, exc, self.auth.json_paths, self.auth._pages)
             await response(scope, receive, send)
             return
         self._enter(scope, session)

@@ -10,7 +10,6 @@ methods, and turns the outcome into its own response. Apps shape a login with
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -22,6 +21,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from joserfc import jws
+from joserfc.errors import JoseError
 
 from ._auth_params import login_params_from_query
 from ._clients import ProviderClient, ProviderClients
@@ -35,8 +36,9 @@ from ._errors import (
     SessionError,
     StoreUnavailable,
 )
+from ._flow import PROTOCOL_CLAIMS
 from ._form_post import needs_repost, repost_fields, without_marker
-from ._hooks import Hooks, LoginEvent, LogoutEvent, RefreshFailedEvent
+from ._hooks import Hooks, LoginEvent, LogoutEvent, RefreshFailedEvent, notify
 from ._logout import validate_logout_token
 from ._provider import ProviderMetadata
 from ._refresh import TokenManager
@@ -60,6 +62,9 @@ __all__ = [
 log = logging.getLogger("oidc_kit")
 
 Params = Mapping[str, Sequence[str]]
+
+#: The logout cookie's value when this app, not the provider, sends the browser to the landing.
+_LOCAL_LOGOUT = "local"
 
 #: Far above any real logout token (a few hundred bytes of claims, one signature); anyone
 #: can post to the endpoint, so nothing larger is parsed.
@@ -141,10 +146,12 @@ class RelyingParty:
         )
         self._sessions = self._clients.default.sessions
         self._cookies = CookieSigner(self.config.session_secrets, self.config.login_timeout)
-        prefix = self.config.cookie_prefix
-        self.session_cookie = prefix + self.config.cookie_name
-        self.login_cookie = prefix + self.config.login_cookie_name
-        self.logout_cookie = prefix + "oidc_logout"
+        self.session_cookie = self.config.cookie_prefix + self.config.cookie_name
+        # The short-lived login and logout cookies stay host-only with Path=/ whatever the
+        # session cookie's domain and path: a sibling subdomain must not plant a login binding.
+        host_only = "__Host-" if self.config.secure_cookies else ""
+        self.login_cookie = host_only + self.config.login_cookie_name
+        self.logout_cookie = host_only + "oidc_logout"
         self.origin = origin_of(self.config.base_url)
 
     @property
@@ -243,9 +250,16 @@ class RelyingParty:
             session = await self._login(params, raw, current, arrived_at)
         except OIDCError as exc:
             log.info("login failed: %s", exc.code)
-            return Outcome(exc.status, error=exc, page=_error_page(exc))
+            return Outcome(exc.status, error=exc)
         next_path, sid = session
-        return Outcome(303, location=next_path, cookies=(self.session_cookie_change(sid),))
+        session_cookie = (self.session_cookie_change(sid),)
+        if self.config.cookie_samesite == "strict":
+            # The provider's redirect here is a cross-site navigation, and so is our redirect
+            # onwards: a Strict cookie would not come with it, and the page would send the
+            # browser to log in again, forever. A page of ours moves it on, same-site.
+            context = {"next": next_path}
+            return Outcome(200, page="continue", context=context, cookies=session_cookie)
+        return Outcome(303, location=next_path, cookies=session_cookie)
 
     async def _login(
         self, params: Params, raw: str | None, current: Session | None, arrived_at: str | None
@@ -267,9 +281,21 @@ class RelyingParty:
         if hook is None:
             return claims
         event = LoginEvent(provider, str(claims["sub"]), dict(claims))
-        await hook(event)  # LoginDenied propagates: no session
-        # The identity is the provider's: a hook adds to the claims, never replaces these.
-        return {**event.claims, **{k: claims[k] for k in ("iss", "sub") if k in claims}}
+        try:
+            await hook(event)
+        except LoginDenied:
+            raise  # the app refuses the user: no session
+        except Exception as exc:  # a failing hook refuses too (fail closed), without a 500
+            log.warning("the on_login hook raised %s; login refused", type(exc).__name__)
+            raise LoginDenied("Signing in is not possible right now; try again later.") from None
+        # What the provider said stands, and what it alone may say (who, when, how strongly:
+        # iss, sub, auth_time, acr, amr...) no hook may add: a step-up trusts them.
+        added = {
+            name: value
+            for name, value in event.claims.items()
+            if name not in claims and name not in PROTOCOL_CLAIMS
+        }
+        return {**claims, **added}
 
     # -- logout ------------------------------------------------------------------------
 
@@ -296,19 +322,20 @@ class RelyingParty:
         return Outcome(303, location=location, cookies=tuple(cookies))
 
     async def _on_logout(self, session: Session, reason: str) -> None:
-        hook = self.hooks.on_logout
-        if hook is None:
+        if self.hooks.on_logout is None:
             return
         try:
             provider = self._client_for(session).name
         except SessionError:
             provider = ""
-        await hook(LogoutEvent(provider, session.sub, reason))
+        await notify(self.hooks.on_logout, LogoutEvent(provider, session.sub, reason))
 
     def check_logout_return(self, state: str | None, cookie: str) -> bool:
         """The browser is back from logout: whether ``state`` is the logout's (else logged:
         harmless, the session already ended here, but worth a line)."""
         expected = self._cookies.login_binding(cookie)
+        if expected == _LOCAL_LOGOUT:
+            return True  # this app sent the browser here itself: no state travels
         if (
             expected is not None
             and state is not None
@@ -320,10 +347,9 @@ class RelyingParty:
         return False
 
     async def _end(self, session: Session) -> tuple[str, str]:
-        """End ``session`` here, revoke its tokens; the provider's logout URL (else the app's
-        post-logout landing), and the state it brings back."""
-        state = secrets.token_urlsafe(16)
-        landing = f"{self.config.post_logout_path}?{urlencode({'state': state})}"
+        """End ``session`` here, revoke its tokens; the provider's logout URL and the state it
+        brings back (else the app's post-logout landing, and :data:`_LOCAL_LOGOUT`)."""
+        local = self.config.post_logout_path, _LOCAL_LOGOUT
         await self._sessions.end(session)
         try:
             tokens: TokenSet | None = self._sessions.tokens(session)
@@ -333,14 +359,15 @@ class RelyingParty:
             client = self._client_for(session)
             meta = await client.provider.metadata()
         except SessionError:
-            return landing, state  # its provider is no longer configured
+            return local  # its provider is no longer configured
         except OIDCError as exc:
             log.warning("logout: provider unavailable (%s); local session ended", exc.code)
-            return landing, state
+            return local
         if tokens is not None:
             await self._revoke(client.config, meta, tokens)
         if meta.end_session_endpoint is None:
-            return landing, state
+            return local
+        state = secrets.token_urlsafe(16)
         params = {
             "client_id": client.config.client_id,
             "post_logout_redirect_uri": self.config.post_logout_redirect_uri,
@@ -378,12 +405,14 @@ class RelyingParty:
             return Outcome(status, error=exc, machine=True)
         try:
             ended = await client.sessions.end_matching(client.config.issuer, logout.sub, logout.sid)
+            for session in ended:
+                await self._on_logout(session, "backchannel")
         except StoreUnavailable as exc:
             # Let the provider retry: forget the jti if the store lets us (best effort).
             with contextlib.suppress(StoreUnavailable):
                 await self.store.delete(logout.jti_key)
             return Outcome(exc.status, error=exc, machine=True)
-        log.info("back-channel logout ended %d session(s)", ended)
+        log.info("back-channel logout ended %d session(s)", len(ended))
         return Outcome(200)
 
     def _client_named_in(self, token: str) -> ProviderClient:
@@ -411,13 +440,6 @@ class _SessionTokens:
         return await self._manager.refresh(self._session, rejected)
 
 
-def _error_page(exc: OIDCError) -> str:
-    """The kit page for a failed login: a refused user gets the page the hook named."""
-    if isinstance(exc, LoginDenied):
-        return exc.page
-    return "error"
-
-
 def _single(params: Params, name: str) -> str | None:
     """The parameter's last value, as Starlette's ``query_params.get`` reads it."""
     values = params.get(name, ())
@@ -425,11 +447,10 @@ def _single(params: Params, name: str) -> str | None:
 
 
 def _unverified_issuer(token: str) -> str | None:
-    """The ``iss`` of a compact JWT's payload, unverified (for routing only)."""
+    """The ``iss`` of a compact JWS's payload, unverified (for routing only)."""
     try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, RecursionError):  # deep JSON nesting: RecursionError
+        claims = json.loads(jws.extract_compact(token.encode()).payload)
+    except (JoseError, ValueError, TypeError, RecursionError):  # deep nesting: RecursionError
         return None
     iss = claims.get("iss") if isinstance(claims, dict) else None
     return iss if isinstance(iss, str) else None

@@ -256,8 +256,10 @@ class Sessions:
         for index in _indexes(session):
             await self.store.index_discard(index, session.sid)
 
-    async def end_matching(self, iss: str, sub: str | None, provider_sid: str | None) -> int:
-        """End the sessions of provider session ``provider_sid`` (else of ``sub``); how many.
+    async def end_matching(
+        self, iss: str, sub: str | None, provider_sid: str | None
+    ) -> list[Session]:
+        """End the sessions of provider session ``provider_sid`` (else of ``sub``); those ended.
 
         With both, only sessions of that provider session whose subject is ``sub`` end.
         """
@@ -266,8 +268,8 @@ class Sessions:
         elif sub is not None:
             index = _index_key("sub", iss, sub)
         else:
-            return 0
-        ended = 0
+            return []
+        ended: list[Session] = []
         for sid in await self.store.index_members(index):
             session = await self.load(sid)
             if session is None:
@@ -276,7 +278,7 @@ class Sessions:
             if sub is not None and session.sub != sub:
                 continue
             await self.end(session)
-            ended += 1
+            ended.append(session)
         return ended
 
     async def load(self, sid: str) -> Session | None:

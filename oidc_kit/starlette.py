@@ -2,10 +2,10 @@
 
     auth = OIDCAuth(OIDCConfig.from_env())
     app = Starlette(
-        routes=[Mount("/auth", routes=auth.routes), ...],
+        routes=[auth.mount, ...],           # the kit's routes at OIDC_ROUTE_PREFIX (/auth)
         middleware=[auth.middleware],
         exception_handlers=auth.exception_handlers,
-        lifespan=lambda app: auth,          # opens and closes the store and HTTP client
+        lifespan=auth.lifespan,             # closes the store and HTTP client
     )
 
 In a handler: ``request.user`` is an :class:`OIDCUser` once logged in; ``@login_required``
@@ -426,15 +426,19 @@ class OIDCAuth:
 
     def _cookie_attributes(self, name: str, cross_site: bool) -> dict[str, Any]:
         config = self.config
-        # Only the session cookie may be Strict: the login cookie must come back with the
-        # provider's redirect, a cross-site navigation.
-        samesite = config.cookie_samesite if name == self.session_cookie else "lax"
+        secure = config.secure_cookies or cross_site
+        if name != self.session_cookie:
+            # The login and logout cookies: host-only, the whole app, Lax, whatever the session
+            # cookie's settings. They must reach the callback (a cross-site navigation from
+            # the provider) and the landing, and no sibling subdomain may plant one.
+            samesite = "none" if cross_site else "lax"
+            return {"path": "/", "httponly": True, "secure": secure, "samesite": samesite}
         return {
             "path": config.cookie_path,
             "domain": config.cookie_domain,
             "httponly": True,
-            "secure": config.secure_cookies or cross_site,
-            "samesite": "none" if cross_site else samesite,
+            "secure": secure,
+            "samesite": config.cookie_samesite,
         }
 
     @property
