@@ -1,4 +1,4 @@
-"""PortX-sized tokens (also used by tests/test_session_size.py): real RS256 JWTs, 2048-bit key."""
+"""PortX-sized tokens (also used by tests/core/test_session_size.py): real RS256 JWTs, 2048-bit key."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ promises to mypy, not checks at run time: :class:`~example_app.orca.OrcaClient` 
 envelope (a ``data`` list or object); the fields are trusted as ORCA documents them.
 
 The sandbox ORCA (:mod:`example_app.seed`) builds its data with these same types, and
-``tests/test_sandbox_orca.py`` compares them with the sandbox's answers, so they cannot drift
-apart. Conventions, as ORCA has them:
+``tests/sandbox/test_sandbox_orca.py`` compares them with the sandbox's answers, so they
+cannot drift apart. Conventions, as ORCA has them:
 
 - amounts are strings with two decimals (``"-412.30"``), never floats: parse them with
   ``decimal.Decimal``;

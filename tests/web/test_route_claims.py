@@ -26,7 +26,7 @@ from oidc_kit._claims import ClaimsRequirement
 from oidc_kit.starlette import OIDCAuth, login_required
 from tests.conftest import Clock, make_config
 from tests.fake_op import FakeOP
-from tests.test_conventions import cookie_of, handshake, refused
+from tests.web.test_conventions import cookie_of, handshake, refused
 
 APP = "https://app.test"
 CUSTOMER = "https://portx.io/customer"

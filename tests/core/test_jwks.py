@@ -22,7 +22,7 @@ from oidc_kit._provider import MAX_JWKS_BYTES, MAX_JWKS_KEYS
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import login
 from tests.fake_op import FakeOP
-from tests.test_starlette import APP, build_app
+from tests.web.test_starlette import APP, build_app
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from oidc_kit import MemoryStore
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, make_config
 from tests.fake_op import FakeOP
-from tests.test_starlette import APP, build_app, do_login
+from tests.web.test_starlette import APP, build_app, do_login
 
 
 async def test_a_flood_of_anonymous_logins_logs_nobody_out(op: FakeOP, clock: Clock) -> None:

@@ -18,8 +18,8 @@ from oidc_kit._web import deny_framing
 from oidc_kit.starlette import OIDCAuth
 from oidc_kit.testing import SandboxClient, SandboxProvider
 from tests.fake_op import FakeOP
-from tests.test_form_post import CROSS_SITE
-from tests.test_starlette import APP, build_app, do_login
+from tests.web.test_form_post import CROSS_SITE
+from tests.web.test_starlette import APP, build_app, do_login
 
 
 def assert_unframeable(response: httpx.Response) -> None:

@@ -18,7 +18,7 @@ from oidc_kit import MemoryStore
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, make_config
 from tests.fake_op import FakeOP
-from tests.test_starlette import APP, build_app
+from tests.web.test_starlette import APP, build_app
 
 PARAM_NAMES = st.sampled_from(
     ["code", "state", "iss", "error", "error_description", "session_state", "x", "code[]"]

@@ -1,7 +1,7 @@
 """Cross-process refresh leases, session-secret rotation, and a store that does not answer.
 
 "Two processes" here are two ``OIDCAuth`` instances sharing one store and one provider, as two
-app processes share Redis or an SQLite file; tests/test_scale_out.py does the same with real
+app processes share Redis or an SQLite file; tests/stores/test_scale_out.py does the same with real
 processes.
 """
 

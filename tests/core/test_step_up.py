@@ -23,7 +23,7 @@ from oidc_kit._step_up import MAX_AGE_LIMIT, PROMPT_LOGIN_WINDOW, StepUp
 from oidc_kit.starlette import OIDCAuth, login_required
 from tests.conftest import Clock
 from tests.fake_op import DROP, FakeOP
-from tests.test_starlette import APP, set_cookies
+from tests.web.test_starlette import APP, set_cookies
 
 MFA = "urn:portx:acr:mfa"
 PWD = "urn:portx:acr:pwd"

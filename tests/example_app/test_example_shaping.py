@@ -1,5 +1,6 @@
 """The example app shaped by settings: another route prefix, branded kit pages, a signed-out
-notice. Driven in process through the embedded sandbox, as tests/test_example_pages.py does."""
+notice. Driven in process through the embedded sandbox, as
+tests/example_app/test_example_pages.py does."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.test_example_pages import BASE, ENV, _client
+from tests.example_app.test_example_pages import BASE, ENV, _client
 
 
 async def _log_in(client: httpx.AsyncClient, prefix: str) -> None:

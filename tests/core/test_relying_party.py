@@ -20,7 +20,7 @@ from oidc_kit import (
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, make_config
 from tests.fake_op import FakeOP
-from tests.test_starlette import APP, build_app, do_login
+from tests.web.test_starlette import APP, build_app, do_login
 
 
 def _rp(op: FakeOP, clock: Clock, hooks: Hooks | None = None) -> RelyingParty:

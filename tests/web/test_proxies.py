@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from example_app.serve import proxy_options
 from oidc_kit.starlette import OIDCAuth
 from tests.fake_op import ISSUER, FakeOP
-from tests.test_starlette import APP, build_app, do_login, set_cookies
+from tests.web.test_starlette import APP, build_app, do_login, set_cookies
 
 FORGED = {
     "Host": "evil.test",
@@ -103,7 +103,7 @@ async def test_an_http_base_url_is_not_upgraded_by_a_forwarded_proto(
     "headers",
     [
         {**FORGED, "Origin": "https://evil.test"},
-        # Fetch metadata, when a browser sends it, decides (tests/test_starlette.py):
+        # Fetch metadata, when a browser sends it, decides (tests/web/test_starlette.py):
         {**FORGED, "Origin": "https://app.test", "Sec-Fetch-Site": "cross-site"},
         {**FORGED, "Origin": "http://evil.test"},
         {"Host": "10.0.0.2:8080", "Origin": "http://10.0.0.2:8080"},

@@ -19,7 +19,7 @@ from oidc_kit._logout import BACKCHANNEL_EVENT
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, make_config
 from tests.fake_op import CLIENT_ID, DROP, ISSUER, FakeOP, _unsigned, hmac_key, rsa_key
-from tests.test_starlette import APP, build_app, do_login
+from tests.web.test_starlette import APP, build_app, do_login
 
 
 def logout_token(

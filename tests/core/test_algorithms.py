@@ -21,8 +21,8 @@ from oidc_kit._algorithms import effective_algs
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, login, make_config
 from tests.fake_op import DROP, FakeOP
-from tests.test_backchannel import logout_token, post_token
-from tests.test_starlette import APP, build_app, do_login
+from tests.web.test_backchannel import logout_token, post_token
+from tests.web.test_starlette import APP, build_app, do_login
 
 ADVERTISED = "id_token_signing_alg_values_supported"
 EC_KEY = ECKey.generate_key("P-256", parameters={"kid": "ec-1", "use": "sig"})

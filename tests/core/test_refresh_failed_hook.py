@@ -6,7 +6,7 @@ The hook is passed as an app passes it, ``OIDCAuth(hooks=Hooks(on_refresh_failed
 the refresh is the one a request makes when it calls the API as the user (``auth.httpx_auth``),
 so these tests also prove the hook's way through ``RelyingParty`` and ``ProviderClients`` down
 to each provider's ``TokenManager``. The fake provider sits behind ``GatedTransport``
-(tests/test_refresh.py), which can hold token answers (so requests really overlap) or fail
+(tests/core/test_refresh.py), which can hold token answers (so requests really overlap) or fail
 them; the clock is moved by hand.
 """
 
@@ -26,9 +26,9 @@ from oidc_kit._refresh import TokenManager
 from oidc_kit._session import Sessions
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, make_config
+from tests.core.test_refresh import DUE, GatedTransport, until
 from tests.fake_op import FakeOP
-from tests.test_refresh import DUE, GatedTransport, until
-from tests.test_starlette import APP, build_app
+from tests.web.test_starlette import APP, build_app
 
 #: Longer than the tokens' hour: the session outlives the jump to their expiry.
 IDLE = {"session_idle_timeout": 4 * 3600}
@@ -246,7 +246,7 @@ async def test_the_event_names_the_sessions_provider(
 async def test_a_grant_cut_off_at_its_deadline_is_reported(
     op: FakeOP, clock: Clock, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The core alone, as tests/test_deadlines.py drives it: a grant that never answers.
+    # The core alone, as tests/core/test_deadlines.py drives it: a grant that never answers.
     config = make_config(http_timeout=0.05)
     http = httpx.AsyncClient(transport=op.transport())
     sessions = Sessions(config, MemoryStore(), clock)

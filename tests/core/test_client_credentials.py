@@ -48,7 +48,7 @@ TOKEN_URL = ISSUER + "/token"
 API = "https://api.test/orca/v1/accounts"
 CLIENT_ID = "svc/backoffice"  # characters that Basic credentials must form-encode
 CLIENT_SECRET = "s3cr/t+:x%"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 
 
 class Clock:

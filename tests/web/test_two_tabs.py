@@ -1,7 +1,7 @@
 """Logins in several tabs of one browser, and callbacks that are not theirs (issue 13, item 8).
 
 The login cookie holds the browser's recent bindings, a fresh one per login start
-(tests/test_login_binding.py), so the logins of all its tabs complete: no callback deletes it.
+(tests/web/test_login_binding.py), so the logins of all its tabs complete: no callback deletes it.
 A failed or stray callback ends at most its own transaction, and a transaction is taken from
 the store only once the callback has shown it comes from the browser that started it: whoever
 learns a victim's ``state`` cannot end the victim's login.
@@ -19,7 +19,7 @@ from oidc_kit import InvalidState, MemoryStore
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, make_config
 from tests.fake_op import FakeOP
-from tests.test_starlette import APP, build_app
+from tests.web.test_starlette import APP, build_app
 
 
 def new_browser(kit: OIDCAuth) -> httpx.AsyncClient:

@@ -19,8 +19,8 @@ from oidc_kit import InvalidState
 from oidc_kit._session import LOGIN_BINDINGS, CookieSigner
 from oidc_kit.starlette import OIDCAuth
 from tests.fake_op import FakeOP
-from tests.test_starlette import build_app
-from tests.test_two_tabs import assert_completes, callback, start
+from tests.web.test_starlette import build_app
+from tests.web.test_two_tabs import assert_completes, callback, start
 
 HTTP_APP = "http://app.test"
 

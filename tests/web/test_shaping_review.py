@@ -21,8 +21,8 @@ from oidc_kit import (
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, make_config
 from tests.fake_op import DROP, FakeOP
-from tests.test_backchannel import logout_token, post_token
-from tests.test_starlette import APP, build_app, do_login
+from tests.web.test_backchannel import logout_token, post_token
+from tests.web.test_starlette import APP, build_app, do_login
 
 
 def _kit(op: FakeOP, clock: Clock, hooks: Hooks | None = None, **config: Any) -> OIDCAuth:

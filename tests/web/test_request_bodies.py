@@ -20,8 +20,8 @@ from oidc_kit._body import MAX_BODY, MAX_FIELDS
 from oidc_kit._form_post import MAX_REPOST_VALUE, REPOST_MARKER
 from oidc_kit.starlette import OIDCAuth
 from tests.fake_op import FakeOP
-from tests.test_form_post import CROSS_SITE, Form, client, start
-from tests.test_starlette import APP, build_app, do_login
+from tests.web.test_form_post import CROSS_SITE, Form, client, start
+from tests.web.test_starlette import APP, build_app, do_login
 
 POST_ROUTES = ("/auth/callback", "/auth/backchannel-logout", "/auth/logout")
 SAME_ORIGIN = {"Origin": APP, "Sec-Fetch-Site": "same-origin"}

@@ -21,7 +21,7 @@ import pytest
 from oidc_kit._form_post import REPOST_MARKER
 from oidc_kit.starlette import OIDCAuth
 from tests.fake_op import ISSUER, FakeOP
-from tests.test_starlette import APP, build_app, set_cookies
+from tests.web.test_starlette import APP, build_app, set_cookies
 
 CROSS_SITE = {"Origin": ISSUER, "Sec-Fetch-Site": "cross-site", "Accept": "text/html"}
 SAME_ORIGIN = {"Origin": APP, "Sec-Fetch-Site": "same-origin", "Accept": "text/html"}

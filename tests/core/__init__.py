@@ -1,0 +1,1 @@
+"""Tests of the core layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Tests of the example_app layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Tests of the sandbox layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Tests of the stores layer (see docs/architecture.md)."""

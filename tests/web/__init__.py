@@ -1,0 +1,1 @@
+"""Tests of the web layer (see docs/architecture.md)."""
