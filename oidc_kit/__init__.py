@@ -55,6 +55,7 @@ from ._hooks import Hooks, LoginEvent, LogoutEvent, RefreshFailedEvent
 from ._redact import RedactTokens
 from ._relying_party import CookieChange, Outcome, RelyingParty
 from ._session import Session
+from ._step_up import StepUp
 from ._tokens import TokenSet
 from .client_credentials import ClientCredentials, TokenRequestFormat
 from .httpx_auth import BearerAuth, TokenSource
@@ -108,6 +109,7 @@ __all__ = [
     "SessionEnded",
     "SessionError",
     "SessionStore",
+    "StepUp",
     "StepUpRequired",
     "StoreUnavailable",
     "TokenRequestFailed",

@@ -151,11 +151,10 @@ def _refusal(request: Request, step_up: StepUp, rules: ClaimsRequirement) -> Res
     rules.check(session.claims, session.sub)
     if not step_up.required:
         return None
-    client = auth._client_for(session)
-    if client.flow.satisfies(session.claims, step_up):
+    if auth.rp.satisfies(session, step_up):
         return None
     log.info("step-up required for sub=%s on %s", session.sub, request.url.path)
-    name = auth._clients.login_name(client)
+    name = auth.rp.login_provider(session)
     prefix = auth.config.route_prefix
     return step_up_response(
         request, step_up, auth.json_paths, provider=name, prefix=prefix, pages=auth._pages
@@ -177,7 +176,7 @@ def _websocket_refusal(
         return exc.code
     if not step_up.required:
         return None
-    if auth._client_for(session).flow.satisfies(session.claims, step_up):
+    if auth.rp.satisfies(session, step_up):
         return None
     log.info("step-up required for sub=%s on WebSocket %s", session.sub, websocket.url.path)
     return StepUpRequired.code

@@ -173,6 +173,18 @@ class RelyingParty:
         sid, current = self._cookies.read_session(cookie)
         return (None if sid is None else await self._sessions.load(sid)), current
 
+    def satisfies(self, session: Session, step_up: StepUp) -> bool:
+        """Whether ``session``'s authentication meets a route's step-up (``max_age``,
+        ``acr_values``, ``prompt=login``) now; if not, the adapter asks for it
+        (:meth:`login_provider` names where)."""
+        return self._client_for(session).flow.satisfies(session.claims, step_up)
+
+    def login_provider(self, session: Session | None) -> str | None:
+        """``provider=`` for logging in again where ``session`` came from (``None``: the
+        default provider, or no session)."""
+        client = self._clients.by_issuer(session.iss) if session is not None else None
+        return self._clients.login_name(client) if client is not None else None
+
     def token_source(self, session: Session) -> TokenSource:
         """The session's tokens, for API calls (``BearerAuth(rp.token_source(session))``):
         refreshed first when due, once per session however many requests race, and once

@@ -390,9 +390,7 @@ class OIDCAuth:
     def _session_provider(self, request: Request) -> str | None:
         """``provider=`` for a login at the request's session's provider (``None``: the
         default, or no session)."""
-        session: Session | None = request.scope.get(SCOPE_KEY)
-        client = self._clients.by_issuer(session.iss) if session is not None else None
-        return self._clients.login_name(client) if client is not None else None
+        return self.rp.login_provider(request.scope.get(SCOPE_KEY))
 
     def _step_up(self, request: Request, exc: StepUpRequired) -> Response:
         """A step-up raised with the route's requirements (FastAPI's ``requires_step_up``): a
