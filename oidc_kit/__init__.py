@@ -52,8 +52,9 @@ from ._errors import (
     UnsupportedMediaType,
 )
 from ._hooks import Hooks, LoginEvent, LogoutEvent, RefreshFailedEvent
+from ._outcome import CookieChange, Outcome
 from ._redact import RedactTokens
-from ._relying_party import CookieChange, Outcome, RelyingParty
+from ._relying_party import RelyingParty
 from ._session import Session
 from ._step_up import StepUp
 from ._tokens import TokenSet

@@ -12,8 +12,13 @@ indexes and deleted, for every instance sharing the store.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from joserfc import jws
+from joserfc.errors import JoseError
 
 from ._config import OIDCConfig
 from ._errors import InvalidLogoutToken
@@ -21,9 +26,19 @@ from ._id_token import check_audience, verify_signed
 from ._provider import Provider
 from .stores import SessionStore
 
-__all__ = ["BACKCHANNEL_EVENT", "LogoutToken", "validate_logout_token"]
+__all__ = [
+    "BACKCHANNEL_EVENT",
+    "MAX_LOGOUT_TOKEN",
+    "LogoutToken",
+    "logout_token_in",
+    "unverified_issuer",
+    "validate_logout_token",
+]
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+#: Far above any real logout token (a few hundred bytes of claims, one signature); anyone
+#: can post to the endpoint, so nothing larger is parsed.
+MAX_LOGOUT_TOKEN = 16 * 1024
 #: Logout tokens older than this are refused; their ``jti`` is remembered as long.
 MAX_AGE = 600
 
@@ -90,3 +105,24 @@ def _expect(ok: bool, claim: str, expected: Any, actual: Any) -> None:
         raise InvalidLogoutToken(
             f"logout token {claim} is invalid", expected=expected, actual=actual
         )
+
+
+def logout_token_in(form: Mapping[str, Sequence[str]]) -> str:
+    """The one ``logout_token`` of a back-channel request's form, of a sane size."""
+    tokens = form.get("logout_token", [])
+    if len(tokens) != 1:
+        raise InvalidLogoutToken("exactly one logout_token is required")
+    if len(tokens[0]) > MAX_LOGOUT_TOKEN:
+        raise InvalidLogoutToken("the logout token is too large")
+    return tokens[0]
+
+
+def unverified_issuer(token: str) -> str | None:
+    """The ``iss`` of a compact JWS's payload, unverified: only to pick which provider's keys
+    and rules then validate it, ``iss`` included."""
+    try:
+        claims = json.loads(jws.extract_compact(token.encode()).payload)
+    except (JoseError, ValueError, TypeError, RecursionError):  # deep nesting: RecursionError
+        return None
+    iss = claims.get("iss") if isinstance(claims, dict) else None
+    return iss if isinstance(iss, str) else None

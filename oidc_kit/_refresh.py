@@ -83,6 +83,10 @@ class TokenManager:
         #: Token-endpoint refresh grants sent by this process (benchmarks and tests read it).
         self.refresh_count = 0
 
+    def source(self, session: Session) -> _SessionTokens:
+        """``session``'s tokens as a :class:`~oidc_kit.TokenSource` (for ``BearerAuth``)."""
+        return _SessionTokens(self, session)
+
     async def tokens(self, session: Session) -> TokenSet:
         """The session's tokens, refreshed first when the access token is due."""
         tokens = self._sessions.tokens(session)
@@ -314,3 +318,17 @@ def _with_claims(session: Session, id_claims: dict[str, object]) -> Session:
     dropped = VALIDATION_ONLY_CLAIMS.union(_LOGIN_EVENT)
     kept = {k: v for k, v in id_claims.items() if k not in dropped}
     return replace(session, claims={**session.claims, **kept})
+
+
+class _SessionTokens:
+    """One session's tokens as a :class:`~oidc_kit.TokenSource`."""
+
+    def __init__(self, manager: TokenManager, session: Session) -> None:
+        self._manager = manager
+        self._session = session
+
+    async def tokens(self) -> TokenSet:
+        return await self._manager.tokens(self._session)
+
+    async def refreshed(self, rejected: str) -> TokenSet:
+        return await self._manager.refresh(self._session, rejected)

@@ -11,18 +11,14 @@ methods, and turns the outcome into its own response. Apps shape a login with
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from joserfc import jws
-from joserfc.errors import JoseError
 
 from ._auth_params import login_params_from_query
 from ._clients import ProviderClient, ProviderClients
@@ -38,26 +34,17 @@ from ._errors import (
 )
 from ._flow import PROTOCOL_CLAIMS
 from ._form_post import needs_repost, repost_fields, without_marker
-from ._hooks import Hooks, LoginEvent, LogoutEvent, RefreshFailedEvent, notify
-from ._logout import validate_logout_token
-from ._provider import ProviderMetadata
-from ._refresh import TokenManager
+from ._hooks import Hooks, LoginEvent, LogoutEvent, notify
+from ._logout import logout_token_in, unverified_issuer, validate_logout_token
+from ._outcome import CookieChange, Outcome
 from ._session import CookieSigner, Session, new_id
 from ._step_up import StepUp
-from ._tokens import TokenSet, revoke_token
+from ._tokens import TokenSet, revoke_tokens
 from ._urls import origin_of, safe_next_path
 from .httpx_auth import TokenSource
 from .stores import SessionStore
 
-__all__ = [
-    "CookieChange",
-    "Hooks",
-    "LoginEvent",
-    "LogoutEvent",
-    "Outcome",
-    "RefreshFailedEvent",
-    "RelyingParty",
-]
+__all__ = ["RelyingParty"]
 
 log = logging.getLogger("oidc_kit")
 
@@ -65,38 +52,6 @@ Params = Mapping[str, Sequence[str]]
 
 #: The logout cookie's value when this app, not the provider, sends the browser to the landing.
 _LOCAL_LOGOUT = "local"
-
-#: Far above any real logout token (a few hundred bytes of claims, one signature); anyone
-#: can post to the endpoint, so nothing larger is parsed.
-MAX_LOGOUT_TOKEN = 16 * 1024
-
-
-@dataclass(frozen=True)
-class CookieChange:
-    """A cookie for the adapter to set (``value``) or clear (``value`` ``None``)."""
-
-    name: str
-    value: str | None
-    max_age: int = 0
-    #: Sent with cross-site requests too (``SameSite=None; Secure``): the login cookie of a
-    #: form_post callback on https.
-    cross_site: bool = False
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the adapter answers: a redirect, a kit page, an error, or a bare status."""
-
-    status: int
-    location: str | None = None
-    cookies: tuple[CookieChange, ...] = ()
-    #: A kit page (``"repost"``, ``"logout"``, ``"denied"``) and its values.
-    page: str | None = None
-    context: Mapping[str, Any] = field(default_factory=dict)
-    #: An error to render (JSON or page, as the adapter decides).
-    error: OIDCError | None = None
-    #: For machine endpoints (back-channel logout): the JSON error body, not a page.
-    machine: bool = False
 
 
 class RelyingParty:
@@ -190,7 +145,7 @@ class RelyingParty:
         refreshed first when due, once per session however many requests race, and once
         more when an API refuses them. :class:`~oidc_kit.SessionEnded` when the session's
         provider is no longer configured."""
-        return _SessionTokens(self._client_for(session).tokens, session)
+        return self._client_for(session).tokens.source(session)
 
     def session_cookie_change(self, sid: str) -> CookieChange:
         """The session cookie naming ``sid``, signed with the newest secret."""
@@ -376,7 +331,7 @@ class RelyingParty:
             log.warning("logout: provider unavailable (%s); local session ended", exc.code)
             return local
         if tokens is not None:
-            await self._revoke(client.config, meta, tokens)
+            await revoke_tokens(self.http, client.config, meta, tokens, self._clock())
         if meta.end_session_endpoint is None:
             return local
         state = secrets.token_urlsafe(16)
@@ -390,26 +345,15 @@ class RelyingParty:
         separator = "&" if "?" in meta.end_session_endpoint else "?"
         return meta.end_session_endpoint + separator + urlencode(params), state
 
-    async def _revoke(self, config: OIDCConfig, meta: ProviderMetadata, tokens: TokenSet) -> None:
-        """Revoke the refresh token (the whole grant, at most providers) and the access token."""
-        now = self._clock()
-        if tokens.refresh_token:
-            await revoke_token(self.http, config, meta, tokens.refresh_token, "refresh_token", now)
-        await revoke_token(self.http, config, meta, tokens.access_token, "access_token", now)
-
     # -- back-channel logout ------------------------------------------------------------
 
     async def backchannel_logout(self, form: Params) -> Outcome:
         """``POST /backchannel-logout``: 200 when the logout token is valid, else 400."""
         try:
-            tokens = form.get("logout_token", [])
-            if len(tokens) != 1:
-                raise InvalidLogoutToken("exactly one logout_token is required")
-            if len(tokens[0]) > MAX_LOGOUT_TOKEN:
-                raise InvalidLogoutToken("the logout token is too large")
-            client = self._client_named_in(tokens[0])
+            token = logout_token_in(form)
+            client = self._client_named_in(token)
             logout = await validate_logout_token(
-                tokens[0], client.config, client.provider, self.store, self._clock()
+                token, client.config, client.provider, self.store, self._clock()
             )
         except OIDCError as exc:
             log.warning("back-channel logout refused: %s", exc.description)
@@ -432,37 +376,13 @@ class RelyingParty:
         validate it, which then check everything, ``iss`` included."""
         if len(self._clients) == 1:
             return self._clients.default
-        client = self._clients.by_issuer(_unverified_issuer(token) or "")
+        client = self._clients.by_issuer(unverified_issuer(token) or "")
         if client is None:
             raise InvalidLogoutToken("the logout token comes from no configured provider")
         return client
-
-
-class _SessionTokens:
-    """One session's tokens as a :class:`~oidc_kit.TokenSource`."""
-
-    def __init__(self, manager: TokenManager, session: Session) -> None:
-        self._manager = manager
-        self._session = session
-
-    async def tokens(self) -> TokenSet:
-        return await self._manager.tokens(self._session)
-
-    async def refreshed(self, rejected: str) -> TokenSet:
-        return await self._manager.refresh(self._session, rejected)
 
 
 def _single(params: Params, name: str) -> str | None:
     """The parameter's last value, as Starlette's ``query_params.get`` reads it."""
     values = params.get(name, ())
     return values[-1] if values else None
-
-
-def _unverified_issuer(token: str) -> str | None:
-    """The ``iss`` of a compact JWS's payload, unverified (for routing only)."""
-    try:
-        claims = json.loads(jws.extract_compact(token.encode()).payload)
-    except (JoseError, ValueError, TypeError, RecursionError):  # deep nesting: RecursionError
-        return None
-    iss = claims.get("iss") if isinstance(claims, dict) else None
-    return iss if isinstance(iss, str) else None

@@ -25,6 +25,7 @@ __all__ = [
     "parse_token_response",
     "post_authenticated",
     "revoke_token",
+    "revoke_tokens",
     "token_request",
 ]
 
@@ -303,3 +304,17 @@ def _error_code(response: httpx.Response) -> str | None:
     except ProviderError:
         return None
     return code if isinstance(code, str) else None
+
+
+async def revoke_tokens(
+    http: httpx.AsyncClient,
+    config: OIDCConfig,
+    meta: ProviderMetadata,
+    tokens: TokenSet,
+    now: float,
+) -> None:
+    """At logout: revoke the refresh token (the whole grant, at most providers), then the
+    access token; best effort, as :func:`revoke_token`."""
+    if tokens.refresh_token:
+        await revoke_token(http, config, meta, tokens.refresh_token, "refresh_token", now)
+    await revoke_token(http, config, meta, tokens.access_token, "access_token", now)

@@ -35,10 +35,12 @@ from ._clients import ProviderClient, named_configs
 from ._config import OIDCConfig
 from ._dpop import DPoPNonces, load_key
 from ._errors import ConfigurationError, LoginRequired, OIDCError, SessionError, StepUpRequired
+from ._hooks import Hooks
 from ._login_required import login_required
 from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
+from ._outcome import CookieChange, Outcome
 from ._pages import KitPages
-from ._relying_party import CookieChange, Hooks, Outcome, RelyingParty
+from ._relying_party import RelyingParty
 from ._session import Session
 from ._step_up import StepUp
 from ._web import error_response, is_same_origin, origin_of, step_up_response, wants_json
