@@ -33,6 +33,7 @@ from starlette.routing import Mount, Route
 from ._body import client_gone, read_body, read_form
 from ._clients import ProviderClient, named_configs
 from ._config import OIDCConfig
+from ._cookies import CookieWriter
 from ._dpop import DPoPNonces, load_key
 from ._errors import ConfigurationError, LoginRequired, OIDCError, SessionError, StepUpRequired
 from ._hooks import Hooks
@@ -118,6 +119,7 @@ class OIDCAuth:
         self._tokens = default.tokens
         self._cookies = self.rp._cookies
         self.session_cookie = self.rp.session_cookie
+        self._cookie_writer = CookieWriter(self.config, self.session_cookie)
         self.login_cookie = self.rp.login_cookie
         self.logout_cookie = self.rp.logout_cookie
         self._pages = KitPages(template_dirs, prefix=self.config.route_prefix, env=templates)
@@ -245,15 +247,11 @@ class OIDCAuth:
 
     def _session_cookie_for(self, sid: str) -> str:
         """A ``Set-Cookie`` value naming session ``sid``, signed with the newest secret."""
-        response = Response()
-        self._apply(response, self.rp.session_cookie_change(sid))
-        return response.headers["set-cookie"]
+        return self._cookie_writer.header(self.rp.session_cookie_change(sid))
 
     def _expired_cookie(self, name: str) -> str:
         """A ``Set-Cookie`` value deleting cookie ``name``."""
-        response = Response()
-        self._delete_cookie(response, name)
-        return response.headers["set-cookie"]
+        return self._cookie_writer.header(CookieChange(name, None))
 
     # -- routes -------------------------------------------------------------------------
 
@@ -323,20 +321,8 @@ class OIDCAuth:
             response = Response(status_code=outcome.status)
         response.headers["Cache-Control"] = "no-store"
         for cookie in outcome.cookies:
-            self._apply(response, cookie)
+            self._cookie_writer.apply(response, cookie)
         return response
-
-    def _apply(self, response: Response, cookie: CookieChange) -> None:
-        if cookie.value is None:
-            self._delete_cookie(response, cookie.name, cross_site=cookie.cross_site)
-        else:
-            self._set_cookie(
-                response,
-                cookie.name,
-                cookie.value,
-                max_age=cookie.max_age,
-                cross_site=cookie.cross_site,
-            )
 
     async def _session(self, request: Request) -> Response:
         session: Session | None = request.scope.get(SCOPE_KEY)
@@ -373,7 +359,7 @@ class OIDCAuth:
             else:
                 response = error_response(request, exc, self.json_paths, self._pages)
             if request.scope.get(SCOPE_KEY) is not None:
-                self._delete_cookie(response, self.session_cookie)
+                self._cookie_writer.apply(response, CookieChange(self.session_cookie, None))
             return response
         if isinstance(exc, StepUpRequired) and exc.requirements:
             return self._step_up(request, exc)
@@ -409,37 +395,6 @@ class OIDCAuth:
             prefix=self.config.route_prefix,
             pages=self._pages,
         )
-
-    # -- cookies ------------------------------------------------------------------------
-
-    def _set_cookie(
-        self, response: Response, name: str, value: str, *, max_age: int, cross_site: bool = False
-    ) -> None:
-        """Set one of the kit's cookies, with the app's ``Domain``, ``Path`` and ``SameSite``."""
-        response.set_cookie(
-            name, value, max_age=max_age, **self._cookie_attributes(name, cross_site)
-        )
-
-    def _delete_cookie(self, response: Response, name: str, *, cross_site: bool = False) -> None:
-        """Clear one of the kit's cookies (same attributes as when it was set)."""
-        response.delete_cookie(name, **self._cookie_attributes(name, cross_site))
-
-    def _cookie_attributes(self, name: str, cross_site: bool) -> dict[str, Any]:
-        config = self.config
-        secure = config.secure_cookies or cross_site
-        if name != self.session_cookie:
-            # The login and logout cookies: host-only, the whole app, Lax, whatever the session
-            # cookie's settings. They must reach the callback (a cross-site navigation from
-            # the provider) and the landing, and no sibling subdomain may plant one.
-            samesite = "none" if cross_site else "lax"
-            return {"path": "/", "httponly": True, "secure": secure, "samesite": samesite}
-        return {
-            "path": config.cookie_path,
-            "domain": config.cookie_domain,
-            "httponly": True,
-            "secure": secure,
-            "samesite": config.cookie_samesite,
-        }
 
     @property
     def mount(self) -> Mount:

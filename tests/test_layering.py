@@ -24,6 +24,7 @@ ADAPTERS = frozenset(
         "oidc_kit._web",
         "oidc_kit._pages",
         "oidc_kit._body",
+        "oidc_kit._cookies",
     }
 )
 FRAMEWORKS = ("starlette", "fastapi", "flask", "django")
