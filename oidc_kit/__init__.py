@@ -126,9 +126,9 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # PEP 562: ``RedisStore`` (and redis-py with it) is imported on first access only.
     if name == "RedisStore":
-        from .stores import _redis_store_class
+        from . import stores
 
-        return _redis_store_class()
+        return stores.RedisStore  # stores' own lazy attribute: one place explains the extra
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
