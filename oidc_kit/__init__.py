@@ -18,8 +18,9 @@ optional ``oidc_kit[redis]`` extra.
 
 from typing import TYPE_CHECKING
 
+from ._app_config import AppConfig
 from ._client_key import ClientKey
-from ._config import DEFAULT_ID_TOKEN_ALGS, OIDCConfig
+from ._config import OIDCConfig
 from ._errors import (
     AuthorizationFailed,
     ConfigurationError,
@@ -53,6 +54,7 @@ from ._errors import (
 )
 from ._hooks import Hooks, LoginEvent, LogoutEvent, RefreshFailedEvent
 from ._outcome import CookieChange, Outcome
+from ._provider_config import DEFAULT_ID_TOKEN_ALGS, ProviderConfig
 from ._redact import RedactTokens
 from ._relying_party import RelyingParty
 from ._session import Session
@@ -69,6 +71,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ID_TOKEN_ALGS",
+    "AppConfig",
     "AuthorizationFailed",
     "BearerAuth",
     "ClientCredentials",
@@ -96,6 +99,7 @@ __all__ = [
     "OIDCConfig",
     "OIDCError",
     "Outcome",
+    "ProviderConfig",
     "ProviderError",
     "ProviderUnavailable",
     "PushedRequestFailed",

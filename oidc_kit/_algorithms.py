@@ -3,7 +3,7 @@
 One rule, computed here only; the ID-token and logout-token validators, the login start and
 ``oidc-kit doctor`` all use it:
 
-- the client's registered ``id_token_signed_response_alg`` (``OIDCConfig.id_token_alg``,
+- the client's registered ``id_token_signed_response_alg`` (``ProviderConfig.id_token_alg``,
   ``OIDC_ID_TOKEN_ALG``) when it is set: exactly that algorithm;
 - otherwise the kit's allowlist (``id_token_algs``) narrowed to what the provider advertises
   in ``id_token_signing_alg_values_supported``. A provider that advertises nothing is taken
@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._config import OIDCConfig
 from ._errors import DiscoveryError
 from ._provider import ProviderMetadata
+from ._provider_config import ProviderConfig
 
 __all__ = ["REGISTRATION_DEFAULT_ALG", "accepted_algs", "advertised_algs", "effective_algs"]
 
@@ -53,7 +53,7 @@ def effective_algs(
     return tuple(alg for alg in allowlist if alg in offered)
 
 
-def accepted_algs(config: OIDCConfig, meta: ProviderMetadata) -> tuple[str, ...]:
+def accepted_algs(config: ProviderConfig, meta: ProviderMetadata) -> tuple[str, ...]:
     """The algorithms this client accepts on ``meta``'s ID and logout tokens.
 
     An empty set means no token from this provider could ever be accepted: a

@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, quote_plus, urlencode
 import httpx
 
 from ._client_key import CLIENT_ASSERTION_TYPE, ClientKey
-from ._config import OIDCConfig
 from ._provider import ProviderMetadata
+from ._provider_config import ProviderConfig
 
 __all__ = ["ClientAuth", "ClientAuthentication", "client_authentication"]
 
@@ -92,7 +92,7 @@ class PrivateKeyJwt:
 
 
 def client_authentication(
-    config: OIDCConfig, meta: ProviderMetadata | None
+    config: ProviderConfig, meta: ProviderMetadata | None
 ) -> ClientAuthentication:
     """The method ``config`` calls for at this provider (``meta`` ``None``: no discovery,
     so HTTP Basic for a secret, the method every provider must support, RFC 6749 2.3.1)."""

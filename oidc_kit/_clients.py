@@ -14,17 +14,17 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import httpx
 
+from ._app_config import AppConfig
 from ._config import OIDCConfig
 from ._errors import ConfigurationError, InvalidState, IssuerMismatch, SessionEnded
 from ._flow import LoginFlow, LoginTransaction
 from ._hooks import RefreshFailedHook
 from ._provider import Provider
-from ._provider_only import APP_FIELDS
 from ._refresh import TokenManager
 from ._session import Session, Sessions
 from .stores import SessionStore
@@ -37,8 +37,8 @@ DEFAULT_NAME = "default"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 #: Settings of the app, not of a provider: every provider's configuration must agree on them
-#: (build the others with ``dataclasses.replace(first, issuer=..., client_id=..., ...)``).
-APP_WIDE_FIELDS = APP_FIELDS
+#: (build each with ``OIDCConfig.join(app, provider)`` from one ``AppConfig``).
+APP_WIDE_FIELDS = tuple(f.name for f in fields(AppConfig))
 
 
 @dataclass(frozen=True)

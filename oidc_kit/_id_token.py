@@ -21,9 +21,9 @@ from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import OctKey
 
 from ._algorithms import accepted_algs
-from ._config import OIDCConfig
 from ._errors import InvalidIdToken, OIDCError
 from ._provider import Provider, SigningKey
+from ._provider_config import ProviderConfig
 
 __all__ = [
     "VALIDATION_ONLY_CLAIMS",
@@ -60,7 +60,7 @@ class IdTokenChecks:
 
 
 async def validate_id_token(
-    token: str, config: OIDCConfig, provider: Provider, checks: IdTokenChecks, now: float
+    token: str, config: ProviderConfig, provider: Provider, checks: IdTokenChecks, now: float
 ) -> dict[str, Any]:
     """Verify ``token``'s signature and claims; return its claims."""
     # ID tokens come from the token endpoint: a new kid may refetch the JWKS at once.
@@ -76,7 +76,7 @@ async def validate_id_token(
 
 async def verify_signed(
     token: str,
-    config: OIDCConfig,
+    config: ProviderConfig,
     provider: Provider,
     error: type[OIDCError],
     what: str,
@@ -111,7 +111,7 @@ async def _verify(
     token: str,
     alg: str,
     kid: Any,
-    config: OIDCConfig,
+    config: ProviderConfig,
     provider: Provider,
     error: type[OIDCError],
     what: str,
@@ -140,7 +140,7 @@ async def _verify(
 
 
 def _check_claims(
-    claims: dict[str, Any], config: OIDCConfig, checks: IdTokenChecks, now: float
+    claims: dict[str, Any], config: ProviderConfig, checks: IdTokenChecks, now: float
 ) -> None:
     leeway = config.clock_leeway
     _expect(claims.get("iss") == config.issuer, "iss", config.issuer, claims.get("iss"))

@@ -20,10 +20,10 @@ from typing import Any
 from joserfc import jws
 from joserfc.errors import JoseError
 
-from ._config import OIDCConfig
 from ._errors import InvalidLogoutToken
 from ._id_token import check_audience, verify_signed
 from ._provider import Provider
+from ._provider_config import ProviderConfig
 from .stores import SessionStore
 
 __all__ = [
@@ -55,7 +55,7 @@ class LogoutToken:
 
 
 async def validate_logout_token(
-    token: str, config: OIDCConfig, provider: Provider, store: SessionStore, now: float
+    token: str, config: ProviderConfig, provider: Provider, store: SessionStore, now: float
 ) -> LogoutToken:
     """Validate ``token``; :class:`InvalidLogoutToken` on any failure."""
     header, claims = await verify_signed(
@@ -71,7 +71,7 @@ async def validate_logout_token(
     return LogoutToken(sub=sub, sid=sid, jti_key=jti_key)
 
 
-def _check_claims(claims: dict[str, Any], config: OIDCConfig, now: float) -> None:
+def _check_claims(claims: dict[str, Any], config: ProviderConfig, now: float) -> None:
     leeway = config.clock_leeway
     _expect(claims.get("iss") == config.issuer, "iss", config.issuer, claims.get("iss"))
     check_audience(claims, config.client_id, InvalidLogoutToken, "logout token")

@@ -23,10 +23,10 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from ._config import OIDCConfig, allowed_endpoint
 from ._dpop import DPoPNonces
 from ._errors import DiscoveryError, ProviderUnavailable
 from ._http import fetch, json_object
+from ._provider_config import ProviderConfig, allowed_endpoint
 from ._rfc8414 import (
     CONFIGURATION,
     OAUTH_AUTHORIZATION_SERVER,
@@ -97,7 +97,10 @@ class Provider:
     """Discovery and JWKS for one configured issuer."""
 
     def __init__(
-        self, config: OIDCConfig, http: httpx.AsyncClient, clock: Callable[[], float] = time.time
+        self,
+        config: ProviderConfig,
+        http: httpx.AsyncClient,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._config = config
         self._http = http
@@ -221,7 +224,7 @@ _DISCOVERED = (
 
 
 def _parse_metadata(
-    doc: dict[str, Any], config: OIDCConfig, oauth: Mapping[str, Any] | None = None
+    doc: dict[str, Any], config: ProviderConfig, oauth: Mapping[str, Any] | None = None
 ) -> ProviderMetadata:
     """What the kit uses of discovery ``doc``, completed by RFC 8414 metadata ``oauth``
     (already checked to name the issuer) and by the endpoints the configuration sets."""

@@ -19,7 +19,6 @@ from dataclasses import replace
 
 import httpx
 
-from ._config import OIDCConfig
 from ._dpop import DPoPKey, load_key
 from ._errors import (
     InvalidIdToken,
@@ -31,6 +30,7 @@ from ._errors import (
 from ._hooks import RefreshFailedEvent, RefreshFailedHook, notify
 from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, audience_list, validate_id_token
 from ._provider import Provider
+from ._provider_config import ProviderConfig
 from ._session import Session, Sessions, new_id
 from ._single_flight import SingleFlight
 from ._tokens import TokenSet, revoke_token, token_request
@@ -57,7 +57,7 @@ class TokenManager:
 
     def __init__(
         self,
-        config: OIDCConfig,
+        config: ProviderConfig,
         provider: Provider,
         sessions: Sessions,
         http: httpx.AsyncClient,

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from ._config import OIDCConfig, allowed_endpoint
 from ._errors import DiscoveryError, OIDCError
 from ._http import fetch, json_object
+from ._provider_config import ProviderConfig, allowed_endpoint
 
 __all__ = [
     "CONFIGURATION",
@@ -60,7 +60,7 @@ def oauth_metadata_url(issuer: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def needs_oauth_metadata(discovery: Mapping[str, Any], config: OIDCConfig) -> bool:
+def needs_oauth_metadata(discovery: Mapping[str, Any], config: ProviderConfig) -> bool:
     """Whether the kit reads RFC 8414 metadata after this discovery document: only when it
     lacks the revocation endpoint (the one the kit uses) and the configuration sets none.
     (A document naming another issuer is refused anyway: nothing more is fetched for it.)"""
@@ -88,7 +88,7 @@ class OAuthMetadataRead:
 
 
 async def read_oauth_metadata(
-    http: httpx.AsyncClient, config: OIDCConfig, deadline: float
+    http: httpx.AsyncClient, config: ProviderConfig, deadline: float
 ) -> OAuthMetadataRead:
     """Read the issuer's RFC 8414 metadata within ``deadline`` seconds, under discovery's
     issuer rule (exactly the configured issuer). Never raises an :class:`OIDCError`, never
@@ -116,7 +116,7 @@ async def read_oauth_metadata(
 
 
 async def fetch_oauth_metadata(
-    http: httpx.AsyncClient, config: OIDCConfig, deadline: float
+    http: httpx.AsyncClient, config: ProviderConfig, deadline: float
 ) -> dict[str, Any] | None:
     """The issuer's RFC 8414 metadata within ``deadline`` seconds, or ``None`` (logged) when it
     is missing, unreadable, or names another issuer. Never raises an :class:`OIDCError`."""
@@ -134,7 +134,7 @@ async def fetch_oauth_metadata(
 
 
 def optional_endpoint(
-    doc: Mapping[str, Any] | None, name: str, config: OIDCConfig, where: str
+    doc: Mapping[str, Any] | None, name: str, config: ProviderConfig, where: str
 ) -> str | None:
     """Endpoint ``name`` of metadata ``doc``, checked like discovery's endpoints; an unusable
     one is ignored with a warning: an endpoint the kit can do without (from a second source, or

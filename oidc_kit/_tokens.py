@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 
 from ._client_auth import ClientAuth, client_authentication
-from ._config import OIDCConfig
 from ._dpop import DPoPAuth, DPoPKey, DPoPNonces, load_key
 from ._errors import OIDCError, ProviderError, TokenRequestFailed, UnboundToken
 from ._http import fetch, json_object
 from ._provider import ProviderMetadata
+from ._provider_config import ProviderConfig
 
 __all__ = [
     "TokenSet",
@@ -177,7 +177,7 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
 
 async def post_authenticated(
     http: httpx.AsyncClient,
-    config: OIDCConfig,
+    config: ProviderConfig,
     meta: ProviderMetadata | None,
     url: str,
     form: Mapping[str, str],
@@ -213,7 +213,7 @@ async def post_authenticated(
 
 async def token_request(
     http: httpx.AsyncClient,
-    config: OIDCConfig,
+    config: ProviderConfig,
     meta: ProviderMetadata,
     form: dict[str, str],
     now: float,
@@ -260,7 +260,7 @@ def _token_error(response: httpx.Response) -> OIDCError:
 
 async def revoke_token(
     http: httpx.AsyncClient,
-    config: OIDCConfig,
+    config: ProviderConfig,
     meta: ProviderMetadata,
     token: str,
     hint: str,
@@ -308,7 +308,7 @@ def _error_code(response: httpx.Response) -> str | None:
 
 async def revoke_tokens(
     http: httpx.AsyncClient,
-    config: OIDCConfig,
+    config: ProviderConfig,
     meta: ProviderMetadata,
     tokens: TokenSet,
     now: float,

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import __version__
-from ._config import _parse
 from ._doctor import DoctorSettings, Report, diagnose
+from ._env import parse as _parse
 
 __all__ = ["build_parser", "format_report", "main"]
 

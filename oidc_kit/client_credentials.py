@@ -37,12 +37,11 @@ from typing import Any, Literal, get_args
 
 import httpx
 
-from ._config import OIDCConfig, allowed_endpoint
 from ._dpop import DPoPAuth, DPoPKey, DPoPNonces
 from ._errors import ConfigurationError, ProviderError, ProviderUnavailable
 from ._http import fetch, json_object
 from ._provider import Provider, ProviderMetadata
-from ._provider_only import provider_config_from_env
+from ._provider_config import ProviderConfig, allowed_endpoint
 from ._single_flight import SingleFlight
 from ._tokens import TokenSet, _token_error, parse_token_response, post_authenticated
 from .httpx_auth import BearerAuth
@@ -76,7 +75,7 @@ class ClientCredentials:
 
     def __init__(
         self,
-        config: OIDCConfig,
+        config: ProviderConfig,
         *,
         scopes: Sequence[str],
         http_client: httpx.AsyncClient,
@@ -143,7 +142,7 @@ class ClientCredentials:
         a batch job needs no ``APP_BASE_URL`` nor ``SESSION_SECRET``, and gets no warning
         about sessions. The other arguments are the constructor's."""
         return cls(
-            provider_config_from_env(environ),
+            ProviderConfig.from_env(environ),
             scopes=scopes,
             http_client=http_client,
             token_endpoint=token_endpoint,

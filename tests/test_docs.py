@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from oidc_kit import OIDCConfig, OIDCError
-from oidc_kit._config import _ENV_NAMES
+from oidc_kit._env import ENV_NAMES as _ENV_NAMES
 from tests.docs_snippets import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -1,8 +1,9 @@
 """Reference pages generated from the code, so they cannot drift from it.
 
 Used by mkdocs as a hook (``hooks:`` in mkdocs.yml): a page containing the marker
-``<!-- generated: configuration -->`` gets the table of :class:`oidc_kit.OIDCConfig`'s fields
-(environment variable, type, default, and the ``#:`` comment above the field), and
+``<!-- generated: configuration -->`` gets the tables of the settings' fields
+(:class:`oidc_kit.ProviderConfig` and :class:`oidc_kit.AppConfig`, which ``OIDCConfig`` joins;
+environment variable, type, default, and the ``#:`` comment above the field), and
 ``<!-- generated: errors -->`` gets the error tree of ``oidc_kit._errors`` (class, code, HTTP
 status, docstring). ``python -m tools.docs_reference`` prints both.
 """
@@ -16,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import MISSING, Field, fields
 from typing import Any
 
-from oidc_kit import OIDCConfig, OIDCError
-from oidc_kit._config import _ENV_NAMES
+from oidc_kit import AppConfig, OIDCError, ProviderConfig
+from oidc_kit._env import ENV_NAMES as _ENV_NAMES
 
 CONFIG_MARKER = "<!-- generated: configuration -->"
 ERRORS_MARKER = "<!-- generated: errors -->"
@@ -66,18 +67,31 @@ def _type(f: Field[Any]) -> str:
 
 
 def config_reference() -> str:
-    """A Markdown table of every :class:`OIDCConfig` field."""
-    comments = field_comments(OIDCConfig)
+    """Markdown tables of every setting: the provider's (:class:`ProviderConfig`) and the
+    app's (:class:`AppConfig`), which :class:`OIDCConfig` joins."""
+    return "\n\n".join(
+        [
+            "### Provider settings (`ProviderConfig`)",
+            _settings_table(ProviderConfig),
+            "### App settings (`AppConfig`)",
+            _settings_table(AppConfig),
+        ]
+    )
+
+
+def _settings_table(cls: type) -> str:
+    """A Markdown table of a settings class's fields."""
+    comments = field_comments(cls)
     rows = [
-        "| environment variable | `OIDCConfig` field | type | default | meaning |",
+        f"| environment variable | `{cls.__name__}` field | type | default | meaning |",
         "|---|---|---|---|---|",
     ]
-    for f in fields(OIDCConfig):
+    for f in fields(cls):
         env = _ENV_NAMES.get(f.name)
         env_cell = f"`{env}`" if env else "(code only)"
         meaning = _markdown(comments.get(f.name, ""))
         if not meaning:
-            raise ValueError(f"OIDCConfig.{f.name} has no #: comment to document it")
+            raise ValueError(f"{cls.__name__}.{f.name} has no #: comment to document it")
         rows.append(f"| {env_cell} | `{f.name}` | {_type(f)} | {_default(f)} | {meaning} |")
     return "\n".join(rows)
 

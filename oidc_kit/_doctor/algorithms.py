@@ -1,5 +1,5 @@
 """The algorithms the kit accepts on this provider's ID and logout tokens, by the kit's own
-rules: its configuration (:class:`OIDCConfig`: which settings it refuses at start-up, the FAPI
+rules: its configuration (:class:`ProviderConfig`: which settings it refuses at start-up, the FAPI
 2.0 profile's allowlist) and :func:`effective_algs` (the registered algorithm, else the
 allowlist ∩ what the provider advertises)."""
 
@@ -14,10 +14,10 @@ from typing import Any
 from joserfc.jwk import ECKey
 
 from .._algorithms import advertised_algs, effective_algs
-from .._config import DEFAULT_ID_TOKEN_ALGS, OIDCConfig
 from .._errors import ConfigurationError
+from .._provider_config import DEFAULT_ID_TOKEN_ALGS, ProviderConfig
 from .report import Check, Status, verdict
-from .settings import DoctorSettings, unused_fields
+from .settings import DoctorSettings
 
 __all__ = ["KitAlgorithms", "check_algorithms", "jwks_algs", "kit_algorithms"]
 
@@ -38,7 +38,7 @@ class KitAlgorithms:
 
 
 def kit_algorithms(settings: DoctorSettings) -> KitAlgorithms:
-    """``--id-token-algs``, then ``--id-token-alg``, as :class:`OIDCConfig` takes them: its
+    """``--id-token-algs``, then ``--id-token-alg``, as :class:`ProviderConfig` takes them: its
     own checks and profile decide, each refusal naming the option it is about. Refused, the
     kit's default allowlist stands in (to judge the JWKS by)."""
     try:
@@ -58,18 +58,18 @@ def kit_algorithms(settings: DoctorSettings) -> KitAlgorithms:
 
 def _alg_config(
     settings: DoctorSettings, algs: tuple[str, ...] | None, alg: str | None = None
-) -> OIDCConfig:
+) -> ProviderConfig:
     """The kit's configuration with these algorithm settings, and nothing else it may refuse."""
     fields: dict[str, Any] = {"id_token_alg": alg}
     if algs is not None:  # None: the kit's default (an empty one the kit refuses, and says so)
         fields["id_token_algs"] = algs
     if settings.fapi2:
         fields |= {"profile": "fapi2", "client_key": _stand_in_key()}
-    return OIDCConfig(
+    return ProviderConfig(
         issuer=_ANY_ISSUER,
         client_id=settings.client_id,
         client_secret=settings.client_secret,
-        **(fields | unused_fields()),
+        **fields,
     )
 
 

@@ -8,9 +8,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._config import FAPI2_ID_TOKEN_ALGS, OIDCConfig, allowed_endpoint
 from .._dpop import DPOP_ALG
 from .._provider import discovery_url
+from .._provider_config import FAPI2_ID_TOKEN_ALGS, ProviderConfig, allowed_endpoint
 from .net import Fetched, strings
 from .report import Check, Status, verdict
 from .settings import DoctorSettings
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: The kit's default tolerance on ``iat``/``exp``: beyond it, ID tokens are refused.
-CLOCK_LEEWAY: int = OIDCConfig.clock_leeway
+CLOCK_LEEWAY: int = ProviderConfig.clock_leeway
 #: Skew below this is ordinary (the ``Date`` header has one-second resolution).
 CLOCK_OK = 5
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from .._config import OIDCConfig
 from .._errors import OIDCError
 from .._provider import ProviderMetadata, _parse_metadata
+from .._provider_config import ProviderConfig
 from .._rfc8414 import (
     OPENID_CONFIGURATION,
     SECOND_SOURCE_ENDPOINTS,
@@ -32,7 +32,7 @@ class Endpoints:
     what became of RFC 8414 metadata if it was read."""
 
     #: The kit's configuration for this client; None when the kit refuses the settings.
-    config: OIDCConfig | None
+    config: ProviderConfig | None
     meta: ProviderMetadata | None
     refusal: str | None = None
     #: RFC 8414 metadata, read when discovery has no revocation endpoint (nor the settings).

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._config import OIDCConfig
-from .._provider_only import app_stand_ins
+from .._provider_config import ProviderConfig
 
-__all__ = ["DoctorSettings", "kit_config", "unused_fields"]
+__all__ = ["DoctorSettings", "kit_config"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class DoctorSettings:
     timeout: float = 10.0
 
 
-def kit_config(settings: DoctorSettings, **more: Any) -> OIDCConfig:
+def kit_config(settings: DoctorSettings, **more: Any) -> ProviderConfig:
     """The kit's configuration for this client, ``more`` fields added; its rules decide where
     the secret may go. Raises the kit's :class:`~oidc_kit.ConfigurationError` as it would."""
     fields: dict[str, Any] = {
@@ -55,10 +54,4 @@ def kit_config(settings: DoctorSettings, **more: Any) -> OIDCConfig:
         "introspection_endpoint": settings.introspection_endpoint,
         "http_timeout": settings.timeout,
     }
-    return OIDCConfig(**(fields | unused_fields() | more))
-
-
-def unused_fields() -> dict[str, Any]:
-    """The fields ``OIDCConfig`` requires that the doctor never uses: it makes no login and
-    keeps no session (the stand-ins ``ClientCredentials.from_env`` uses too)."""
-    return app_stand_ins()
+    return ProviderConfig(**(fields | more))

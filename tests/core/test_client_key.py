@@ -23,7 +23,7 @@ from starlette.routing import Mount
 
 from oidc_kit import ConfigurationError, MemoryStore, OIDCConfig
 from oidc_kit._client_key import ASSERTION_LIFETIME, ClientKey
-from oidc_kit._config import FAPI2_ID_TOKEN_ALGS
+from oidc_kit._provider_config import FAPI2_ID_TOKEN_ALGS
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import SECRET, make_config
 from tests.fake_op import CLIENT_ID, ISSUER

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from oidc_kit._config import DEFAULT_ID_TOKEN_ALGS, OIDCConfig
+from oidc_kit._config import OIDCConfig
 from oidc_kit._errors import ConfigurationError
+from oidc_kit._provider_config import DEFAULT_ID_TOKEN_ALGS
 
 SECRET = "a-session-secret-of-enough-length"
 CLIENT_SECRET = "client-secret-do-not-print-me"

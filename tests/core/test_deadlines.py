@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from oidc_kit import MemoryStore, ProviderUnavailable, TokenSet
-from oidc_kit._config import allowed_endpoint
 from oidc_kit._errors import ResponseTooLarge
 from oidc_kit._http import fetch
 from oidc_kit._provider import Provider
+from oidc_kit._provider_config import allowed_endpoint
 from oidc_kit._refresh import TokenManager
 from oidc_kit._session import Session, Sessions
 from tests.conftest import Clock, make_config

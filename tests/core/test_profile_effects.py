@@ -16,7 +16,7 @@ import pytest
 from joserfc.jwk import ECKey
 
 from oidc_kit import ConfigurationError, OIDCConfig
-from oidc_kit._config import DEFAULT_ID_TOKEN_ALGS, FAPI2_ID_TOKEN_ALGS
+from oidc_kit._provider_config import DEFAULT_ID_TOKEN_ALGS, FAPI2_ID_TOKEN_ALGS
 from tests.conftest import SECRET, make_config
 from tests.fake_op import CLIENT_ID, ISSUER
 

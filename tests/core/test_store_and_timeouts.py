@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from oidc_kit import ConfigurationError, MemoryStore, SQLiteStore
-from oidc_kit._config import DEFAULT_SESSION_STORE
+from oidc_kit._app_config import DEFAULT_SESSION_STORE
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import make_config
 
