@@ -13,7 +13,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
+from typing import Any, Literal, TypeVar, cast, overload
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -22,13 +22,10 @@ from starlette.websockets import WebSocket
 
 from ._claims import ClaimsRequirement
 from ._errors import ConfigurationError, InsufficientClaims, LoginRequired, StepUpRequired
-from ._middleware import AUTH_KEY, SCOPE_KEY
+from ._middleware import KIT_KEY, SCOPE_KEY
 from ._session import Session
 from ._step_up import StepUp
-from ._web import step_up_response
-
-if TYPE_CHECKING:
-    from .starlette import OIDCAuth
+from ._web_kit import WebKit
 
 __all__ = ["login_required"]
 
@@ -147,18 +144,14 @@ def _refusal(request: Request, step_up: StepUp, rules: ClaimsRequirement) -> Res
         raise LoginRequired("log in to continue")
     if not (step_up.required or rules.required):
         return None
-    auth, session = _kit_and_session(request)
+    kit, session = _kit_and_session(request)
     rules.check(session.claims, session.sub)
     if not step_up.required:
         return None
-    if auth.rp.satisfies(session, step_up):
+    if kit.rp.satisfies(session, step_up):
         return None
     log.info("step-up required for sub=%s on %s", session.sub, request.url.path)
-    name = auth.rp.login_provider(session)
-    prefix = auth.config.route_prefix
-    return step_up_response(
-        request, step_up, auth.json_paths, provider=name, prefix=prefix, pages=auth._pages
-    )
+    return kit.step_up_response(request, step_up, session)
 
 
 def _websocket_refusal(
@@ -169,24 +162,25 @@ def _websocket_refusal(
         return LoginRequired.code
     if not (step_up.required or rules.required):
         return None
-    auth, session = _kit_and_session(websocket)
+    kit, session = _kit_and_session(websocket)
     try:
         rules.check(session.claims, session.sub)
     except InsufficientClaims as exc:
         return exc.code
     if not step_up.required:
         return None
-    if auth.rp.satisfies(session, step_up):
+    if kit.rp.satisfies(session, step_up):
         return None
     log.info("step-up required for sub=%s on WebSocket %s", session.sub, websocket.url.path)
     return StepUpRequired.code
 
 
-def _kit_and_session(conn: HTTPConnection) -> tuple[OIDCAuth, Session]:
-    auth: OIDCAuth | None = conn.scope.get(AUTH_KEY)
+def _kit_and_session(conn: HTTPConnection) -> tuple[WebKit, Session]:
+    """The kit the session middleware put in the scope, and the session it loaded."""
+    kit: WebKit | None = conn.scope.get(KIT_KEY)
     session: Session | None = conn.scope.get(SCOPE_KEY)
-    if auth is None or session is None:
+    if kit is None or session is None:
         raise ConfigurationError(
             "login_required(...) with step-up or claims needs the OIDCAuth middleware"
         )
-    return auth, session
+    return kit, session

@@ -3,10 +3,12 @@
 Per request: read the session cookie, check its signature, load the record, and set
 ``scope["oidc_session"]``, ``scope["user"]`` and ``scope["auth"]`` (``authenticated`` and the
 scopes the access token was granted, so Starlette's ``requires("authenticated")`` and
-``requires("accounts:read")`` work), and ``scope["oidc_auth"]`` (the kit, for step-up
-checks). On the way out it adds ``Vary: Cookie``, ``Cache-Control: no-store`` on answers that
-depended on a session, and deletes a cookie that names no live session. Tokens are not
-opened here: only a handler that needs one pays for it.
+``requires("accounts:read")`` work), ``scope["oidc_kit"]`` (the :class:`~._web_kit.WebKit`
+it was given, for ``login_required``'s step-up and claims checks) and ``scope["oidc_auth"]``
+(its ``owner``, the ``OIDCAuth``, for the FastAPI dependencies; never looked into here). On
+the way out it adds ``Vary: Cookie``, ``Cache-Control: no-store`` on answers that depended on
+a session, and deletes a cookie that names no live session. Tokens are not opened here: only
+a handler that needs one pays for it.
 
 A WebSocket handshake gets the same session, with two differences: a cross-site handshake
 gets none (browsers send cookies with a WebSocket handshake from any page of the same site,
@@ -21,7 +23,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.datastructures import MutableHeaders
@@ -32,18 +34,25 @@ from starlette.websockets import WebSocketClose
 
 from ._errors import StoreUnavailable
 from ._session import Session
-from ._web import error_response, is_same_origin, origin_of
+from ._web import is_same_origin
+from ._web_kit import WebKit
 
-if TYPE_CHECKING:
-    from .starlette import OIDCAuth
-
-__all__ = ["AUTH_KEY", "SCOPE_KEY", "SIGNED_OUT_KEY", "OIDCSessionMiddleware", "OIDCUser"]
+__all__ = [
+    "AUTH_KEY",
+    "KIT_KEY",
+    "SCOPE_KEY",
+    "SIGNED_OUT_KEY",
+    "OIDCSessionMiddleware",
+    "OIDCUser",
+]
 
 #: Where the loaded :class:`Session` (or ``None``) sits in the ASGI scope.
 SCOPE_KEY = "oidc_session"
 #: True on the request that lands on ``post_logout_path`` right after a logout.
 SIGNED_OUT_KEY = "oidc_signed_out"
-#: Where the :class:`OIDCAuth` that loaded it sits (for ``@login_required``'s step-up checks).
+#: Where the :class:`WebKit` that loaded it sits (for ``@login_required``'s step-up checks).
+KIT_KEY = "oidc_kit"
+#: Where the middleware's ``owner`` (the ``OIDCAuth``) sits, for the FastAPI dependencies.
 AUTH_KEY = "oidc_auth"
 
 log = logging.getLogger("oidc_kit")
@@ -98,9 +107,12 @@ def read_cookies(scope: Scope) -> dict[str, str]:
 class OIDCSessionMiddleware:
     """Loads the session named by the signed cookie into the scope."""
 
-    def __init__(self, app: ASGIApp, auth: OIDCAuth) -> None:
+    def __init__(self, app: ASGIApp, kit: WebKit, owner: object = None) -> None:
+        """``owner`` goes into every scope as it is (``scope["oidc_auth"]``), for code that
+        needs more of the app's kit than this middleware does; it is never looked into here."""
         self.app = app
-        self.auth = auth
+        self.kit = kit
+        self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -109,7 +121,7 @@ class OIDCSessionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cookie_name = self.auth.session_cookie
+        cookie_name = self.kit.rp.session_cookie
         cookies = read_cookies(scope)
         cookie = cookies.get(cookie_name)
         logout_return, signed_out = self._logout_return(scope, cookies)
@@ -118,7 +130,7 @@ class OIDCSessionMiddleware:
         except StoreUnavailable as exc:
             # Outside the app's exception handlers: answer here, 503 and no session lost.
             conn = HTTPConnection(scope)
-            response = error_response(conn, exc, self.auth.json_paths, self.auth._pages)
+            response = self.kit.error_response(conn, exc)
             await response(scope, receive, send)
             return
         self._enter(scope, session)
@@ -139,9 +151,9 @@ class OIDCSessionMiddleware:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket handshake: the session, unless the handshake is cross-site."""
-        cookie = read_cookies(scope).get(self.auth.session_cookie)
+        cookie = read_cookies(scope).get(self.kit.rp.session_cookie)
         session = None
-        if cookie and is_same_origin(HTTPConnection(scope), origin_of(self.auth.config.base_url)):
+        if cookie and is_same_origin(HTTPConnection(scope), self.kit.origin):
             try:
                 session, _ = await self._load(cookie)
             except StoreUnavailable:
@@ -155,7 +167,8 @@ class OIDCSessionMiddleware:
     def _enter(self, scope: Scope, session: Session | None) -> None:
         """Put ``session`` (or none) into the scope, as the session and as Starlette's user."""
         scope[SCOPE_KEY] = session
-        scope[AUTH_KEY] = self.auth
+        scope[KIT_KEY] = self.kit
+        scope[AUTH_KEY] = self.owner
         if session is None:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
         else:
@@ -173,24 +186,24 @@ class OIDCSessionMiddleware:
         older secret), and expire the logout-state cookie once it has served."""
         headers = MutableHeaders(scope=message)
         if stale_cookie and not _sets_cookie(headers, cookie_name):
-            headers.append("Set-Cookie", self.auth._expired_cookie(cookie_name))
+            headers.append("Set-Cookie", self.kit.expired_cookie_header(cookie_name))
         elif resign is not None and not _sets_cookie(headers, cookie_name):
-            headers.append("Set-Cookie", self.auth._session_cookie_for(resign.sid))
+            headers.append("Set-Cookie", self.kit.session_cookie_header(resign.sid))
         if logout_return:
-            headers.append("Set-Cookie", self.auth._expired_cookie(self.auth.logout_cookie))
+            headers.append("Set-Cookie", self.kit.expired_cookie_header(self.kit.rp.logout_cookie))
 
     def _logout_return(self, scope: Scope, cookies: dict[str, str]) -> tuple[bool, bool]:
         """Whether this is the browser's return from logout (its cookie then expires), and
         whether it brought back the logout's state."""
-        cookie = cookies.get(self.auth.logout_cookie)
-        if cookie is None or scope["path"] != self.auth.config.post_logout_path:
+        cookie = cookies.get(self.kit.rp.logout_cookie)
+        if cookie is None or scope["path"] != self.kit.post_logout_path:
             return False, False
         state = Request(scope).query_params.get("state")
-        return True, self.auth.rp.check_logout_return(state, cookie)
+        return True, self.kit.rp.check_logout_return(state, cookie)
 
     async def _load(self, cookie: str) -> tuple[Session | None, bool]:
         """The session a cookie names, and whether the cookie's signing secret is current."""
-        return await self.auth.rp.load_session(cookie)
+        return await self.kit.rp.load_session(cookie)
 
 
 def _credentials(session: Session) -> AuthCredentials:

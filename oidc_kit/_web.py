@@ -1,12 +1,15 @@
-"""Small web helpers shared by the Starlette routes: safe redirects, origin checks, errors."""
+"""Small web helpers shared by the Starlette routes: request parameters, safe redirects, origin
+checks, errors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from ._body import read_form
 from ._errors import LoginDenied, OIDCError, StepUpRequired
 from ._pages import KitPages, deny_framing
 from ._step_up import StepUp
@@ -14,16 +17,32 @@ from ._urls import is_same_origin as same_origin_headers
 from ._urls import origin_of, safe_next_path
 
 __all__ = [
+    "callback_params",
     "deny_framing",
     "error_response",
     "is_same_origin",
+    "login_redirect",
     "origin_of",
+    "query_params",
     "safe_next_path",
     "step_up_response",
     "wants_json",
 ]
 
 _NO_STORE = {"Cache-Control": "no-store"}
+
+
+def query_params(request: Request) -> dict[str, list[str]]:
+    """The query string, every value of each name."""
+    return {k: request.query_params.getlist(k) for k in request.query_params}
+
+
+async def callback_params(request: Request) -> Mapping[str, Sequence[str]]:
+    """The authorization response: the query string, or the form body for form_post (bounded:
+    413 ``request_too_large`` or 415 ``unsupported_media_type`` before anything is parsed)."""
+    if request.method == "POST":
+        return await read_form(request)
+    return query_params(request)
 
 
 def is_same_origin(conn: HTTPConnection, app_origin: str) -> bool:
@@ -73,18 +92,29 @@ def step_up_response(
     401 ``insufficient_user_authentication`` with the ``WWW-Authenticate`` challenge.
     """
     if request.method in ("GET", "HEAD") and not wants_json(request, json_paths):
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        params = {"next": target, **step_up.login_params()}
-        if provider is not None:
-            params["provider"] = provider  # step up with the provider the session came from
-        query = urlencode(params)
-        return RedirectResponse(
-            f"{prefix}/login?{query}", status_code=303, headers={"Cache-Control": "no-store"}
-        )
+        # Step up with the provider the session came from.
+        return login_redirect(request, prefix, provider, step_up.login_params())
     description = "a more recent or stronger authentication is required"
     response = error_response(request, StepUpRequired(description), json_paths, pages)
     response.headers["WWW-Authenticate"] = step_up.challenge(description)
     return response
+
+
+def login_redirect(
+    conn: HTTPConnection,
+    prefix: str,
+    provider: str | None = None,
+    params: Mapping[str, str] | None = None,
+) -> Response:
+    """303 to the kit's login (at ``prefix``) with ``params``, at ``provider`` (``None``: the
+    default), coming back afterwards to this request's path and query (``next``)."""
+    target = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
+    query = {"next": target, **(params or {})}
+    if provider is not None:
+        query["provider"] = provider
+    return RedirectResponse(
+        f"{prefix}/login?{urlencode(query)}", status_code=303, headers=_NO_STORE
+    )
 
 
 #: The kit's own templates, for an error answered outside an app's OIDCAuth.

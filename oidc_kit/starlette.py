@@ -21,13 +21,12 @@ from contextlib import asynccontextmanager
 from os import PathLike
 from types import MappingProxyType, TracebackType
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import jinja2
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from ._body import client_gone, read_body, read_form
@@ -44,7 +43,15 @@ from ._pages import KitPages
 from ._relying_party import RelyingParty
 from ._session import Session
 from ._step_up import StepUp
-from ._web import error_response, is_same_origin, origin_of, step_up_response, wants_json
+from ._web import (
+    callback_params,
+    is_same_origin,
+    login_redirect,
+    origin_of,
+    query_params,
+    wants_json,
+)
+from ._web_kit import WebKit
 from .httpx_auth import BearerAuth
 from .stores import SessionStore, open_store
 
@@ -109,8 +116,9 @@ class OIDCAuth:
         self._owns_store = store is None
         self.store = store if store is not None else open_store(self.config.session_store_url)
         self.rp = RelyingParty(configs, store=self.store, http=self.http, hooks=hooks, clock=clock)
-        # The core's parts, for this adapter's own modules (the middleware, login_required,
-        # fastapi) and for tests; not API. The provider, flow and tokens are the default's.
+        # The core's parts, for the FastAPI dependencies and for tests; not API (the
+        # middleware and login_required see only the WebKit below). The provider, flow and
+        # tokens are the default's.
         self._clients = self.rp._clients
         default = self._clients.default
         self._provider = default.provider
@@ -119,12 +127,19 @@ class OIDCAuth:
         self._tokens = default.tokens
         self._cookies = self.rp._cookies
         self.session_cookie = self.rp.session_cookie
-        self._cookie_writer = CookieWriter(self.config, self.session_cookie)
         self.login_cookie = self.rp.login_cookie
         self.logout_cookie = self.rp.logout_cookie
-        self._pages = KitPages(template_dirs, prefix=self.config.route_prefix, env=templates)
         self.json_paths = tuple(json_paths)
-        self._origin = origin_of(self.config.base_url)
+        # What the middleware and login_required need, and the rendering the routes share.
+        self._web = WebKit(
+            rp=self.rp,
+            cookies=CookieWriter(self.config, self.session_cookie),
+            pages=KitPages(template_dirs, prefix=self.config.route_prefix, env=templates),
+            json_paths=self.json_paths,
+            prefix=self.config.route_prefix,
+            origin=origin_of(self.config.base_url),
+            post_logout_path=self.config.post_logout_path,
+        )
         #: The APIs' DPoP nonces, apart from the providers': an API on a provider's host
         #: has nonces of its own, and sharing one slot would cost a retry per call.
         self._api_nonces = DPoPNonces()
@@ -166,7 +181,7 @@ class OIDCAuth:
     @property
     def middleware(self) -> Middleware:
         """The session middleware, for ``Starlette(middleware=[...])``."""
-        return Middleware(OIDCSessionMiddleware, auth=self)
+        return Middleware(OIDCSessionMiddleware, kit=self._web, owner=self)
 
     @property
     def exception_handlers(self) -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
@@ -245,27 +260,19 @@ class OIDCAuth:
         session = _require_session(conn)
         await self._client_for(session).tokens.refresh(session)
 
-    def _session_cookie_for(self, sid: str) -> str:
-        """A ``Set-Cookie`` value naming session ``sid``, signed with the newest secret."""
-        return self._cookie_writer.header(self.rp.session_cookie_change(sid))
-
-    def _expired_cookie(self, name: str) -> str:
-        """A ``Set-Cookie`` value deleting cookie ``name``."""
-        return self._cookie_writer.header(CookieChange(name, None))
-
     # -- routes -------------------------------------------------------------------------
 
     async def _login(self, request: Request) -> Response:
-        outcome = await self.rp.start_login(_query_params(request), request.cookies)
-        return self._respond(request, outcome)
+        outcome = await self.rp.start_login(query_params(request), request.cookies)
+        return self._web.respond(request, outcome)
 
     async def _callback(self, request: Request) -> Response:
         try:
-            params = await _callback_params(request)
+            params = await callback_params(request)
         except ClientDisconnect:
             return client_gone(request)
         except OIDCError as exc:
-            return error_response(request, exc, self.json_paths, self._pages)
+            return self._web.error_response(request, exc)
         outcome = await self.rp.finish_login(
             request.method,
             params,
@@ -273,24 +280,24 @@ class OIDCAuth:
             request.scope.get(SCOPE_KEY),
             request.path_params.get("provider"),
         )
-        return self._respond(request, outcome)
+        return self._web.respond(request, outcome)
 
     async def _logout(self, request: Request) -> Response:
         # HEAD too shows the page: Starlette answers HEAD on GET routes, and a HEAD (a link
         # checker, a prefetch) must never log anyone out.
         if request.method in ("GET", "HEAD"):
-            return self._respond(request, self.rp.confirm_logout())
-        same_origin = is_same_origin(request, self._origin)
+            return self._web.respond(request, self.rp.confirm_logout())
+        same_origin = is_same_origin(request, self._web.origin)
         if same_origin:  # a cross-site body is refused unread
             try:
                 await read_body(request)  # nothing in it is used, but it is never read unbounded
             except ClientDisconnect:
                 return client_gone(request)
             except OIDCError as exc:
-                return error_response(request, exc, self.json_paths, self._pages)
+                return self._web.error_response(request, exc)
         session: Session | None = request.scope.get(SCOPE_KEY)
         outcome = await self.rp.logout(session, same_origin=same_origin)
-        return self._respond(request, outcome)
+        return self._web.respond(request, outcome)
 
     async def _backchannel(self, request: Request) -> Response:
         """``POST /auth/backchannel-logout``: 200 when the token is valid, else 400 (413 or 415
@@ -303,26 +310,7 @@ class OIDCAuth:
             outcome = Outcome(exc.status, error=exc, machine=True)
         else:
             outcome = await self.rp.backchannel_logout(form)
-        return self._respond(request, outcome)
-
-    def _respond(self, request: Request, outcome: Outcome) -> Response:
-        """The Starlette response for a step's outcome."""
-        error = outcome.error
-        response: Response
-        if error is not None and outcome.machine:
-            response = JSONResponse(error.as_dict(), status_code=outcome.status)
-        elif error is not None:
-            response = error_response(request, error, self.json_paths, self._pages)
-        elif outcome.page is not None:
-            response = self._pages.render(outcome.page, outcome.status, outcome.context)
-        elif outcome.location is not None:
-            response = RedirectResponse(outcome.location, status_code=outcome.status)
-        else:
-            response = Response(status_code=outcome.status)
-        response.headers["Cache-Control"] = "no-store"
-        for cookie in outcome.cookies:
-            self._cookie_writer.apply(response, cookie)
-        return response
+        return self._web.respond(request, outcome)
 
     async def _session(self, request: Request) -> Response:
         session: Session | None = request.scope.get(SCOPE_KEY)
@@ -347,54 +335,28 @@ class OIDCAuth:
 
     async def _handle_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OIDCError)
+        session: Session | None = request.scope.get(SCOPE_KEY)
         if isinstance(exc, SessionError):
+            response: Response
             if request.method in ("GET", "HEAD") and not wants_json(request, self.json_paths):
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                response: Response = RedirectResponse(
-                    f"{self.config.route_prefix}/login?"
-                    + urlencode(self._login_params(request, target)),
-                    status_code=303,
-                    headers={"Cache-Control": "no-store"},
-                )
+                # Log in again where the ended session came from.
+                provider = self.rp.login_provider(session)
+                response = login_redirect(request, self.config.route_prefix, provider)
             else:
-                response = error_response(request, exc, self.json_paths, self._pages)
-            if request.scope.get(SCOPE_KEY) is not None:
-                self._cookie_writer.apply(response, CookieChange(self.session_cookie, None))
+                response = self._web.error_response(request, exc)
+            if session is not None:
+                self._web.cookies.apply(response, CookieChange(self.session_cookie, None))
             return response
         if isinstance(exc, StepUpRequired) and exc.requirements:
-            return self._step_up(request, exc)
+            # Raised with the route's requirements (FastAPI's ``requires_step_up``): a browser
+            # GET logs in again with them; anything else gets the 401 and its challenge.
+            step_up = StepUp.for_route(
+                max_age=exc.max_age, acr_values=exc.acr_values, prompt=exc.prompt
+            )
+            return self._web.step_up_response(request, step_up, session)
         if exc.status >= 500:
             log.warning("request failed: %s", exc)
-        return error_response(request, exc, self.json_paths, self._pages)
-
-    def _login_params(self, request: Request, target: str) -> dict[str, str]:
-        """Log in again where the ended session came from."""
-        params = {"next": target}
-        name = self._session_provider(request)
-        if name is not None:
-            params["provider"] = name
-        return params
-
-    def _session_provider(self, request: Request) -> str | None:
-        """``provider=`` for a login at the request's session's provider (``None``: the
-        default, or no session)."""
-        return self.rp.login_provider(request.scope.get(SCOPE_KEY))
-
-    def _step_up(self, request: Request, exc: StepUpRequired) -> Response:
-        """A step-up raised with the route's requirements (FastAPI's ``requires_step_up``): a
-        browser ``GET`` logs in again with them, at the session's provider; anything else gets
-        the 401 and its RFC 9470 challenge."""
-        step_up = StepUp.for_route(
-            max_age=exc.max_age, acr_values=exc.acr_values, prompt=exc.prompt
-        )
-        return step_up_response(
-            request,
-            step_up,
-            self.json_paths,
-            provider=self._session_provider(request),
-            prefix=self.config.route_prefix,
-            pages=self._pages,
-        )
+        return self._web.error_response(request, exc)
 
     @property
     def mount(self) -> Mount:
@@ -410,18 +372,6 @@ def _require_session(conn: HTTPConnection) -> Session:
     return session
 
 
-def _query_params(request: Request) -> dict[str, list[str]]:
-    return {k: request.query_params.getlist(k) for k in request.query_params}
-
-
-async def _callback_params(request: Request) -> Mapping[str, Sequence[str]]:
-    """The authorization response: the query string, or the form body for form_post (bounded:
-    413 ``request_too_large`` or 415 ``unsupported_media_type`` before anything is parsed)."""
-    if request.method == "POST":
-        return await read_form(request)
-    return _query_params(request)
-
-
 def same_origin(request: HTTPConnection) -> bool:
     """False when ``Origin``/``Sec-Fetch-Site`` show a cross-site request (use on POST forms).
 
@@ -429,5 +379,5 @@ def same_origin(request: HTTPConnection) -> bool:
     trusted) when the session middleware runs, else with the request's own origin.
     """
     auth: OIDCAuth | None = request.scope.get(AUTH_KEY)
-    origin = origin_of(auth.config.base_url if auth else str(request.base_url))
+    origin = auth._web.origin if auth else origin_of(str(request.base_url))
     return is_same_origin(request, origin)

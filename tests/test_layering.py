@@ -25,6 +25,7 @@ ADAPTERS = frozenset(
         "oidc_kit._pages",
         "oidc_kit._body",
         "oidc_kit._cookies",
+        "oidc_kit._web_kit",
     }
 )
 FRAMEWORKS = ("starlette", "fastapi", "flask", "django")
@@ -87,3 +88,19 @@ def test_the_walk_sees_the_adapters_imports() -> None:
     # Guards the test itself: an adapter's framework imports are found.
     assert any(i.startswith("starlette") for i in MODULES["oidc_kit.starlette"])
     assert "oidc_kit._relying_party" in _reach("oidc_kit.starlette")
+
+
+@pytest.mark.parametrize(
+    "module", ["oidc_kit._middleware", "oidc_kit._login_required", "oidc_kit._web_kit"]
+)
+def test_the_adapters_parts_see_the_web_kit_not_oidc_auth(module: str) -> None:
+    # They depend on what they use (_web_kit.WebKit), not on OIDCAuth's internals: no import
+    # of oidc_kit.starlette, not even for type checking (the walk sees those too).
+    assert "oidc_kit.starlette" not in {*MODULES[module], *_reach(module)}
+
+
+def test_no_kit_module_imports_itself_back() -> None:
+    # An import cycle among the kit's own modules (the package itself aside: every module
+    # is imported through it).
+    cycles = [m for m in MODULES if m != "oidc_kit" and m in _reach(m)]
+    assert not cycles, cycles

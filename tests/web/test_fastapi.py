@@ -298,7 +298,7 @@ async def _session_with_tokens(world: World, scope: str | None) -> httpx.AsyncCl
     tokens = TokenSet("at-1", "Bearer", now + TTL, now, refresh_token="rt-1", scope=scope)
     claims = {"iss": ISSUER, "sub": "sandbox-alice", "name": "Alice Example"}
     session = await world.auth._sessions.create(tokens, claims, None)
-    cookie = world.auth._session_cookie_for(session.sid).split(";")[0]
+    cookie = world.auth._web.session_cookie_header(session.sid).split(";")[0]
     name, value = cookie.split("=", 1)
     transport = httpx.ASGITransport(app=world.app)
     return httpx.AsyncClient(transport=transport, base_url=APP, cookies={name: value})
