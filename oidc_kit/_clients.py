@@ -22,11 +22,12 @@ import httpx
 from ._app_config import AppConfig
 from ._config import OIDCConfig
 from ._errors import ConfigurationError, InvalidState, IssuerMismatch, SessionEnded
-from ._flow import LoginFlow, LoginTransaction
+from ._flow import LoginFlow
 from ._hooks import RefreshFailedHook
 from ._provider import Provider
 from ._refresh import TokenManager
 from ._session import Session, Sessions
+from ._transaction import LoginTransaction
 from .stores import SessionStore
 
 __all__ = ["DEFAULT_NAME", "ProviderClient", "ProviderClients", "named_configs"]

@@ -20,7 +20,7 @@ import pytest
 from joserfc.jwk import ECKey, RSAKey
 
 from oidc_kit._client_key import ASSERTION_LIFETIME
-from oidc_kit._flow import _txn_key
+from oidc_kit._transaction import transaction_key
 from tests.conformance.conftest import APP, RP, RPFactory, client_key, client_key_pem
 from tests.conformance.misbehaving_op import (
     DROP,
@@ -599,7 +599,7 @@ async def test_the_dpop_key_waits_sealed_in_the_login_transaction(
     start = await rp.start_login()
     (par_proof,) = [p for p in op.dpop_proofs if p.endpoint == "par"]
     state = op.pushed_requests[-1]["state"]
-    key = _txn_key(state)
+    key = transaction_key(state)
     raw = await rp.kit.store.get(key)
     assert raw is not None
     stored = json.loads(raw)
@@ -618,9 +618,9 @@ async def test_another_logins_sealed_key_does_not_open(rp: RP, op: MisbehavingOP
     """The sealed key is bound to its login (state and provider): moved into another
     login's transaction it does not open, and that login fails before any token request."""
     await rp.start_login()
-    first = await rp.kit.store.get(_txn_key(op.pushed_requests[-1]["state"]))
+    first = await rp.kit.store.get(transaction_key(op.pushed_requests[-1]["state"]))
     second_start = await rp.start_login()
-    key = _txn_key(op.pushed_requests[-1]["state"])
+    key = transaction_key(op.pushed_requests[-1]["state"])
     second = await rp.kit.store.get(key)
     assert first is not None and second is not None
     swapped = json.loads(second) | {"dpop_key": json.loads(first)["dpop_key"]}
@@ -640,7 +640,7 @@ async def test_a_mistyped_login_transaction_is_a_400(
 ) -> None:
     """A store's contents are input like any other: a wrong type is invalid_state, not a 500."""
     start = await rp.start_login()
-    key = _txn_key(op.pushed_requests[-1]["state"])
+    key = transaction_key(op.pushed_requests[-1]["state"])
     raw = await rp.kit.store.get(key)
     assert raw is not None
     await rp.kit.store.set(key, json.dumps(json.loads(raw) | {field: value}).encode(), 600)

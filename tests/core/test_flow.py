@@ -29,7 +29,7 @@ from oidc_kit import (
     ProviderUnavailable,
     TokenRequestFailed,
 )
-from oidc_kit._flow import _txn_key
+from oidc_kit._transaction import transaction_key
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import Clock, login, make_config
 from tests.fake_op import CLIENT_ID, DROP, ISSUER, FakeOP, hmac_key, rsa_key, s256
@@ -592,9 +592,9 @@ async def test_at_hash_uses_the_hash_of_the_id_token_alg(
 async def test_refuses_a_transaction_stored_under_another_state(kit: OIDCAuth, op: FakeOP) -> None:
     url = await kit._flow.start("browser-1")
     params = op.authorize(url)
-    raw = await kit.store.take(_txn_key(params["state"]))
+    raw = await kit.store.take(transaction_key(params["state"]))
     assert raw is not None
-    await kit.store.set(_txn_key("forged-state"), raw, 600)  # a store that mixed records up
+    await kit.store.set(transaction_key("forged-state"), raw, 600)  # a store that mixed records up
     params["state"] = "forged-state"
     with pytest.raises(InvalidState):
         await kit._flow.finish({k: [v] for k, v in params.items()}, "browser-1")

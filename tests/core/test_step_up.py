@@ -18,8 +18,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from oidc_kit import ConfigurationError, InvalidIdToken, InvalidState, StepUpRequired
-from oidc_kit._flow import LoginTransaction
 from oidc_kit._step_up import MAX_AGE_LIMIT, PROMPT_LOGIN_WINDOW, StepUp
+from oidc_kit._transaction import LoginTransaction
 from oidc_kit.starlette import OIDCAuth, login_required
 from tests.conftest import Clock
 from tests.fake_op import DROP, FakeOP
