@@ -35,14 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from oidc_kit.testing._op_dpop import (
-    DPOP_ALGS,
-    DPoPError,
-    DPoPNonces,
-    bound_jkt,
-    check_sender,
-)
-from oidc_kit.testing._op_replay import ReplayCache
+from oidc_kit.testing import DPoPError, ResourceServerDPoP
 
 from .orca_models import Account
 from .seed import UserData, data_for
@@ -58,7 +51,7 @@ _INVALID_TOKEN = {
 }
 
 
-_DPOP_ALGS = " ".join(DPOP_ALGS)
+_DPOP_ALGS = " ".join(ResourceServerDPoP.algorithms)
 
 
 class OrcaApiError(Exception):
@@ -217,12 +210,10 @@ class SandboxOrca:
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
-        self.require_dpop = require_dpop
         self._clock = clock
         self._leeway = leeway
         self._public_url = public_url.rstrip("/") if public_url else None
-        self._dpop_replay = ReplayCache(clock)
-        self._dpop_nonces = DPoPNonces(clock) if dpop_nonce else None
+        self._dpop = ResourceServerDPoP(clock, require_dpop=require_dpop, nonce=dpop_nonce)
         self._keys = _IssuerKeys(self.issuer, http_client, clock, jwks_refetch_interval)
         self.app = Starlette(
             routes=[
@@ -234,6 +225,11 @@ class SandboxOrca:
             ],
             exception_handlers={OrcaApiError: _error_response},
         )
+
+    @property
+    def require_dpop(self) -> bool:
+        """Whether only DPoP-bound tokens are accepted (FAPI 2.0 mode)."""
+        return self._dpop.require_dpop
 
     # --- routes ---------------------------------------------------------------------------
 
@@ -272,7 +268,7 @@ class SandboxOrca:
             raise
         claims = await self.validate_token(token)
         try:
-            jkt = bound_jkt(claims)
+            jkt = self._dpop.bound_jkt(claims)
         except ValueError:
             raise OrcaApiError.invalid_token() from None  # a confirmation we do not understand
         self._check_sender(request, scheme, token, jkt)
@@ -300,25 +296,18 @@ class SandboxOrca:
         """A bound token needs the DPoP scheme and a proof of its key; an unbound one the
         Bearer scheme (and is refused with ``require_dpop``)."""
         try:
-            check_sender(
+            self._dpop.check(
                 request.headers.items(),
                 request.method,
                 self._htu(request),
-                scheme,
-                token,
-                jkt,
-                now=self._clock(),
-                replay=self._dpop_replay,
-                nonces=self._dpop_nonces,
-                require_dpop=self.require_dpop,
+                scheme=scheme,
+                token=token,
+                jkt=jkt,
             )
         except DPoPError as exc:
-            # A proof problem carries the current nonce; a token presented wrongly does not.
-            nonces = self._dpop_nonces
-            nonce = None
-            if nonces is not None and exc.error != "invalid_token":
-                nonce = {"DPoP-Nonce": nonces.current()}
-            raise OrcaApiError.dpop(exc.error, exc.description, nonce) from None
+            # A proof problem carries the current nonce (in its headers); a token presented
+            # wrongly does not.
+            raise OrcaApiError.dpop(exc.error, exc.description, exc.headers) from None
 
     def _htu(self, request: Request) -> str:
         """The URL the proof's ``htu`` must name: this request's, without the query."""

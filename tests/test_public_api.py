@@ -355,18 +355,11 @@ def test_the_example_app_imports_what_exists() -> None:
         assert name is None or hasattr(loaded, name), f"{where}: from {module} import {name}"
 
 
-#: The sandbox ORCA, a fake resource server for the demo, checks DPoP proofs with the sandbox
-#: provider's own code (``oidc_kit.testing``'s private modules), not the kit's.
-SANDBOX_INTERNALS = ("example_app/sandbox_orca.py", "oidc_kit.testing._")
-
-
 def test_the_example_app_uses_only_the_public_api() -> None:
     """The starter template people copy imports nothing private of the kit."""
-    where_ok, module_ok = SANDBOX_INTERNALS
     private = [
         f"{where}: {module}.{name}"
         for where, module, name in _example_app_imports()
-        if (_is_private(module) or (name is not None and name.startswith("_")))
-        and not (where == where_ok and module.startswith(module_ok))
+        if _is_private(module) or (name is not None and name.startswith("_"))
     ]
     assert not private, private

@@ -23,15 +23,23 @@ request that was not pushed:
         require_par=True,
     )
     op = SandboxProvider("http://op.test", [client], id_token_alg="PS256", require_par=True)
+
+A sandbox resource server (an API the tokens are for) checks how a request presents the
+provider's access tokens, DPoP-bound or Bearer, with :class:`ResourceServerDPoP`, which
+raises :class:`DPoPError`; the provider's own userinfo endpoint does the same.
 """
 
 from ._browser import sandbox_login
+from ._op_dpop import DPoPError
 from ._op_models import SANDBOX_USERS, SandboxClient, SandboxUser
 from ._op_provider import DEFAULT_SCOPES, SandboxProvider
+from ._resource import ResourceServerDPoP
 
 __all__ = [
     "DEFAULT_SCOPES",
     "SANDBOX_USERS",
+    "DPoPError",
+    "ResourceServerDPoP",
     "SandboxClient",
     "SandboxProvider",
     "SandboxUser",

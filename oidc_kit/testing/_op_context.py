@@ -99,7 +99,7 @@ class OPContext:
     grant_counts: Counter[str] = field(default_factory=Counter)
     #: Set when the token endpoint demands a server nonce in DPoP proofs.
     dpop_nonces: DPoPNonces | None = None
-    #: The ``jti`` of every DPoP proof seen (token endpoint and userinfo).
+    #: The ``jti`` of every DPoP proof seen at the token and PAR endpoints.
     dpop_replay: ReplayCache = field(init=False)
 
     def __post_init__(self) -> None:

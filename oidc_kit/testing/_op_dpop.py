@@ -2,8 +2,9 @@
 
 :func:`verify_proof` checks one proof against the request it came with and returns the RFC 7638
 thumbprint of its key (``jkt``): the token endpoint binds the access token to it
-(``cnf.jkt``), a resource server compares it with the token's. :class:`DPoPNonces` is the
-server-provided nonce of RFC 9449 section 8 (and 9), rotated now and then.
+(``cnf.jkt``), a resource server compares it with the token's (``_resource.py``).
+:class:`DPoPNonces` is the server-provided nonce of RFC 9449 section 8 (and 9), rotated now
+and then.
 """
 
 from __future__ import annotations
@@ -58,13 +59,19 @@ def _registry(algorithms: Collection[str]) -> jws.JWSRegistry:
 
 
 class DPoPError(Exception):
-    """A proof that cannot be accepted: ``error`` is ``invalid_dpop_proof`` or
-    ``use_dpop_nonce`` (then the caller sends its current nonce in ``DPoP-Nonce``)."""
+    """A DPoP proof, or the way an access token is presented, that cannot be accepted.
+
+    ``error`` is the RFC 9449 error code: ``invalid_dpop_proof``, ``use_dpop_nonce`` (then
+    the answer carries the server's nonce in ``DPoP-Nonce``) or, from a resource server's
+    check, ``invalid_token``; ``description`` says why. ``headers`` are the ones to send with
+    the refusal (:class:`~oidc_kit.testing.ResourceServerDPoP` puts its nonce there).
+    """
 
     def __init__(self, error: str, description: str) -> None:
         super().__init__(f"{error}: {description}")
         self.error = error
         self.description = description
+        self.headers: dict[str, str] = {}
 
 
 def _invalid(description: str) -> DPoPError:
@@ -109,18 +116,6 @@ def proof_value(headers: Iterable[tuple[str, str]]) -> str | None:
     if values and len(values[0]) > MAX_PROOF_LENGTH:
         raise _invalid("the DPoP proof is too large")
     return values[0].strip() if values else None
-
-
-def bound_jkt(claims: Mapping[str, Any]) -> str | None:
-    """The DPoP key thumbprint an access token is bound to (``cnf.jkt``); ``None`` when it
-    is unbound, ``ValueError`` for a confirmation this server does not understand."""
-    cnf = claims.get("cnf")
-    if cnf is None:
-        return None
-    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
-    if not isinstance(jkt, str) or not jkt:
-        raise ValueError("unknown cnf")
-    return jkt
 
 
 def access_token_hash(access_token: str) -> str:
@@ -246,38 +241,3 @@ def verify_proof(
     if not replay.first_use(f"{key.thumbprint()}:{jti}", iat + PROOF_WINDOW + 1):
         raise _invalid("this proof (its jti) was already used")
     return key.thumbprint()
-
-
-def check_sender(
-    headers: Iterable[tuple[str, str]],
-    method: str,
-    url: str,
-    scheme: str,
-    token: str,
-    jkt: str | None,
-    *,
-    now: float,
-    replay: ReplayCache,
-    nonces: DPoPNonces | None = None,
-    require_dpop: bool = False,
-) -> None:
-    """A resource server's check of how an access token is presented (RFC 9449 7): a bound
-    token (``jkt``) only with the ``dpop`` scheme and a proof of its key (``ath`` its hash);
-    an unbound one only as Bearer, and not at all with ``require_dpop``. Raises
-    :class:`DPoPError` (``invalid_token`` or a proof error) for anything else."""
-    if jkt is None:
-        if require_dpop or scheme == "dpop":
-            raise DPoPError("invalid_token", "The access token is not DPoP-bound")
-        return
-    if scheme != "dpop":
-        description = "A DPoP-bound access token must be sent with the DPoP scheme"
-        raise DPoPError("invalid_token", description)
-    proof = proof_value(headers)
-    if proof is None:
-        raise DPoPError("invalid_dpop_proof", "A DPoP proof is required")
-    proven = verify_proof(
-        proof, method, url, now=now, replay=replay, access_token=token, nonces=nonces
-    )
-    if proven != jkt:
-        description = "The DPoP proof is not signed by the key the token is bound to"
-        raise DPoPError("invalid_token", description)

@@ -27,11 +27,12 @@ from ._op_context import (
     read_form,
     read_json_object,
 )
-from ._op_dpop import DPOP_ALGS, DPoPError, bound_jkt, check_sender
+from ._op_dpop import DPOP_ALGS, DPoPError
 from ._op_issue import TokenIssuer
 from ._op_keys import s256
 from ._op_models import SCOPE_CLAIMS, SandboxClient, claims_for_scopes
 from ._op_store import Grant
+from ._resource import ResourceServerDPoP
 
 __all__ = ["TokenEndpoint"]
 
@@ -104,6 +105,9 @@ class TokenEndpoint:
         self._ctx = ctx
         self._assertions = assertions
         self._issuer = TokenIssuer(ctx)
+        # Userinfo is a resource server: it checks DPoP as any sandbox API does. (Its replay
+        # cache is its own: a proof made for the token endpoint names another htu anyway.)
+        self._userinfo_dpop = ResourceServerDPoP(ctx.config.clock)
 
     async def token(self, request: Request) -> Response:
         """Exchange a code, a refresh token or client credentials; each call counted by type."""
@@ -215,7 +219,7 @@ class TokenEndpoint:
         if claims is None or grant is None:
             return _bearer_error("invalid_token", "The access token is invalid, expired or revoked")
         try:
-            jkt = bound_jkt(claims)
+            jkt = self._userinfo_dpop.bound_jkt(claims)
         except ValueError:
             return _bearer_error("invalid_token", "The access token's cnf is not understood")
         refused = self._check_sender(request, scheme, token, jkt)
@@ -231,15 +235,13 @@ class TokenEndpoint:
     ) -> Response | None:
         """None if the token is presented as it must be (RFC 9449 7); else the 401 answer."""
         try:
-            check_sender(
+            self._userinfo_dpop.check(
                 request.headers.items(),
                 request.method,
                 self._ctx.config.url("/userinfo"),
-                scheme,
-                token,
-                jkt,
-                now=self._ctx.config.clock(),
-                replay=self._ctx.dpop_replay,
+                scheme=scheme,
+                token=token,
+                jkt=jkt,
             )
         except DPoPError as exc:
             # An unbound token is challenged as Bearer, a bound one as DPoP.

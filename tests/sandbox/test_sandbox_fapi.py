@@ -1052,6 +1052,32 @@ async def test_orca_nonce_challenge(orca_issuer: OrcaIssuer, orca_http: httpx.As
         nonce = first.headers["dpop-nonce"]
         retry = orca_proof(key, token, orca_issuer.now, nonce=nonce)
         assert (await api.get("/accounts", headers={**headers, "DPoP": retry})).status_code == 200
+        # A token presented wrongly gets no nonce: no proof would make it acceptable.
+        fresh = orca_proof(key, token, orca_issuer.now, nonce=nonce)
+        as_bearer = await api.get(
+            "/accounts", headers={"Authorization": f"Bearer {token}", "DPoP": fresh}
+        )
+        assert as_bearer.status_code == 401
+        assert as_bearer.headers["www-authenticate"].startswith('DPoP error="invalid_token"')
+        assert "dpop-nonce" not in as_bearer.headers
+
+
+async def test_orca_refuses_a_confirmation_it_does_not_understand(
+    orca_issuer: OrcaIssuer, orca_http: httpx.AsyncClient
+) -> None:
+    claims = claims_of(orca_issuer.token(None)) | {"cnf": {"x5t#S256": "abc"}}
+    header = {"alg": "PS256", "kid": "op"}
+    token = jwt.encode(header, claims, orca_issuer.key, algorithms=["PS256"])
+    key = new_dpop_key()
+    async with await orca_client(orca_issuer, orca_http) as api:
+        for scheme in ("Bearer", "DPoP"):
+            headers = {
+                "Authorization": f"{scheme} {token}",
+                "DPoP": orca_proof(key, token, orca_issuer.now),
+            }
+            response = await api.get("/accounts", headers=headers)
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 
 async def test_orca_behind_a_proxy_checks_htu_against_its_public_url(
