@@ -65,7 +65,7 @@ from .httpx_auth import BearerAuth, TokenSource
 from .stores import MemoryStore, SessionStore, SQLiteStore, open_store
 
 if TYPE_CHECKING:
-    from .stores import RedisStore
+    from .stores import RedisStore as RedisStore  # re-exported lazily: see __getattr__
 
 __version__ = "0.1.0"
 
@@ -104,7 +104,6 @@ __all__ = [
     "ProviderUnavailable",
     "PushedRequestFailed",
     "RedactTokens",
-    "RedisStore",
     "RefreshFailedEvent",
     "RelyingParty",
     "RequestTooLarge",
@@ -125,6 +124,10 @@ __all__ = [
     "UnsupportedMediaType",
     "open_store",
 ]
+
+
+# ``RedisStore`` is public but not in ``__all__``: ``from oidc_kit import *`` must work without
+# the redis extra, and a star import would load it.
 
 
 def __getattr__(name: str) -> object:
