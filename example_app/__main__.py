@@ -3,6 +3,10 @@
 python -m example_app --host 127.0.0.1 --port 8000   # the web app (the default)
 python -m example_app --workers 4                    # four worker processes
 python -m example_app accounts                       # ORCA accounts, the app's own token
+
+``make demo`` runs the first line; its ``HOST`` and ``PORT`` variables are ``--host`` and
+``--port`` (``make demo PORT=8001``). Serving needs uvicorn (``oidc_kit[server]``); ``--help``
+and ``accounts`` do not.
 """
 
 from __future__ import annotations
@@ -11,18 +15,28 @@ import argparse
 import sys
 
 from .cli import accounts_command
-from .serve import serve
+from .settings import app_name
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"python -m {__package__}",
-        description="The oidc_kit example app. Configure it with environment variables "
-        "(OIDC_ISSUER, ORCA_API_BASE, APP_BASE_URL, ...); with none set it runs offline "
-        "on an embedded sandbox provider and sandbox ORCA. Without a command it serves the app.",
+        description=f"{app_name()}: OpenID Connect login and the ORCA API, on oidc_kit. "
+        "Configure it with environment variables (APP_NAME, OIDC_ISSUER, ORCA_API_BASE, "
+        "APP_BASE_URL, ...); with none set it runs offline on an embedded sandbox provider "
+        "and sandbox ORCA. Without a command it serves the app.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s); make demo HOST=...",
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        help="port to listen on (default: %(default)s); make demo PORT=...",
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -40,12 +54,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (1 to 65535): {value!r}")
+    return port
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "accounts":
         return accounts_command()
     if args.workers < 1:
         _parser().error("--workers must be at least 1")
+    try:
+        from .serve import serve  # uvicorn: only serving needs it
+    except ModuleNotFoundError as exc:
+        if exc.name != "uvicorn":
+            raise
+        print("serving the app needs uvicorn: pip install 'oidc_kit[server]'", file=sys.stderr)
+        return 1
     serve(args.host, args.port, args.workers)
     return 0
 

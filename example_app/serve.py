@@ -13,11 +13,16 @@ Behind a reverse proxy, ``APP_BASE_URL`` is the app's external origin and the ki
 ``X-Forwarded-*``, ``Forwarded`` or ``Host``. Only the client address (and scheme) that
 uvicorn logs come from forwarded headers, and only when the connection comes from one of
 ``TRUSTED_PROXIES`` (comma-separated IP addresses or networks; by default none).
+
+A port already taken (another demo still running, say) stops the start before anything runs,
+with the port and how to pick another, rather than uvicorn's ``[Errno 98]`` after the app's
+start-up.
 """
 
 from __future__ import annotations
 
 import atexit
+import errno
 import ipaddress
 import logging
 import os
@@ -32,9 +37,9 @@ from typing import Any
 import httpx
 import uvicorn
 
-from .settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, sandbox_client_key
+from .settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, app_name, sandbox_client_key
 
-__all__ = ["log_config", "proxy_options", "serve"]
+__all__ = ["listen_problem", "log_config", "proxy_options", "serve"]
 
 log = logging.getLogger(__package__)
 
@@ -90,8 +95,57 @@ def proxy_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": entries}
 
 
+def listen_problem(host: str, port: int) -> str | None:
+    """Why the app cannot listen on ``host:port``, for a person to read; ``None`` if it can.
+
+    The port is bound and released at once, the way uvicorn binds it (``SO_REUSEADDR``), so
+    a port that uvicorn could take is never reported taken.
+    """
+    try:
+        _bind(host, port).close()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        free = _free_port_after(host, port)
+        # The same command again, on the free port (make's variables or the module's options).
+        make_args, cli_args = f"PORT={free}", f"--port {free}"
+        if host != "127.0.0.1":
+            make_args, cli_args = f"HOST={host} {make_args}", f"--host {host} {cli_args}"
+        return (
+            f"port {port} on {host} is already in use (is the app already running?)\n"
+            f"Pick another port: make demo {make_args}, or python -m {__package__} {cli_args}"
+        )
+    return None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _free_port_after(host: str, port: int) -> int:
+    """The first free port after ``port`` (a neighbour is easy to remember), else any."""
+    for candidate in range(port + 1, min(port + 100, 65535) + 1):
+        try:
+            _bind(host, candidate).close()
+        except OSError:
+            continue
+        return candidate
+    with _bind(host, 0) as sock:
+        return int(sock.getsockname()[1])
+
+
 def serve(host: str, port: int, workers: int) -> None:
     """Run the app; with ``workers > 1``, prepare the shared environment first."""
+    problem = listen_problem(host, port)
+    if problem:
+        sys.exit(problem)  # before the sandbox provider or a worker starts
     # The app is built by uvicorn (in each worker): it learns its port from APP_BASE_URL.
     if not os.environ.get("APP_BASE_URL", "").strip():
         os.environ["APP_BASE_URL"] = f"http://127.0.0.1:{port}"
@@ -153,6 +207,7 @@ def _start_sandbox_provider(host: str, base_url: str, *, app_port: int, fapi2: b
         # The provider fetches the client's public key from the app, as a real one would.
         args += ["--fapi2", "--client-jwks-uri", f"{base_url}{prefix}/jwks"]
     ttl = os.environ.get("SANDBOX_ACCESS_TOKEN_TTL", "").strip() or "60"
+    args += ["--client-name", f"{SANDBOX_CLIENT_ID}={app_name()}"]
     process = subprocess.Popen([*args, "--client", client, "--access-token-ttl", ttl])  # noqa: S603
     atexit.register(process.terminate)
     issuer = f"http://{host}:{op_port}"

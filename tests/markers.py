@@ -32,8 +32,9 @@ __all__ = [
 #: Folders whose every test gets these markers.
 FOLDER_MARKERS = {"browser": ("browser", "slow"), "interop": ("interop", "slow")}
 
-#: Test files every test of which starts processes (several app instances, workers).
-SLOW_MODULES = frozenset({"test_scale_out.py"})
+#: Test files every test of which starts processes (several app instances, workers; a build of
+#: the wheel and a fresh venv to install it in; a build of the docs site).
+SLOW_MODULES = frozenset({"test_scale_out.py", "test_package.py", "test_docs_site.py"})
 
 #: The slowest other tests (file base name, function name), from ``pytest --durations=40``
 #: on the suite without browser and interop tests: each took from 0.6 s to 3 s, against a
@@ -52,11 +53,18 @@ SLOW_TESTS = frozenset(
         ("test_fastapi.py", "test_the_docs_app_served_for_real"),
         ("test_contract.py", "test_another_provider_through_oidc_issuer"),
         ("test_docs.py", "test_the_quick_start_app_logs_a_user_in"),
+        ("test_access_log_redaction.py", "test_the_quick_start_under_plain_uvicorn_logs_no_code"),
         ("test_doctor.py", "test_the_console_script_passes_against_a_real_sandbox"),
         ("test_doctor.py", "test_the_console_script_fails_with_a_wrong_secret"),
         ("test_client_credentials.py", "test_accounts_command_as_a_subprocess_with_a_clean_env"),
+        (
+            "test_port_taken.py",
+            "test_a_taken_port_stops_the_app_with_the_port_and_another_to_pick",
+        ),
         ("test_stores.py", "test_redis_silent_server_is_unavailable"),
         ("test_doctor.py", "test_any_answer_gives_a_report"),
+        # Makes a virtual environment, builds a wheel, installs and runs a generated project.
+        ("test_starter.py", "test_a_new_project_installs_and_passes_its_own_tests"),
     }
 )
 

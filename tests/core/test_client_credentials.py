@@ -604,7 +604,8 @@ def test_main_dispatches_accounts(
 
 def test_main_still_serves_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[tuple[str, int, int]] = []
-    monkeypatch.setattr(example_main, "serve", lambda *args: served.append(args))
+    # Imported when serving only (uvicorn is an extra): patched where main finds it.
+    monkeypatch.setattr("example_app.serve.serve", lambda *args: served.append(args))
     assert example_main.main(["--host", "127.0.0.2", "--port", "8123"]) == 0
     assert example_main.main([]) == 0
     assert example_main.main(["--workers", "3"]) == 0
