@@ -5,8 +5,9 @@ With nothing set, everything is local: the embedded sandbox provider at
 Set ``OIDC_ISSUER`` (and the client's id and secret) to log in at a real provider, and
 ``ORCA_API_BASE`` to call the real ORCA API; either works without the other.
 
-``APP_NAME`` names the app on every page (the header, the titles, the home page); the look is
-in the CSS variables at the top of ``static/style.css``.
+``APP_NAME`` names the app on every page (the header, the titles, the home page), in
+``--help`` and on the sandbox provider's login page; the look is in the CSS variables at the
+top of ``static/style.css``.
 
 Only the settings the app itself uses live here; the kit reads the rest of its own
 (``SESSION_SECRET``, ``SESSION_STORE``, ``OIDC_REFRESH_LEEWAY``...) in ``OIDCConfig.from_env``.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ __all__ = [
     "SANDBOX_OP_PATH",
     "SANDBOX_ORCA_PATH",
     "Settings",
+    "app_name",
 ]
 
 #: The name in the header, the page titles and the home page; ``APP_NAME`` renames the app.
@@ -51,6 +54,9 @@ SANDBOX_ACCESS_TOKEN_TTL = 60
 #: FAPI 2.0 with the sandbox: the app's own client key, made on first start (private: 0600;
 #: every worker and restart uses the same file). Not a secret worth more than the sandbox.
 SANDBOX_CLIENT_KEY_FILE = ".oidc_kit/sandbox-client-key.pem"
+#: The demo's session secret when ``SESSION_SECRET`` is unset and the sandbox provider serves
+#: the logins: made once, so that sessions survive a restart and every worker shares it.
+DEMO_SESSION_SECRET_FILE = ".oidc_kit/demo-session-secret"
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ class Settings:
             sandbox_provider=not issuer,
             sandbox_orca=not orca_api_base,
             sandbox_access_token_ttl=_positive_int(env, "SANDBOX_ACCESS_TOKEN_TTL"),
-            app_name=_get(env, "APP_NAME", DEFAULT_APP_NAME),
+            app_name=app_name(env),
             fapi2=_get(env, "OIDC_PROFILE", "") == "fapi2",
             route_prefix=_get(env, "OIDC_ROUTE_PREFIX", "/auth").rstrip("/"),
         )
@@ -130,7 +136,18 @@ class Settings:
                 env = os.environ if environ is None else environ
                 key = _get(env, "OIDC_CLIENT_KEY", "") or str(sandbox_client_key())
                 overrides.update(client_secret=None, client_key=key)
+            env = os.environ if environ is None else environ
+            if not _get(env, "SESSION_SECRET", ""):
+                # A demo on a laptop: no warning about a per-process secret, no logout on
+                # every restart. A real provider keeps the kit's warning (set SESSION_SECRET).
+                overrides["session_secrets"] = (demo_session_secret(),)
         return OIDCConfig.from_env(environ, **overrides)
+
+
+def app_name(environ: Mapping[str, str] | None = None) -> str:
+    """``APP_NAME``, or :data:`DEFAULT_APP_NAME`: the pages, ``--help`` and the sandbox
+    provider's login page ("to continue to ...") all say it."""
+    return _get(os.environ if environ is None else environ, "APP_NAME", DEFAULT_APP_NAME)
 
 
 def sandbox_client_key(path: str = SANDBOX_CLIENT_KEY_FILE) -> Path:
@@ -142,19 +159,33 @@ def sandbox_client_key(path: str = SANDBOX_CLIENT_KEY_FILE) -> Path:
     from joserfc.jwk import ECKey
 
     target = Path(path)
-    if target.exists():
-        return target
+    if not target.exists():
+        _write_once(target, ECKey.generate_key("P-256", private=True).as_pem(private=True))
+    return target
+
+
+def demo_session_secret(path: str = DEMO_SESSION_SECRET_FILE) -> str:
+    """The demo's session secret (with the sandbox provider and no ``SESSION_SECRET``): a
+    random one, made once in a file readable by this user only, as the client key is."""
+    target = Path(path)
+    if not target.exists():
+        _write_once(target, secrets.token_urlsafe(32).encode())
+    return target.read_text().strip()
+
+
+def _write_once(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` (mode 0600) unless it exists: through a temporary file
+    linked into place, so that workers starting at once all end up with the one file and
+    none reads a half-written one."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    pem = ECKey.generate_key("P-256", private=True).as_pem(private=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".key-")  # mode 0600
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")  # mode 0600
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-        with contextlib.suppress(FileExistsError):  # another worker won: use its key
+            out.write(data)
+        with contextlib.suppress(FileExistsError):  # another worker won: use its file
             os.link(tmp, target)
     finally:
         os.unlink(tmp)
-    return target
 
 
 #: The hosts the sandbox provider may serve without ``SANDBOX_ALLOW_PUBLIC=1``.

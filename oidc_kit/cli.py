@@ -1,6 +1,7 @@
 """``oidc-kit``: the kit's command line.
 
     oidc-kit doctor --issuer https://login.example.com --client-id my-app
+    oidc-kit new my-bank --name "My Bank"
 
 ``doctor`` checks that a provider, and a client registered there, are fit for the kit:
 discovery, TLS, signing keys, algorithms, PKCE, logout endpoints, clock skew, the redirect
@@ -8,6 +9,10 @@ URI and, on request, a client-credentials grant. It prints one line per check (o
 and exits 0 when no check failed, 1 when one did, 2 on a usage error. The client secret is
 read from ``--client-secret`` or, better (it then stays out of the process list and the shell
 history), ``OIDC_CLIENT_SECRET``; it is never printed, nor is any token.
+
+``new`` writes a starter project: the example app under the app's own name, with its own
+``pyproject.toml``, README, ``.env.example`` and tests (``oidc_kit._starter``). It exits 0, or
+2 when the folder is not empty or the name cannot be used.
 
 Each subcommand is a ``_add_*`` function registering its parser and a ``run`` callable.
 """
@@ -18,14 +23,16 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
 import httpx
 
-from . import __version__
+from . import __version__, _starter
 from ._doctor import DoctorSettings, Report, diagnose
 from ._env import parse as _parse
 
@@ -64,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"oidc-kit {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_doctor(commands)
+    _add_new(commands)
     return parser
 
 
@@ -118,6 +126,55 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="seconds per HTTP request (default: $OIDC_HTTP_TIMEOUT, else 10)",
     )
     doctor.set_defaults(run=_run_doctor, check_usage=lambda args: _check_doctor(doctor, args))
+
+
+def _add_new(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    new = commands.add_parser(
+        "new",
+        help="write a starter project: the example app under your app's name",
+        description=(
+            "Write a runnable starter project into PATH: the example app as a package named "
+            'after the app (--name "My Bank" makes my_bank), with its own pyproject.toml '
+            "(depending on oidc_kit[demo]), README, .env.example, .gitignore, Makefile and "
+            "tests that log in through the embedded sandbox. PATH must not exist or be empty. Exit "
+            "status: 0 written, 2 usage error."
+        ),
+    )
+    new.add_argument("path", type=Path, metavar="PATH", help="the project's folder")
+    new.add_argument(
+        "--name",
+        help='the app\'s name, on its pages and in --help (e.g. "My Bank"; default: from PATH, '
+        "my-bank making My Bank); its package is the name in lower case, with underscores",
+    )
+    new.set_defaults(run=_run_new, check_usage=lambda args: _check_new(new, args))
+
+
+def _check_new(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    try:
+        args.names = _starter.names_for(args.name or _starter.default_name(args.path))
+        _starter.check_target(args.path)
+    except _starter.StarterError as exc:
+        parser.error(str(exc))
+
+
+def _run_new(args: argparse.Namespace, _: httpx.AsyncBaseTransport | None, out: TextIO) -> int:
+    names: _starter.ProjectNames = args.names
+    try:
+        _starter.write(args.path, names)
+    except (_starter.StarterError, OSError) as exc:  # e.g. the folder filled up meanwhile
+        print(f"oidc-kit new: error: {exc}", file=sys.stderr)
+        return 2
+    folder = shlex.quote(str(args.path))
+    print(
+        f"Wrote {names.name} into {args.path} (package {names.module}). Next, in a virtual "
+        'environment with oidc_kit (see the project\'s README.md, "Install"):\n\n'
+        f"  cd {folder}\n"
+        "  pip install -e '.[test]'\n"
+        f"  python -m {names.module}        # http://127.0.0.1:8000, log in as alice/alice\n"
+        "  python -m pytest -q",
+        file=out,
+    )
+    return 0
 
 
 def _add_app_settings(doctor: argparse.ArgumentParser) -> None:

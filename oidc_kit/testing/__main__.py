@@ -12,6 +12,8 @@ colons, then on ``:http`` for the post-logout URI). Repeat it for several client
 
 ``--backchannel ID=URI`` registers a client's ``backchannel_logout_uri``: logging out at the
 provider then POSTs a logout token there (OpenID Connect Back-Channel Logout 1.0).
+``--client-name ID=NAME`` is what the login page calls the client ("to continue to NAME";
+its id otherwise).
 
 FAPI 2.0 Security Profile: ``--fapi2`` registers every client (leave SECRET empty:
 ``ID::REDIRECT_URI``) for ``private_key_jwt`` with the public keys of ``--client-jwks-uri URL``
@@ -65,18 +67,26 @@ def parse_backchannel(spec: str) -> tuple[str, str]:
     return client_id, uri
 
 
-def with_backchannel(
-    clients: Sequence[SandboxClient], uris: Sequence[tuple[str, str]]
+def parse_client_name(spec: str) -> tuple[str, str]:
+    """``ID=NAME`` → ``(client_id, client_name)``."""
+    client_id, equals, name = spec.partition("=")
+    if not equals or not client_id or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected ID=NAME: {spec!r}")
+    return client_id, name.strip()
+
+
+def with_registered(
+    clients: Sequence[SandboxClient], values: Sequence[tuple[str, str]], field: str, option: str
 ) -> list[SandboxClient]:
-    """``clients`` with the ``--backchannel`` URIs registered; an unknown id is an error."""
-    by_id = dict(uris)
+    """``clients`` with ``field`` set from ``option``'s ``(client_id, value)`` pairs; an
+    unknown id is an error."""
+    by_id = dict(values)
     unknown = set(by_id) - {c.client_id for c in clients}
     if unknown:
-        raise SystemExit(f"--backchannel names an unknown client: {', '.join(sorted(unknown))}")
+        raise SystemExit(f"{option} names an unknown client: {', '.join(sorted(unknown))}")
+    changes: dict[str, dict[str, Any]] = {cid: {field: value} for cid, value in by_id.items()}
     return [
-        dataclasses.replace(c, backchannel_logout_uri=by_id[c.client_id])
-        if c.client_id in by_id
-        else c
+        dataclasses.replace(c, **changes[c.client_id]) if c.client_id in changes else c
         for c in clients
     ]
 
@@ -139,6 +149,14 @@ def build_provider(argv: list[str] | None = None) -> tuple[SandboxProvider, argp
     parser.add_argument(
         "--backchannel", action="append", default=[], type=parse_backchannel, metavar="ID=URI"
     )
+    parser.add_argument(
+        "--client-name",
+        action="append",
+        default=[],
+        type=parse_client_name,
+        metavar="ID=NAME",
+        help="the name the login page shows ('to continue to NAME')",
+    )
     parser.add_argument("--access-token-ttl", type=int, default=3600)
     parser.add_argument("--fapi2", action="store_true", help="FAPI 2.0 clients and provider")
     keys = parser.add_mutually_exclusive_group()
@@ -150,7 +168,10 @@ def build_provider(argv: list[str] | None = None) -> tuple[SandboxProvider, argp
     parser.add_argument("--dpop-nonce", action="store_true", help="demand DPoP nonces")
     args = parser.parse_args(argv)
     issuer = f"http://{args.host}:{args.port}"
-    clients = with_backchannel(args.client, args.backchannel)
+    clients = with_registered(
+        args.client, args.backchannel, "backchannel_logout_uri", "--backchannel"
+    )
+    clients = with_registered(clients, args.client_name, "client_name", "--client-name")
     clients = with_keys(
         clients, jwks=args.client_jwks_file, jwks_uri=args.client_jwks_uri, fapi2=args.fapi2
     )

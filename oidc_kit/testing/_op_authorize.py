@@ -265,6 +265,7 @@ class AuthorizationEndpoint:
             action=self._ctx.config.url("/login"),
             interaction=interaction.id,
             client_id=auth.client_id,
+            client_name=self._ctx.clients[auth.client_id].client_name,
             scopes=auth.scopes,
             error=error,
             username=username if username is not None else auth.login_hint or "",

@@ -126,6 +126,10 @@ class SandboxClient:
     needed); a client without a secret but with keys and method ``"any"`` uses it too.
     ``dpop_bound_access_tokens`` refuses token requests without a DPoP proof;
     ``require_par`` refuses authorization requests that were not pushed (RFC 9126).
+
+    ``client_name`` is the name the login page shows ("to continue to My Bank"), as a
+    provider shows a registered client's ``client_name`` (RFC 7591); without it, the
+    ``client_id``.
     """
 
     client_id: str
@@ -138,6 +142,7 @@ class SandboxClient:
     jwks_uri: str | None = None
     dpop_bound_access_tokens: bool = False
     require_par: bool = False
+    client_name: str | None = None
 
     def __post_init__(self) -> None:
         if not self.client_id:

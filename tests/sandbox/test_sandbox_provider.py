@@ -1024,17 +1024,43 @@ async def test_default_http_client_is_the_providers_own(clock: Clock) -> None:
 
 
 def test_backchannel_uri_is_checked_and_settable_from_the_command_line() -> None:
-    from oidc_kit.testing.__main__ import parse_backchannel, parse_client, with_backchannel
+    from oidc_kit.testing.__main__ import parse_backchannel, parse_client, with_registered
 
     with pytest.raises(ValueError, match="fragment"):
         SandboxClient("app", "s", (REDIRECT,), backchannel_logout_uri="http://app.test/bc#x")
     client = parse_client(f"app:s:{REDIRECT}:{AFTER_LOGOUT}")
     uri = "http://127.0.0.1:8000/auth/backchannel-logout"
-    [updated] = with_backchannel([client], [parse_backchannel(f"app={uri}")])
+    [updated] = with_registered(
+        [client], [parse_backchannel(f"app={uri}")], "backchannel_logout_uri", "--backchannel"
+    )
     assert updated.backchannel_logout_uri == uri
     assert updated.post_logout_redirect_uris == (AFTER_LOGOUT,)
     with pytest.raises(SystemExit, match="unknown client"):
-        with_backchannel([client], [("nope", uri)])
+        with_registered([client], [("nope", uri)], "backchannel_logout_uri", "--backchannel")
+
+
+async def test_the_client_name_is_settable_from_the_command_line() -> None:
+    from oidc_kit.testing.__main__ import build_provider
+
+    client = f"app:s:{REDIRECT}"
+    op, _ = build_provider(["--client", client, "--client-name", "app=My <Bank>"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=op.app)) as http:
+        page = await http.get(
+            "http://127.0.0.1:9000/authorize",
+            params={
+                "client_id": "app",
+                "redirect_uri": REDIRECT,
+                "response_type": "code",
+                "scope": "openid",
+                "state": "s",
+                "nonce": "n",
+                "code_challenge": "x" * 43,
+                "code_challenge_method": "S256",
+            },
+        )
+    assert "to continue to <strong>My &lt;Bank&gt;</strong>" in page.text
+    with pytest.raises(SystemExit, match="unknown client"):
+        build_provider(["--client", client, "--client-name", "nope=Other"])
 
 
 # -- the provider's own session page --------------------------------------------------------
