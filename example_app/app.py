@@ -17,8 +17,8 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Router
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from .deps import Deps
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["create_app"]
 
-log = logging.getLogger(__package__)  # "example_app", or your copy's name
+log = logging.getLogger(__package__)  # the package's name: "example_app"
 
 _STATIC = Path(__file__).parent / "static"
 
@@ -96,6 +96,7 @@ def create_app(environ: Mapping[str, str] | None = None, *, port: int = 8000) ->
             *page_routes(),
             Mount("/api", routes=api_routes()),
             Mount("/static", app=StaticFiles(directory=_STATIC), name="static"),
+            Route("/favicon.ico", favicon),  # asked for by browsers, whatever the page says
             *sandbox.routes,
         ],
         middleware=[auth.middleware],
@@ -127,6 +128,7 @@ def _sandbox_routes(
         client = SandboxClient(
             client_id=SANDBOX_CLIENT_ID,
             client_secret=None if settings.fapi2 else SANDBOX_CLIENT_SECRET,
+            client_name=settings.app_name,  # the login page: "to continue to {APP_NAME}"
             redirect_uris=(settings.redirect_uri,),
             post_logout_redirect_uris=(config.post_logout_redirect_uri,),
             backchannel_logout_uri=settings.kit_url("/backchannel-logout"),
@@ -181,6 +183,12 @@ def _log_start(settings: Settings) -> None:
     if settings.fapi2:
         log.info("profile: FAPI 2.0 (PAR, private_key_jwt, DPoP)")
     log.info("ORCA: %s", "sandbox" if settings.sandbox_orca else settings.orca_api_base)
+
+
+async def favicon(request: Request) -> Response:
+    """``/favicon.ico``: the app's icon (static/favicon.ico), cached for a day."""
+    headers = {"Cache-Control": "public, max-age=86400"}
+    return FileResponse(_STATIC / "favicon.ico", media_type="image/x-icon", headers=headers)
 
 
 async def orca_error(request: Request, exc: Exception) -> Response:

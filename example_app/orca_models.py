@@ -43,7 +43,8 @@ class Account(TypedDict):
     #: ``"current"``, ``"savings"``, ``"credit_card"``...
     type: str
     name: str
-    #: Masked for display (``"DE89 •••• •••• •••• •• 4821"``); ``None`` for a credit card.
+    #: Masked for display (``"DE89 •••• •••• •••• •• 4821"``); ``None`` for an account without
+    #: one (a credit card, a US account).
     iban: str | None
     #: ISO 4217, e.g. ``"EUR"``.
     currency: str
@@ -53,6 +54,10 @@ class Account(TypedDict):
     available_balance: str
     #: ``"active"``...
     status: str
+    #: US accounts, which have no IBAN: the bank's ABA routing number (public, printed on
+    #: cheques) and the account number, masked for display (``"•••• 7719"``).
+    routing_number: NotRequired[str]
+    account_number: NotRequired[str]
 
 
 class Transaction(TypedDict):

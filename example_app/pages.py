@@ -19,13 +19,29 @@ from oidc_kit.starlette import login_required, same_origin
 from .deps import deps
 from .orca import OrcaError
 from .orca_models import Party
-from .templating import render
+from .templating import SIGNED_OUT_COOKIE, render
 
 __all__ = ["page_routes"]
 
 
 async def home(request: Request) -> Response:
-    """Anyone: a "Log in" button, or the user's name and where to go next."""
+    """Anyone: a "Log in" button, or the user's name and where to go next.
+
+    Also the landing after logout (``OIDC_POST_LOGOUT_PATH``), where the provider sends the
+    browser back with the logout's ``state`` (``/?state=...``). Once the kit has checked it,
+    the page moves to its clean address, and says "You are signed out" there.
+    """
+    if request.scope.get("oidc_signed_out") and request.url.query:
+        response = RedirectResponse(request.url.path, status_code=303)
+        response.set_cookie(
+            SIGNED_OUT_COOKIE,
+            "1",
+            max_age=60,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+        return response
     return render(request, "home.html", {"nav": "home"})
 
 

@@ -5,6 +5,10 @@ so that workshop screenshots and docs stay the same. Any other ``sub`` (a user o
 provider, when only ORCA is sandboxed) gets data generated from a hash of the ``sub``: the same
 user sees the same accounts on every run and on every machine, and nothing is real.
 
+Dates are relative to today (UTC): the newest transaction is from yesterday and cards expire
+years from now, whatever day the demo runs. Alice banks in Germany (IBANs), Bob in the US (a
+routing number and an account number instead).
+
 Amounts are strings with two decimals, as ORCA sends them, so that no float ever touches money.
 The records are built as the types of :mod:`example_app.orca_models`, so that mypy holds the
 sandbox to the same fields as the app that reads them. Transactions are listed newest first;
@@ -16,8 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
@@ -42,20 +47,43 @@ class UserData:
         return next((a for a in self.accounts if a["id"] == account_id), None)
 
 
-def data_for(sub: str) -> UserData:
-    """The data of the user ``sub``: hand-written for the sandbox users, generated otherwise."""
+def data_for(sub: str, today: date | None = None) -> UserData:
+    """The data of the user ``sub``: hand-written for the sandbox users, generated otherwise;
+    dated relative to ``today`` (default: today in UTC)."""
+    today = today or datetime.now(UTC).date()
     fixed = _FIXED.get(sub)
-    return fixed if fixed is not None else _generated(sub)
+    return fixed(today) if fixed is not None else _generated(sub, today)
 
 
 # --- building blocks ---------------------------------------------------------------------------
 
-# One transaction as written by hand: (booked_at, description, amount, category).
+# One transaction: (booked_at, description, amount, category).
 _Txn = tuple[str, str, str, str]
+# One transaction as written by hand: (days before today, time of day in UTC, description,
+# amount, category). A description may name the month it was booked in: "Rent {month}".
+_Row = tuple[int, str, str, str, str]
+
+#: A routing number that is no bank's: ABA routing numbers starting with 5 are unassigned.
+_ROUTING_NUMBER = "555000128"
 
 
 def _money(value: Decimal) -> str:
     return str(value.quantize(_CENT))
+
+
+def _dated(today: date, rows: list[_Row]) -> list[_Txn]:
+    """Hand-written rows, dated so many days before ``today``."""
+    txns: list[_Txn] = []
+    for days_ago, clock, description, amount, category in rows:
+        when = today - timedelta(days=days_ago)
+        text = description.format(month=f"{when:%B}")
+        txns.append((f"{when.isoformat()}T{clock}:00Z", text, amount, category))
+    return txns
+
+
+def _expiry(today: date, years: int, month: int) -> str:
+    """A card's expiry, ``"2028-09"``: ``years`` from this year."""
+    return f"{today.year + years}-{month:02d}"
 
 
 def _account(
@@ -67,8 +95,11 @@ def _account(
     currency: str,
     balance: str,
     available: str,
+    us_last4: str | None = None,
 ) -> Account:
-    return {
+    """One account; ``us_last4``: a US account, which has a routing number and an account
+    number (shown masked, ending in these digits) instead of an IBAN."""
+    account: Account = {
         "id": id,
         "type": type,
         "name": name,
@@ -78,6 +109,10 @@ def _account(
         "available_balance": available,
         "status": "active",
     }
+    if us_last4 is not None:
+        account["routing_number"] = _ROUTING_NUMBER
+        account["account_number"] = f"•••• {us_last4}"
+    return account
 
 
 def _ledger(account: Account, txns: list[_Txn]) -> list[Transaction]:
@@ -153,152 +188,131 @@ _ALICE_CREDIT = _account(
     currency="EUR", balance="-412.30", available="2587.70",
 )  # fmt: skip
 
-_ALICE = _user(
-    party={
-        "id": "pty-1001",
-        "type": "individual",
-        "name": "Alice Example",
-        "given_name": "Alice",
-        "family_name": "Example",
-        "email": "alice@example.com",
-        "phone": "+49 30 5550 1234",
-        "address": {
-            "line1": "Musterstraße 12",
-            "postal_code": "10115",
-            "city": "Berlin",
-            "country": "DE",
+
+@lru_cache(maxsize=2)
+def _alice(today: date) -> UserData:
+    return _user(
+        party={
+            "id": "pty-1001", "type": "individual", "name": "Alice Example",
+            "given_name": "Alice", "family_name": "Example", "email": "alice@example.com",
+            "phone": "+49 30 5550 1234", "customer_since": "2019-04-01",
+            "address": {
+                "line1": "Musterstraße 12", "postal_code": "10115", "city": "Berlin",
+                "country": "DE",
+            },
         },
-        "customer_since": "2019-04-01",
-    },
-    accounts=[
-        (
-            _ALICE_CURRENT,
-            [
-                ("2025-06-14T09:12:00Z", "Bäckerei Kraus", "-6.40", "groceries"),
-                ("2025-06-13T18:45:00Z", "REWE Markt", "-58.23", "groceries"),
-                ("2025-06-12T07:30:00Z", "BVG monthly pass", "-86.00", "transport"),
-                ("2025-06-10T12:05:00Z", "Transfer to Rainy Day Savings", "-250.00", "transfer"),
-                ("2025-06-09T20:14:00Z", "Streamly subscription", "-12.99", "entertainment"),
-                ("2025-06-06T13:22:00Z", "Café Lindner", "-9.80", "eating_out"),
-                ("2025-06-05T10:00:00Z", "Stadtwerke electricity", "-74.50", "utilities"),
-                ("2025-06-03T08:00:00Z", "Rent June", "-1150.00", "housing"),
-                ("2025-06-01T06:00:00Z", "Salary Nordwind GmbH", "3420.00", "income"),
-                ("2025-05-29T17:40:00Z", "Apotheke am Park", "-18.45", "health"),
-                ("2025-05-27T19:03:00Z", "Credit card repayment", "-380.00", "transfer"),
-            ],
-        ),
-        (
-            _ALICE_SAVINGS,
-            [
-                ("2025-06-10T12:05:00Z", "Transfer from Everyday Current", "250.00", "transfer"),
-                ("2025-05-31T23:59:00Z", "Interest May", "21.08", "interest"),
-                ("2025-05-10T12:05:00Z", "Transfer from Everyday Current", "250.00", "transfer"),
-                ("2025-04-30T23:59:00Z", "Interest April", "20.55", "interest"),
-                ("2025-04-18T15:30:00Z", "Holiday fund withdrawal", "-600.00", "transfer"),
-                ("2025-04-10T12:05:00Z", "Transfer from Everyday Current", "250.00", "transfer"),
-                ("2025-03-31T23:59:00Z", "Interest March", "20.91", "interest"),
-                ("2025-03-10T12:05:00Z", "Transfer from Everyday Current", "250.00", "transfer"),
-            ],
-        ),
-        (
-            _ALICE_CREDIT,
-            [
-                ("2025-06-12T21:10:00Z", "Lufthansa LH 1234", "-189.90", "travel"),
-                ("2025-06-08T14:33:00Z", "Buchhandlung Dussmann", "-34.50", "shopping"),
-                ("2025-06-04T11:02:00Z", "Online Marketplace", "-72.15", "shopping"),
-                ("2025-06-02T19:45:00Z", "Trattoria Da Nino", "-64.00", "eating_out"),
-                ("2025-05-30T09:15:00Z", "Hotel Seeblick", "-221.75", "travel"),
-                ("2025-05-27T19:03:00Z", "Repayment, thank you", "380.00", "transfer"),
-                ("2025-05-22T16:48:00Z", "Sportshop Berlin", "-129.99", "shopping"),
-                ("2025-05-18T12:30:00Z", "Museum Island tickets", "-38.00", "entertainment"),
-                ("2025-05-11T20:20:00Z", "Kino International", "-24.00", "entertainment"),
-            ],
-        ),
-    ],
-    cards=[
-        _card(
-            id="crd-1001", account_id="acc-1001", type="debit", last4="4242",
-            holder="ALICE EXAMPLE", expiry="2028-09",
-        ),
-        _card(
-            id="crd-1002", account_id="acc-1003", type="credit", last4="5100",
-            holder="ALICE EXAMPLE", expiry="2027-03", credit_limit="3000.00", currency="EUR",
-        ),
-    ],
-)  # fmt: skip
+        accounts=[
+            (_ALICE_CURRENT, _dated(today, [
+                (1, "09:12", "Bäckerei Kraus", "-6.40", "groceries"),
+                (2, "18:45", "REWE Markt", "-58.23", "groceries"),
+                (3, "07:30", "BVG monthly pass", "-86.00", "transport"),
+                (5, "12:05", "Transfer to Rainy Day Savings", "-250.00", "transfer"),
+                (6, "20:14", "Streamly subscription", "-12.99", "entertainment"),
+                (9, "13:22", "Café Lindner", "-9.80", "eating_out"),
+                (10, "10:00", "Stadtwerke electricity", "-74.50", "utilities"),
+                (12, "08:00", "Rent {month}", "-1150.00", "housing"),
+                (14, "06:00", "Salary Nordwind GmbH", "3420.00", "income"),
+                (17, "17:40", "Apotheke am Park", "-18.45", "health"),
+                (19, "19:03", "Credit card repayment", "-380.00", "transfer"),
+            ])),
+            (_ALICE_SAVINGS, _dated(today, [
+                (5, "12:05", "Transfer from Everyday Current", "250.00", "transfer"),
+                (15, "23:59", "Monthly interest", "21.08", "interest"),
+                (36, "12:05", "Transfer from Everyday Current", "250.00", "transfer"),
+                (46, "23:59", "Monthly interest", "20.55", "interest"),
+                (58, "15:30", "Holiday fund withdrawal", "-600.00", "transfer"),
+                (66, "12:05", "Transfer from Everyday Current", "250.00", "transfer"),
+                (76, "23:59", "Monthly interest", "20.91", "interest"),
+                (97, "12:05", "Transfer from Everyday Current", "250.00", "transfer"),
+            ])),
+            (_ALICE_CREDIT, _dated(today, [
+                (3, "21:10", "Lufthansa LH 1234", "-189.90", "travel"),
+                (7, "14:33", "Buchhandlung Dussmann", "-34.50", "shopping"),
+                (11, "11:02", "Online Marketplace", "-72.15", "shopping"),
+                (13, "19:45", "Trattoria Da Nino", "-64.00", "eating_out"),
+                (16, "09:15", "Hotel Seeblick", "-221.75", "travel"),
+                (19, "19:03", "Repayment, thank you", "380.00", "transfer"),
+                (24, "16:48", "Sportshop Berlin", "-129.99", "shopping"),
+                (28, "12:30", "Museum Island tickets", "-38.00", "entertainment"),
+                (35, "20:20", "Kino International", "-24.00", "entertainment"),
+            ])),
+        ],
+        cards=[
+            _card(
+                id="crd-1001", account_id="acc-1001", type="debit", last4="4242",
+                holder="ALICE EXAMPLE", expiry=_expiry(today, 3, 9),
+            ),
+            _card(
+                id="crd-1002", account_id="acc-1003", type="credit", last4="5100",
+                holder="ALICE EXAMPLE", expiry=_expiry(today, 2, 3), credit_limit="3000.00",
+                currency="EUR",
+            ),
+        ],
+    )  # fmt: skip
 
 
 # --- bob: USD, a checking account and a savings account -------------------------------------
 
 _BOB_CHECKING = _account(
-    id="acc-2001", type="current", name="Checking", iban="US•• •••• •••• 7719",
+    id="acc-2001", type="current", name="Checking", iban=None, us_last4="7719",
     currency="USD", balance="1523.64", available="1523.64",
 )  # fmt: skip
 _BOB_SAVINGS = _account(
-    id="acc-2002", type="savings", name="High-Yield Savings", iban="US•• •••• •••• 3380",
+    id="acc-2002", type="savings", name="High-Yield Savings", iban=None, us_last4="3380",
     currency="USD", balance="8200.15", available="8200.15",
 )  # fmt: skip
 
-_BOB = _user(
-    party={
-        "id": "pty-2001",
-        "type": "individual",
-        "name": "Bob Example",
-        "given_name": "Bob",
-        "family_name": "Example",
-        "email": "bob@example.com",
-        "phone": "+1 555 0100 4477",
-        "address": {
-            "line1": "123 Example Avenue",
-            "postal_code": "62701",
-            "city": "Springfield",
-            "country": "US",
-        },
-        "customer_since": "2021-11-15",
-    },
-    accounts=[
-        (
-            _BOB_CHECKING,
-            [
-                ("2025-06-14T16:20:00Z", "Corner Grocery", "-43.17", "groceries"),
-                ("2025-06-13T08:05:00Z", "City Transit", "-2.75", "transport"),
-                ("2025-06-12T19:40:00Z", "Pizza Palace", "-27.50", "eating_out"),
-                ("2025-06-11T10:00:00Z", "Springfield Power & Light", "-96.32", "utilities"),
-                ("2025-06-09T12:00:00Z", "Transfer to High-Yield Savings", "-300.00", "transfer"),
-                ("2025-06-07T15:11:00Z", "Hardware Depot", "-64.89", "shopping"),
-                ("2025-06-05T09:30:00Z", "Mobile phone bill", "-45.00", "utilities"),
-                ("2025-06-01T08:00:00Z", "Rent June", "-1400.00", "housing"),
-                ("2025-05-30T06:00:00Z", "Payroll Acme Widgets Inc", "2875.40", "income"),
-                ("2025-05-28T18:25:00Z", "Gas station", "-48.10", "transport"),
-            ],
-        ),
-        (
-            _BOB_SAVINGS,
-            [
-                ("2025-06-09T12:00:00Z", "Transfer from Checking", "300.00", "transfer"),
-                ("2025-05-31T23:59:00Z", "Interest May", "32.61", "interest"),
-                ("2025-05-09T12:00:00Z", "Transfer from Checking", "300.00", "transfer"),
-                ("2025-04-30T23:59:00Z", "Interest April", "31.20", "interest"),
-                ("2025-04-09T12:00:00Z", "Transfer from Checking", "300.00", "transfer"),
-                ("2025-03-31T23:59:00Z", "Interest March", "30.05", "interest"),
-                ("2025-03-20T10:15:00Z", "Car repair", "-750.00", "transfer"),
-                ("2025-03-09T12:00:00Z", "Transfer from Checking", "300.00", "transfer"),
-            ],
-        ),
-    ],
-    cards=[
-        _card(
-            id="crd-2001", account_id="acc-2001", type="debit", last4="4242",
-            holder="BOB EXAMPLE", expiry="2029-01",
-        ),
-        _card(
-            id="crd-2002", account_id="acc-2001", type="debit", last4="0911",
-            holder="BOB EXAMPLE", expiry="2025-04", status="expired",
-        ),
-    ],
-)  # fmt: skip
 
-_FIXED: dict[str, UserData] = {"sandbox-alice": _ALICE, "sandbox-bob": _BOB}
+@lru_cache(maxsize=2)
+def _bob(today: date) -> UserData:
+    return _user(
+        party={
+            "id": "pty-2001", "type": "individual", "name": "Bob Example",
+            "given_name": "Bob", "family_name": "Example", "email": "bob@example.com",
+            "phone": "+1 555 0100 4477", "customer_since": "2021-11-15",
+            "address": {
+                "line1": "123 Example Avenue", "postal_code": "62701", "city": "Springfield",
+                "country": "US",
+            },
+        },
+        accounts=[
+            (_BOB_CHECKING, _dated(today, [
+                (1, "16:20", "Corner Grocery", "-43.17", "groceries"),
+                (2, "08:05", "City Transit", "-2.75", "transport"),
+                (3, "19:40", "Pizza Palace", "-27.50", "eating_out"),
+                (4, "10:00", "Springfield Power & Light", "-96.32", "utilities"),
+                (6, "12:00", "Transfer to High-Yield Savings", "-300.00", "transfer"),
+                (8, "15:11", "Hardware Depot", "-64.89", "shopping"),
+                (10, "09:30", "Mobile phone bill", "-45.00", "utilities"),
+                (14, "08:00", "Rent {month}", "-1400.00", "housing"),
+                (16, "06:00", "Payroll Acme Widgets Inc", "2875.40", "income"),
+                (18, "18:25", "Gas station", "-48.10", "transport"),
+            ])),
+            (_BOB_SAVINGS, _dated(today, [
+                (6, "12:00", "Transfer from Checking", "300.00", "transfer"),
+                (15, "23:59", "Monthly interest", "32.61", "interest"),
+                (37, "12:00", "Transfer from Checking", "300.00", "transfer"),
+                (46, "23:59", "Monthly interest", "31.20", "interest"),
+                (67, "12:00", "Transfer from Checking", "300.00", "transfer"),
+                (76, "23:59", "Monthly interest", "30.05", "interest"),
+                (87, "10:15", "Car repair", "-750.00", "transfer"),
+                (98, "12:00", "Transfer from Checking", "300.00", "transfer"),
+            ])),
+        ],
+        cards=[
+            _card(
+                id="crd-2001", account_id="acc-2001", type="debit", last4="4242",
+                holder="BOB EXAMPLE", expiry=_expiry(today, 4, 1),
+            ),
+            _card(
+                id="crd-2002", account_id="acc-2001", type="debit", last4="0911",
+                holder="BOB EXAMPLE", expiry=_expiry(today, -1, 4), status="expired",
+            ),
+        ],
+    )  # fmt: skip
+
+
+_FIXED: dict[str, Callable[[date], UserData]] = {"sandbox-alice": _alice, "sandbox-bob": _bob}
 
 
 # --- generated data for any other user ---------------------------------------------------------
@@ -318,12 +332,10 @@ _SPENDING = (
     ("Streaming service", "entertainment", 8, 18),
     ("Energy bill", "utilities", 40, 140),
 )
-# Fixed, so that generated data does not change from one day to the next.
-_ANCHOR = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 
 
 @lru_cache(maxsize=1024)
-def _generated(sub: str) -> UserData:
+def _generated(sub: str, today: date) -> UserData:
     """Deterministic, obviously fictional data for the user ``sub``."""
     digest = hashlib.sha256(sub.encode()).hexdigest()
     # Not for security: a seeded generator is exactly what makes the data repeatable.
@@ -348,7 +360,9 @@ def _generated(sub: str) -> UserData:
         "customer_since": f"{rng.randrange(2012, 2025)}-{rng.randrange(1, 13):02d}-01",
     }
     kinds = ["current", "savings", "credit_card"][: rng.randrange(1, 4)]
-    accounts = [_generated_account(rng, digest, i, kind, currency) for i, kind in enumerate(kinds)]
+    accounts = [
+        _generated_account(rng, digest, i, kind, currency, today) for i, kind in enumerate(kinds)
+    ]
     holder = f"{given} {family}".upper()
     cards = [
         _card(
@@ -357,7 +371,7 @@ def _generated(sub: str) -> UserData:
             type="credit" if account["type"] == "credit_card" else "debit",
             last4=f"{rng.randrange(10000):04d}",
             holder=holder,
-            expiry=f"{rng.randrange(2026, 2031)}-{rng.randrange(1, 13):02d}",
+            expiry=_expiry(today, rng.randrange(1, 6), rng.randrange(1, 13)),
         )
         for i, (account, _) in enumerate(accounts)
         if account["type"] != "savings"
@@ -366,23 +380,27 @@ def _generated(sub: str) -> UserData:
 
 
 def _generated_account(
-    rng: random.Random, digest: str, index: int, kind: str, currency: str
+    rng: random.Random, digest: str, index: int, kind: str, currency: str, today: date
 ) -> tuple[Account, list[_Txn]]:
-    """One generated account of ``kind`` with 8 to 12 transactions, newest first."""
+    """One generated account of ``kind`` with 8 to 12 transactions, newest first, the newest
+    from before ``today``; a USD account has a US account number, others an IBAN."""
     names = {"current": "Current Account", "savings": "Savings", "credit_card": "Credit Card"}
     if kind == "credit_card":
         balance = -Decimal(rng.randrange(0, 150000)) / 100
         available = Decimal(2000) + balance
-        iban = None
+        iban = us_last4 = None
     else:
         balance = Decimal(rng.randrange(20000, 2000000)) / 100
         available = balance
-        iban = f"XX{rng.randrange(10, 100)} •••• •••• {rng.randrange(10000):04d}"
+        check, last4 = rng.randrange(10, 100), f"{rng.randrange(10000):04d}"
+        iban = None if currency == "USD" else f"XX{check} •••• •••• {last4}"
+        us_last4 = last4 if currency == "USD" else None
     account = _account(
         id=f"acc-{digest[:6]}{index}", type=kind, name=names[kind], iban=iban,
         currency=currency, balance=_money(balance), available=_money(available),
+        us_last4=us_last4,
     )  # fmt: skip
-    when = _ANCHOR
+    when = datetime.combine(today, datetime.min.time(), UTC)  # midnight: all in the past
     txns: list[_Txn] = []
     count = rng.randrange(8, 13)
     payday = rng.randrange(count)  # a current account gets one salary among its transactions

@@ -1,8 +1,14 @@
-"""Jinja2 templates (autoescaped) and the few filters the pages use to show money and dates."""
+"""Jinja2 templates (autoescaped) and the few filters the pages use to show money and dates.
+
+One date format on every page: ``4 Dec 2026`` (a month alone: ``Dec 2026``; with the time:
+``4 Dec 2026, 09:12:00 UTC``). Machines get ISO 8601: the templates put it in
+``<time datetime="...">`` beside the text.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -16,12 +22,16 @@ from starlette.templating import Jinja2Templates
 
 from .deps import deps
 
-__all__ = ["content_security_policy", "make_templates", "render"]
+__all__ = ["SIGNED_OUT_COOKIE", "content_security_policy", "make_templates", "render"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 # Claims that hold a NumericDate (OpenID Connect Core 2 and 5.1), shown as a date too.
 _TIME_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
+_YEAR_MONTH = re.compile(r"(\d{4})-(\d{2})")
+#: Carries "you are signed out" over the redirect that takes the logout's ``state`` out of the
+#: address bar (pages.py, ``home``); the page it lands on shows the notice and deletes it.
+SIGNED_OUT_COOKIE = "signed_out"
 
 
 def make_templates(
@@ -36,6 +46,7 @@ def make_templates(
     env.globals["sandbox_banner"] = sandbox_banner
     env.filters["money"] = money
     env.filters["day"] = day
+    env.filters["expires_in"] = expires_in
     env.filters["label"] = label
     env.filters["claim"] = claim_value
     env.tests["negative"] = is_negative
@@ -47,14 +58,17 @@ def render(
 ) -> Response:
     """Render the page ``name``; the template sees ``user`` and whatever ``context`` holds."""
     templates = deps(request).templates
+    carried = SIGNED_OUT_COOKIE in request.cookies
     values = {
         "user": request.scope.get("user"),
         "nav": None,
         # Right after a logout, on the post-logout landing page (the kit's middleware says so).
-        "signed_out": request.scope.get("oidc_signed_out", False),
+        "signed_out": request.scope.get("oidc_signed_out", False) or carried,
         **(context or {}),
     }
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
+    if carried:  # shown once
+        response.delete_cookie(SIGNED_OUT_COOKIE, httponly=True, samesite="lax")
     # Pages show personal data: no shared cache, no back-button copy after logout.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = content_security_policy(
@@ -108,12 +122,28 @@ def is_negative(amount: object) -> bool:
 
 
 def day(timestamp: object) -> str:
-    """An ISO 8601 timestamp (``2025-06-14T09:12:00Z``) as ``14 Jun 2025``."""
+    """An ISO 8601 date or timestamp (``2025-06-14T09:12:00Z``) as ``14 Jun 2025``; a year and
+    month (``2028-09``, a card's expiry) as ``Sep 2028``. The day and the month are joined by a
+    no-break space: a narrow column wraps the year onto a line of its own, never the month."""
+    text = str(timestamp)
+    if month := _YEAR_MONTH.fullmatch(text):
+        year, number = int(month[1]), int(month[2])
+        return f"{datetime(year, number, 1):%b %Y}" if 1 <= number <= 12 else text
     try:
-        when = datetime.fromisoformat(str(timestamp))
+        when = datetime.fromisoformat(text)
     except ValueError:
-        return str(timestamp)
-    return f"{when.day} {when:%b %Y}"  # not %-d: Windows has no such format
+        return text
+    return f"{when.day}\u00a0{when:%b %Y}"  # not %-d: Windows has no such format
+
+
+def expires_in(seconds: int) -> str:
+    """The access token's countdown as a phrase: ``Expires in 42 s``, ``Expires in 4 min``
+    (from two minutes on), ``Expired``. static/countdown.js words it the same way."""
+    if seconds <= 0:
+        return "Expired"
+    if seconds < 120:
+        return f"Expires in {seconds} s"
+    return f"Expires in {(seconds + 30) // 60} min"  # rounded half up, as JavaScript does
 
 
 def label(value: object) -> str:
@@ -124,8 +154,8 @@ def label(value: object) -> str:
 def claim_value(value: object, name: str = "") -> str:
     """A claim for the profile table: strings as they are, other JSON as JSON, times as dates."""
     if name in _TIME_CLAIMS and isinstance(value, int | float) and not isinstance(value, bool):
-        when = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return f"{value} ({when})"
+        when = datetime.fromtimestamp(value, UTC)
+        return f"{value} ({day(when.isoformat())}, {when:%H:%M:%S} UTC)"
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)

@@ -368,7 +368,12 @@ class RelyingParty:
             with contextlib.suppress(StoreUnavailable):
                 await self.store.delete(logout.jti_key)
             return Outcome(exc.status, error=exc, machine=True)
-        log.info("back-channel logout ended %d session(s)", len(ended))
+        if ended:
+            log.info("back-channel logout ended %d session(s)", len(ended))
+        else:
+            # The usual case after the user's own logout: the provider tells every client,
+            # this one too, of a session this app has already ended. Nothing to say.
+            log.debug("back-channel logout: no session left to end")
         return Outcome(200)
 
     def _client_named_in(self, token: str) -> ProviderClient:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 def _seconds_left(page: Page) -> int:
     text = page.locator("#token-ttl").inner_text()
-    match = re.fullmatch(r"(\d+) s", text)
+    match = re.fullmatch(r"Expires in (\d+) s", text)
     assert match, f"countdown shows {text!r}"
     return int(match.group(1))
 
@@ -45,6 +45,16 @@ def test_home_login_accounts_transactions_cards_profile_refresh_logout(
     page.on(
         "console",
         lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    # Nothing a page loads is missing: no 404 in the console (the favicon was one).
+    missing: list[str] = []
+    page.on(
+        "response",
+        lambda r: (
+            missing.append(r.url)
+            if r.request.resource_type != "document" and r.status >= 400
+            else None
+        ),
     )
 
     # Home, logged out: the sandbox banner and a "Log in" button.
@@ -98,6 +108,7 @@ def test_home_login_accounts_transactions_cards_profile_refresh_logout(
     assert claims.get_by_role("cell", name="email", exact=True).is_visible()
     first = _seconds_left(page)
     assert 0 < first <= 60
+    assert not page.locator("#token-due").is_visible()  # not due yet: 30 s to go at least
     page.wait_for_timeout(1_500)
     assert _seconds_left(page) < first, "the countdown does not count down"
     assert_no_token(page)
@@ -114,15 +125,24 @@ def test_home_login_accounts_transactions_cards_profile_refresh_logout(
     assert_no_token(page)
 
     # Log out (a POST form in the header) → the provider's logout → home, logged out. The
-    # provider sends the browser back with the logout's ``state``.
+    # provider sends the browser back with the logout's ``state``; the app takes it out of the
+    # address bar, and says so.
+    mark = len(app.log())
     page.get_by_role("banner").get_by_role("button", name="Log out").click()
-    page.wait_for_url(re.compile(re.escape(base) + r"/(\?state=[\w-]+)?$"))
+    page.wait_for_url(base + "/")
+    assert page.get_by_role("status").inner_text() == "You are signed out. See you soon."
     assert page.get_by_role("heading", level=1).inner_text() == "Welcome to Example Bank"
     assert page.get_by_role("navigation", name="Main").count() == 0
     session = page.request.get(base + "/auth/session")
     assert session.status == 401
     assert session.json() == {"authenticated": False}
     assert violations == []
+    assert missing == []
+    # The provider told the app of the logout on the back channel too; the session had already
+    # ended here, so that is no news worth a line at INFO.
+    log = app.log()[mark:]
+    assert 'POST /auth/backchannel-logout HTTP/1.1" 200' in log
+    assert "back-channel logout ended" not in log
 
 
 def test_access_token_refreshes_by_itself(page: Page, tmp_path: Path) -> None:
@@ -142,6 +162,8 @@ def test_access_token_refreshes_by_itself(page: Page, tmp_path: Path) -> None:
         page.goto(app.base_url + "/profile")
         first = _expires_at(page)
         assert _seconds_left(page) <= 4
+        # Due from the start (4 s tokens, under the 30 s leeway): said in words, not only colour.
+        assert page.locator("#token-due").inner_text().endswith("Due for refresh")
 
         # Wait until the token is due, then do what the page says: reload it (it calls ORCA).
         page.wait_for_timeout(max(0.0, first - 2 - time.time()) * 1000 + 300)

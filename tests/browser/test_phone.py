@@ -39,6 +39,35 @@ def _check_fits(page: Page, what: str) -> None:
     assert no_horizontal_overflow(page), f"{what} scrolls sideways at 375 px"
 
 
+def _header_rows(page: Page) -> int:
+    """How many rows the header's parts (brand, navigation, account actions) take."""
+    parts = page.locator(".site-header .wrap > *").all()
+    boxes = sorted((b["y"], b["y"] + b["height"]) for p in parts if (b := p.bounding_box()))
+    rows, bottom = 0, float("-inf")
+    for top, end in boxes:
+        if top >= bottom - 1:  # below the row so far: a new row
+            rows += 1
+        bottom = max(bottom, end) if top < bottom - 1 else end
+    return rows
+
+
+#: The words of a table cell that the browser split across two lines.
+_WORDS_BROKEN = """cells => cells.flatMap(cell => {
+  const broken = [];
+  for (const node of cell.childNodes) {
+    if (node.nodeType !== Node.TEXT_NODE) continue;
+    for (const word of node.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, word.index);
+      range.setEnd(node, word.index + word[0].length);
+      const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+      if (lines.size > 1) broken.push(word[0]);
+    }
+  }
+  return broken;
+})"""
+
+
 def test_pages_fit_a_phone(phone: Page, app: Server) -> None:
     page = phone
     base = app.base_url
@@ -55,6 +84,9 @@ def test_pages_fit_a_phone(phone: Page, app: Server) -> None:
         assert link.is_visible() and _inside_viewport(link), link.inner_text()
     logout = page.get_by_role("banner").get_by_role("button", name="Log out")
     assert logout.is_visible() and _inside_viewport(logout)
+    who = page.locator(".site-header .who")
+    assert who.is_visible() and _inside_viewport(who)
+    assert _header_rows(page) == 2, "the header takes more than two rows at 375 px"
 
     nav(page, "Accounts")
     page.wait_for_url(base + "/accounts")
@@ -76,3 +108,10 @@ def test_pages_fit_a_phone(phone: Page, app: Server) -> None:
     page.wait_for_url(base + "/profile")
     _check_fits(page, "profile")
     assert page.get_by_role("button", name="Refresh now").is_visible()
+    # Claim values: words wrap between words; ids, URLs and addresses may break anywhere.
+    words = page.locator("table.claims td:last-child:not(.token)")
+    assert words.count() >= 5  # name, the times (iat, exp...), booleans
+    assert words.evaluate_all(_WORDS_BROKEN) == []
+    tokens = page.locator("table.claims td.token")
+    assert tokens.count() >= 5  # sub, iss, sid, email...
+    assert tokens.evaluate_all("cells => cells.every(c => c.scrollWidth <= c.clientWidth)")

@@ -42,12 +42,15 @@ def test_backchannel_logout_from_the_provider(page: Page, app: Server) -> None:
     assert "example-app" in main.inner_text()
     shot(page, "sandbox-session")
 
+    mark = len(app.log())
     page.get_by_role("button", name="Log out of the provider everywhere").click()
     page.wait_for_url(app.base_url + "/sandbox/op/session/logout")
     assert "1 app was notified" in main.inner_text()
 
-    # The provider POSTed a logout token to the app: the app's session is gone.
+    # The provider POSTed a logout token to the app: the app's session is gone, and its log
+    # says so.
     assert page.request.get(app.base_url + "/auth/session").status == 401
+    assert "back-channel logout ended 1 session(s)" in app.log()[mark:]
     page.get_by_role("link", name="Back to example-app").click()
     page.wait_for_url(app.base_url + "/")
     assert page.get_by_role("heading", level=1).inner_text() == "Welcome to Example Bank"

@@ -141,7 +141,8 @@ async def test_accounts_and_transactions_pages_show_orcas_data(client: httpx.Asy
     assert 'href="/accounts/acc-1001"' in accounts
     assert '<td class="num neg">−€412.30</td>' in accounts  # noqa: RUF001 - a minus sign
     page = (await client.get("/accounts/acc-1001")).text
-    assert "Bäckerei Kraus" in page and "14 Jun 2025" in page
+    newest = data_for("sandbox-alice").transactions["acc-1001"][0]  # dated yesterday
+    assert "Bäckerei Kraus" in page and day(newest["booked_at"]) in page
     assert '<td class="num pos">€3,420.00</td>' in page
 
 
@@ -155,8 +156,8 @@ async def test_cards_page_masks_numbers(client: httpx.AsyncClient):
 async def test_profile_shows_claims_countdown_and_refresh_form(client: httpx.AsyncClient):
     await log_in(client)
     page = (await client.get("/profile")).text
-    assert "<td>sub</td><td>sandbox-alice</td>" in page
-    assert "<td>email</td><td>alice@example.com</td>" in page
+    assert '<td>sub</td><td class="token">sandbox-alice</td>' in page
+    assert '<td>email</td><td class="token">alice@example.com</td>' in page
     remaining = int(re.search(r'data-remaining="(\d+)"', page)[1])
     assert 0 < remaining <= 60
     assert '<form method="post" action="/profile/refresh"' in page
@@ -354,10 +355,10 @@ def test_filters():
     assert money("-1234.5", "EUR") == "−€1,234.50"  # noqa: RUF001 - a minus sign
     assert money("12", "USD") == "$12.00"
     assert money("3", "CHF") == "CHF 3.00"
-    assert day("2025-06-14T09:12:00Z") == "14 Jun 2025"
+    assert day("2025-06-14T09:12:00Z") == "14\u00a0Jun 2025"  # a no-break space
     assert label("credit_card") == "Credit card"
     assert claim_value(True) == "true"
-    assert claim_value(0, "iat") == "0 (1970-01-01 00:00:00 UTC)"
+    assert claim_value(0, "iat") == "0 (1\u00a0Jan 1970, 00:00:00 UTC)"
 
 
 def test_the_sandbox_refuses_a_public_address_unless_asked() -> None:

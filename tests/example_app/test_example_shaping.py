@@ -85,6 +85,18 @@ async def test_after_logout_the_home_page_says_you_are_signed_out(app: httpx.Asy
         form = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', provider_logout.text))
         action = re.search(r'<form method="post" action="([^"]+)"', provider_logout.text)[1]  # type: ignore[index]
         landing = (await app.post(html.unescape(action), data=form)).headers["location"]
-    home = await app.get(landing)
+    assert landing.startswith(f"{BASE}/?state=")
+    # The landing moves to a clean address: the logout's state has served (the kit checked it).
+    back = await app.get(landing)
+    assert back.status_code == 303 and back.headers["location"] == "/"
+    home = await app.get("/")
     assert "You are signed out" in home.text
+    assert 'role="status"' in home.text
     assert "You are signed out" not in (await app.get("/")).text  # once only
+
+
+async def test_a_made_up_return_from_logout_says_nothing(app: httpx.AsyncClient) -> None:
+    """Only the browser back from its own logout is told it is signed out: a link to
+    ``/?state=...`` from anywhere else is the home page, at that address, with no notice."""
+    page = await app.get("/", params={"state": "made-up"})
+    assert page.status_code == 200 and "You are signed out" not in page.text
