@@ -40,6 +40,7 @@ from ._login_required import login_required
 from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
 from ._outcome import CookieChange, Outcome
 from ._pages import KitPages
+from ._redact import redact_server_logs
 from ._relying_party import RelyingParty
 from ._session import Session
 from ._step_up import StepUp
@@ -100,6 +101,9 @@ class OIDCAuth:
         ``denied.html``, ``base.html``).
         ``store``: a session store the app made (closed by the app); ``session_store`` must
         then be unset. Without it, the store ``session_store`` names is opened (and closed).
+
+        It also puts :class:`~oidc_kit.RedactTokens` on uvicorn's access log and the kit's
+        logger (once per process): the callback's ``code`` never reaches a log.
         """
         configs = named_configs(config)
         self.config = next(iter(configs.values()))
@@ -110,6 +114,7 @@ class OIDCAuth:
                 "OIDCAuth(store=...) and session_store (SESSION_STORE) both say where "
                 "sessions live: pass the store object or set session_store, not both"
             )  # the URL is not shown: a Redis URL may hold a password
+        redact_server_logs()  # `uvicorn app:app` logs each request's URL, callback code and all
         self._clock = clock
         self._owns_http = http_client is None
         self.http = http_client or httpx.AsyncClient(timeout=self.config.http_timeout)
