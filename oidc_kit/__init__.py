@@ -19,6 +19,7 @@ optional ``oidc_kit[redis]`` extra.
 from typing import TYPE_CHECKING
 
 from ._app_config import AppConfig
+from ._audit import AuditEvent, AuditJsonFormatter
 from ._client_key import ClientKey
 from ._config import OIDCConfig
 from ._errors import (
@@ -72,6 +73,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_ID_TOKEN_ALGS",
     "AppConfig",
+    "AuditEvent",
+    "AuditJsonFormatter",
     "AuthorizationFailed",
     "BearerAuth",
     "ClientCredentials",

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from ._app_config import AppConfig
+from ._audit import Auditor
 from ._config import OIDCConfig
 from ._errors import ConfigurationError, InvalidState, IssuerMismatch, SessionEnded
 from ._flow import LoginFlow
@@ -64,13 +65,21 @@ class ProviderClient:
         http: httpx.AsyncClient,
         clock: Callable[[], float] = time.time,
         on_refresh_failed: RefreshFailedHook | None = None,
+        auditor: Auditor | None = None,
     ) -> ProviderClient:
         provider = Provider(config, http, clock)
-        sessions = Sessions(config, store, clock)
+        sessions = Sessions(config, store, clock, auditor)
         redirect_uri = config.redirect_uri if default else f"{config.redirect_uri}/{name}"
         flow = LoginFlow(config, provider, store, http, clock, name=name, redirect_uri=redirect_uri)
         tokens = TokenManager(
-            config, provider, sessions, http, clock, name=name, on_failure=on_refresh_failed
+            config,
+            provider,
+            sessions,
+            http,
+            clock,
+            name=name,
+            on_failure=on_refresh_failed,
+            auditor=auditor,
         )
         return cls(name, config, provider, sessions, flow, tokens)
 
@@ -87,6 +96,7 @@ class ProviderClients(Mapping[str, ProviderClient]):
         http: httpx.AsyncClient,
         clock: Callable[[], float] = time.time,
         on_refresh_failed: RefreshFailedHook | None = None,
+        auditor: Auditor | None = None,
     ) -> None:
         self._clients = {
             name: ProviderClient.build(
@@ -97,9 +107,12 @@ class ProviderClients(Mapping[str, ProviderClient]):
                 http=http,
                 clock=clock,
                 on_refresh_failed=on_refresh_failed,
+                auditor=auditor,
             )
             for i, (name, config) in enumerate(configs.items())
         }
+        if auditor is not None:
+            auditor.provider_names = {c.config.issuer: n for n, c in self._clients.items()}
         self._by_issuer = {client.config.issuer: client for client in self._clients.values()}
         #: The first provider: ``/auth/login`` without ``provider=`` and ``/auth/callback``.
         self.default = next(iter(self._clients.values()))

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ._audit import AuditHook
+
 __all__ = [
     "Hooks",
     "LoginEvent",
@@ -86,6 +88,10 @@ class Hooks:
     #: that sent the grant, before the request that needed it is answered. What it raises is
     #: logged and ignored: the refresh's outcome (401 or 503) stands.
     on_refresh_failed: RefreshFailedHook | None = None
+    #: Called with every audit event (``login.succeeded``, ``session.revoked``...: see
+    #: ``oidc_kit.AuditEvent``), after it is logged on ``oidc_kit.audit``. What it raises is
+    #: logged and ignored.
+    on_audit: AuditHook | None = None
 
 
 _Event = TypeVar("_Event", LogoutEvent, RefreshFailedEvent)

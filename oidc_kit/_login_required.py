@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, cast, overload
 
+import anyio.from_thread
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.status import WS_1008_POLICY_VIOLATION
@@ -88,14 +89,14 @@ def login_required(
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 conn = _connection(args, kwargs)
                 if isinstance(conn, WebSocket):
-                    refused = _websocket_refusal(conn, step_up, rules)
+                    refused = await _websocket_refusal(conn, step_up, rules)
                     if refused is not None:
                         await conn.close(code=WS_1008_POLICY_VIOLATION, reason=refused)
                         return None
                     return await endpoint(*args, **kwargs)
                 if not beyond and conn.user.is_authenticated:  # the hot path, short
                     return await endpoint(*args, **kwargs)
-                refusal = _refusal(conn, step_up, rules)
+                refusal = await _refusal(conn, step_up, rules)
                 return refusal if refusal is not None else await endpoint(*args, **kwargs)
 
             return cast(_F, async_wrapper)
@@ -106,7 +107,11 @@ def login_required(
             request = _connection(args, kwargs)
             if isinstance(request, WebSocket):  # Starlette awaits WebSocket endpoints
                 raise ConfigurationError("login_required: a WebSocket endpoint must be async")
-            refusal = _refusal(request, step_up, rules)
+            if not beyond and request.user.is_authenticated:
+                return endpoint(*args, **kwargs)
+            # In Starlette's worker thread: the check (which may record an audit event) runs
+            # on the event loop.
+            refusal = anyio.from_thread.run(_refusal, request, step_up, rules)
             return refusal if refusal is not None else endpoint(*args, **kwargs)
 
         return cast(_F, sync_wrapper)
@@ -136,7 +141,7 @@ def _connection(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request | W
     raise ConfigurationError("login_required: the endpoint takes no Request or WebSocket")
 
 
-def _refusal(request: Request, step_up: StepUp, rules: ClaimsRequirement) -> Response | None:
+async def _refusal(request: Request, step_up: StepUp, rules: ClaimsRequirement) -> Response | None:
     """``None`` when the request may go on; else the step-up answer. No session raises
     :class:`LoginRequired` (the kit's exception handler turns it into a login redirect), unmet
     claims :class:`InsufficientClaims` (a 403 page or JSON)."""
@@ -148,13 +153,13 @@ def _refusal(request: Request, step_up: StepUp, rules: ClaimsRequirement) -> Res
     rules.check(session.claims, session.sub)
     if not step_up.required:
         return None
-    if kit.rp.satisfies(session, step_up):
+    if not await kit.rp.needs_step_up(session, step_up):
         return None
     log.info("step-up required for sub=%s on %s", session.sub, request.url.path)
     return kit.step_up_response(request, step_up, session)
 
 
-def _websocket_refusal(
+async def _websocket_refusal(
     websocket: WebSocket, step_up: StepUp, rules: ClaimsRequirement
 ) -> str | None:
     """``None`` when the WebSocket may go on; else the error code to close it with."""
@@ -169,7 +174,7 @@ def _websocket_refusal(
         return exc.code
     if not step_up.required:
         return None
-    if kit.rp.satisfies(session, step_up):
+    if not await kit.rp.needs_step_up(session, step_up):
         return None
     log.info("step-up required for sub=%s on WebSocket %s", session.sub, websocket.url.path)
     return StepUpRequired.code

@@ -32,9 +32,10 @@ from starlette.status import WS_1011_INTERNAL_ERROR
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
+from ._audit import request_context
 from ._errors import StoreUnavailable
 from ._session import Session
-from ._web import is_same_origin
+from ._web import is_same_origin, request_context_of
 from ._web_kit import WebKit
 
 __all__ = [
@@ -115,12 +116,19 @@ class OIDCSessionMiddleware:
         self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await self._websocket(scope, receive, send)
-            return
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        # Every audit event of this request (an expired session, a refresh...) says where
+        # the request came from.
+        with request_context(request_context_of(scope)):
+            if scope["type"] == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An HTTP request: the session its cookie names, and the cookie kept current."""
         cookie_name = self.kit.rp.session_cookie
         cookies = read_cookies(scope)
         cookie = cookies.get(cookie_name)

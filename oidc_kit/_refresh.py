@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import httpx
 
+from ._audit import Auditor
 from ._dpop import DPoPKey, load_key
 from ._errors import (
     InvalidIdToken,
@@ -65,12 +66,14 @@ class TokenManager:
         *,
         name: str = "default",
         on_failure: RefreshFailedHook | None = None,
+        auditor: Auditor | None = None,
     ) -> None:
         """``name``: the provider's, for :class:`RefreshFailedEvent`; ``on_failure``: the
-        app's ``on_refresh_failed`` hook."""
+        app's ``on_refresh_failed`` hook; ``auditor``: where ``refresh.*`` events go."""
         self._config = config
         self._name = name
         self._on_failure = on_failure
+        self._auditor = auditor or Auditor(clock=clock)
         self._provider = provider
         self._sessions = sessions
         self._http = http
@@ -200,6 +203,9 @@ class TokenManager:
             await self._revoke(merged)
             raise SessionEnded("the session ended during the refresh")
         log.info("refreshed the access token of sub=%s", session.sub)
+        await self._auditor.emit(
+            "refresh.succeeded", sub=session.sub, provider=self._name, sid=session.sid
+        )
         return merged
 
     async def _grant(self, tokens: TokenSet, refresh_token: str, now: float) -> TokenSet:
@@ -245,6 +251,15 @@ class TokenManager:
         """Tell the app's ``on_refresh_failed`` (once per refresh: this runs in the flight
         that every waiting request shares)."""
         event = RefreshFailedEvent(self._name, session.sub, reason, session_ended=ended)
+        await self._auditor.emit(
+            "refresh.failed",
+            outcome="failure",
+            sub=session.sub,
+            provider=self._name,
+            sid=session.sid,
+            error=reason,
+            reason="session_ended" if ended else "session_kept",
+        )
         await notify(self._on_failure, event)
 
     async def _revoke(self, tokens: TokenSet) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from ._audit import Auditor
 from ._auth_params import login_params_from_query
 from ._clients import ProviderClient, ProviderClients
 from ._config import OIDCConfig
@@ -91,6 +92,8 @@ class RelyingParty:
         self.http = http
         self.hooks = hooks or Hooks()
         self._clock = clock
+        #: Where the audit events go (the ``oidc_kit.audit`` logger, ``hooks.on_audit``).
+        self.auditor = Auditor(self.hooks.on_audit, clock)
         #: Each configured provider by name, the default first.
         self._clients = ProviderClients(
             configs,
@@ -98,6 +101,7 @@ class RelyingParty:
             http=http,
             clock=clock,
             on_refresh_failed=self.hooks.on_refresh_failed,
+            auditor=self.auditor,
         )
         self._sessions = self._clients.default.sessions
         self._cookies = CookieSigner(self.config.session_secrets, self.config.login_timeout)
@@ -133,6 +137,16 @@ class RelyingParty:
         ``acr_values``, ``prompt=login``) now; if not, the adapter asks for it
         (:meth:`login_provider` names where)."""
         return self._client_for(session).flow.satisfies(session.claims, step_up)
+
+    async def needs_step_up(self, session: Session, step_up: StepUp) -> bool:
+        """Not :meth:`satisfies`, and then a ``step_up.required`` audit event: what an
+        adapter calls before it sends the browser to log in again."""
+        if self.satisfies(session, step_up):
+            return False
+        await self.auditor.emit(
+            "step_up.required", sub=session.sub, iss=session.iss, sid=session.sid
+        )
+        return True
 
     def login_provider(self, session: Session | None) -> str | None:
         """``provider=`` for logging in again where ``session`` came from (``None``: the
@@ -217,6 +231,7 @@ class RelyingParty:
             session = await self._login(params, raw, current, arrived_at)
         except OIDCError as exc:
             log.info("login failed: %s", exc.code)
+            await self.auditor.emit("login.failed", outcome="failure", error=exc.code)
             return Outcome(exc.status, error=exc)
         next_path, sid = session
         session_cookie = (self.session_cookie_change(sid),)
@@ -241,6 +256,9 @@ class RelyingParty:
             await self._sessions.delete(current.sid)  # a new id at every login
         session = await client.sessions.create(result.tokens, claims, result.provider_sid)
         log.info("login succeeded for sub=%s", session.sub)
+        await self.auditor.emit(
+            "login.succeeded", sub=session.sub, provider=client.name, sid=session.sid
+        )
         return result.next_path, session.sid
 
     async def _on_login(self, provider: str, claims: dict[str, Any]) -> dict[str, Any]:
@@ -289,6 +307,12 @@ class RelyingParty:
         return Outcome(303, location=location, cookies=tuple(cookies))
 
     async def _on_logout(self, session: Session, reason: str) -> None:
+        """Record a session that ended by logout (``user`` or ``backchannel``), and tell the
+        app's ``on_logout``."""
+        event = "backchannel_logout" if reason == "backchannel" else "logout"
+        await self.auditor.emit(
+            event, sub=session.sub, iss=session.iss, sid=session.sid, reason=reason
+        )
         if self.hooks.on_logout is None:
             return
         try:
@@ -357,6 +381,7 @@ class RelyingParty:
             )
         except OIDCError as exc:
             log.warning("back-channel logout refused: %s", exc.description)
+            await self.auditor.emit("backchannel_logout", outcome="failure", error=exc.code)
             status = exc.status if exc.status >= 500 else 400
             return Outcome(status, error=exc, machine=True)
         try:

@@ -20,6 +20,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, Signer, TimestampSigner
 
+from ._audit import Auditor, coarse_ip, current_request, session_handle
 from ._config import OIDCConfig
 from ._crypto import Sealer, SealError, derive_key
 from ._errors import SessionEnded
@@ -70,6 +71,17 @@ class Session:
     #: The scopes the access token was granted (space-separated), kept in the clear so that
     #: a scope check need not open the tokens. ``None`` in records written before it existed.
     granted_scope: str | None = None
+    #: Where the login came from, for the user's list of their sessions: a summary of the
+    #: browser (``Chrome 131 on Linux``) and the network (``203.0.113.x``), never the
+    #: exact address. ``None`` in older records, or when no adapter said.
+    user_agent: str | None = None
+    network: str | None = None
+
+    @property
+    def handle(self) -> str:
+        """The session's public name (in audit events, the user's list of sessions, revoke
+        URLs): stable, and no way back to the id, which stays secret."""
+        return session_handle(self.sid)
 
     def encode(self) -> bytes:
         """The stored form: a JSON header with a format number, a newline, the sealed tokens."""
@@ -83,6 +95,8 @@ class Session:
             "seen": self.last_seen,
             "psid": self.provider_sid,
             "scope": self.granted_scope,
+            "ua": self.user_agent,
+            "net": self.network,
         }
         # A JSON header line, then the sealed tokens as raw bytes: base64 in the JSON would
         # add a third to the largest part of the record.
@@ -107,6 +121,8 @@ class Session:
                 last_seen=float(data["seen"]),
                 provider_sid=data.get("psid"),
                 granted_scope=_opt_str(data.get("scope")),
+                user_agent=_opt_str(data.get("ua")),
+                network=_opt_str(data.get("net")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError("not a session record of this version") from exc
@@ -207,6 +223,12 @@ class CookieSigner:
         return [b for b in value.split(_BINDING_SEP) if b][:LOGIN_BINDINGS]
 
 
+#: Seconds a session's record stays in the store after the session ran out: a browser coming
+#: back within them is told its session expired, and the audit log says so (``session.expired``,
+#: idle or absolute); later the store has dropped the record. The record is never used again.
+EXPIRED_RECORD_GRACE = 15 * 60
+
+
 class Sessions:
     """Session records in a store: create, load (with timeouts), save, delete, open tokens."""
 
@@ -215,9 +237,11 @@ class Sessions:
         config: OIDCConfig,
         store: SessionStore,
         clock: Callable[[], float] = time.time,
+        auditor: Auditor | None = None,
     ) -> None:
         self._config = config
         self.store = store
+        self._auditor = auditor or Auditor(clock=clock)
         self._sealer = Sealer(config.session_secrets)
         self._clock = clock
         self._decoded: OrderedDict[tuple[str, bytes], Session] = OrderedDict()
@@ -232,6 +256,7 @@ class Sessions:
         """A new session with a fresh id (never reuse a pre-login id: session fixation)."""
         now = self._clock()
         sid = new_id()
+        context = current_request()
         session = Session(
             sid=sid,
             iss=str(claims["iss"]),
@@ -243,8 +268,10 @@ class Sessions:
             last_seen=now,
             provider_sid=provider_sid,
             granted_scope=self.granted_scope(tokens),
+            user_agent=context.user_agent if context else None,
+            network=coarse_ip(context.client_ip) if context else None,
         )
-        ttl = self._remaining(session, now)
+        ttl = self._remaining(session, now) + EXPIRED_RECORD_GRACE
         await self.store.set(self.key(sid), session.encode(), ttl)
         for index in _indexes(session):
             await self.store.index_add(index, sid, self._config.session_absolute_timeout)
@@ -292,6 +319,7 @@ class Sessions:
         now = self._clock()
         if self._remaining(session, now) <= 0:
             await self.delete(sid)
+            await self._expired(session, now)
             return None
         stale_key = not self._sealer.is_current(session.sealed_tokens)
         if stale_key:
@@ -335,6 +363,7 @@ class Sessions:
         if ttl <= 0:
             await self.delete(session.sid)
             return False
+        ttl += EXPIRED_RECORD_GRACE
         return await self.store.replace(self.key(session.sid), session.encode(), ttl)
 
     async def delete(self, sid: str) -> None:
@@ -365,6 +394,15 @@ class Sessions:
 
     def _seal(self, sid: str, tokens: TokenSet) -> bytes:
         return self._sealer.seal(tokens.to_bytes(), sid.encode())
+
+    async def _expired(self, session: Session, now: float) -> None:
+        """Say that ``session`` ran out (its browser came back within the record's
+        :data:`EXPIRED_RECORD_GRACE`)."""
+        absolute = session.created_at + self._config.session_absolute_timeout
+        reason = "absolute" if absolute <= now else "idle"
+        await self._auditor.emit(
+            "session.expired", sub=session.sub, iss=session.iss, sid=session.sid, reason=reason
+        )
 
     def _remaining(self, session: Session, now: float) -> float:
         absolute = session.created_at + self._config.session_absolute_timeout

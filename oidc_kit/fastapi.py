@@ -179,7 +179,7 @@ def requires_step_up(
         request: Request, user: Annotated[OIDCUser, Depends(current_user)]
     ) -> OIDCUser:
         session = user.session
-        if not _kit(request).rp.satisfies(session, step_up):
+        if await _kit(request).rp.needs_step_up(session, step_up):
             log.info("step-up required for sub=%s on %s", session.sub, request.url.path)
             # The kit's exception handler answers: a login redirect or the 401 challenge.
             raise StepUpRequired(
