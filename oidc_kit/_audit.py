@@ -205,6 +205,7 @@ class AuditJsonFormatter(logging.Formatter):
     ``sub``...), or, for another record, its time, level, logger and message."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
         data: dict[str, Any] | None = getattr(record, "audit", None)
         if data is None:
             data = {

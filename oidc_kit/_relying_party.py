@@ -36,6 +36,7 @@ from ._errors import (
 from ._flow import PROTOCOL_CLAIMS
 from ._form_post import needs_repost, repost_fields, without_marker
 from ._hooks import Hooks, LoginEvent, LogoutEvent, notify
+from ._instrumented_store import instrument_store
 from ._logout import logout_token_in, unverified_issuer, validate_logout_token
 from ._outcome import CookieChange, Outcome
 from ._session import CookieSigner, Session, new_id
@@ -93,15 +94,15 @@ class RelyingParty:
         self.hooks = hooks or Hooks()
         self._clock = clock
         #: Where the audit events go (the ``oidc_kit.audit`` logger, ``hooks.on_audit``).
-        self.auditor = Auditor(self.hooks.on_audit, clock)
+        self._auditor = Auditor(self.hooks.on_audit, clock)
         #: Each configured provider by name, the default first.
         self._clients = ProviderClients(
             configs,
-            store=store,
+            store=instrument_store(store),  # timed, with OpenTelemetry installed
             http=http,
             clock=clock,
             on_refresh_failed=self.hooks.on_refresh_failed,
-            auditor=self.auditor,
+            auditor=self._auditor,
         )
         self._sessions = self._clients.default.sessions
         self._cookies = CookieSigner(self.config.session_secrets, self.config.login_timeout)
@@ -143,7 +144,7 @@ class RelyingParty:
         adapter calls before it sends the browser to log in again."""
         if self.satisfies(session, step_up):
             return False
-        await self.auditor.emit(
+        await self._auditor.emit(
             "step_up.required", sub=session.sub, iss=session.iss, sid=session.sid
         )
         return True
@@ -231,7 +232,7 @@ class RelyingParty:
             session = await self._login(params, raw, current, arrived_at)
         except OIDCError as exc:
             log.info("login failed: %s", exc.code)
-            await self.auditor.emit("login.failed", outcome="failure", error=exc.code)
+            await self._auditor.emit("login.failed", outcome="failure", error=exc.code)
             return Outcome(exc.status, error=exc)
         next_path, sid = session
         session_cookie = (self.session_cookie_change(sid),)
@@ -256,7 +257,7 @@ class RelyingParty:
             await self._sessions.delete(current.sid)  # a new id at every login
         session = await client.sessions.create(result.tokens, claims, result.provider_sid)
         log.info("login succeeded for sub=%s", session.sub)
-        await self.auditor.emit(
+        await self._auditor.emit(
             "login.succeeded", sub=session.sub, provider=client.name, sid=session.sid
         )
         return result.next_path, session.sid
@@ -310,7 +311,7 @@ class RelyingParty:
         """Record a session that ended by logout (``user`` or ``backchannel``), and tell the
         app's ``on_logout``."""
         event = "backchannel_logout" if reason == "backchannel" else "logout"
-        await self.auditor.emit(
+        await self._auditor.emit(
             event, sub=session.sub, iss=session.iss, sid=session.sid, reason=reason
         )
         if self.hooks.on_logout is None:
@@ -381,7 +382,7 @@ class RelyingParty:
             )
         except OIDCError as exc:
             log.warning("back-channel logout refused: %s", exc.description)
-            await self.auditor.emit("backchannel_logout", outcome="failure", error=exc.code)
+            await self._auditor.emit("backchannel_logout", outcome="failure", error=exc.code)
             status = exc.status if exc.status >= 500 else 400
             return Outcome(status, error=exc, machine=True)
         try:
