@@ -105,6 +105,7 @@ class Authorizer:
             params,
             self._clock(),
             what="pushed authorization request",
+            kind="par",
             dpop=dpop,
             nonces=self._provider.dpop_nonces,
             resource=self._config.resource,

@@ -270,6 +270,7 @@ class LoginFlow:
             "GET",
             url,
             what="userinfo",
+            kind="userinfo",
             deadline=self._config.http_timeout,
             headers={"Accept": "application/json"},
             auth=tokens.auth(self._provider.dpop_nonces, self._clock),

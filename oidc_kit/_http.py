@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from ._errors import OIDCError, ProviderUnavailable, ResponseTooLarge
+from ._telemetry_calls import provider_call
 
 __all__ = ["MAX_RESPONSE_BYTES", "AsyncAuth", "fetch", "json_object"]
 
@@ -40,6 +41,7 @@ async def fetch(
     *,
     what: str,
     deadline: float,
+    kind: str = "other",
     headers: Mapping[str, str] | None = None,
     data: Mapping[str, str | list[str]] | None = None,
     json: Any = None,
@@ -48,30 +50,36 @@ async def fetch(
 ) -> httpx.Response:
     """One request, finished within ``deadline`` seconds overall, its body read whole (at most
     ``max_bytes``, uncompressed). Transport failures, the deadline and 5xx answers raise
-    :class:`ProviderUnavailable`; a larger body :class:`ResponseTooLarge`."""
-    try:
-        async with asyncio.timeout(deadline):
-            # httpx's per-phase timeouts are the call's too, not the client's: a client shared
-            # by several providers (or the app's own) must not cut one short of its deadline.
-            request = http.build_request(
-                method, url, headers=headers, data=data, json=json, timeout=deadline
-            )
-            request.headers["Accept-Encoding"] = "identity"
-            limited = httpx.USE_CLIENT_DEFAULT if auth is None else _Limited(auth, max_bytes, what)
-            response = await http.send(request, auth=limited, stream=True)
-            try:
-                _limit(response, max_bytes, what)
-                body = await response.aread()
-            finally:
-                await response.aclose()
-    except TimeoutError:
-        raise ProviderUnavailable(f"{what}: no complete answer within {deadline:g} s") from None
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        # The exception text may contain the URL, never a token: tokens travel in bodies
-        # and headers only. Keep just its type.
-        raise ProviderUnavailable(f"{what}: {type(exc).__name__}") from None
-    if response.status_code >= 500:
-        raise ProviderUnavailable(f"{what} answered {response.status_code}")
+    :class:`ProviderUnavailable`; a larger body :class:`ResponseTooLarge`. ``kind`` names the
+    call for telemetry (one of :data:`oidc_kit._telemetry.PROVIDER_CALLS`: its span is
+    ``oidc_kit.provider.{kind}``)."""
+    with provider_call(kind, method, url) as call:
+        try:
+            async with asyncio.timeout(deadline):
+                # httpx's per-phase timeouts are the call's too, not the client's: a client
+                # shared by several providers (or the app's own) must not cut one short.
+                request = http.build_request(
+                    method, url, headers=headers, data=data, json=json, timeout=deadline
+                )
+                request.headers["Accept-Encoding"] = "identity"
+                limited = (
+                    httpx.USE_CLIENT_DEFAULT if auth is None else _Limited(auth, max_bytes, what)
+                )
+                response = await http.send(request, auth=limited, stream=True)
+                try:
+                    _limit(response, max_bytes, what)
+                    body = await response.aread()
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise ProviderUnavailable(f"{what}: no complete answer within {deadline:g} s") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # The exception text may contain the URL, never a token: tokens travel in bodies
+            # and headers only. Keep just its type.
+            raise ProviderUnavailable(f"{what}: {type(exc).__name__}") from None
+        call.answered(response.status_code)
+        if response.status_code >= 500:
+            raise ProviderUnavailable(f"{what} answered {response.status_code}")
     kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE_HEADERS]
     return httpx.Response(response.status_code, headers=kept, content=body, request=request)
 

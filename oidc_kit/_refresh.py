@@ -34,6 +34,7 @@ from ._provider import Provider
 from ._provider_config import ProviderConfig
 from ._session import Session, Sessions, new_id
 from ._single_flight import SingleFlight
+from ._telemetry import record_refresh, refresh_span
 from ._tokens import TokenSet, revoke_token, token_request
 
 __all__ = ["TokenManager"]
@@ -138,7 +139,8 @@ class TokenManager:
                     session, tokens = await self._current(sid)
                     if self._settled(tokens, rejected):
                         return tokens
-                    return await self._refresh_held(session, tokens, rejected, deadline)
+                    with refresh_span(self._name):  # oidc_kit.refresh: span, metrics
+                        return await self._refresh_held(session, tokens, rejected, deadline)
                 finally:
                     await self._sessions.store.delete_if(lease, owner)
             if time.monotonic() > give_up:
@@ -260,6 +262,7 @@ class TokenManager:
             error=reason,
             reason="session_ended" if ended else "session_kept",
         )
+        record_refresh("failure", self._name, error_code=reason)
         await notify(self._on_failure, event)
 
     async def _revoke(self, tokens: TokenSet) -> None:

@@ -102,6 +102,7 @@ async def read_oauth_metadata(
             "GET",
             url,
             what="RFC 8414 metadata",
+            kind="rfc8414",
             deadline=deadline,
             headers={"Accept": "application/json"},
         )

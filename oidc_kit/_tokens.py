@@ -184,6 +184,7 @@ async def post_authenticated(
     now: float,
     *,
     what: str,
+    kind: str = "other",
     dpop: DPoPKey | None = None,
     nonces: DPoPNonces | None = None,
     resource: Sequence[str] = (),
@@ -191,7 +192,7 @@ async def post_authenticated(
     """POST ``form`` to a provider endpoint (token, PAR) with the client's authentication,
     fresh for every request sent; with ``dpop``, a proof of that key, and one more try with
     the server's nonce when it asks for one. ``resource``: RFC 8707 indicators, one
-    ``resource`` field each."""
+    ``resource`` field each; ``kind``: the call's name for telemetry (``token``, ``par``)."""
     data: dict[str, str | list[str]] = {**form}
     if resource:
         data["resource"] = list(resource)
@@ -204,6 +205,7 @@ async def post_authenticated(
         "POST",
         url,
         what=what,
+        kind=kind,
         deadline=config.http_timeout,
         data=data,
         auth=auth,
@@ -236,6 +238,7 @@ async def token_request(
         form,
         now,
         what="token endpoint",
+        kind="token",
         dpop=dpop,
         nonces=nonces,
         resource=resource,
@@ -277,6 +280,7 @@ async def revoke_token(
             "POST",
             meta.revocation_endpoint,
             what="revocation",
+            kind="revocation",
             deadline=config.http_timeout,
             data=form,
             auth=auth,

@@ -237,6 +237,7 @@ class ClientCredentials:
                 params,
                 now,
                 what="token endpoint",
+                kind="token",
                 dpop=self._dpop,
                 nonces=self._provider_nonces,
             )
@@ -255,6 +256,7 @@ class ClientCredentials:
             "POST",
             url,
             what="token endpoint",
+            kind="token",
             deadline=self._config.http_timeout,
             json=body,
             headers={"Accept": "application/json"},

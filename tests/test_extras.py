@@ -1,6 +1,7 @@
 """Dependencies by extra: the package needs only what its core and Starlette adapter import.
 
-Redis (``oidc_kit[redis]``), uvicorn (``[server]``) and FastAPI (``[fastapi]``) are extras:
+Redis (``oidc_kit[redis]``), uvicorn (``[server]``), FastAPI (``[fastapi]``) and the
+OpenTelemetry API (``[otel]``) are extras:
 ``import oidc_kit`` must not import them, the distribution must not require them, and a
 missing redis-py must be a clear message naming the extra, not a traceback from deep inside.
 The subprocess tests hide a module with a meta-path finder that refuses to import it, as if
@@ -24,7 +25,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 
 #: What only an extra may bring.
-EXTRAS_ONLY = ("redis", "uvicorn", "fastapi")
+EXTRAS_ONLY = ("redis", "uvicorn", "fastapi", "opentelemetry")
 
 #: What the package itself requires (DESIGN.md and issue 14).
 CORE = {"authlib", "joserfc", "cryptography", "starlette", "itsdangerous", "jinja2", "httpx"}
@@ -140,6 +141,55 @@ def test_a_missing_redis_py_names_the_extra() -> None:
     assert "hunter2" not in done.stdout + done.stderr
 
 
+def test_without_opentelemetry_telemetry_is_a_no_op() -> None:
+    # A login through the sandbox, a refresh and a logout, with every telemetry call of the
+    # kit on the way: nothing fails, nothing is recorded, the store is used unwrapped.
+    done = run_python(
+        """
+        import asyncio, sys, httpx
+        from oidc_kit import MemoryStore, OIDCConfig, _telemetry
+        from oidc_kit.starlette import OIDCAuth
+        from oidc_kit.testing import SandboxClient, SandboxProvider, sandbox_login
+        from starlette.applications import Starlette
+        from starlette.routing import Mount
+
+        APP, OP = "https://app.test", "https://op.test"
+        op = SandboxProvider(OP, [SandboxClient("app", "secret", (APP + "/auth/callback",))])
+        config = OIDCConfig(
+            issuer=OP, client_id="app", client_secret="secret", base_url=APP,
+            scopes=("openid", "offline_access"), session_secrets=("x" * 32,),
+        )
+        op_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=op.app))
+        store = MemoryStore()
+        auth = OIDCAuth(config, http_client=op_http, store=store)
+        app = Starlette(routes=[Mount("/auth", routes=auth.routes)], middleware=[auth.middleware])
+
+        async def main():
+            transport = httpx.ASGITransport(app=app)
+            async with auth, httpx.AsyncClient(transport=transport, base_url=APP) as browser:
+                assert (await sandbox_login(browser, op, "alice")).status_code == 303
+                cookie = browser.cookies[auth.rp.session_cookie]
+                session, _ = await auth.rp.load_session(cookie)
+                source = auth.rp.token_source(session)
+                await source.refreshed((await source.tokens()).access_token)
+                logout = await browser.post("/auth/logout", headers={"Origin": APP})
+                assert logout.status_code == 303
+            with _telemetry.login_span("callback", provider="default"):
+                _telemetry.set_provider("default")
+                _telemetry.record_login("success", None, "default")
+            with _telemetry.refresh_span("default"):
+                _telemetry.record_refresh("success")
+            print(auth.rp._clients.default.sessions.store is store)
+
+        asyncio.run(main())
+        print(_telemetry.enabled(), "opentelemetry" in sys.modules)
+        """,
+        without=("opentelemetry",),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "False"]
+
+
 def test_serving_the_sandbox_without_uvicorn_names_the_extra() -> None:
     done = run_python(
         """
@@ -181,9 +231,10 @@ def test_the_project_requires_no_extra_by_default() -> None:
     assert _names(extras["redis"]) == {"redis"}
     assert _names(extras["server"]) == {"uvicorn"}
     assert _names(extras["fastapi"]) == {"fastapi"}
+    assert _names(extras["otel"]) == {"opentelemetry-api"}  # the API only: the app picks an SDK
     # `make demo` and `make test` install these: every extra is in `dev`, the demo's in `demo`.
     assert _self_extras(extras["demo"]) == {"redis", "server"}
-    assert _self_extras(extras["dev"]) == {"redis", "server", "fastapi"}
+    assert _self_extras(extras["dev"]) == {"redis", "server", "fastapi", "otel"}
 
 
 def test_the_installed_distribution_requires_no_extra_by_default() -> None:
@@ -193,4 +244,4 @@ def test_the_installed_distribution_requires_no_extra_by_default() -> None:
     assert core == CORE, "stale metadata? run `make install`"
     assert core.isdisjoint({*EXTRAS_ONLY, "python-multipart"})
     provided = set(metadata.metadata("oidc_kit").get_all("Provides-Extra") or [])
-    assert {"redis", "server", "fastapi", "demo", "dev"} <= provided
+    assert {"redis", "server", "fastapi", "otel", "demo", "dev"} <= provided

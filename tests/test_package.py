@@ -144,6 +144,7 @@ def test_the_metadata(dist: Dist) -> None:
         "redis",
         "server",
         "fastapi",
+        "otel",
         "demo",
         "dev",
     }
