@@ -22,7 +22,8 @@ from joserfc.jwk import OctKey
 
 from ._algorithms import accepted_algs
 from ._errors import InvalidIdToken, OIDCError
-from ._provider import Provider, SigningKey
+from ._jwks import SigningKey
+from ._provider import Provider
 from ._provider_config import ProviderConfig
 
 __all__ = [

@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from ._dpop import DPoPNonces
 from ._errors import DiscoveryError, ProviderUnavailable
 from ._http import fetch, json_object
+from ._jwks import MAX_JWKS_BYTES, KeyIndex, SigningKey, import_keys
 from ._provider_config import ProviderConfig, allowed_endpoint
 from ._rfc8414 import (
     CONFIGURATION,
@@ -37,27 +36,11 @@ from ._rfc8414 import (
 )
 from ._single_flight import SingleFlight
 
-__all__ = ["MAX_JWKS_BYTES", "MAX_JWKS_KEYS", "Provider", "ProviderMetadata", "SigningKey"]
+__all__ = ["Provider", "ProviderHealth", "ProviderMetadata"]
 
 log = logging.getLogger("oidc_kit")
 
 _T = TypeVar("_T")
-
-SigningKey = RSAKey | ECKey | OKPKey
-
-_KEY_CLASSES: dict[str, type[RSAKey] | type[ECKey] | type[OKPKey]] = {
-    "RSA": RSAKey,
-    "EC": ECKey,
-    "OKP": OKPKey,
-}
-_KTY_FOR_ALG_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
-
-#: The largest JWKS the kit reads. Real ones are a few KiB (a handful of keys); importing a
-#: hostile 8 MB one took seconds of the event loop per login. Larger: ``ResponseTooLarge``.
-MAX_JWKS_BYTES = 512 * 1024
-#: The most keys a JWKS may hold (providers publish the current, next and previous few).
-#: More: ``DiscoveryError``, before any key is imported.
-MAX_JWKS_KEYS = 100
 
 
 @dataclass(frozen=True)
@@ -93,6 +76,28 @@ class ProviderMetadata:
         return "client_secret_basic"
 
 
+@dataclass
+class ProviderHealth:
+    """How this process's latest calls to the provider (discovery, JWKS) ended.
+
+    Health checks (``_health.py``) judge the provider from it, so a probe costs the provider
+    no request. Times are the :class:`Provider`'s clock; ``None`` before any such call.
+    """
+
+    last_success: float | None = None
+    last_failure: float | None = None
+    #: Calls that failed since the last one that succeeded.
+    consecutive_failures: int = 0
+
+    def record(self, ok: bool, at: float) -> None:
+        """Note one call's outcome, made at ``at``."""
+        if ok:
+            self.last_success, self.consecutive_failures = at, 0
+        else:
+            self.last_failure = at
+            self.consecutive_failures += 1
+
+
 class Provider:
     """Discovery and JWKS for one configured issuer."""
 
@@ -107,13 +112,20 @@ class Provider:
         self._clock = clock
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0
-        self._keys = _KeyIndex()
+        self._keys = KeyIndex()
         self._keys_at = float("-inf")
         # Discovery and JWKS fetches, each shared by the requests that need it meanwhile.
         self._discovery: SingleFlight[ProviderMetadata] = SingleFlight()
         self._jwks: SingleFlight[None] = SingleFlight()
         #: The latest ``DPoP-Nonce`` of each server this process talked to (RFC 9449 8, 9).
         self.dpop_nonces = DPoPNonces()
+        #: How the latest discovery and JWKS fetches ended, for health checks.
+        self.health = ProviderHealth()
+
+    @property
+    def has_metadata(self) -> bool:
+        """Whether discovery has succeeded at least once in this process."""
+        return self._metadata is not None
 
     async def metadata(self) -> ProviderMetadata:
         """The provider's metadata, from cache while it is younger than ``discovery_ttl``."""
@@ -130,11 +142,23 @@ class Provider:
         than ``http_timeout`` behind it, however long it takes (it is bounded by the same
         deadline per HTTP call, and goes on for whoever asks next)."""
         try:
-            return await flight.run(what, call, wait=self._config.http_timeout)
+            return await flight.run(
+                what, lambda: self._recorded(call), wait=self._config.http_timeout
+            )
         except TimeoutError:
             raise ProviderUnavailable(
                 f"{what}: no answer within {self._config.http_timeout:g} s"
             ) from None
+
+    async def _recorded(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """``call``, its outcome noted in :attr:`health` (once per fetch, not per caller)."""
+        try:
+            result = await call()
+        except Exception:
+            self.health.record(False, self._clock())
+            raise
+        self.health.record(True, self._clock())
+        return result
 
     async def _discover_and_cache(self) -> ProviderMetadata:
         meta = await self._discover()
@@ -181,13 +205,14 @@ class Provider:
             "GET",
             meta.jwks_uri,
             what="jwks_uri",
+            kind="jwks",
             deadline=self._config.http_timeout,
             max_bytes=MAX_JWKS_BYTES,
         )
         if response.status_code != 200:
             raise DiscoveryError(f"jwks_uri answered {response.status_code}")
         body = json_object(response, DiscoveryError, "jwks_uri")
-        self._keys = _import_keys(body)
+        self._keys = import_keys(body)
         self._keys_at = self._clock()
 
     async def _discover(self) -> ProviderMetadata:
@@ -195,7 +220,12 @@ class Provider:
         deadline = time.monotonic() + self._config.http_timeout
         url = discovery_url(self._config.issuer)
         response = await fetch(
-            self._http, "GET", url, what="discovery", deadline=self._config.http_timeout
+            self._http,
+            "GET",
+            url,
+            what="discovery",
+            kind="discovery",
+            deadline=self._config.http_timeout,
         )
         if response.status_code != 200:
             raise DiscoveryError(f"discovery answered {response.status_code}")
@@ -281,76 +311,3 @@ def _parse_metadata(
         introspection_endpoint=located("introspection_endpoint", strict=False),
         endpoint_sources=sources,  # completed by located() above
     )
-
-
-@dataclass(frozen=True)
-class _KeyIndex:
-    """One fetch's usable signing keys, imported once, with those carrying a ``kid`` by kid."""
-
-    keys: tuple[SigningKey, ...] = ()
-    by_kid: Mapping[str, tuple[SigningKey, ...]] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, keys: list[SigningKey]) -> _KeyIndex:
-        by_kid: dict[str, list[SigningKey]] = {}
-        for key in keys:
-            if isinstance(key.kid, str):
-                by_kid.setdefault(key.kid, []).append(key)
-        return cls(tuple(keys), {kid: tuple(found) for kid, found in by_kid.items()})
-
-    def candidates(self, kid: str | None, alg: str) -> list[SigningKey]:
-        """The keys that may verify a token with this header ``kid`` and ``alg``: with a
-        ``kid``, only keys carrying it; their ``kty`` must fit ``alg``, and their own
-        ``alg``, if any, be ``alg``."""
-        pool = self.keys if kid is None else self.by_kid.get(kid, ())
-        kty = _KTY_FOR_ALG_PREFIX.get(alg[:2])
-        return [k for k in pool if k.key_type == kty and k.get("alg") in (None, alg)]
-
-
-def _import_keys(jwks: dict[str, Any]) -> _KeyIndex:
-    """The JWKS's usable signing keys; encryption keys and unknown types are skipped."""
-    raw_keys = jwks.get("keys")
-    if not isinstance(raw_keys, list):
-        raise DiscoveryError("the JWKS has no keys array")
-    if len(raw_keys) > MAX_JWKS_KEYS:
-        # Checked before importing anything: the import is what costs.
-        raise DiscoveryError(
-            "the JWKS has more keys than the kit reads",
-            expected=MAX_JWKS_KEYS,
-            actual=len(raw_keys),
-        )
-    keys: list[SigningKey] = []
-    for raw in raw_keys:
-        if not isinstance(raw, dict) or raw.get("use", "sig") != "sig":
-            continue
-        key_class = _KEY_CLASSES.get(str(raw.get("kty")))
-        if key_class is None:
-            continue
-        try:
-            key = key_class.import_key(raw)
-        except (JoseError, ValueError, TypeError):
-            log.warning("skipping an unusable key in the provider's JWKS (kid=%r)", raw.get("kid"))
-            continue
-        if key_weakness(key) is not None:
-            # joserfc only warns about a short RSA key; a token it signs must not verify.
-            log.warning("skipping a weak key in the provider's JWKS (kid=%r)", raw.get("kid"))
-            continue
-        keys.append(key)
-    return _KeyIndex.of(keys)
-
-
-_MIN_RSA_BITS = 2048
-_CURVES = {"EC": frozenset({"P-256", "P-384", "P-521"}), "OKP": frozenset({"Ed25519", "Ed448"})}
-
-
-def key_weakness(key: SigningKey) -> str | None:
-    """Why the kit will not verify signatures with ``key``, or ``None`` when it will: RSA
-    needs at least 2048 bits (RFC 7518 3.3); EC and OKP keys a curve the allowed algs use."""
-    if isinstance(key, RSAKey):
-        if key.public_key.key_size < _MIN_RSA_BITS:
-            return f"RSA keys need at least {_MIN_RSA_BITS} bits"
-        return None
-    curves = _CURVES[key.key_type]
-    if key.curve_name not in curves:
-        return f"{key.key_type} keys must be {' or '.join(sorted(curves))}"
-    return None

@@ -13,7 +13,7 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from .._provider import _KEY_CLASSES, MAX_JWKS_BYTES, MAX_JWKS_KEYS, key_weakness
+from .._jwks import KEY_CLASSES, MAX_JWKS_BYTES, MAX_JWKS_KEYS, key_weakness
 from .net import fetch_json, split_url
 from .report import Check, Status, verdict
 
@@ -100,7 +100,7 @@ def _inspect_key(index: int, raw: Any, algs: frozenset[str]) -> _Key:
     kty = str(raw.get("kty"))
     private = bool(_PRIVATE_MEMBERS.get(kty, set()) & raw.keys())
     known = {"private": private, "encryption": raw.get("use") == "enc", "has_kid": has_kid}
-    key_class = _KEY_CLASSES.get(kty)
+    key_class = KEY_CLASSES.get(kty)
     if key_class is None:
         return _Key(label, f"kty {kty}", "not a signature key type", **known)
     try:

@@ -83,6 +83,14 @@ class SessionStore(Protocol):
         """Remove ``member`` from the set ``key``; absent members are fine."""
         ...
 
+    async def ping(self) -> None:
+        """One cheap round trip to the backend (Redis ``PING``, a trivial SQLite query), for
+        health checks; :class:`~oidc_kit.StoreUnavailable` when it fails.
+
+        A store written before this method existed is probed with a :meth:`get` instead.
+        """
+        ...
+
     async def close(self) -> None:
         """Release connections and files."""
         ...

@@ -203,6 +203,9 @@ class MemoryStore:
             self._sets.pop(key, None)
         return members
 
+    async def ping(self) -> None:
+        """Nothing to reach: an in-process store always answers."""
+
     async def close(self) -> None:
         """Drop every entry."""
         self._entries.data.clear()

@@ -169,6 +169,11 @@ class RedisStore:
         """Remove ``member`` from the set ``key``."""
         await self._call(self._redis.zrem(self._prefix + key, member))
 
+    async def ping(self) -> None:
+        """``PING``, bounded like every call (no retry): a health check's round trip."""
+        if await self._call(self._redis.ping()) is not True:
+            raise StoreUnavailable("the session store answered PING with something else")
+
     async def close(self) -> None:
         """Close the connection pool; a later call opens new connections."""
         await self._call(self._redis.aclose())

@@ -235,6 +235,11 @@ class SQLiteStore:
         """Remove ``member`` from the set ``key``."""
         self._db().execute("DELETE FROM idx WHERE key = ? AND member = ?", (key, member))
 
+    @_guarded
+    async def ping(self) -> None:
+        """One read of the file (opening it first if need be): a health check's round trip."""
+        self._db().execute("SELECT 1 FROM kv LIMIT 1").fetchall()
+
     async def close(self) -> None:
         """Close the connection; a later call opens it again."""
         if self._conn is not None:

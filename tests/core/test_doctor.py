@@ -41,7 +41,7 @@ from oidc_kit._doctor import DoctorSettings, diagnose
 from oidc_kit._doctor.discovery import check_fapi2
 from oidc_kit._doctor.keys import judge_jwks
 from oidc_kit._http import MAX_RESPONSE_BYTES
-from oidc_kit._provider import MAX_JWKS_BYTES, MAX_JWKS_KEYS
+from oidc_kit._jwks import MAX_JWKS_BYTES, MAX_JWKS_KEYS
 from oidc_kit.cli import main
 from oidc_kit.testing import SandboxClient, SandboxProvider
 from tests.servers import free_port, serve

@@ -18,7 +18,7 @@ from joserfc.jwk import ECKey, RSAKey
 
 from oidc_kit import DiscoveryError
 from oidc_kit._errors import ResponseTooLarge
-from oidc_kit._provider import MAX_JWKS_BYTES, MAX_JWKS_KEYS
+from oidc_kit._jwks import MAX_JWKS_BYTES, MAX_JWKS_KEYS
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import login
 from tests.fake_op import FakeOP
