@@ -37,19 +37,49 @@ from typing import Any
 import httpx
 import uvicorn
 
-from .settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, app_name, sandbox_client_key
+from .settings import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    app_name,
+    audit_log,
+    sandbox_client_key,
+)
 
 __all__ = ["listen_problem", "log_config", "proxy_options", "serve"]
 
 log = logging.getLogger(__package__)
 
 
-def log_config() -> dict[str, Any]:
+def log_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Logging for every worker: INFO to stderr, with tokens redacted from every line.
 
     Access-log lines hold whole URLs, and the logout redirect to the (embedded) provider carries
-    ``id_token_hint``: the kit's ``RedactTokens`` filter sits on the handler.
+    ``id_token_hint``: the kit's ``RedactTokens`` filter sits on the handler. With
+    ``OIDC_AUDIT_LOG`` the kit's audit events are also written as JSON lines to that file
+    (appended to by every worker, a line each), or to stderr instead of the plain lines (``-``).
     """
+    config = _base_log_config()
+    target = audit_log(environ)
+    if target is not None:
+        config["formatters"]["audit"] = {"()": "oidc_kit.AuditJsonFormatter"}
+        handler: dict[str, Any] = {"formatter": "audit", "filters": ["redact"]}
+        if target == "-":
+            handler.update({"class": "logging.StreamHandler", "stream": "ext://sys.stderr"})
+        else:
+            handler.update(
+                {"class": "logging.FileHandler", "filename": target, "encoding": "utf-8"}
+            )
+        config["handlers"]["audit"] = handler
+        # On stderr, JSON replaces the plain lines; a file comes in addition to them.
+        config["loggers"]["oidc_kit.audit"] = {
+            "level": "INFO",
+            "handlers": ["audit"],
+            "propagate": target != "-",
+        }
+    return config
+
+
+def _base_log_config() -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -5,6 +5,9 @@ With nothing set, everything is local: the embedded sandbox provider at
 Set ``OIDC_ISSUER`` (and the client's id and secret) to log in at a real provider, and
 ``ORCA_API_BASE`` to call the real ORCA API; either works without the other.
 
+``OIDC_AUDIT_LOG`` names the file the kit's audit events go to as JSON lines (``-``: stderr),
+for ``python -m example_app`` (``serve.log_config``).
+
 ``APP_NAME`` names the app on every page (the header, the titles, the home page), in
 ``--help`` and on the sandbox provider's login page; the look is in the CSS variables at the
 top of ``static/style.css``.
@@ -37,6 +40,7 @@ __all__ = [
     "SANDBOX_ORCA_PATH",
     "Settings",
     "app_name",
+    "audit_log",
 ]
 
 #: The name in the header, the page titles and the home page; ``APP_NAME`` renames the app.
@@ -148,6 +152,13 @@ def app_name(environ: Mapping[str, str] | None = None) -> str:
     """``APP_NAME``, or :data:`DEFAULT_APP_NAME`: the pages, ``--help`` and the sandbox
     provider's login page ("to continue to ...") all say it."""
     return _get(os.environ if environ is None else environ, "APP_NAME", DEFAULT_APP_NAME)
+
+
+def audit_log(environ: Mapping[str, str] | None = None) -> str | None:
+    """``OIDC_AUDIT_LOG``: the file the ``oidc_kit.audit`` events are appended to as JSON lines,
+    ``-`` for stderr; ``None`` when unset (they are then plain lines in the app's log)."""
+    env = os.environ if environ is None else environ
+    return _get(env, "OIDC_AUDIT_LOG", "") or None
 
 
 def sandbox_client_key(path: str = SANDBOX_CLIENT_KEY_FILE) -> Path:

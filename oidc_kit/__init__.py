@@ -9,7 +9,8 @@ The public API is re-exported here; everything in ``oidc_kit._*`` modules is pri
   :class:`ClientCredentials`, or the app's own), yielding :class:`TokenSet` values;
 - session stores: :class:`SessionStore` and its backends, :func:`open_store`;
 - for adapter authors (a web framework's integration, docs/architecture.md):
-  :class:`RelyingParty`, its :class:`Outcome` and :class:`CookieChange`, the :class:`Session`.
+  :class:`RelyingParty`, its :class:`Outcome` and :class:`CookieChange`, the :class:`Session`
+  (and :class:`SessionInfo`, what a user sees of each of their sessions).
 
 The Starlette integration is ``oidc_kit.starlette``, FastAPI's ``oidc_kit.fastapi``, the
 sandbox provider ``oidc_kit.testing``. ``RedisStore`` is imported on first use: redis-py is the
@@ -51,6 +52,7 @@ from ._errors import (
     StoreUnavailable,
     TokenRequestFailed,
     UnboundToken,
+    UnknownSession,
     UnsupportedMediaType,
 )
 from ._hooks import Hooks, LoginEvent, LogoutEvent, RefreshFailedEvent
@@ -61,6 +63,7 @@ from ._relying_party import RelyingParty
 from ._session import Session
 from ._step_up import StepUp
 from ._tokens import TokenSet
+from ._user_sessions import SessionInfo
 from .client_credentials import ClientCredentials, TokenRequestFormat
 from .httpx_auth import BearerAuth, TokenSource
 from .stores import MemoryStore, SessionStore, SQLiteStore, open_store
@@ -115,6 +118,7 @@ __all__ = [
     "Session",
     "SessionEnded",
     "SessionError",
+    "SessionInfo",
     "SessionStore",
     "StepUp",
     "StepUpRequired",
@@ -124,6 +128,7 @@ __all__ = [
     "TokenSet",
     "TokenSource",
     "UnboundToken",
+    "UnknownSession",
     "UnsupportedMediaType",
     "open_store",
 ]

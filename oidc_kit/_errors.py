@@ -30,7 +30,8 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     ├── InsufficientClaims            insufficient_claims    (403: a route's claims=)
     └── SessionError                  (401)
         ├── LoginRequired             login_required
-        └── SessionEnded              login_required         (refresh refused: session ended)
+        ├── SessionEnded              login_required         (refresh refused: session ended)
+        └── UnknownSession            unknown_session        (404: no such session of yours)
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ __all__ = [
     "StoreUnavailable",
     "TokenRequestFailed",
     "UnboundToken",
+    "UnknownSession",
     "UnsupportedMediaType",
 ]
 
@@ -351,3 +353,12 @@ class LoginRequired(SessionError):
 
 class SessionEnded(SessionError):
     """The session was ended (the provider refused its refresh token, or it was logged out)."""
+
+
+class UnknownSession(SessionError):
+    """The session handle a user asked to revoke (``POST {prefix}/sessions/{handle}/revoke``)
+    names none of their live sessions: already ended, mistyped, or someone else's (which is
+    never told apart from one that does not exist)."""
+
+    code = "unknown_session"
+    status = 404

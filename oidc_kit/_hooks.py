@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._audit import AuditHook
+from ._errors import LoginDenied
+from ._flow import PROTOCOL_CLAIMS
 
 __all__ = [
     "Hooks",
@@ -23,6 +25,7 @@ __all__ = [
     "LogoutHook",
     "RefreshFailedEvent",
     "RefreshFailedHook",
+    "claims_after_login",
     "notify",
 ]
 
@@ -114,3 +117,28 @@ async def notify(hook: Callable[[_Event], Awaitable[None]] | None, event: _Event
             event.sub,
             event.reason,
         )
+
+
+async def claims_after_login(
+    hook: LoginHook | None, provider: str, claims: dict[str, Any]
+) -> dict[str, Any]:
+    """The session's claims once the app's ``on_login`` has seen them: the provider's as they
+    are, plus what the hook added that the provider did not say and that is none of
+    ``PROTOCOL_CLAIMS`` (who, when, how strongly: a step-up trusts them). A ``LoginDenied``
+    refuses the login; any other exception refuses it too (fail closed), without a 500."""
+    if hook is None:
+        return claims
+    event = LoginEvent(provider, str(claims["sub"]), dict(claims))
+    try:
+        await hook(event)
+    except LoginDenied:
+        raise  # the app refuses the user: no session
+    except Exception as exc:  # the app's code failing: refuse, and say only its type
+        log.warning("the on_login hook raised %s; login refused", type(exc).__name__)
+        raise LoginDenied("Signing in is not possible right now; try again later.") from None
+    added = {
+        name: value
+        for name, value in event.claims.items()
+        if name not in claims and name not in PROTOCOL_CLAIMS
+    }
+    return {**claims, **added}

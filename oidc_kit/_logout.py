@@ -7,29 +7,36 @@ plus the logout token's own rules (§2.6): the back-channel logout event, ``sub`
 ``sid``, no ``nonce``, a ``jti`` never seen before (remembered in the shared store, so a replay
 to another instance is refused too). The sessions it names are found through the store's
 indexes and deleted, for every instance sharing the store.
+
+RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) is the other direction: the app
+sends the browser to the provider's ``end_session_endpoint`` (:func:`end_session_url`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from joserfc import jws
 from joserfc.errors import JoseError
 
 from ._errors import InvalidLogoutToken
 from ._id_token import check_audience, verify_signed
-from ._provider import Provider
+from ._provider import Provider, ProviderMetadata
 from ._provider_config import ProviderConfig
+from ._tokens import TokenSet
 from .stores import SessionStore
 
 __all__ = [
     "BACKCHANNEL_EVENT",
     "MAX_LOGOUT_TOKEN",
     "LogoutToken",
+    "end_session_url",
     "logout_token_in",
     "unverified_issuer",
     "validate_logout_token",
@@ -126,3 +133,19 @@ def unverified_issuer(token: str) -> str | None:
         return None
     iss = claims.get("iss") if isinstance(claims, dict) else None
     return iss if isinstance(iss, str) else None
+
+
+def end_session_url(
+    config: ProviderConfig, meta: ProviderMetadata, tokens: TokenSet | None, return_to: str
+) -> tuple[str, str] | None:
+    """Where to send the browser to log out at the provider, and the ``state`` it brings back
+    to ``return_to`` (``post_logout_redirect_uri``); ``None`` when the provider has no
+    ``end_session_endpoint``. The ID token, when there is one, goes as ``id_token_hint``."""
+    if meta.end_session_endpoint is None:
+        return None
+    state = secrets.token_urlsafe(16)
+    params = {"client_id": config.client_id, "post_logout_redirect_uri": return_to, "state": state}
+    if tokens is not None and tokens.id_token:
+        params["id_token_hint"] = tokens.id_token
+    separator = "&" if "?" in meta.end_session_endpoint else "?"
+    return meta.end_session_endpoint + separator + urlencode(params), state

@@ -1,4 +1,5 @@
-"""The relying party: login, callback, logout and back-channel logout, framework-neutral.
+"""The relying party: login, callback, logout, back-channel logout and users' sessions,
+framework-neutral.
 
 Each step takes plain inputs (a request's parameters, its cookies, the session the adapter
 loaded) and returns an :class:`Outcome`: a status, where to send the browser, the cookies to
@@ -10,39 +11,30 @@ methods, and turns the outcome into its own response. Apps shape a login with
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
 from ._audit import Auditor
 from ._auth_params import login_params_from_query
+from ._backchannel import backchannel_logout
 from ._clients import ProviderClient, ProviderClients
 from ._config import OIDCConfig
-from ._errors import (
-    CrossSiteRequest,
-    InvalidLoginRequest,
-    InvalidLogoutToken,
-    LoginDenied,
-    OIDCError,
-    SessionError,
-    StoreUnavailable,
-)
-from ._flow import PROTOCOL_CLAIMS
+from ._cookie_signer import CookieSigner
+from ._errors import CrossSiteRequest, InvalidLoginRequest, OIDCError, SessionError
 from ._form_post import needs_repost, repost_fields, without_marker
-from ._hooks import Hooks, LoginEvent, LogoutEvent, notify
+from ._hooks import Hooks, LogoutEvent, claims_after_login, notify
 from ._instrumented_store import instrument_store
-from ._logout import logout_token_in, unverified_issuer, validate_logout_token
+from ._logout import end_session_url
 from ._outcome import CookieChange, Outcome
-from ._session import CookieSigner, Session, new_id
+from ._session import Session, new_id
 from ._step_up import StepUp
-from ._tokens import TokenSet, revoke_tokens
+from ._telemetry import login_span, record_login, set_provider
 from ._urls import origin_of, safe_next_path
+from ._user_sessions import SessionInfo, UserSessions
 from .httpx_auth import TokenSource
 from .stores import SessionStore
 
@@ -61,7 +53,8 @@ class RelyingParty:
 
     Public for adapter authors (docs/architecture.md): a web framework's integration reads
     its request into a step (:meth:`start_login`, :meth:`finish_login`,
-    :meth:`confirm_logout`, :meth:`logout`, :meth:`backchannel_logout`) and renders the
+    :meth:`confirm_logout`, :meth:`logout`, :meth:`backchannel_logout`,
+    :meth:`revoke_session`) and renders the
     :class:`Outcome`; per request it loads the session its cookie names
     (:meth:`load_session`) and calls APIs with :meth:`token_source`. Apps use an adapter
     (``oidc_kit.starlette.OIDCAuth``), not this.
@@ -105,6 +98,7 @@ class RelyingParty:
             auditor=self._auditor,
         )
         self._sessions = self._clients.default.sessions
+        self._users = UserSessions(self._sessions, self._auditor, self._clients, http, clock)
         self._cookies = CookieSigner(self.config.session_secrets, self.config.login_timeout)
         self.session_cookie = self.config.cookie_prefix + self.config.cookie_name
         # The short-lived login and logout cookies stay host-only with Path=/ whatever the
@@ -171,12 +165,18 @@ class RelyingParty:
 
     async def start_login(self, query: Params, cookies: Mapping[str, str]) -> Outcome:
         """``GET /login``: record a transaction, send the browser to the provider."""
+        with login_span("start"):
+            return await self._start_login(query, cookies)
+
+    async def _start_login(self, query: Params, cookies: Mapping[str, str]) -> Outcome:
         try:
             step_up = StepUp.from_query(query)
             hints = login_params_from_query(query)
             client = self._client_named(_single(query, "provider"))
         except OIDCError as exc:
+            record_login("failure", exc.code)
             return Outcome(exc.status, error=exc)
+        set_provider(client.name)
         next_path = safe_next_path(_single(query, "next"))
         # A fresh binding at every start, never one read from a cookie: a cookie planted in
         # the victim's browser (http, no __Host- prefix) must not bind the victim's login to
@@ -223,6 +223,17 @@ class RelyingParty:
         login_timeout). A failed callback ends at most the transaction its own state names,
         and only when this browser started it (``LoginFlow.take``).
         """
+        with login_span("callback"):
+            return await self._finish_login(method, params, cookies, current, arrived_at)
+
+    async def _finish_login(
+        self,
+        method: str,
+        params: Params,
+        cookies: Mapping[str, str],
+        current: Session | None,
+        arrived_at: str | None,
+    ) -> Outcome:
         raw = cookies.get(self.login_cookie)
         if needs_repost(method, params, raw is not None, self.config.response_mode):
             # A cross-site form_post without our SameSite=Lax cookie: once more, same-origin.
@@ -233,6 +244,7 @@ class RelyingParty:
         except OIDCError as exc:
             log.info("login failed: %s", exc.code)
             await self._auditor.emit("login.failed", outcome="failure", error=exc.code)
+            record_login("failure", exc.code)
             return Outcome(exc.status, error=exc)
         next_path, sid = session
         session_cookie = (self.session_cookie_change(sid),)
@@ -251,8 +263,9 @@ class RelyingParty:
         params = without_marker(params)
         txn = await self._clients.default.flow.take(params, bindings)
         client = self._clients.for_transaction(txn, arrived_at)
+        set_provider(client.name)
         result = await client.flow.complete(txn, params)
-        claims = await self._on_login(client.name, result.claims)
+        claims = await claims_after_login(self.hooks.on_login, client.name, result.claims)
         if current is not None:
             await self._sessions.delete(current.sid)  # a new id at every login
         session = await client.sessions.create(result.tokens, claims, result.provider_sid)
@@ -260,28 +273,8 @@ class RelyingParty:
         await self._auditor.emit(
             "login.succeeded", sub=session.sub, provider=client.name, sid=session.sid
         )
+        record_login("success", None, client.name)
         return result.next_path, session.sid
-
-    async def _on_login(self, provider: str, claims: dict[str, Any]) -> dict[str, Any]:
-        hook = self.hooks.on_login
-        if hook is None:
-            return claims
-        event = LoginEvent(provider, str(claims["sub"]), dict(claims))
-        try:
-            await hook(event)
-        except LoginDenied:
-            raise  # the app refuses the user: no session
-        except Exception as exc:  # a failing hook refuses too (fail closed), without a 500
-            log.warning("the on_login hook raised %s; login refused", type(exc).__name__)
-            raise LoginDenied("Signing in is not possible right now; try again later.") from None
-        # What the provider said stands, and what it alone may say (who, when, how strongly:
-        # iss, sub, auth_time, acr, amr...) no hook may add: a step-up trusts them.
-        added = {
-            name: value
-            for name, value in event.claims.items()
-            if name not in claims and name not in PROTOCOL_CLAIMS
-        }
-        return {**claims, **added}
 
     # -- logout ------------------------------------------------------------------------
 
@@ -289,16 +282,22 @@ class RelyingParty:
         """``GET /logout``: the page with the POST form (a GET never logs out)."""
         return Outcome(200, page="logout")
 
-    async def logout(self, session: Session | None, *, same_origin: bool) -> Outcome:
+    async def logout(
+        self, session: Session | None, *, same_origin: bool, everywhere: bool = False
+    ) -> Outcome:
         """``POST /logout``: end the session here and at the provider. ``same_origin``: the
         request's ``Sec-Fetch-Site``/``Origin`` show no other site
-        (:func:`oidc_kit._urls.is_same_origin`); a cross-site logout is refused (CSRF)."""
+        (:func:`oidc_kit._urls.is_same_origin`); a cross-site logout is refused (CSRF).
+        ``everywhere`` (``?everywhere=1``): the user's other sessions end first, on every
+        instance, their tokens revoked (``session.revoked``, reason ``everywhere``)."""
         if not same_origin:
             refusal = CrossSiteRequest("cross-site logout refused")
             return Outcome(refusal.status, error=refusal)
         cookies = [CookieChange(self.session_cookie, None)]
         if session is None:
             return Outcome(303, location=self.config.post_logout_path, cookies=tuple(cookies))
+        if everywhere:
+            await self._users.revoke_all(session.iss, session.sub, "everywhere", keep=session.sid)
         location, state = await self._end(session)
         await self._on_logout(session, "user")
         # The landing page is told the browser is back from logout (and checks the state
@@ -339,78 +338,50 @@ class RelyingParty:
         return False
 
     async def _end(self, session: Session) -> tuple[str, str]:
-        """End ``session`` here, revoke its tokens; the provider's logout URL and the state it
-        brings back (else the app's post-logout landing, and :data:`_LOCAL_LOGOUT`)."""
-        local = self.config.post_logout_path, _LOCAL_LOGOUT
-        await self._sessions.end(session)
-        try:
-            tokens: TokenSet | None = self._sessions.tokens(session)
-        except SessionError:
-            tokens = None
-        try:
-            client = self._client_for(session)
-            meta = await client.provider.metadata()
-        except SessionError:
-            return local  # its provider is no longer configured
-        except OIDCError as exc:
-            log.warning("logout: provider unavailable (%s); local session ended", exc.code)
-            return local
-        if tokens is not None:
-            await revoke_tokens(self.http, client.config, meta, tokens, self._clock())
-        if meta.end_session_endpoint is None:
-            return local
-        state = secrets.token_urlsafe(16)
-        params = {
-            "client_id": client.config.client_id,
-            "post_logout_redirect_uri": self.config.post_logout_redirect_uri,
-            "state": state,
-        }
-        if tokens is not None and tokens.id_token:
-            params["id_token_hint"] = tokens.id_token
-        separator = "&" if "?" in meta.end_session_endpoint else "?"
-        return meta.end_session_endpoint + separator + urlencode(params), state
+        """End ``session`` here, revoke its tokens (``UserSessions.end``); the provider's logout
+        URL and the state it brings back (else the app's post-logout landing, and
+        :data:`_LOCAL_LOGOUT`)."""
+        ended = await self._users.end(session)
+        return_to = self.config.post_logout_redirect_uri
+        provider = ended and end_session_url(ended.config, ended.meta, ended.tokens, return_to)
+        return provider or (self.config.post_logout_path, _LOCAL_LOGOUT)
 
     # -- back-channel logout ------------------------------------------------------------
 
     async def backchannel_logout(self, form: Params) -> Outcome:
-        """``POST /backchannel-logout``: 200 when the logout token is valid, else 400."""
-        try:
-            token = logout_token_in(form)
-            client = self._client_named_in(token)
-            logout = await validate_logout_token(
-                token, client.config, client.provider, self.store, self._clock()
-            )
-        except OIDCError as exc:
-            log.warning("back-channel logout refused: %s", exc.description)
-            await self._auditor.emit("backchannel_logout", outcome="failure", error=exc.code)
-            status = exc.status if exc.status >= 500 else 400
-            return Outcome(status, error=exc, machine=True)
-        try:
-            ended = await client.sessions.end_matching(client.config.issuer, logout.sub, logout.sid)
-            for session in ended:
-                await self._on_logout(session, "backchannel")
-        except StoreUnavailable as exc:
-            # Let the provider retry: forget the jti if the store lets us (best effort).
-            with contextlib.suppress(StoreUnavailable):
-                await self.store.delete(logout.jti_key)
-            return Outcome(exc.status, error=exc, machine=True)
-        if ended:
-            log.info("back-channel logout ended %d session(s)", len(ended))
-        else:
-            # The usual case after the user's own logout: the provider tells every client,
-            # this one too, of a session this app has already ended. Nothing to say.
-            log.debug("back-channel logout: no session left to end")
-        return Outcome(200)
+        """``POST /backchannel-logout``: 200 when the logout token is valid, else 400
+        (``_backchannel.py``)."""
+        clients, now = self._clients, self._clock()
+        return await backchannel_logout(form, clients, self.store, self._auditor, now, self._gone)
 
-    def _client_named_in(self, token: str) -> ProviderClient:
-        """The provider a logout token says it comes from: only to pick whose keys and rules
-        validate it, which then check everything, ``iss`` included."""
-        if len(self._clients) == 1:
-            return self._clients.default
-        client = self._clients.by_issuer(unverified_issuer(token) or "")
-        if client is None:
-            raise InvalidLogoutToken("the logout token comes from no configured provider")
-        return client
+    async def _gone(self, session: Session) -> None:
+        await self._on_logout(session, "backchannel")
+
+    # -- users' sessions (``_user_sessions.py``) ----------------------------------------
+
+    async def user_sessions(self, session: Session) -> list[SessionInfo]:
+        """``GET /sessions``: the live sessions of ``session``'s user, newest first."""
+        return await self._users.listing(session)
+
+    async def revoke_session(
+        self, session: Session | None, handle: str, *, same_origin: bool
+    ) -> Outcome:
+        """``POST /sessions/{handle}/revoke``: end one of the user's sessions, this one too
+        (then the cookie goes): 200, or 403 cross-site, 401 without a session, 404
+        ``unknown_session`` for a handle naming none of the user's live sessions."""
+        try:
+            current = await self._users.revoke_one(session, handle, same_origin=same_origin)
+        except OIDCError as exc:
+            return Outcome(exc.status, error=exc)
+        cookies = (CookieChange(self.session_cookie, None),) if current else ()
+        return Outcome(200, cookies=cookies)
+
+    async def revoke_user(self, sub: str, provider: str | None = None) -> int:
+        """End every session of ``sub`` at ``provider`` (a name; the default provider), on
+        every instance, their tokens revoked (reason ``operator``); how many ended.
+        ``KeyError`` for a provider that is not configured."""
+        client = self._clients.default if provider is None else self._clients[provider]
+        return len(await self._users.revoke_all(client.config.issuer, sub, "operator"))
 
 
 def _single(params: Params, name: str) -> str | None:

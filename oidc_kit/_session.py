@@ -1,4 +1,4 @@
-"""Server-side sessions: the record, its encoding, the cookie that names it, its timeouts.
+"""Server-side sessions: the record, its encoding, its store indexes, its timeouts.
 
 The browser holds only a signed, opaque session id. The record lives in the store; its tokens
 are sealed with AES-GCM bound to the session id, so a record copied under another id does not
@@ -14,20 +14,18 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from itsdangerous import BadSignature, Signer, TimestampSigner
-
 from ._audit import Auditor, coarse_ip, current_request, session_handle
 from ._config import OIDCConfig
-from ._crypto import Sealer, SealError, derive_key
+from ._crypto import Sealer, SealError
 from ._errors import SessionEnded
 from ._tokens import TokenSet
 from .stores import SessionStore
 
-__all__ = ["LOGIN_BINDINGS", "CookieSigner", "Session", "Sessions", "new_id"]
+__all__ = ["Session", "Sessions", "new_id"]
 
 log = logging.getLogger("oidc_kit")
 
@@ -35,16 +33,8 @@ _FORMAT = 2
 #: ``last_seen`` is written back at most this often: idle timeouts do not need per-request
 #: precision, and a write per request would double the store traffic on the hot path.
 _TOUCH_INTERVAL = 60.0
-#: Cookies whose signature was verified with the newest secret, kept (about 100 B each).
-_VERIFIED_CACHE = 4096
 #: Decoded records kept (about 4 KB each): the sessions active right now.
 _DECODED_CACHE = 1024
-#: Login bindings a login cookie keeps: a browser's logins under way at once (tabs). A further
-#: login start pushes out the oldest, whose callback then fails with ``invalid_state``.
-LOGIN_BINDINGS = 5
-#: Between the bindings in a login cookie: cookie-safe (no quoting in ``Set-Cookie``), and
-#: neither in ``secrets.token_urlsafe``'s alphabet nor itsdangerous's ``.`` separator.
-_BINDING_SEP = "~"
 
 
 def new_id() -> str:
@@ -151,78 +141,6 @@ def _opt_str(value: Any) -> str | None:
     return value
 
 
-class CookieSigner:
-    """Signs session ids and login-binding ids for cookies (itsdangerous, key rotation)."""
-
-    def __init__(self, session_secrets: Sequence[str], login_max_age: int) -> None:
-        # One HKDF key per purpose, so itsdangerous needs no key derivation of its own (it
-        # would otherwise run an extra HMAC on every request to derive the key from a salt).
-        # itsdangerous takes keys oldest first and signs with the last one.
-        oldest_first = list(reversed(session_secrets))
-        session_keys = [derive_key(s, "cookie-signing:session") for s in oldest_first]
-        login_keys = [derive_key(s, "cookie-signing:login") for s in oldest_first]
-        options: dict[str, Any] = {"key_derivation": "none", "digest_method": hashlib.sha256}
-        self._session = Signer(session_keys, **options)
-        self._session_newest = Signer(session_keys[-1], **options)
-        self._login = TimestampSigner(login_keys, **options)
-        self._login_max_age = login_max_age
-        self._verified: OrderedDict[str, str] = OrderedDict()
-
-    def sign_session(self, sid: str) -> str:
-        return self._session.sign(sid).decode()
-
-    def read_session(self, cookie: str) -> tuple[str | None, bool]:
-        """The session id in a cookie, and whether it is signed with the newest secret.
-
-        One HMAC for the usual case (signed with the newest secret); the older secrets are
-        tried only when that fails, and such a cookie is then re-issued.
-        """
-        known = self._verified.get(cookie)
-        if known is not None:
-            return known, True
-        try:
-            sid = self._session_newest.unsign(cookie).decode()
-        except (BadSignature, UnicodeError):
-            return self.session_id(cookie), False
-        # Remember verified cookies: the same few come back on every request, and the
-        # HMAC is a large part of a protected request's cost. Only verified values enter.
-        self._verified[cookie] = sid
-        if len(self._verified) > _VERIFIED_CACHE:
-            self._verified.popitem(last=False)
-        return sid, True
-
-    def session_id(self, cookie: str) -> str | None:
-        """The session id in a cookie value, or ``None`` when the signature is bad."""
-        try:
-            return self._session.unsign(cookie).decode()
-        except (BadSignature, UnicodeError):
-            return None
-
-    def sign_login(self, binding: str) -> str:
-        """One short-lived signed value (the logout cookie's ``state``)."""
-        return self._login.sign(binding).decode()
-
-    def login_binding(self, cookie: str) -> str | None:
-        """The value :meth:`sign_login` signed, ``None`` when forged or older than allowed."""
-        try:
-            return self._login.unsign(cookie, max_age=self._login_max_age).decode()
-        except (BadSignature, UnicodeError):
-            return None
-
-    def sign_login_bindings(self, bindings: Sequence[str]) -> str:
-        """The login cookie: this browser's most recent bindings, newest first, the first
-        :data:`LOGIN_BINDINGS` of ``bindings`` kept."""
-        return self.sign_login(_BINDING_SEP.join(bindings[:LOGIN_BINDINGS]))
-
-    def login_bindings(self, cookie: str) -> list[str]:
-        """The bindings in a login cookie, newest first; none when it is forged or older than
-        ``login_timeout`` (a cookie of one binding, as older versions wrote, gives that one)."""
-        value = self.login_binding(cookie)
-        if not value:
-            return []
-        return [b for b in value.split(_BINDING_SEP) if b][:LOGIN_BINDINGS]
-
-
 #: Seconds a session's record stays in the store after the session ran out: a browser coming
 #: back within them is told its session expired, and the audit log says so (``session.expired``,
 #: idle or absolute); later the store has dropped the record. The record is never used again.
@@ -307,6 +225,19 @@ class Sessions:
             await self.end(session)
             ended.append(session)
         return ended
+
+    async def of_subject(self, iss: str, sub: str) -> list[Session]:
+        """The live sessions of ``sub`` at ``iss``, every instance's, as stored: reading them
+        touches none (each keeps its own browser's ``last_seen``) and reports no expiry."""
+        index, now, found = _index_key("sub", iss, sub), self._clock(), []
+        for sid in await self.store.index_members(index):
+            raw = await self.store.get(self.key(sid))
+            session = None if raw is None else self._decode(sid, raw)
+            if session is None or self._remaining(session, now) <= 0:
+                await self.store.index_discard(index, sid)  # ended, expired or unreadable
+            elif (session.iss, session.sub) == (iss, sub):  # never trust an index alone
+                found.append(session)
+        return found
 
     async def load(self, sid: str) -> Session | None:
         """The live session ``sid``; ``None`` when absent, unreadable or timed out."""
@@ -405,6 +336,30 @@ class Sessions:
         )
 
     def _remaining(self, session: Session, now: float) -> float:
-        absolute = session.created_at + self._config.session_absolute_timeout
+        return min(self.ends_at(session)) - now
+
+    def ends_at(self, session: Session) -> tuple[float, float]:
+        """When ``session`` ends, epoch seconds: ``(idle, absolute)``, whichever comes first.
+
+        ``idle`` is ``last_seen`` + the idle timeout: every request carrying the session's
+        cookie counts as activity, but :meth:`load` writes ``last_seen`` back at most every
+        :data:`_TOUCH_INTERVAL` seconds, so the idle end may be up to that much earlier than
+        the last request + the timeout (:meth:`touch` moves it on at once). ``absolute`` is
+        the login + the absolute timeout, which nothing moves.
+        """
         idle = session.last_seen + self._config.session_idle_timeout
-        return min(absolute, idle) - now
+        absolute = session.created_at + self._config.session_absolute_timeout
+        return idle, absolute
+
+    async def touch(self, sid: str) -> Session | None:
+        """Session ``sid`` seen now, written back at once whenever it was last written (a
+        "Stay signed in" button restarts the idle timeout); ``None`` when it has ended.
+
+        Re-read from the store first: writing back the copy a request loaded earlier could
+        undo a refresh another request stored meanwhile (its rotated refresh token).
+        """
+        session = await self.load(sid)
+        if session is None:
+            return None
+        touched = replace(session, last_seen=self._clock())
+        return touched if await self.save(touched) else None

@@ -1,11 +1,12 @@
 """The Starlette adapter's view of one app's kit: the relying party, and how its answers look
 on the web (the kit's pages, its cookies' attributes, JSON for ``json_paths``).
 
-:class:`~oidc_kit.starlette.OIDCAuth` builds one :class:`WebKit`, renders its routes' outcomes
-with it, and hands it to its session middleware, which puts it in every request's scope
-(``scope["oidc_kit"]``) for ``login_required``. Neither of those sees the whole ``OIDCAuth``:
-they depend on this and nothing more, so each can be built and tested alone, and
-``OIDCAuth``'s internals stay its own.
+:class:`~oidc_kit.starlette.OIDCAuth` builds one :class:`WebKit`, gives it to its routes
+(:class:`~oidc_kit._routes.KitRoutes`), which render their outcomes with it, and to its session
+middleware, which puts it in every request's scope (``scope["oidc_kit"]``) for
+``login_required``. None of those sees the whole ``OIDCAuth``: they depend on this (and the
+routes on the few other parts they call) and nothing more, so each can be built and tested
+alone, and ``OIDCAuth``'s internals stay its own.
 """
 
 from __future__ import annotations

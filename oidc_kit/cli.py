@@ -2,6 +2,8 @@
 
     oidc-kit doctor --issuer https://login.example.com --client-id my-app
     oidc-kit new my-bank --name "My Bank"
+    oidc-kit sessions list --sub 248289761001 --store redis://redis:6379/0
+    oidc-kit sessions revoke --sub 248289761001 --store redis://redis:6379/0
 
 ``doctor`` checks that a provider, and a client registered there, are fit for the kit:
 discovery, TLS, signing keys, algorithms, PKCE, logout endpoints, clock skew, the redirect
@@ -14,6 +16,12 @@ history), ``OIDC_CLIENT_SECRET``; it is never printed, nor is any token.
 ``pyproject.toml``, README, ``.env.example`` and tests (``oidc_kit._starter``). It exits 0, or
 2 when the folder is not empty or the name cannot be used.
 
+``sessions list`` prints a user's live sessions (by handle, never an id or a token);
+``sessions revoke`` ends them all, on every instance sharing the store, and revokes their
+tokens at the provider when the app's environment (``OIDC_*``, ``SESSION_SECRET``) allows
+(``oidc_kit._session_admin``). They exit 0, 1 when the store cannot be reached, 2 on a usage
+error.
+
 Each subcommand is a ``_add_*`` function registering its parser and a ``run`` callable.
 """
 
@@ -25,9 +33,9 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,10 +43,14 @@ import httpx
 from . import __version__, _starter
 from ._doctor import DoctorSettings, Report, diagnose
 from ._env import parse as _parse
+from ._errors import ConfigurationError, StoreUnavailable
+from ._session_admin import AdminSettings, list_sessions, revoke_sessions, sessions_text
 
 __all__ = ["build_parser", "format_report", "main"]
 
 Run = Callable[[argparse.Namespace, httpx.AsyncBaseTransport | None, TextIO], int]
+
+T = TypeVar("T")
 
 _STATUS_LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
 
@@ -72,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_doctor(commands)
     _add_new(commands)
+    _add_sessions(commands)
     return parser
 
 
@@ -175,6 +188,78 @@ def _run_new(args: argparse.Namespace, _: httpx.AsyncBaseTransport | None, out: 
         file=out,
     )
     return 0
+
+
+def _add_sessions(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sessions = commands.add_parser(
+        "sessions",
+        help="list or end a user's sessions in the app's store",
+        description="List a user's live sessions, or end them all (on every instance sharing "
+        "the store). Run it in the app's environment: with OIDC_CLIENT_ID (and the client's "
+        "credentials) and SESSION_SECRET set, revoke also revokes the sessions' tokens at the "
+        "provider. Exit status: 0 done, 1 store unreachable, 2 usage error.",
+    )
+    actions = sessions.add_subparsers(title="actions", metavar="ACTION")
+    for action, run, text in (
+        ("list", _run_sessions_list, "print the user's live sessions, newest first"),
+        ("revoke", _run_sessions_revoke, "end all of the user's sessions"),
+    ):
+        parser = actions.add_parser(action, help=text, description=text)
+        parser.add_argument("--sub", required=True, help="the user's subject (sub claim)")
+        parser.add_argument(
+            "--store",
+            default=_env("SESSION_STORE"),
+            help="the app's session store URL, sqlite:///PATH or redis://... "
+            "(default: $SESSION_STORE)",
+        )
+        parser.add_argument(
+            "--issuer",
+            default=_env("OIDC_ISSUER"),
+            help="the provider's issuer, exactly as in the ID tokens (default: $OIDC_ISSUER)",
+        )
+        if action == "list":
+            parser.add_argument("--json", action="store_true", help="print the list as JSON")
+        parser.set_defaults(run=run, check_usage=lambda a, p=parser: _check_sessions(p, a))
+
+
+def _check_sessions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    for option, variable in (("store", "SESSION_STORE"), ("issuer", "OIDC_ISSUER")):
+        if not getattr(args, option):
+            parser.error(f"--{option} or {variable} is required")
+    args.settings = AdminSettings(args.store, args.issuer, args.sub, dict(os.environ))
+
+
+def _run_sessions_list(args: argparse.Namespace, _: object, out: TextIO) -> int:
+    settings: AdminSettings = args.settings
+    listed = _admin(list_sessions(settings))
+    if isinstance(listed, int):
+        return listed
+    if args.json:
+        print(json.dumps({"sessions": [i.as_dict() for i in listed]}, indent=2), file=out)
+    else:
+        print(sessions_text(settings, listed), file=out)
+    return 0
+
+
+def _run_sessions_revoke(
+    args: argparse.Namespace, transport: httpx.AsyncBaseTransport | None, out: TextIO
+) -> int:
+    settings: AdminSettings = args.settings
+    revoked = _admin(revoke_sessions(settings, transport))
+    if isinstance(revoked, int):
+        return revoked
+    print(revoked.text(settings.sub), file=out)
+    return 0
+
+
+def _admin(work: Coroutine[Any, Any, T]) -> T | int:
+    """What ``work`` returns, else the exit status once the reason is printed: 1 when the
+    store cannot be reached, 2 when the settings are wrong."""
+    try:
+        return asyncio.run(work)
+    except (StoreUnavailable, ConfigurationError) as exc:
+        print(f"oidc-kit sessions: error: {exc.description}", file=sys.stderr)
+        return 1 if isinstance(exc, StoreUnavailable) else 2
 
 
 def _add_app_settings(doctor: argparse.ArgumentParser) -> None:

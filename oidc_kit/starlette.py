@@ -25,11 +25,10 @@ from typing import Any
 import httpx
 import jinja2
 from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from ._body import client_gone, read_body, read_form
 from ._clients import ProviderClient, named_configs
 from ._config import OIDCConfig
 from ._cookies import CookieWriter
@@ -38,20 +37,14 @@ from ._errors import ConfigurationError, LoginRequired, OIDCError, SessionError,
 from ._hooks import Hooks
 from ._login_required import login_required
 from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
-from ._outcome import CookieChange, Outcome
+from ._outcome import CookieChange
 from ._pages import KitPages
 from ._redact import redact_server_logs
 from ._relying_party import RelyingParty
+from ._routes import KitRoutes
 from ._session import Session
 from ._step_up import StepUp
-from ._web import (
-    callback_params,
-    is_same_origin,
-    login_redirect,
-    origin_of,
-    query_params,
-    wants_json,
-)
+from ._web import is_same_origin, login_redirect, origin_of, wants_json
 from ._web_kit import WebKit
 from .httpx_auth import BearerAuth
 from .stores import SessionStore, open_store
@@ -148,6 +141,15 @@ class OIDCAuth:
         #: The APIs' DPoP nonces, apart from the providers': an API on a provider's host
         #: has nonces of its own, and sharing one slot would cost a retry per call.
         self._api_nonces = DPoPNonces()
+        # The kit's HTTP routes, given what they use and nothing more (``_routes.py``).
+        self._routes = KitRoutes(
+            rp=self.rp,
+            web=self._web,
+            clients=self._clients,
+            sessions=self._sessions,
+            store=self.store,
+            clock=clock,
+        )
 
     @property
     def providers(self) -> Mapping[str, OIDCConfig]:
@@ -173,15 +175,7 @@ class OIDCAuth:
     @property
     def routes(self) -> list[Route]:
         """The routes to mount at ``route_prefix`` (see :attr:`mount`)."""
-        return [
-            Route("/login", self._login, methods=["GET"]),
-            Route("/callback", self._callback, methods=["GET", "POST"]),
-            Route("/callback/{provider}", self._callback, methods=["GET", "POST"]),
-            Route("/logout", self._logout, methods=["GET", "POST"]),
-            Route("/session", self._session, methods=["GET"]),
-            Route("/backchannel-logout", self._backchannel, methods=["POST"]),
-            Route("/jwks", self._jwks, methods=["GET"]),
-        ]
+        return self._routes.routes()
 
     @property
     def middleware(self) -> Middleware:
@@ -265,78 +259,19 @@ class OIDCAuth:
         session = _require_session(conn)
         await self._client_for(session).tokens.refresh(session)
 
-    # -- routes -------------------------------------------------------------------------
+    async def revoke_user(self, sub: str, provider: str | None = None) -> int:
+        """End every session of user ``sub`` at ``provider`` (a name; the default provider),
+        on every instance sharing the store, their tokens revoked at the provider; how many
+        ended (for operators: each is a ``session.revoked`` event, reason ``operator``)."""
+        return await self.rp.revoke_user(sub, provider)
 
-    async def _login(self, request: Request) -> Response:
-        outcome = await self.rp.start_login(query_params(request), request.cookies)
-        return self._web.respond(request, outcome)
-
-    async def _callback(self, request: Request) -> Response:
-        try:
-            params = await callback_params(request)
-        except ClientDisconnect:
-            return client_gone(request)
-        except OIDCError as exc:
-            return self._web.error_response(request, exc)
-        outcome = await self.rp.finish_login(
-            request.method,
-            params,
-            request.cookies,
-            request.scope.get(SCOPE_KEY),
-            request.path_params.get("provider"),
-        )
-        return self._web.respond(request, outcome)
-
-    async def _logout(self, request: Request) -> Response:
-        # HEAD too shows the page: Starlette answers HEAD on GET routes, and a HEAD (a link
-        # checker, a prefetch) must never log anyone out.
-        if request.method in ("GET", "HEAD"):
-            return self._web.respond(request, self.rp.confirm_logout())
-        same_origin = is_same_origin(request, self._web.origin)
-        if same_origin:  # a cross-site body is refused unread
-            try:
-                await read_body(request)  # nothing in it is used, but it is never read unbounded
-            except ClientDisconnect:
-                return client_gone(request)
-            except OIDCError as exc:
-                return self._web.error_response(request, exc)
-        session: Session | None = request.scope.get(SCOPE_KEY)
-        outcome = await self.rp.logout(session, same_origin=same_origin)
-        return self._web.respond(request, outcome)
-
-    async def _backchannel(self, request: Request) -> Response:
-        """``POST /auth/backchannel-logout``: 200 when the token is valid, else 400 (413 or 415
-        for a body too large or not form-encoded, refused unread)."""
-        try:
-            form = await read_form(request)
-        except ClientDisconnect:
-            return client_gone(request)
-        except OIDCError as exc:
-            outcome = Outcome(exc.status, error=exc, machine=True)
-        else:
-            outcome = await self.rp.backchannel_logout(form)
-        return self._web.respond(request, outcome)
-
-    async def _session(self, request: Request) -> Response:
-        session: Session | None = request.scope.get(SCOPE_KEY)
-        headers = {"Cache-Control": "no-store"}
-        if session is None:
-            return JSONResponse({"authenticated": False}, status_code=401, headers=headers)
-        body = {
-            "authenticated": True,
-            "sub": session.sub,
-            "claims": session.claims,
-            "expires_at": session.access_expires_at,
-        }
-        return JSONResponse(body, headers=headers)
-
-    async def _jwks(self, request: Request) -> Response:
-        """The client's public keys (of every provider's ``client_key``), for a provider
-        verifying ``private_key_jwt``."""
-        jwks = self._clients.public_jwks()
-        if jwks is None:
-            return JSONResponse({"error": "not_found"}, status_code=404)
-        return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
+    def session_ends_at(self, conn: HTTPConnection) -> tuple[float, float]:
+        """When the user's session ends, epoch seconds: ``(idle, absolute)``, whichever comes
+        first (``GET /auth/session``'s ``idle_expires_at`` and ``absolute_expires_at``). The
+        idle end moves on as the user's requests come, at most once a minute, or at once with
+        ``POST /auth/session``; for a page warning before it (the example app's
+        ``static/idle.js``)."""
+        return self._sessions.ends_at(_require_session(conn))
 
     async def _handle_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OIDCError)

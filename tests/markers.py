@@ -33,8 +33,16 @@ __all__ = [
 FOLDER_MARKERS = {"browser": ("browser", "slow"), "interop": ("interop", "slow")}
 
 #: Test files every test of which starts processes (several app instances, workers; a build of
-#: the wheel and a fresh venv to install it in; a build of the docs site).
-SLOW_MODULES = frozenset({"test_scale_out.py", "test_package.py", "test_docs_site.py"})
+#: the wheel and a fresh venv to install it in; a build of the docs site; a redis-server to kill).
+SLOW_MODULES = frozenset(
+    {
+        "test_scale_out.py",
+        "test_package.py",
+        "test_docs_site.py",
+        "test_health_redis.py",
+        "test_sessions_blackbox.py",
+    }
+)
 
 #: The slowest other tests (file base name, function name), from ``pytest --durations=40``
 #: on the suite without browser and interop tests: each took from 0.6 s to 3 s, against a
@@ -62,7 +70,9 @@ SLOW_TESTS = frozenset(
             "test_a_taken_port_stops_the_app_with_the_port_and_another_to_pick",
         ),
         ("test_stores.py", "test_redis_silent_server_is_unavailable"),
+        ("test_health.py", "test_the_route_bounds_a_hanging_store_by_one_second"),
         ("test_doctor.py", "test_any_answer_gives_a_report"),
+        ("test_cli_sessions.py", "test_the_console_script_lists_from_another_process"),
         # Makes a virtual environment, builds a wheel, installs and runs a generated project.
         ("test_starter.py", "test_a_new_project_installs_and_passes_its_own_tests"),
     }

@@ -26,6 +26,7 @@ ADAPTERS = frozenset(
         "oidc_kit._body",
         "oidc_kit._cookies",
         "oidc_kit._web_kit",
+        "oidc_kit._routes",
     }
 )
 FRAMEWORKS = ("starlette", "fastapi", "flask", "django")
@@ -91,11 +92,13 @@ def test_the_walk_sees_the_adapters_imports() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["oidc_kit._middleware", "oidc_kit._login_required", "oidc_kit._web_kit"]
+    "module",
+    ["oidc_kit._middleware", "oidc_kit._login_required", "oidc_kit._web_kit", "oidc_kit._routes"],
 )
 def test_the_adapters_parts_see_the_web_kit_not_oidc_auth(module: str) -> None:
-    # They depend on what they use (_web_kit.WebKit), not on OIDCAuth's internals: no import
-    # of oidc_kit.starlette, not even for type checking (the walk sees those too).
+    # They depend on what they use (_web_kit.WebKit; for _routes, what its handlers call), not
+    # on OIDCAuth's internals: no import of oidc_kit.starlette, not even for type checking
+    # (the walk sees those too).
     assert "oidc_kit.starlette" not in {*MODULES[module], *_reach(module)}
 
 

@@ -20,8 +20,9 @@ import pytest
 
 from example_app.settings import SANDBOX_CLIENT_ID, sandbox_client_key
 from oidc_kit import OIDCConfig
+from oidc_kit._cookie_signer import CookieSigner
 from oidc_kit._dpop import DPoPKey
-from oidc_kit._session import CookieSigner, Sessions
+from oidc_kit._session import Sessions
 from oidc_kit._tokens import TokenSet
 from oidc_kit.stores import open_store
 from tests.servers import Server, free_port, sandbox_login, serve

@@ -293,3 +293,13 @@ def test_a_session_handle_is_stable_and_not_the_id() -> None:
     assert session_handle(sid) == session_handle(sid)
     assert session_handle(sid) != session_handle("B" * 43)
     assert sid not in session_handle(sid) and len(session_handle(sid)) == 22
+
+
+def test_the_operations_page_lists_every_event() -> None:
+    from pathlib import Path
+
+    from oidc_kit.audit import EVENTS
+
+    page = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    for name in EVENTS:
+        assert f"| `{name}` |" in page, name

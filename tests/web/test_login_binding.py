@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from oidc_kit import InvalidState
-from oidc_kit._session import LOGIN_BINDINGS, CookieSigner
+from oidc_kit._cookie_signer import LOGIN_BINDINGS, CookieSigner
 from oidc_kit.starlette import OIDCAuth
 from tests.fake_op import FakeOP
 from tests.web.test_starlette import build_app
