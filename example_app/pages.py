@@ -75,7 +75,8 @@ async def cards(request: Request) -> Response:
 
 @login_required
 async def profile(request: Request) -> Response:
-    """Who the provider says the user is, the access token's life, and ORCA's party record."""
+    """Who the provider says the user is, the access token's life, ORCA's party record, and
+    where else the user is signed in (each with a "Sign out" button)."""
     d = deps(request)
     # ORCA first: if the token is due, this call refreshes it, and the status read next
     # shows the new one (else the countdown would say "expired" right after a refresh).
@@ -98,6 +99,8 @@ async def profile(request: Request) -> Response:
         "refresh_leeway": d.config.refresh_leeway,
         "party": party,
         "party_error": party_error,
+        # Every instance's, newest first (the store indexes them by user); never an id.
+        "sessions": await d.auth.rp.user_sessions(request.user.session),
     }
     return render(request, "profile.html", context)
 

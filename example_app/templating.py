@@ -1,14 +1,15 @@
 """Jinja2 templates (autoescaped) and the few filters the pages use to show money and dates.
 
 One date format on every page: ``4 Dec 2026`` (a month alone: ``Dec 2026``; with the time:
-``4 Dec 2026, 09:12:00 UTC``). Machines get ISO 8601: the templates put it in
-``<time datetime="...">`` beside the text.
+``4 Dec 2026, 09:12:00 UTC``, which ``at`` makes of epoch seconds). Machines get ISO 8601: the
+templates put it in ``<time datetime="...">`` beside the text.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -22,7 +23,14 @@ from starlette.templating import Jinja2Templates
 
 from .deps import deps
 
-__all__ = ["SIGNED_OUT_COOKIE", "content_security_policy", "make_templates", "render"]
+__all__ = [
+    "IDLE_WARNING",
+    "SIGNED_OUT_COOKIE",
+    "content_security_policy",
+    "idle_warning",
+    "make_templates",
+    "render",
+]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
@@ -32,6 +40,14 @@ _YEAR_MONTH = re.compile(r"(\d{4})-(\d{2})")
 #: Carries "you are signed out" over the redirect that takes the logout's ``state`` out of the
 #: address bar (pages.py, ``home``); the page it lands on shows the notice and deletes it.
 SIGNED_OUT_COOKIE = "signed_out"
+#: Seconds before the idle timeout that signed-in pages warn (static/idle.js): a minute, as
+#: banks' sites do; half the idle timeout when that is shorter.
+IDLE_WARNING = 60
+#: Why static/idle.js sent the browser to the home page (``/?ended=idle``): the notice to show.
+_ENDED = {
+    "idle": "You were signed out after a while without activity. Log in again to continue.",
+    "expired": "Your session has ended. Log in again to continue.",
+}
 
 
 def make_templates(
@@ -46,6 +62,7 @@ def make_templates(
     env.globals["sandbox_banner"] = sandbox_banner
     env.filters["money"] = money
     env.filters["day"] = day
+    env.filters["at"] = at
     env.filters["expires_in"] = expires_in
     env.filters["label"] = label
     env.filters["claim"] = claim_value
@@ -59,11 +76,15 @@ def render(
     """Render the page ``name``; the template sees ``user`` and whatever ``context`` holds."""
     templates = deps(request).templates
     carried = SIGNED_OUT_COOKIE in request.cookies
+    user = request.scope.get("user")
+    signed_in = bool(user and user.is_authenticated)
     values = {
-        "user": request.scope.get("user"),
+        "user": user,
         "nav": None,
         # Right after a logout, on the post-logout landing page (the kit's middleware says so).
         "signed_out": request.scope.get("oidc_signed_out", False) or carried,
+        "idle": idle_warning(request) if signed_in else None,
+        "ended": None if signed_in else _ENDED.get(request.query_params.get("ended", "")),
         **(context or {}),
     }
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
@@ -76,6 +97,16 @@ def render(
     )
     response.headers["X-Frame-Options"] = "DENY"  # for browsers without frame-ancestors
     return response
+
+
+def idle_warning(request: Request) -> dict[str, float]:
+    """What static/idle.js needs to warn before a signed-in user's session ends: the server's
+    time now and the session's idle and absolute ends by the same clock (a browser's clock
+    may be off), and how long before the idle end to warn."""
+    d = deps(request)
+    idle, absolute = d.auth.session_ends_at(request)
+    lead = min(IDLE_WARNING, d.config.session_idle_timeout // 2)
+    return {"now": time.time(), "idle": idle, "absolute": absolute, "lead": lead}
 
 
 @cache
@@ -136,6 +167,12 @@ def day(timestamp: object) -> str:
     return f"{when.day}\u00a0{when:%b %Y}"  # not %-d: Windows has no such format
 
 
+def at(epoch: float) -> str:
+    """Epoch seconds as the day and the time: ``4 Dec 2026, 09:12:00 UTC``."""
+    when = datetime.fromtimestamp(epoch, UTC)
+    return f"{day(when.isoformat())}, {when:%H:%M:%S} UTC"
+
+
 def expires_in(seconds: int) -> str:
     """The access token's countdown as a phrase: ``Expires in 42 s``, ``Expires in 4 min``
     (from two minutes on), ``Expired``. static/countdown.js words it the same way."""
@@ -154,8 +191,7 @@ def label(value: object) -> str:
 def claim_value(value: object, name: str = "") -> str:
     """A claim for the profile table: strings as they are, other JSON as JSON, times as dates."""
     if name in _TIME_CLAIMS and isinstance(value, int | float) and not isinstance(value, bool):
-        when = datetime.fromtimestamp(value, UTC)
-        return f"{value} ({day(when.isoformat())}, {when:%H:%M:%S} UTC)"
+        return f"{value} ({at(value)})"
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
