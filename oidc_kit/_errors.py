@@ -22,6 +22,7 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     │   └── TokenRequestFailed        invalid_grant, token_request_failed, ...
     ├── InvalidLogoutToken            invalid_logout_token   (400)
     ├── CrossSiteRequest              cross_site_request     (403)
+    ├── MethodNotAllowed              method_not_allowed     (405: with Allow)
     ├── LoginDenied                   login_denied           (403: the app's on_login hook)
     ├── RequestTooLarge               request_too_large      (413: a POST body over the limit)
     ├── UnsupportedMediaType          unsupported_media_type (415: a POST body not form-encoded)
@@ -55,6 +56,7 @@ __all__ = [
     "LoginDenied",
     "LoginError",
     "LoginRequired",
+    "MethodNotAllowed",
     "OIDCError",
     "ProviderError",
     "ProviderUnavailable",
@@ -243,6 +245,14 @@ class CrossSiteRequest(OIDCError):
 
     code = "cross_site_request"
     status = 403
+
+
+class MethodNotAllowed(OIDCError):
+    """A request to one of the kit's routes with a method the route does not take (its
+    answer names the ones it does, in ``Allow``)."""
+
+    code = "method_not_allowed"
+    status = 405
 
 
 class RequestTooLarge(OIDCError):

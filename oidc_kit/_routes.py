@@ -9,7 +9,7 @@ middleware, this never sees the whole ``OIDCAuth`` (``tests/test_layering.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from starlette.requests import ClientDisconnect, Request
@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from ._body import FORM_TYPE, client_gone, read_body, read_form
 from ._clients import ProviderClients
-from ._errors import CrossSiteRequest, LoginRequired, OIDCError
+from ._errors import CrossSiteRequest, LoginRequired, MethodNotAllowed, OIDCError
 from ._health import health
 from ._middleware import SCOPE_KEY
 from ._outcome import Outcome
@@ -29,6 +29,10 @@ from ._web_kit import WebKit
 from .stores import SessionStore
 
 __all__ = ["KitRoutes"]
+
+_Endpoint = Callable[[Request], Awaitable[Response]]
+#: The methods a kit route hears, to refuse those it does not take in the kit's own words.
+_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +55,40 @@ class KitRoutes:
     def routes(self) -> list[Route]:
         """The routes to mount at ``route_prefix``."""
         return [
-            Route("/login", self._login, methods=["GET"]),
-            Route("/callback", self._callback, methods=["GET", "POST"]),
-            Route("/callback/{provider}", self._callback, methods=["GET", "POST"]),
-            Route("/logout", self._logout, methods=["GET", "POST"]),
-            Route("/session", self._session, methods=["GET", "POST"]),
-            Route("/backchannel-logout", self._backchannel, methods=["POST"]),
-            Route("/sessions", self._sessions_list, methods=["GET"]),
-            Route("/sessions/{handle}/revoke", self._revoke, methods=["POST"]),
-            Route("/jwks", self._jwks, methods=["GET"]),
-            Route("/health", self._health, methods=["GET", "HEAD"]),
+            self._route("/login", self._login, "GET"),
+            self._route("/callback", self._callback, "GET", "POST"),
+            self._route("/callback/{provider}", self._callback, "GET", "POST"),
+            self._route("/logout", self._logout, "GET", "POST"),
+            self._route("/session", self._session, "GET", "POST", machine=True),
+            self._route("/backchannel-logout", self._backchannel, "POST", machine=True),
+            self._route("/sessions", self._sessions_list, "GET", machine=True),
+            self._route("/sessions/{handle}/revoke", self._revoke, "POST"),
+            self._route("/jwks", self._jwks, "GET", machine=True),
+            self._route("/health", self._health, "GET", machine=True),
         ]
+
+    def _route(self, path: str, endpoint: _Endpoint, *methods: str, machine: bool = False) -> Route:
+        """``path`` answered by ``endpoint`` for ``methods`` (``HEAD`` with ``GET``), and any
+        other method by the kit's 405 ``method_not_allowed``, with ``Allow``: the same error
+        shape as every other refusal, not Starlette's plain-text one (always JSON on a
+        ``machine`` route, which no browser shows)."""
+        allowed = frozenset(methods) | ({"HEAD"} if "GET" in methods else set())
+        allow = ", ".join(sorted(allowed))
+
+        async def only_allowed(request: Request) -> Response:
+            if request.method not in allowed:
+                refusal = MethodNotAllowed(f"{request.method} is not allowed here")
+                response: Response = (
+                    JSONResponse(refusal.as_dict(), refusal.status)
+                    if machine
+                    else self.web.error_response(request, refusal)
+                )
+                response.headers["Allow"] = allow
+                response.headers["Cache-Control"] = "no-store"
+                return response
+            return await endpoint(request)
+
+        return Route(path, only_allowed, methods=_EVERY_METHOD)
 
     async def _login(self, request: Request) -> Response:
         outcome = await self.rp.start_login(query_params(request), request.cookies)
