@@ -217,14 +217,16 @@ class LoginFlow:
             "code_verifier": txn.code_verifier,
         }
         dpop = self._open_key(txn)  # the key the code is bound to, and now the tokens
-        tokens, _ = await token_request(
-            self._http,
-            self._config,
-            meta,
-            form,
-            self._clock(),
-            dpop=dpop,
-            nonces=self._provider.dpop_nonces,
+        tokens, _ = await self._provider.observed(
+            token_request(
+                self._http,
+                self._config,
+                meta,
+                form,
+                self._clock(),
+                dpop=dpop,
+                nonces=self._provider.dpop_nonces,
+            )
         )
         if tokens.id_token is None:
             raise InvalidIdToken("the token response has no id_token")

@@ -7,8 +7,8 @@ Two checks, each ``"ok"`` or ``"unavailable"``:
   gives up on it);
 - ``provider``: judged from what this process already knows, never by calling the provider
   (a probe every few seconds from every instance must cost it nothing): each provider's
-  :class:`~oidc_kit._provider.ProviderHealth`, the outcomes of its latest discovery and JWKS
-  fetches. A provider is unavailable when its latest fetch failed within the last
+  :class:`~oidc_kit._provider.ProviderHealth`, the outcomes of its latest discovery, JWKS
+  and token-endpoint calls. A provider is unavailable when its latest fetch failed within the last
   :data:`RECENT` seconds and either discovery has never succeeded here or the last
   :data:`FAILURES_TO_FAIL` fetches all failed. A kit that has not talked to the provider
   yet (discovery waits for the first login) is ``ok``: nothing is known to be wrong. With

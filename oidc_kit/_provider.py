@@ -150,6 +150,21 @@ class Provider:
                 f"{what}: no answer within {self._config.http_timeout:g} s"
             ) from None
 
+    async def observed(self, call: Awaitable[_T]) -> _T:
+        """A call to the provider's token endpoint (a code exchange, a refresh), its outcome
+        noted in :attr:`health`: unreachable (``ProviderUnavailable``) is a failure; any
+        answer, a refusal too, shows the provider is there."""
+        try:
+            result = await call
+        except ProviderUnavailable:
+            self.health.record(False, self._clock())
+            raise
+        except Exception:
+            self.health.record(True, self._clock())
+            raise
+        self.health.record(True, self._clock())
+        return result
+
     async def _recorded(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """``call``, its outcome noted in :attr:`health` (once per fetch, not per caller)."""
         try:

@@ -214,14 +214,16 @@ class TokenManager:
         meta = await self._provider.metadata()
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         self.refresh_count += 1
-        fresh, _ = await token_request(
-            self._http,
-            self._config,
-            meta,
-            form,
-            now,
-            dpop=self._dpop_key(tokens),
-            nonces=self._provider.dpop_nonces,
+        fresh, _ = await self._provider.observed(
+            token_request(
+                self._http,
+                self._config,
+                meta,
+                form,
+                now,
+                dpop=self._dpop_key(tokens),
+                nonces=self._provider.dpop_nonces,
+            )
         )
         return fresh
 

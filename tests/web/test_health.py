@@ -266,3 +266,29 @@ async def test_fastapi_apps_mount_the_route(kit: OIDCAuth) -> None:
     ) as client:
         response = await client.get("/auth/health")
     assert (response.status_code, response.json()) == (200, OK)
+
+
+async def test_token_endpoint_calls_count_unreachable_as_failures_answers_as_success() -> None:
+    import httpx as _httpx
+
+    from oidc_kit._errors import ProviderUnavailable, TokenRequestFailed
+    from oidc_kit._provider import Provider
+    from tests.conftest import make_config
+
+    async with _httpx.AsyncClient() as http:
+        provider = Provider(make_config(), http, lambda: 1000.0)
+
+        async def unreachable() -> None:
+            raise ProviderUnavailable("token endpoint: no answer")
+
+        async def refused() -> None:
+            raise TokenRequestFailed("invalid_grant", code="invalid_grant")
+
+        for _ in range(3):
+            with pytest.raises(ProviderUnavailable):
+                await provider.observed(unreachable())
+        assert provider.health.consecutive_failures == 3
+        with pytest.raises(TokenRequestFailed):
+            await provider.observed(refused())  # the provider answered: it is there
+        assert provider.health.consecutive_failures == 0
+        assert provider.health.last_success == 1000.0
