@@ -195,11 +195,17 @@ class Sessions:
             await self.store.index_add(index, sid, self._config.session_absolute_timeout)
         return session
 
-    async def end(self, session: Session) -> None:
-        """Delete ``session`` and its index entries (logout)."""
-        await self.delete(session.sid)
+    async def end(self, session: Session) -> Session | None:
+        """End ``session``: take its record (atomically: of several requests ending it at once,
+        one gets it) and drop its index entries. The record as taken, with its latest tokens
+        (a refresh may have rotated them since ``session`` was read); ``None`` when it had
+        ended already."""
+        raw = await self.store.take(self.key(session.sid))
         for index in _indexes(session):
             await self.store.index_discard(index, session.sid)
+        if raw is None:
+            return None
+        return self._decode(session.sid, raw) or session
 
     async def end_matching(
         self, iss: str, sub: str | None, provider_sid: str | None
@@ -222,8 +228,8 @@ class Sessions:
                 continue
             if sub is not None and session.sub != sub:
                 continue
-            await self.end(session)
-            ended.append(session)
+            if await self.end(session) is not None:  # else another request ended it
+                ended.append(session)
         return ended
 
     async def of_subject(self, iss: str, sub: str) -> list[Session]:
@@ -249,8 +255,8 @@ class Sessions:
             return None
         now = self._clock()
         if self._remaining(session, now) <= 0:
-            await self.delete(sid)
-            await self._expired(session, now)
+            if await self.store.take(self.key(sid)) is not None:  # one request says so
+                await self._expired(session, now)
             return None
         stale_key = not self._sealer.is_current(session.sealed_tokens)
         if stale_key:

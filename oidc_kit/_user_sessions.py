@@ -15,6 +15,7 @@ Each session ended here is ended as logout ends one: the record and its index en
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -145,26 +146,42 @@ class UserSessions:
         self, iss: str, sub: str, reason: str, *, keep: str | None = None
     ) -> list[Session]:
         """End every live session of ``sub`` at ``iss`` but session ``keep`` (the one logging
-        out, which ends as a logout), each recorded with ``reason``; those ended."""
+        out, which ends as a logout), each recorded with ``reason``; those ended. All end in
+        the store first, on every instance at once; their tokens are then revoked at the
+        provider together, so a slow provider delays no session's end."""
         ended = []
         for session in await self.of_user(iss, sub):
-            if session.sid != keep:
-                await self.revoke(session, reason)
-                ended.append(session)
+            if session.sid != keep and (taken := await self._take(session, reason)):
+                ended.append(taken)
+        await asyncio.gather(*(self._revoke_tokens(session) for session in ended))
         return ended
 
     async def revoke(self, session: Session, reason: str) -> None:
-        """End ``session`` (:meth:`end`) and record ``session.revoked`` with ``reason``."""
-        await self.end(session)
-        await self._auditor.emit(
-            "session.revoked", sub=session.sub, iss=session.iss, sid=session.sid, reason=reason
-        )
+        """End ``session`` and record ``session.revoked`` with ``reason`` (once, by whichever
+        request ended it), then revoke its tokens at its provider."""
+        taken = await self._take(session, reason)
+        if taken is not None:
+            await self._revoke_tokens(taken)
+
+    async def _take(self, session: Session, reason: str) -> Session | None:
+        """End ``session`` in the store and record it; ``None`` when it had ended already."""
+        taken = await self._sessions.end(session)
+        if taken is not None:
+            await self._auditor.emit(
+                "session.revoked", sub=taken.sub, iss=taken.iss, sid=taken.sid, reason=reason
+            )
+        return taken
 
     async def end(self, session: Session) -> Ended | None:
         """End ``session`` in the store, then revoke its tokens at its provider (RFC 7009,
         best effort); ``None`` when the provider was not reached (unconfigured, unavailable,
-        or no providers given)."""
-        await self._sessions.end(session)
+        or no providers given). The tokens revoked are the record's as it was taken: a
+        refresh that rotated them after ``session`` was read is not missed."""
+        taken = await self._sessions.end(session)
+        return await self._revoke_tokens(taken or session)
+
+    async def _revoke_tokens(self, session: Session) -> Ended | None:
+        """Revoke ``session``'s tokens at its provider (best effort); what logout needs next."""
         try:
             tokens: TokenSet | None = self._sessions.tokens(session)
         except SessionError:

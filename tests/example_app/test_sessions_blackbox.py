@@ -148,7 +148,9 @@ def secrets_of(origin: str, redis_url: str, browser: Browser) -> set[str]:
     sid = CookieSigner((SECRET,), 600).session_id(cookie)
     assert sid is not None
     tokens = stored_tokens(origin, redis_url, cookie)
-    values = {cookie, sid, tokens.access_token, *browser.codes()}
+    codes = browser.codes()
+    assert codes, "the login's code was not seen: the check below would check nothing"
+    values = {cookie, sid, tokens.access_token, *codes}
     values |= {t for t in (tokens.refresh_token, tokens.id_token) if t}
     return values
 

@@ -218,18 +218,21 @@ async def test_no_token_code_cookie_or_session_id_in_any_event(
     params = op.authorize(start.headers["location"])
     await browser.get("/auth/callback", params=params)
     sid = session_id(kit, browser)
+    cookie = browser.cookies[kit.session_cookie]
     session = await kit.rp._sessions.load(sid)
     assert session is not None
     tokens = kit.rp._sessions.tokens(session)
     clock.advance(3600)
-    await kit.rp.token_source(session).tokens()
+    refreshed = await kit.rp.token_source(session).tokens()
+    assert refreshed.access_token != tokens.access_token
     await browser.post("/auth/logout", headers={"Origin": "https://app.test"})
     text = recorder.stream.getvalue()
     assert len(recorder.lines()) == 3
-    secrets = [sid, params["code"], browser.cookies.get(kit.session_cookie, "x" * 30)]
-    secrets += [tokens.access_token, tokens.refresh_token or "", tokens.id_token or ""]
+    secrets = [sid, params["code"], cookie]
+    for each in (tokens, refreshed):
+        secrets += [each.access_token, each.refresh_token or "", each.id_token or ""]
     for secret in secrets:
-        assert secret and secret not in text
+        assert len(secret) > 10 and secret not in text
 
 
 async def test_a_failing_audit_hook_changes_nothing(
@@ -303,3 +306,32 @@ def test_the_operations_page_lists_every_event() -> None:
     page = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
     for name in EVENTS:
         assert f"| `{name}` |" in page, name
+
+
+def test_only_the_start_of_a_user_agent_is_read() -> None:
+    """Anyone sends any header: a long one must not make the summary slow (a backtracking
+    pattern over 60 KB of digits took seconds of the event loop)."""
+    assert summarize_user_agent("x" * 600 + " Chrome/131.0") == "other"
+    hostile = "Version/" + "1" * 100_000 + "x Safari/"
+    assert summarize_user_agent(hostile) == "other"
+
+
+async def test_a_session_expiring_under_concurrent_requests_is_recorded_once(
+    kit: OIDCAuth, browser: httpx.AsyncClient, op: FakeOP, clock: Clock, recorder: Recorder
+) -> None:
+    import asyncio
+
+    await do_login(browser, op)
+    sid = session_id(kit, browser)
+    clock.advance(kit.config.session_idle_timeout + 1)
+    await asyncio.gather(*(kit.rp._sessions.load(sid) for _ in range(5)))
+    assert recorder.names().count("session.expired") == 1
+
+
+def test_an_unknown_event_name_is_refused() -> None:
+    import asyncio
+
+    from oidc_kit._audit import Auditor
+
+    with pytest.raises(ValueError, match="unknown audit event"):
+        asyncio.run(Auditor().emit("login.succeded"))
