@@ -14,9 +14,12 @@ expire or are revoked there.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -24,7 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._app_config import AppConfig
-from ._audit import Auditor
+from ._audit import AuditJsonFormatter, Auditor
 from ._clients import ProviderClients
 from ._config import OIDCConfig
 from ._errors import ConfigurationError
@@ -120,16 +123,48 @@ async def revoke_sessions(
     store = settings.store()
     auditor = Auditor()
     try:
-        async with httpx.AsyncClient(transport=transport, timeout=config.http_timeout) as http:
-            clients = None
-            if why is None:
-                clients = ProviderClients(
-                    {"default": config}, store=store, http=http, auditor=auditor
-                )
-            users = UserSessions(Sessions(config, store), auditor, clients, http, time.time)
-            ended = await users.revoke_all(settings.issuer, settings.sub, "operator")
+        with _audit_written():
+            return await _revoke_all(settings, config, why, store, auditor, transport)
     finally:
         await store.close()
+
+
+@contextlib.contextmanager
+def _audit_written() -> Iterator[None]:
+    """An operator's revocations are audited wherever the command runs: the ``oidc_kit.audit``
+    events go, as JSON lines, to the file ``OIDC_AUDIT_LOG`` names, else to standard error."""
+    target = os.environ.get("OIDC_AUDIT_LOG", "").strip()
+    handler: logging.Handler = (
+        logging.FileHandler(target) if target and target != "-" else logging.StreamHandler()
+    )
+    handler.setFormatter(AuditJsonFormatter())
+    logger = logging.getLogger("oidc_kit.audit")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+
+async def _revoke_all(
+    settings: AdminSettings,
+    config: OIDCConfig,
+    why: str | None,
+    store: SessionStore,
+    auditor: Auditor,
+    transport: httpx.AsyncBaseTransport | None,
+) -> Revoked:
+    """The revocations, tokens revoked at the provider unless ``why`` says they cannot be."""
+    async with httpx.AsyncClient(transport=transport, timeout=config.http_timeout) as http:
+        clients = None
+        if why is None:
+            clients = ProviderClients({"default": config}, store=store, http=http, auditor=auditor)
+        users = UserSessions(Sessions(config, store), auditor, clients, http, time.time)
+        ended = await users.revoke_all(settings.issuer, settings.sub, "operator")
     return Revoked([s.handle for s in ended], why)
 
 

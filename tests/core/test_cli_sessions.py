@@ -244,3 +244,25 @@ def test_the_console_script_lists_from_another_process(app_env: None, store_url:
     assert done.returncode == 0, done.stderr
     assert session_handle(made[0][0].sid) in done.stdout
     never_shown(done.stdout + done.stderr, made)
+
+
+def test_an_operators_revocations_are_audited_where_the_command_runs(
+    app_env: None,
+    store_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    make_sessions(store_url, "alice", "alice")
+    audit = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("OIDC_AUDIT_LOG", str(audit))
+    assert main(["sessions", "revoke", "--sub", "alice"], transport=FakeOP().transport()) == 0
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(e["event"], e["reason"]) for e in lines] == [("session.revoked", "operator")] * 2
+    # Without OIDC_AUDIT_LOG, standard error gets them.
+    monkeypatch.delenv("OIDC_AUDIT_LOG")
+    make_sessions(store_url, "alice")
+    capsys.readouterr()
+    assert main(["sessions", "revoke", "--sub", "alice"], transport=FakeOP().transport()) == 0
+    [line] = capsys.readouterr().err.splitlines()
+    assert json.loads(line)["event"] == "session.revoked"
