@@ -45,10 +45,12 @@ class AppConfig:
     #: their secret is removed. Unset: a random secret per process, with a warning.
     session_secrets: tuple[str, ...] = field(repr=False)
     #: Where sessions live: ``memory://`` (one process), ``sqlite:///PATH`` (processes on one
-    #: host; ``sqlite:////abs/path`` for an absolute path), ``redis://HOST:PORT/DB`` or
-    #: ``rediss://`` (many hosts; ``pip install 'oidc_kit[redis]'``). Unset: the store object
-    #: given to ``OIDCAuth(store=...)``, else ``sqlite:///.oidc_kit/sessions.db``; set, it
-    #: cannot be combined with ``store=`` (which of the two would hold the sessions?).
+    #: host; ``sqlite:////abs/path`` for an absolute path), ``redis://HOST:PORT/DB``,
+    #: ``redis+sentinel://S1,S2/SERVICE/DB`` or ``redis+cluster://N1,N2`` (``rediss...`` for TLS;
+    #: many hosts; ``pip install 'oidc_kit[redis]'``), or
+    #: ``postgresql://USER:PASSWORD@HOST/DB`` (many hosts; ``oidc_kit[postgres]``). Unset:
+    #: the store object given to ``OIDCAuth(store=...)``, else ``sqlite:///.oidc_kit/sessions.db``;
+    #: set, it cannot be combined with ``store=`` (which of the two would hold the sessions?).
     session_store: str | None = None
     #: A session unused for this many seconds ends.
     session_idle_timeout: int = 30 * 60

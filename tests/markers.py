@@ -1,4 +1,5 @@
-"""The suite's markers, applied at collection: ``slow``, ``redis``, ``browser``, ``interop``.
+"""The suite's markers, applied at collection: ``slow``, ``redis``, ``postgres``, ``browser``,
+``interop``.
 
 A developer's quick loop is ``pytest -m "not slow"``: it leaves out the browser tests, the
 interop tests and the few tests that start processes or wait on real sockets. Nothing in a
@@ -8,7 +9,11 @@ tests/conftest.py) sets them from where a test lives and what it uses:
 - a test under a ``browser`` folder: ``browser`` and ``slow`` (Playwright + chromium);
 - a test under an ``interop`` folder: ``interop`` and ``slow`` (Node + oidc-provider);
 - a test that needs a real Redis server: ``redis`` (the ``redis_url`` fixture, a ``"redis"``
-  parameter, or a :class:`tests.redis_server.RedisServer` of its own);
+  parameter, or a :class:`tests.redis_server.RedisServer` of its own); one that needs a
+  Sentinel or Cluster set-up (its fixture, or a ``"sentinel"``/``"cluster"`` parameter) also
+  ``slow``, as they start several processes;
+- a test that needs a real PostgreSQL: ``postgres`` (the ``postgres_url`` or ``own_postgres``
+  fixture, a ``"postgres"`` parameter, or a :class:`tests.postgres_server.PostgresServer`);
 - the slowest of the rest, listed in :data:`SLOW_TESTS` and :data:`SLOW_MODULES`: ``slow``.
 
 The lists name files by their base name, so that moving a test file to another folder keeps
@@ -41,6 +46,11 @@ SLOW_MODULES = frozenset(
         "test_docs_site.py",
         "test_health_redis.py",
         "test_sessions_blackbox.py",
+        # A Sentinel set-up and a Cluster, failed over under load.
+        "test_redis_failover.py",
+        "test_postgres_faults.py",
+        # A redis-server per test, frozen, killed and restarted (the Redis near-cache).
+        "test_near_cache.py",
     }
 )
 
@@ -79,7 +89,15 @@ SLOW_TESTS = frozenset(
 )
 
 #: Fixtures that hand a test a real Redis server.
-REDIS_FIXTURES = frozenset({"redis_url", "own_redis"})
+REDIS_FIXTURES = frozenset({"redis_url", "own_redis", "redis_sentinel", "redis_cluster"})
+
+#: Fixtures (and the store backends named after them) that start several processes: a master,
+#: a replica and three sentinels; a 3-master cluster with replicas (tests/redis_server.py).
+TOPOLOGY_FIXTURES = frozenset({"redis_sentinel", "redis_cluster"})
+TOPOLOGY_BACKENDS = frozenset({"sentinel", "cluster"})
+
+#: Fixtures that hand a test a real PostgreSQL (tests/postgres_server.py).
+POSTGRES_FIXTURES = frozenset({"postgres_url", "own_postgres"})
 
 
 def _folder_markers(item: pytest.Item) -> tuple[str, ...]:
@@ -90,20 +108,40 @@ def _folder_markers(item: pytest.Item) -> tuple[str, ...]:
     return tuple(m for folder in folders for m in FOLDER_MARKERS.get(folder, ()))
 
 
+def _backends(item: pytest.Item) -> set[object]:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return set()
+    # Only plain names can be a backend (a parametrized dict or list cannot be hashed).
+    return {value for value in callspec.params.values() if isinstance(value, str)}
+
+
 def _is_slow(item: pytest.Item) -> bool:
     name = getattr(item, "originalname", item.name)
-    return item.path.name in SLOW_MODULES or (item.path.name, name) in SLOW_TESTS
+    if item.path.name in SLOW_MODULES or (item.path.name, name) in SLOW_TESTS:
+        return True
+    if TOPOLOGY_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    return bool(TOPOLOGY_BACKENDS.intersection(_backends(item)))
 
 
 def _needs_redis(item: pytest.Item) -> bool:
     if REDIS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
         return True
-    callspec = getattr(item, "callspec", None)
-    if callspec is not None and "redis" in callspec.params.values():
-        return True  # a store fixture parametrized over backends, on its Redis case
+    if {"redis", *TOPOLOGY_BACKENDS}.intersection(_backends(item)):
+        return True  # a store fixture parametrized over backends, on a Redis case
     function = getattr(item, "function", None)
     # A test that starts a RedisServer itself names it (a global or a local import).
     return function is not None and "RedisServer" in function.__code__.co_names
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    if POSTGRES_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    if "postgres" in _backends(item):
+        return True  # a store fixture parametrized over backends, on its PostgreSQL case
+    function = getattr(item, "function", None)
+    return function is not None and "PostgresServer" in function.__code__.co_names
 
 
 def markers_for(item: pytest.Item) -> set[str]:
@@ -113,6 +151,8 @@ def markers_for(item: pytest.Item) -> set[str]:
         names.add("slow")
     if _needs_redis(item):
         names.add("redis")
+    if _needs_postgres(item):
+        names.add("postgres")
     return names
 
 

@@ -19,12 +19,22 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 import redis
 
-__all__ = ["RedisServer", "delete_prefixed", "redis_url", "require_redis_server", "unique_prefix"]
+__all__ = [
+    "ClusterSetup",
+    "RedisServer",
+    "SentinelSetup",
+    "delete_prefixed",
+    "redis_cluster",
+    "redis_sentinel",
+    "redis_url",
+    "require_redis_server",
+    "unique_prefix",
+]
 
 LOCAL_URL = "redis://127.0.0.1:6379/0"
 _RUN_ID = uuid.uuid4().hex[:12]
@@ -86,7 +96,12 @@ class RedisServer:
     """
 
     def __init__(
-        self, port: int | None = None, *, persist: bool = False, password: str | None = None
+        self,
+        port: int | None = None,
+        *,
+        persist: bool = False,
+        password: str | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.binary = require_redis_server()
         self.port = port if port is not None else free_port()
@@ -95,7 +110,14 @@ class RedisServer:
         self._password = password
         self._dir = tempfile.mkdtemp(prefix="oidc_kit_redis_")
         self._persist = persist
+        self._extra_args = list(extra_args)
         self._proc: subprocess.Popen[bytes] | None = None
+
+    def client(self) -> redis.Redis:
+        """A plain synchronous client to this server (the test's side channel)."""
+        return redis.Redis(
+            port=self.port, password=self._password, socket_timeout=5, socket_connect_timeout=5
+        )
 
     def start(self, timeout: float = 10.0) -> None:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
@@ -106,6 +128,7 @@ class RedisServer:
             args += ["--appendonly", "no"]
         if self._password:
             args += ["--requirepass", self._password]
+        args += self._extra_args
         self._proc = subprocess.Popen(  # noqa: S603  (our own argv, no shell)
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self._dir
         )
@@ -165,3 +188,282 @@ def redis_url() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+# --- topologies: Sentinel and Cluster -----------------------------------------------------------
+
+
+def _wait_for(what: str, check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except (redis.RedisError, OSError):
+            pass  # not up yet
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+#: ``redis-cli --cluster create`` options: one replica per master, no question asked.
+_CLUSTER_CREATE = ("--cluster-replicas", "1", "--cluster-yes")
+
+
+def _port_if_master(server: RedisServer) -> int | None:
+    return server.port if _role(server) == "master" else None
+
+
+def _role(server: RedisServer) -> str:
+    client = server.client()
+    try:
+        return str(client.execute_command("ROLE")[0].decode())
+    finally:
+        client.close()
+
+
+class SentinelSetup:
+    """A master, a replica and three sentinels (``redis-server --sentinel``) on loopback ports.
+
+    Data nodes require ``password``; sentinels require ``sentinel_password`` (and use it among
+    themselves). Failures are detected after ``down_after_ms``.
+    """
+
+    service = "oidc_kit_test"
+    password = "data-pw-s3cret"
+    sentinel_password = "sentinel-pw-s3cret"
+
+    def __init__(self, down_after_ms: int = 1000) -> None:
+        self.binary = require_redis_server()
+        auth = ["--masterauth", self.password]
+        self.nodes = [RedisServer(password=self.password, extra_args=auth) for _ in range(2)]
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self._down_after_ms = down_after_ms
+        self._dir = tempfile.mkdtemp(prefix="oidc_kit_sentinel_")
+        self._sentinels: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+        query = f"sentinel_password={self.sentinel_password}"
+        return f"redis+sentinel://:{self.password}@{hosts}/{self.service}/0?{query}"
+
+    def sentinel(self, index: int = 0) -> redis.Redis:
+        return redis.Redis(
+            port=self.sentinel_ports[index],
+            password=self.sentinel_password,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+        )
+
+    def start(self) -> None:
+        master, replica = self.nodes
+        master.start()
+        replica._extra_args += ["--replicaof", "127.0.0.1", str(master.port)]
+        replica.start()
+        _wait_for("the replica to sync", lambda: self._replica_in_sync(master))
+        for port in self.sentinel_ports:
+            self._start_sentinel(port, master.port)
+        _wait_for("the sentinels to know each other and the replica", self._all_ready)
+
+    def _replica_in_sync(self, master: RedisServer) -> bool:
+        client = master.client()
+        try:
+            info = client.info("replication")
+            return bool(info.get("connected_slaves") == 1 and info["slave0"]["state"] == "online")
+        finally:
+            client.close()
+
+    def _start_sentinel(self, port: int, master_port: int) -> None:
+        conf = os.path.join(self._dir, f"sentinel-{port}.conf")
+        with open(conf, "w", encoding="utf-8") as out:
+            out.write(
+                f"port {port}\nbind 127.0.0.1\ndir {self._dir}\n"
+                f"requirepass {self.sentinel_password}\n"
+                f"sentinel monitor {self.service} 127.0.0.1 {master_port} 2\n"
+                f"sentinel auth-pass {self.service} {self.password}\n"
+                f"sentinel sentinel-pass {self.sentinel_password}\n"
+                f"sentinel down-after-milliseconds {self.service} {self._down_after_ms}\n"
+                f"sentinel failover-timeout {self.service} 10000\n"
+            )
+        self._sentinels.append(
+            subprocess.Popen(  # noqa: S603  (our own argv, no shell)
+                [self.binary, conf, "--sentinel"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=self._dir,
+            )
+        )
+
+    def _all_ready(self) -> bool:
+        return all(self._ready(index) for index in range(len(self.sentinel_ports)))
+
+    def _ready(self, index: int) -> bool:
+        client = self.sentinel(index)
+        try:
+            others = client.execute_command("SENTINEL", "SENTINELS", self.service)
+            replicas = client.execute_command("SENTINEL", "REPLICAS", self.service)
+            return len(others) == 2 and len(replicas) == 1
+        finally:
+            client.close()
+
+    def master_port(self) -> int:
+        client = self.sentinel()
+        try:
+            _, port = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
+            return int(port)
+        finally:
+            client.close()
+
+    def master(self) -> RedisServer:
+        port = self.master_port()
+        return next(node for node in self.nodes if node.port == port)
+
+    def failover(self) -> None:
+        """``SENTINEL FAILOVER``; returns once the replica is master and the sentinels say so."""
+        old = self.master()
+        new = next(node for node in self.nodes if node is not old)
+        client = self.sentinel()
+        try:
+            client.execute_command("SENTINEL", "FAILOVER", self.service)
+        finally:
+            client.close()
+        _wait_for("the promotion", lambda: self.master_port() == new.port == _port_if_master(new))
+
+    def stop(self) -> None:
+        for proc in self._sentinels:
+            proc.terminate()
+        for proc in self._sentinels:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        self._sentinels = []
+        for node in self.nodes:
+            node.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 < 65536:
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port + 10000))
+                except OSError:
+                    continue
+            return port
+
+
+class ClusterSetup:
+    """A Redis Cluster of ``masters`` masters, each with one replica, on loopback ports.
+
+    Built with ``redis-cli --cluster create``; nodes are judged failed after ``node_timeout_ms``.
+    """
+
+    def __init__(self, masters: int = 3, node_timeout_ms: int = 1000) -> None:
+        args = ["--cluster-enabled", "yes", "--cluster-node-timeout", str(node_timeout_ms)]
+        args += ["--maxmemory", "64mb"]
+        self.nodes = [RedisServer(free_cluster_port(), extra_args=args) for _ in range(2 * masters)]
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:2])
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            _missing("redis-cli is not on PATH")
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run(  # noqa: S603  (our own argv, no shell)
+            [cli or "redis-cli", "--cluster", "create", *addresses, *_CLUSTER_CREATE],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+        _wait_for("the cluster to agree", self._agreed)
+
+    def _agreed(self) -> bool:
+        for node in self.nodes:
+            client = node.client()
+            try:
+                info = client.execute_command("CLUSTER", "INFO").decode()
+                if "cluster_state:ok" not in info:
+                    return False
+                if f"cluster_known_nodes:{len(self.nodes)}" not in info:
+                    return False
+                if _role(node) == "slave":
+                    link = client.info("replication")["master_link_status"]
+                    if link != "up":
+                        return False
+            finally:
+                client.close()
+        return True
+
+    def owner_of(self, key: str) -> RedisServer:
+        """The master that holds ``key``'s slot."""
+        client = self.nodes[0].client()
+        try:
+            slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+            for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    return next(n for n in self.nodes if n.port == int(master[1]))
+        finally:
+            client.close()
+        raise AssertionError(f"no master owns the slot of {key}")
+
+    def replica_of(self, master: RedisServer) -> RedisServer:
+        for node in self.nodes:
+            client = node.client()
+            try:
+                info = client.info("replication")
+            finally:
+                client.close()
+            if info.get("role") == "slave" and int(info["master_port"]) == master.port:
+                return node
+        raise AssertionError(f"no replica of {master.port}")
+
+    def failover(self, key: str) -> None:
+        """``CLUSTER FAILOVER`` on the replica of ``key``'s master; returns once it serves."""
+        old = self.owner_of(key)
+        new = self.replica_of(old)
+        client = new.client()
+        try:
+            client.execute_command("CLUSTER", "FAILOVER")
+        finally:
+            client.close()
+        _wait_for("the promotion", lambda: _role(new) == "master" and self.owner_of(key) is new)
+        _wait_for("the cluster to agree", self._agreed)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[SentinelSetup]:
+    """A master, a replica and three sentinels of the session's own (started once)."""
+    setup = SentinelSetup()
+    try:
+        setup.start()
+        yield setup
+    finally:
+        setup.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[ClusterSetup]:
+    """A 3-master cluster with one replica each, of the session's own (started once)."""
+    setup = ClusterSetup()
+    try:
+        setup.start()
+        yield setup
+    finally:
+        setup.stop()

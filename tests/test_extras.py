@@ -1,9 +1,10 @@
 """Dependencies by extra: the package needs only what its core and Starlette adapter import.
 
-Redis (``oidc_kit[redis]``), uvicorn (``[server]``), FastAPI (``[fastapi]``) and the
-OpenTelemetry API (``[otel]``) are extras:
+Redis (``oidc_kit[redis]``), asyncpg (``[postgres]``), uvicorn (``[server]``), FastAPI
+(``[fastapi]``) and the OpenTelemetry API (``[otel]``) are extras:
 ``import oidc_kit`` must not import them, the distribution must not require them, and a
-missing redis-py must be a clear message naming the extra, not a traceback from deep inside.
+missing redis-py or asyncpg must be a clear message naming the extra, not a traceback from
+deep inside.
 The subprocess tests hide a module with a meta-path finder that refuses to import it, as if
 it were not installed.
 """
@@ -25,7 +26,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 
 #: What only an extra may bring.
-EXTRAS_ONLY = ("redis", "uvicorn", "fastapi", "opentelemetry")
+EXTRAS_ONLY = ("redis", "asyncpg", "uvicorn", "fastapi", "opentelemetry")
 
 #: What the package itself requires (DESIGN.md and issue 14).
 CORE = {"authlib", "joserfc", "cryptography", "starlette", "itsdangerous", "jinja2", "httpx"}
@@ -141,6 +142,40 @@ def test_a_missing_redis_py_names_the_extra() -> None:
     assert "hunter2" not in done.stdout + done.stderr
 
 
+def test_a_missing_asyncpg_names_the_extra() -> None:
+    done = run_python(
+        """
+        from oidc_kit import ConfigurationError, open_store
+
+        for url in ("postgresql://app:hunter2@db.internal/s", "postgres://app:hunter2@db/s"):
+            try:
+                open_store(url)
+            except ConfigurationError as exc:
+                print("open_store:", exc.code, exc)
+        try:
+            import oidc_kit.stores as s; s.PostgresStore
+        except ImportError as exc:
+            print("import:", exc)
+        """,
+        without=("asyncpg",),
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3, done.stdout
+    assert [line.split(" ", 1)[0] for line in lines] == ["open_store:", "open_store:", "import:"]
+    for line in lines:
+        assert "pip install 'oidc_kit[postgres]'" in line
+    assert "hunter2" not in done.stdout + done.stderr
+
+
+def test_the_postgres_store_is_imported_on_first_use() -> None:
+    import oidc_kit.stores
+    from oidc_kit.stores.postgres import PostgresStore
+
+    assert oidc_kit.stores.PostgresStore is PostgresStore
+    assert "PostgresStore" in dir(oidc_kit.stores)
+
+
 def test_without_opentelemetry_telemetry_is_a_no_op() -> None:
     # A login through the sandbox, a refresh and a logout, with every telemetry call of the
     # kit on the way: nothing fails, nothing is recorded, the store is used unwrapped.
@@ -229,12 +264,13 @@ def test_the_project_requires_no_extra_by_default() -> None:
     assert _names(project["dependencies"]) == CORE
     extras = project["optional-dependencies"]
     assert _names(extras["redis"]) == {"redis"}
+    assert _names(extras["postgres"]) == {"asyncpg"}
     assert _names(extras["server"]) == {"uvicorn"}
     assert _names(extras["fastapi"]) == {"fastapi"}
     assert _names(extras["otel"]) == {"opentelemetry-api"}  # the API only: the app picks an SDK
     # `make demo` and `make test` install these: every extra is in `dev`, the demo's in `demo`.
     assert _self_extras(extras["demo"]) == {"redis", "server"}
-    assert _self_extras(extras["dev"]) == {"redis", "server", "fastapi", "otel"}
+    assert _self_extras(extras["dev"]) == {"redis", "postgres", "server", "fastapi", "otel"}
 
 
 def test_the_installed_distribution_requires_no_extra_by_default() -> None:
@@ -244,4 +280,4 @@ def test_the_installed_distribution_requires_no_extra_by_default() -> None:
     assert core == CORE, "stale metadata? run `make install`"
     assert core.isdisjoint({*EXTRAS_ONLY, "python-multipart"})
     provided = set(metadata.metadata("oidc_kit").get_all("Provides-Extra") or [])
-    assert {"redis", "server", "fastapi", "otel", "demo", "dev"} <= provided
+    assert {"redis", "postgres", "server", "fastapi", "otel", "demo", "dev"} <= provided

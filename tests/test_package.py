@@ -142,6 +142,7 @@ def test_the_metadata(dist: Dist) -> None:
     assert all(url.startswith(HOME) for url in urls.values()), urls
     assert set(meta.get_all("Provides-Extra") or []) == {
         "redis",
+        "postgres",
         "server",
         "fastapi",
         "otel",

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.postgres_server import drop_tables, unique_table_prefix
 from tests.servers import Server, free_port, sandbox_login, serve
 
 SECRET = "scale-out-test-secret-0123456789"
@@ -86,10 +87,16 @@ def stats(issuer: str) -> dict[str, object]:
     return body
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/sessions.db"
+    elif request.param == "postgres":
+        # The session's throwaway database, with tables of this test's own.
+        url: str = request.getfixturevalue("postgres_url")
+        prefix = unique_table_prefix()
+        yield f"{url}?table_prefix={prefix}"
+        drop_tables(url, prefix)
     else:
         yield request.getfixturevalue("redis_url")
 

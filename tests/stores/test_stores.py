@@ -6,7 +6,11 @@ hand; Redis owns its clock, so on Redis alone short real TTLs pass by sleeping. 
 expiry instants run on the clocked backends only (``clocked``).
 
 The Redis cases talk to a real server (``redis_url``, see tests/redis_server.py), each test
-under its own key prefix, deleted afterwards.
+under its own key prefix, deleted afterwards; the Sentinel and Cluster cases to a master, a
+replica and three sentinels, and to a 3-master cluster, each started once per test session.
+The PostgreSQL cases use the test session's own database (``postgres_url``, see
+tests/postgres_server.py), each test under its own table prefix, whose tables are dropped
+afterwards; like Redis, PostgreSQL owns its clock.
 """
 
 from __future__ import annotations
@@ -28,14 +32,17 @@ import redis
 
 from oidc_kit._errors import ConfigurationError, StoreUnavailable
 from oidc_kit.stores import MemoryStore, RedisStore, SessionStore, SQLiteStore, open_store
+from oidc_kit.stores.postgres import PostgresStore
 from oidc_kit.stores.redis import _px
+from tests.postgres_server import drop_tables, unique_table_prefix
 from tests.redis_server import RedisServer, delete_prefixed, free_port, unique_prefix
 
-BACKENDS = ["memory", "sqlite", "redis"]
+#: "sentinel" and "cluster" are Redis topologies the tests start (tests/redis_server.py).
+BACKENDS = ["memory", "sqlite", "redis", "sentinel", "cluster", "postgres"]
 #: Backends whose clock a test can move by hand.
 CLOCKED = ["memory", "sqlite"]
 #: Backends that several processes share; a second store instance stands for a second process.
-SHARED = ["sqlite", "redis"]
+SHARED = ["sqlite", "redis", "sentinel", "cluster", "postgres"]
 
 #: On Redis, a short TTL is real time: 50 ms, outlived by waiting 120 ms.
 REDIS_SHORT_TTL = 0.05
@@ -104,7 +111,30 @@ async def _open_backend(
         store = closing(RedisStore(url, prefix=prefix))
         twin = lambda: closing(RedisStore(url, prefix=prefix))  # noqa: E731
         return Backend(kind, store, REDIS_SHORT_TTL, lambda: asyncio.sleep(REDIS_OUTLIVE), twin)
+    if kind in ("sentinel", "cluster"):
+        # Servers of the test session's own, gone with it: no cleanup of keys needed.
+        topology_url: str = request.getfixturevalue(f"redis_{kind}").url
+        prefix = unique_prefix()
+        store = closing(RedisStore(topology_url, prefix=prefix))
+        twin = lambda: closing(RedisStore(topology_url, prefix=prefix))  # noqa: E731
+        return Backend(kind, store, REDIS_SHORT_TTL, lambda: asyncio.sleep(REDIS_OUTLIVE), twin)
+    if kind == "postgres":
+        return _postgres_backend(request, closing, exits)
     raise AssertionError(f"unknown backend {kind}")
+
+
+def _postgres_backend(
+    request: pytest.FixtureRequest,
+    closing: Callable[[SessionStore], SessionStore],
+    exits: AsyncExitStack,
+) -> Backend:
+    url: str = request.getfixturevalue("postgres_url")
+    prefix = unique_table_prefix()
+    exits.callback(drop_tables, url, prefix)  # runs after the stores close
+    store = closing(PostgresStore(url, table_prefix=prefix))
+    twin = lambda: closing(PostgresStore(url, table_prefix=prefix))  # noqa: E731
+    # The database's clock, like Redis's: short TTLs pass for real.
+    return Backend("postgres", store, REDIS_SHORT_TTL, lambda: asyncio.sleep(REDIS_OUTLIVE), twin)
 
 
 async def _backend_fixture(
@@ -610,6 +640,25 @@ async def _take_all(path: str, keys: list[str], barrier: threading.Barrier) -> l
     return won
 
 
+async def test_sqlite_get_holds_no_snapshot_between_calls(tmp_path: Path) -> None:
+    # get() keeps one cursor for speed: it must not keep a read transaction open after
+    # returning, or another process's logout would go unseen and checkpoints would stall.
+    path = str(tmp_path / "sessions.db")
+    store = SQLiteStore(path)
+    await store.set("session:a", b"one", 60)
+    await store.set("session:b", b"two", 60)
+    assert await store.get("session:a") == b"one"
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("DELETE FROM kv WHERE key = 'session:a'")
+        busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        other.close()
+    assert busy == 0  # no reader pinned to an old snapshot
+    assert await store.get("session:a") is None  # the other connection's delete, at once
+    await store.close()
+
+
 async def test_sqlite_creates_private_file_and_directory(tmp_path: Path) -> None:
     path = tmp_path / "state" / "nested" / "sessions.db"
     store = SQLiteStore(str(path))
@@ -958,6 +1007,16 @@ def test_open_store_refuses_unknown_urls(url: str) -> None:
         "redis://user:pw@redis.internal",
         "rediss://:pw@redis.internal:6380/0",
         "redis://127.0.0.1:6379/0?socket_timeout=0.5",
+        "redis://app:pw@redis.internal:6379/0",
+        "rediss://app:pw@redis.internal:6380/0?ssl_ca_certs=/etc/ssl/ca.pem&ssl_cert_reqs=required",
+        "redis+sentinel://s1.internal,s2.internal:26380/mymaster",
+        "redis+sentinel://app:pw@s1.internal:26379,s2.internal:26379/mymaster/3",
+        "redis+sentinel://:pw@s1.internal/mymaster/0?sentinel_password=spw&socket_timeout=0.5",
+        "rediss+sentinel://:pw@s1.internal/mymaster?ssl_ca_certs=/etc/ssl/ca.pem",
+        "redis+cluster://c1.internal,c2.internal:7001",
+        "redis+cluster://app:pw@c1.internal:7000/0?max_connections=20",
+        "rediss+cluster://:pw@c1.internal:7000?ssl_cert_reqs=none",
+        "redis+cluster://[::1]:7000",
     ],
 )
 async def test_open_store_redis(url: str) -> None:
@@ -985,6 +1044,21 @@ async def test_open_store_redis_works(redis_url: str) -> None:
         "redis://:hunter2@redis.internal:6379/notadb",
         "redis://:hunter2@redis.internal:6379/0?socket_timeout=hunter2",
         "redis://:hunter2@redis.internal:6379/0?decode_responses=true",
+        "redis+sentinel://:hunter2@s1.internal:26379",
+        "redis+sentinel://:hunter2@s1.internal:26379/",
+        "redis+sentinel://:hunter2@s1.internal:notaport/mymaster",
+        "redis+sentinel://:hunter2@s1.internal,,s2.internal/mymaster",
+        "redis+sentinel://:hunter2@s1.internal/mymaster/notadb",
+        "redis+sentinel://:hunter2@s1.internal/mymaster?socket_timeout=hunter2",
+        "redis+sentinel://:hunter2@s1.internal/mymaster?decode_responses=true",
+        "redis+cluster://:hunter2@c1.internal:7000/1",
+        "redis+cluster://:hunter2@c1.internal:notaport",
+        "redis+cluster://:hunter2@",
+        "redis+cluster://:hunter2@c1.internal?socket_timeout=hunter2",
+        "redis+cluster://:hunter2@c1.internal?no_such_option=hunter2",
+        "redis+cluster://:hunter2@c1.internal?decode_responses=true",
+        "rediss+cluster://:hunter2@c1.internal:7000/notadb",
+        "redis+typo://:hunter2@c1.internal:7000",
     ],
 )
 def test_open_store_refuses_bad_redis_urls_without_echoing_them(url: str) -> None:
@@ -1097,3 +1171,82 @@ async def test_sqlite_errors_are_store_unavailable(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable):
         await broken.set("session:a", b"v", 60)
     await broken.close()
+
+
+# -- Redis: a client of the app's own, schemes, ACL users ---------------------------------------
+
+
+def test_open_store_knows_every_scheme_the_redis_store_builds() -> None:
+    from oidc_kit.stores import _REDIS_SCHEMES
+    from oidc_kit.stores._redis_connect import SCHEMES
+
+    assert _REDIS_SCHEMES == SCHEMES
+
+
+async def test_redis_store_on_a_client_of_the_apps_own_leaves_it_open(redis_url: str) -> None:
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(redis_url)
+    prefix = unique_prefix()
+    store = RedisStore(client=client, prefix=prefix)
+    await store.set("session:a", b"v", 60)
+    assert await store.get("session:a") == b"v"
+    await store.close()
+    assert await client.get(prefix + "session:a") == b"v"  # still open: the app owns it
+    await client.delete(prefix + "session:a")
+    await client.aclose()
+
+
+async def test_redis_store_takes_a_url_or_a_client() -> None:
+    import redis.asyncio
+
+    client = redis.asyncio.Redis()
+    with pytest.raises(ConfigurationError):
+        RedisStore()
+    with pytest.raises(ConfigurationError):
+        RedisStore("redis://127.0.0.1:6379/0", client=client)
+    with pytest.raises(ConfigurationError, match="decode_responses"):
+        RedisStore(client=redis.asyncio.Redis(decode_responses=True))
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel://:hunter2@127.0.0.1:{port}/mymaster/0?sentinel_password=hunter2",
+        "redis+cluster://app:hunter2@127.0.0.1:{port}",
+        "rediss+cluster://:hunter2@127.0.0.1:{port}",
+    ],
+)
+async def test_redis_topology_nothing_listening_is_unavailable(url: str) -> None:
+    store = RedisStore(url.format(port=free_port()), socket_timeout=0.3, connect_timeout=0.3)
+    await _assert_unavailable(store, secret="hunter2")
+    await store.close()
+
+
+async def test_redis_acl_user_and_password_in_url() -> None:
+    acl = ["--user", "default", "off", "--user", "app", "on", ">app-s3cret", "~*", "&*", "+@all"]
+    server = RedisServer(extra_args=acl)
+    server.url = f"redis://app:app-s3cret@127.0.0.1:{server.port}/0"
+    server.start()
+    try:
+        store = RedisStore(server.url)
+        await store.set("session:a", b"v", 60)
+        assert await store.get("session:a") == b"v"
+        await store.close()
+        wrong = RedisStore(server.url.replace("app-s3cret", "wrong-s3cret"))
+        with pytest.raises(StoreUnavailable) as info:
+            await wrong.get("session:a")
+        assert "s3cret" not in str(info.value)
+        await wrong.close()
+    finally:
+        server.stop()
+
+
+async def test_redis_sentinel_password_is_its_own(redis_sentinel: object) -> None:
+    url: str = redis_sentinel.url  # type: ignore[attr-defined]
+    wrong = RedisStore(url.replace("sentinel_password=", "sentinel_password=wrong-"))
+    with pytest.raises(StoreUnavailable) as info:
+        await wrong.get("session:a")
+    assert "pw-s3cret" not in str(info.value)
+    await wrong.close()
