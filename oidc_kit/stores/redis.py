@@ -1,7 +1,10 @@
 """A shared store: Redis, for apps that run as several processes on several machines.
 
-Selected with ``SESSION_STORE=redis://[:password@]HOST:PORT/DB`` or ``rediss://`` (TLS); the
-URL may carry redis-py's query options. It needs Redis 6.2 or later (``GETDEL``).
+Selected with ``SESSION_STORE=redis://[[user]:password@]HOST:PORT/DB`` or ``rediss://`` (TLS),
+``redis+sentinel://`` (a Sentinel-watched master) or ``redis+cluster://`` (Redis Cluster); the URL
+may carry redis-py's query options (oidc_kit/stores/_redis_connect.py defines each form). An app
+may instead pass a redis-py asyncio client of its own (``client=``). It needs Redis 6.2 or later
+(``GETDEL``). Every command names one key, so each works on a Cluster whatever slot it is in.
 
 Every key carries a prefix (``oidc_kit:`` by default) and a TTL in milliseconds, so Redis
 purges expired sessions, login transactions and leases by itself. Each method is one atomic
@@ -22,30 +25,22 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
-from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from .._errors import ConfigurationError, StoreUnavailable
+from ._near_cache import SESSION_KEYS, near_cache_enabled, near_cache_for
+from ._redis_connect import RedisClient, check_client, redis_client
 
 __all__ = ["RedisStore"]
 
 _T = TypeVar("_T")
 
-#: Seconds an idle pooled connection may sit before redis-py PINGs it ahead of a command.
-_HEALTH_CHECK_INTERVAL = 30
-
 #: TTLs are capped (about 31 years) so that ``inf`` or a huge number still makes a valid ``PX``.
 _MAX_TTL_SECONDS = 1e9
-
-_DB_PATH = re.compile(r"(/[0-9]*)?")
 
 #: Compare-and-delete: release a lease only while it is still ours.
 _DELETE_IF_SCRIPT = """
@@ -55,8 +50,9 @@ end
 return 0
 """
 
-#: Everything a call can raise when Redis is down, slow or refusing us.
-_UNAVAILABLE = (RedisError, OSError, asyncio.TimeoutError)
+#: Everything a call can raise when Redis is down, slow or refusing us (a Cluster client raises
+#: RedisClusterException, not a RedisError, when it reaches no node or finds no slot owner).
+_UNAVAILABLE = (RedisError, RedisClusterException, OSError, asyncio.TimeoutError)
 
 
 class RedisStore:
@@ -65,38 +61,50 @@ class RedisStore:
     No connection is made until the first call. A ``ttl`` that is not positive stores
     nothing (``set`` removes the old value, ``add`` returns ``False``), as on every backend;
     positive TTLs are rounded up to whole milliseconds.
+
+    Session records are served from a near-cache (``oidc_kit/stores/_near_cache.py``) while
+    Redis's invalidations provably reach this process; ``near_cache=False``, or
+    ``SESSION_STORE_NEAR_CACHE=0`` when ``near_cache`` is left unset, reads Redis every time.
+    It is always off on Redis Cluster and Sentinel.
     """
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         *,
+        client: RedisClient | None = None,
         prefix: str = "oidc_kit:",
         socket_timeout: float = 1.0,
         connect_timeout: float = 1.0,
+        near_cache: bool | None = None,
     ) -> None:
+        """Open ``url`` (one Redis, Sentinel or Cluster: see ``_redis_connect``) or use ``client``.
+
+        A ``client`` (redis-py asyncio ``Redis`` or ``RedisCluster``) stays the app's: the store
+        uses it as configured, timeouts and retries included, and ``close`` leaves it open.
+        """
         if not (socket_timeout > 0 and connect_timeout > 0):
             raise ConfigurationError("Redis timeouts must be positive")
-        try:
-            if not _DB_PATH.fullmatch(urlsplit(url).path):
-                # redis-py would quietly use database 0 for a path such as /sessions.
-                raise ConfigurationError("a Redis URL's path must be a database number, e.g. /0")
-            self._redis = Redis.from_url(
-                url,
-                socket_timeout=socket_timeout,
-                socket_connect_timeout=connect_timeout,
-                retry=Retry(NoBackoff(), 0),
-                health_check_interval=_HEALTH_CHECK_INTERVAL,
+        if (url is None) == (client is None):
+            raise ConfigurationError("RedisStore takes a URL or a client, not both or neither")
+        if client is None:
+            assert url is not None
+            client = redis_client(
+                url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
             )
-        except ValueError:
-            # redis-py's message may quote parts of the URL: do not pass it on.
-            raise ConfigurationError("SESSION_STORE is not a valid Redis URL") from None
-        if self._redis.connection_pool.connection_kwargs.get("decode_responses"):
-            # Values are opaque bytes (sealed records): decoding them as text would fail.
-            raise ConfigurationError("SESSION_STORE must not set decode_responses")
+        else:
+            check_client(client)
+        #: Whether ``close`` closes the client: only one the store built itself.
+        self._owns_client = url is not None
+        self._redis = client
         self._prefix = prefix
         self._deadline = socket_timeout + connect_timeout
         self._delete_if = self._redis.register_script(_DELETE_IF_SCRIPT)
+        self._near = (
+            near_cache_for(self._redis, prefix + SESSION_KEYS, self._deadline)
+            if near_cache_enabled(near_cache)
+            else None
+        )
 
     @property
     def prefix(self) -> str:
@@ -105,6 +113,8 @@ class RedisStore:
 
     async def get(self, key: str) -> bytes | None:
         """The value under ``key``, or ``None`` when absent or expired."""
+        if self._near is not None and key.startswith(SESSION_KEYS):
+            return await self._near.get(self._prefix + key, self._call)
         return _as_bytes(await self._call(self._redis.get(self._prefix + key)))
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
@@ -112,37 +122,38 @@ class RedisStore:
         if not ttl > 0:
             await self.delete(key)
             return
-        await self._call(self._redis.set(self._prefix + key, bytes(value), px=_px(ttl)))
+        await self._write(key, self._redis.set(self._prefix + key, bytes(value), px=_px(ttl)))
 
     async def delete(self, key: str) -> None:
         """Remove ``key``; absent keys are fine."""
-        await self._call(self._redis.delete(self._prefix + key))
+        await self._write(key, self._redis.delete(self._prefix + key))
 
     async def take(self, key: str) -> bytes | None:
         """Read and remove ``key`` in one command (``GETDEL``)."""
-        return _as_bytes(await self._call(self._redis.getdel(self._prefix + key)))
+        return _as_bytes(await self._write(key, self._redis.getdel(self._prefix + key)))
 
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         """Store ``value`` only if ``key`` is absent or expired (``SET NX PX``)."""
         if not ttl > 0:
             return False
-        stored = await self._call(
-            self._redis.set(self._prefix + key, bytes(value), px=_px(ttl), nx=True)
+        stored = await self._write(
+            key, self._redis.set(self._prefix + key, bytes(value), px=_px(ttl), nx=True)
         )
         return bool(stored)
 
     async def replace(self, key: str, value: bytes, ttl: float) -> bool:
         """Store ``value`` only if ``key`` exists (``SET XX PX``)."""
         if not ttl > 0:
-            return bool(await self._call(self._redis.delete(self._prefix + key)))
-        stored = await self._call(
-            self._redis.set(self._prefix + key, bytes(value), px=_px(ttl), xx=True)
+            return bool(await self._write(key, self._redis.delete(self._prefix + key)))
+        stored = await self._write(
+            key, self._redis.set(self._prefix + key, bytes(value), px=_px(ttl), xx=True)
         )
         return bool(stored)
 
     async def delete_if(self, key: str, value: bytes) -> bool:
         """Delete ``key`` only if it holds ``value`` (a Lua script, so atomic)."""
-        deleted = await self._call(self._delete_if(keys=[self._prefix + key], args=[bytes(value)]))
+        script = self._delete_if(keys=[self._prefix + key], args=[bytes(value)])
+        deleted = await self._write(key, script)
         return bool(deleted)
 
     async def index_add(self, key: str, member: str, ttl: float) -> None:
@@ -175,8 +186,14 @@ class RedisStore:
             raise StoreUnavailable("the session store answered PING with something else")
 
     async def close(self) -> None:
-        """Close the connection pool; a later call opens new connections."""
-        await self._call(self._redis.aclose())
+        """Close the connection pool; a later call opens new connections.
+
+        A client the app passed in (``client=``) is the app's to close, and stays open.
+        """
+        if self._near is not None:
+            await self._near.close()
+        if self._owns_client:
+            await self._call(self._redis.aclose())
 
     async def _call(self, command: Awaitable[_T]) -> _T:
         try:
@@ -184,6 +201,15 @@ class RedisStore:
                 return await command
         except _UNAVAILABLE as exc:
             raise StoreUnavailable("the session store did not answer") from exc
+
+    async def _write(self, key: str, command: Awaitable[_T]) -> _T:
+        """A write of ``key``: this process's cached copy goes once Redis has answered, or
+        the call failed (it may still have reached Redis)."""
+        try:
+            return await self._call(command)
+        finally:
+            if self._near is not None:
+                self._near.written(self._prefix + key)
 
 
 def _px(ttl: float) -> int:

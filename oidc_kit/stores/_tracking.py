@@ -1,0 +1,210 @@
+"""The near-cache's listener connection: RESP2 over an :class:`asyncio.Protocol`.
+
+Redis pushes invalidations on this connection; they are applied in ``data_received``, the
+moment their bytes are parsed, rather than after a hop to a task (redis-py's parsers read from
+a stream in a task, so this module has a small parser of its own). It speaks only what the
+listener needs: ``AUTH``, ``CLIENT``, ``SUBSCRIBE`` and ``PING``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from redis.asyncio.connection import ConnectionPool, SSLConnection, UnixDomainSocketConnection
+
+__all__ = ["CHANNEL", "LinkOwner", "RespError", "TrackingLink", "encode_command", "parse_replies"]
+
+#: Where Redis publishes invalidations for a client that redirects them to a RESP2 connection.
+CHANNEL = b"__redis__:invalidate"
+
+
+class LinkOwner(Protocol):
+    """What a :class:`TrackingLink` reports to (the near-cache)."""
+
+    def on_invalidate(self, payload: object) -> None: ...
+
+    def on_pong(self, link: TrackingLink, sent_at: float) -> None: ...
+
+    def on_lost(self, link: TrackingLink) -> None: ...
+
+
+class TrackingLink(asyncio.Protocol):
+    """The listener's connection: a minimal RESP2 client that applies invalidations as they
+    are parsed."""
+
+    def __init__(self, owner: LinkOwner) -> None:
+        self._owner = owner
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
+        #: What to do with each expected reply, in order (Redis answers in order).
+        self._expect: deque[Callable[[object], None]] = deque()
+        self._pings: deque[float] = deque()
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.subscribed_at = 0.0
+        self._poll = select.poll()
+
+    @classmethod
+    async def open(cls, pool: ConnectionPool, owner: LinkOwner) -> TrackingLink:
+        """Connect where ``pool`` connects (TCP, TLS or a Unix socket) and authenticate."""
+        kwargs, loop = pool.connection_kwargs, asyncio.get_running_loop()
+        link = cls(owner)
+        if pool.connection_class is UnixDomainSocketConnection:
+            await loop.create_unix_connection(lambda: link, kwargs["path"])
+        else:
+            # Never connected: only its TLS settings (redis-py's from the URL) are used.
+            template = pool.connection_class(**kwargs)
+            ssl = template.ssl_context.get() if isinstance(template, SSLConnection) else None
+            host, port = kwargs.get("host", "localhost"), int(kwargs.get("port", 6379))
+            await loop.create_connection(lambda: link, host, port, ssl=ssl)
+        password, username = kwargs.get("password"), kwargs.get("username")
+        try:
+            if password:
+                await link.command("AUTH", *([username] if username else []), password)
+        except BaseException:
+            link.close()
+            raise
+        return link
+
+    async def command(self, *args: str | bytes) -> object:
+        """Send one command and wait for its reply (handshake only)."""
+        reply: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+        def answered(value: object) -> None:
+            if not reply.done():
+                reply.set_result(value)
+
+        self._send(args, answered)
+        value = await reply
+        if isinstance(value, RespError):
+            raise value
+        return value
+
+    async def subscribe(self, key_prefix: str) -> None:
+        await self.command("CLIENT", "SETNAME", "oidc_kit_near_cache")
+        own_id = await self.command("CLIENT", "ID")
+        tracking = ("CLIENT", "TRACKING", "ON", "REDIRECT", str(own_id), "BCAST", "PREFIX")
+        await self.command(*tracking, key_prefix)
+        self.subscribed_at = time.monotonic()
+        await self.command("SUBSCRIBE", CHANNEL)
+
+    def ping(self, now: float) -> None:
+        self._pings.append(now)
+        self._send(("PING",), lambda _: self._owner.on_pong(self, self._pings.popleft()))
+
+    def oldest_unanswered(self, now: float) -> float:
+        return self._pings[0] if self._pings else now
+
+    def unread(self) -> bool:
+        """Whether bytes have arrived that ``data_received`` has not seen yet (one ``poll``)."""
+        return bool(self._poll.poll(0))
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _send(self, args: tuple[str | bytes, ...], on_reply: Callable[[object], None]) -> None:
+        if self._transport is None or self._transport.is_closing():
+            raise ConnectionError("the near-cache connection is closed")
+        self._expect.append(on_reply)
+        self._transport.write(encode_command(args))
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self._poll.register(sock.fileno(), select.POLLIN)
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        try:
+            replies, used = parse_replies(self._buffer)
+        except ValueError:
+            self.close()  # not RESP2: give up this connection, the listener starts over
+            return
+        del self._buffer[:used]
+        for reply in replies:
+            self._dispatch(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        self._owner.on_lost(self)
+
+    def _dispatch(self, reply: object) -> None:
+        if isinstance(reply, list) and len(reply) == 3 and reply[0] == b"message":
+            if reply[1] == CHANNEL:
+                self._owner.on_invalidate(reply[2])
+        elif self._expect:
+            self._expect.popleft()(reply)
+
+
+class RespError(Exception):
+    """An error reply (``-ERR ...``) from Redis."""
+
+
+class _Incomplete(Exception):
+    """The buffer ends inside a reply: wait for more bytes."""
+
+
+def encode_command(args: tuple[str | bytes, ...]) -> bytes:
+    """``args`` as a RESP2 array of bulk strings."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode() if isinstance(arg, str) else arg
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def parse_replies(buffer: bytes | bytearray) -> tuple[list[object], int]:
+    """Every complete reply at the start of ``buffer``, and how many bytes they took.
+
+    Bulk strings come back as ``bytes``, arrays as lists, nil as ``None``, errors as
+    :class:`RespError`; ``ValueError`` for bytes that are not RESP2.
+    """
+    replies: list[object] = []
+    used = 0
+    try:
+        while used < len(buffer):
+            reply, used = _parse(buffer, used)
+            replies.append(reply)
+    except _Incomplete:
+        pass
+    return replies, used
+
+
+def _parse(buffer: bytes | bytearray, pos: int) -> tuple[object, int]:
+    end = buffer.find(b"\r\n", pos)
+    if end < 0:
+        raise _Incomplete
+    kind, line, pos = buffer[pos : pos + 1], bytes(buffer[pos + 1 : end]), end + 2
+    if kind == b"+":
+        return line, pos
+    if kind == b"-":
+        return RespError(line.decode("utf-8", "replace")), pos
+    if kind == b":":
+        return int(line), pos
+    if kind == b"$":
+        size = int(line)
+        if size < 0:
+            return None, pos
+        if len(buffer) < pos + size + 2:
+            raise _Incomplete
+        return bytes(buffer[pos : pos + size]), pos + size + 2
+    if kind == b"*":
+        count = int(line)
+        if count < 0:
+            return None, pos
+        items: list[object] = []
+        for _ in range(count):
+            item, pos = _parse(buffer, pos)
+            items.append(item)
+        return items, pos
+    raise ValueError("not a RESP2 reply")
