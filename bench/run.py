@@ -495,6 +495,18 @@ async def anonymous_logins(mode: Mode, res: Results) -> None:
         res.add(measure, value)
 
 
+def scale_out(mode: Mode, res: Results) -> None:
+    """Two instances x two workers on shared stores, with logout and refresh storms
+    (bench/scaleout.py)."""
+    from bench import scaleout
+
+    plan = scaleout.quick_plan(mode.generator) if mode.quick else scaleout.full_plan(mode.generator)
+    outcomes = scaleout.run(plan, None, res.notes)
+    res.raw["scale_out"] = [vars(o) for o in outcomes]
+    for measure, value, target, met in scaleout.rows(outcomes):
+        res.add(measure, value, target, met)
+
+
 # -- report -----------------------------------------------------------------------------------
 
 
@@ -623,6 +635,7 @@ def main() -> None:
     asyncio.run(refresh_storm(mode, res))
     asyncio.run(sessions_at_rest(mode, res))
     asyncio.run(anonymous_logins(mode, res))
+    scale_out(mode, res)
     elapsed = time.perf_counter() - started
     command = "make bench" + (" QUICK=1" if args.quick else "")
     if args.generator != "auto":
