@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -76,31 +76,44 @@ class _Bound:
     """A request's context, read from the request the first time an event needs it: most
     requests emit no event, and the hot path should not pay for reading headers twice."""
 
-    __slots__ = ("_context", "_read")
+    __slots__ = ("_context", "_read", "_request")
 
-    def __init__(self, read: Callable[[], RequestContext]) -> None:
+    def __init__(self, read: Callable[[Any], RequestContext], request: Any) -> None:
         self._read = read
+        self._request = request
         self._context: RequestContext | None = None
 
     def get(self) -> RequestContext:
         if self._context is None:
-            self._context = self._read()
+            self._context = self._read(self._request)
         return self._context
 
 
 _current: ContextVar[_Bound | None] = ContextVar("oidc_kit_request", default=None)
 
 
+def bind_request(read: Callable[[Any], RequestContext], request: Any) -> Token[_Bound | None]:
+    """Bind ``request`` to every event emitted until :func:`unbind_request`: ``read(request)``
+    makes its :class:`RequestContext`, called at most once, when the first event needs it.
+    (The middleware's hot path: no closure and no generator per request.)"""
+    return _current.set(_Bound(read, request))
+
+
+def unbind_request(token: Token[_Bound | None]) -> None:
+    """End what :func:`bind_request` began."""
+    _current.reset(token)
+
+
 @contextmanager
 def request_context(read: Callable[[], RequestContext]) -> Iterator[None]:
     """Bind the request being served to every event emitted until the block ends: an adapter
-    wraps each request in this, ``read`` making its :class:`RequestContext` (called at most
+    wraps each request in this, ``read()`` making its :class:`RequestContext` (called at most
     once, when the first event needs it)."""
-    token = _current.set(_Bound(read))
+    token = bind_request(lambda _: read(), None)
     try:
         yield
     finally:
-        _current.reset(token)
+        unbind_request(token)
 
 
 def current_request() -> RequestContext | None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from ._telemetry import enabled
+from ._telemetry import enabled, metrics_recording
 from ._telemetry_calls import record_store
 from .stores import SessionStore
 
@@ -45,6 +45,8 @@ class InstrumentedStore:
         self.kind = store_kind(inner)
 
     async def _timed(self, operation: str, call: Awaitable[_T]) -> _T:
+        if not metrics_recording():  # the API alone: nothing would see the figures
+            return await call
         started = time.perf_counter()
         try:
             result = await call

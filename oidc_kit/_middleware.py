@@ -32,10 +32,10 @@ from starlette.status import WS_1011_INTERNAL_ERROR
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from ._audit import request_context
+from ._audit import bind_request, unbind_request
 from ._errors import StoreUnavailable
 from ._session import Session
-from ._web import is_same_origin, request_context_of
+from ._web import is_same_origin, read_request_context
 from ._web_kit import WebKit
 
 __all__ = [
@@ -121,11 +121,14 @@ class OIDCSessionMiddleware:
             return
         # Every audit event of this request (an expired session, a refresh...) says where
         # the request came from.
-        with request_context(request_context_of(scope)):
+        token = bind_request(read_request_context, scope)
+        try:
             if scope["type"] == "websocket":
                 await self._websocket(scope, receive, send)
             else:
                 await self._http(scope, receive, send)
+        finally:
+            unbind_request(token)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """An HTTP request: the session its cookie names, and the cookie kept current."""

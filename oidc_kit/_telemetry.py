@@ -116,6 +116,11 @@ class Instruments:
 class _State:
     loaded = False
     instruments: Instruments | None = None
+    #: Providers given by :func:`use_providers` (tests), which always record.
+    own_meter = False
+    #: Whether an SDK records metrics, and when that was last found not to be so.
+    recording = False
+    checked_at = -1.0
 
 
 _state = _State()
@@ -199,6 +204,32 @@ def use_providers(
         _state.loaded = False
     else:
         _state.instruments, _state.loaded = _build(tracer_provider, meter_provider), True
+    _state.own_meter = meter_provider is not None
+    _state.recording, _state.checked_at = False, -1.0
+
+
+#: How often, at most, the kit looks again whether an app has configured an SDK since.
+_RECHECK_SECONDS = 1.0
+
+
+def metrics_recording() -> bool:
+    """Whether metrics recorded now reach an SDK: the API alone (installed with FastAPI, say)
+    records into a no-op, and a store call should not pay for timing it. Once an SDK is
+    configured this stays true; until then it is looked at again at most once a second
+    (an app may configure its SDK after building the kit)."""
+    if _state.recording or _state.own_meter:
+        return True
+    now = time.monotonic()
+    if now - _state.checked_at < _RECHECK_SECONDS:
+        return False
+    _state.checked_at = now
+    if instruments() is None:
+        return False
+    from opentelemetry import metrics
+
+    provider = type(metrics.get_meter_provider()).__name__
+    _state.recording = provider not in ("_ProxyMeterProvider", "NoOpMeterProvider")
+    return _state.recording
 
 
 def error_code(exc: BaseException) -> str:

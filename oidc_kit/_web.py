@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
 from starlette.requests import HTTPConnection, Request
@@ -28,7 +28,7 @@ __all__ = [
     "login_redirect",
     "origin_of",
     "query_params",
-    "request_context_of",
+    "read_request_context",
     "safe_next_path",
     "step_up_response",
     "wants_json",
@@ -130,25 +130,21 @@ _PAGES = KitPages()
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-def request_context_of(scope: Scope) -> Callable[[], RequestContext]:
-    """How to read the audit context of the HTTP or WebSocket request ``scope`` describes:
-    the client address the server reports (the server decides which proxies to believe), the
+def read_request_context(scope: Scope) -> RequestContext:
+    """The audit context of the HTTP or WebSocket request ``scope`` describes: the client
+    address the server reports (the server decides which proxies to believe), the
     ``User-Agent``'s summary, and the ``X-Request-ID`` when it is a plain token (else one is
     made up, so that a request's events can be told together)."""
-
-    def read() -> RequestContext:
-        headers = {k: v for k, v in scope.get("headers", ()) if k in _AUDIT_HEADERS}
-        client = scope.get("client")
-        agent = headers.get(b"user-agent", b"").decode("latin-1")
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
-        return RequestContext(
-            client_ip=client[0] if client else None,
-            user_agent=summarize_user_agent(agent),
-            request_id=request_id,
-        )
-
-    return read
+    headers = {k: v for k, v in scope.get("headers", ()) if k in _AUDIT_HEADERS}
+    client = scope.get("client")
+    agent = headers.get(b"user-agent", b"").decode("latin-1")
+    given = headers.get(b"x-request-id", b"").decode("latin-1")
+    request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+    return RequestContext(
+        client_ip=client[0] if client else None,
+        user_agent=summarize_user_agent(agent),
+        request_id=request_id,
+    )
 
 
 _AUDIT_HEADERS = frozenset({b"user-agent", b"x-request-id"})

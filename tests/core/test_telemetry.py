@@ -618,3 +618,12 @@ async def test_the_operations_page_gives_each_metric_its_unit(otel: Recorded) ->
     rows = re.findall(r"^\| `(oidc_kit\.[\w.]+)` \| \w+ \| `([^`]+)` \|", _otel_section(), re.M)
     assert dict(rows) == otel.units()
     assert len(rows) == len(telemetry.METRICS)
+
+
+def test_with_the_api_alone_store_calls_are_not_timed() -> None:
+    """The API without an SDK (FastAPI installs it) records into a no-op: the store calls
+    skip timing them; a test's own providers always record."""
+    from oidc_kit import _telemetry
+
+    _telemetry.use_providers()  # back to the globals: no SDK configured in this process
+    assert _telemetry.metrics_recording() is False
