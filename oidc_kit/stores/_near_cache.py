@@ -1,71 +1,59 @@
-"""The Redis store's near-cache: session records served from process memory while Redis
-provably tells us about every change to them (server-assisted client-side caching).
+"""A store's near-cache: session records served from process memory while the store's server
+provably tells this process about every change to them.
 
-One dedicated connection, opened by this module rather than taken from redis-py's pool, does
-``CLIENT ID``, ``CLIENT TRACKING ON REDIRECT <its own id> BCAST PREFIX <prefix>session:`` and
-``SUBSCRIBE __redis__:invalidate``: Redis then publishes the name of every session key that is
-written, deleted or expired, by anyone, on that connection, before it answers the writer. The
-tracking and the subscription share that connection's one lifetime, so losing it cannot go
-unnoticed (redis-py's own PubSub reconnects silently, which would lose invalidations). The
-connection (``_tracking.py``) is an :class:`asyncio.Protocol`: an invalidation is applied in
-``data_received``, as soon as it is parsed, not after a hop to a task. A hit first lets the
-event loop read any bytes already waiting on that socket.
+The cache is independent of the server: a *feed* (:data:`Feed`) opens a subscription to the
+server's change notices and reports to the cache (:class:`FeedSink`). The Redis feeds
+(``_tracking.py``: one server, a Sentinel-watched master, one link per Cluster master) use
+``CLIENT TRACKING ... BCAST`` and ``__redis__:invalidate``; the PostgreSQL feed uses
+``LISTEN``/``NOTIFY``. Whatever the feed, the rules are the same:
 
-The cache is *on* only while that connection is up and its lease is fresh. A ``PING`` goes
-down it every :data:`HEARTBEAT` seconds; its ``PONG`` (which Redis sends after every
-invalidation it queued before it) extends the lease to the ping's send time plus :data:`LEASE`.
-Every hit checks the lease. A lapsed lease (Redis frozen, a silent partition) or a lost
-connection flushes the cache and bypasses it, every read going to Redis, until a new connection
-has subscribed and the cache has been flushed again. So a write acknowledged to anyone is seen
-here once its invalidation arrives (milliseconds), and never later than :data:`LEASE` after
-Redis processed it.
-
-Fills are single-flight per key and discarded when the key was invalidated, or the cache
-flushed, while the ``GET`` was in flight. Each entry keeps its key's own expiry (Redis's
-``PTTL`` read with the value): Redis invalidates an expired key only when it removes it. Only
-session keys are cached; login transactions, leases and indexes always go to Redis.
-
-Not for Redis Cluster or Sentinel (BCAST tracking is per node: the cache would need one
-listener per master): :func:`near_cache_for` returns ``None`` for any connection it cannot
-open itself, and the store then reads Redis on every call.
+- The cache is *on* only while a subscription is up and its lease is fresh. A heartbeat goes
+  down the subscription every :data:`HEARTBEAT` seconds; its answer (which the server sends
+  after every change notice it queued before it) extends the lease to the heartbeat's send
+  time plus :data:`LEASE`. Every hit checks the lease. A lapsed lease (the server frozen, a
+  silent partition) or a lost subscription flushes the cache and bypasses it, every read going
+  to the server, until a new subscription is up and the cache has been flushed again. So a
+  write acknowledged to anyone is seen here once its notice arrives (milliseconds), and never
+  later than :data:`LEASE` after the server processed it.
+- A notice is applied in the I/O callback that parses it, not after a hop to a task; a hit
+  first lets the event loop read any bytes already waiting on the subscription's socket.
+- Fills are single-flight per key and discarded when the key was invalidated, or the cache
+  flushed, while the read was in flight. Each entry keeps its key's own expiry, read with the
+  value: a server may notify an expiry only when it removes the key, or never.
+- Only session keys are cached (the store decides); login transactions, leases and indexes
+  always go to the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Protocol
 
-from redis.asyncio import Redis
-from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
-
-from .._errors import ConfigurationError, StoreUnavailable
-from ._tracking import RespError, TrackingLink
+from .._errors import ConfigurationError
 
 __all__ = [
     "HEARTBEAT",
     "LEASE",
     "MAX_ENTRIES",
     "SESSION_KEYS",
+    "Feed",
+    "FeedRefused",
+    "FeedSink",
     "NearCache",
+    "Subscription",
     "near_cache_enabled",
-    "near_cache_for",
 ]
 
 log = logging.getLogger("oidc_kit")
 
-_T = TypeVar("_T")
-#: How the store bounds a call to Redis (its ``_call``): turns faults into StoreUnavailable.
-Call = Callable[[Awaitable[Any]], Awaitable[Any]]
-
-#: Seconds between heartbeats (``PING``) on the listener connection.
+#: Seconds between heartbeats down a subscription.
 HEARTBEAT = 0.1
-#: Seconds a ``PONG`` keeps the cache on, counted from when its ``PING`` was sent.
+#: Seconds a heartbeat's answer keeps the cache on, counted from when the heartbeat was sent.
 LEASE = 0.25
 #: Entries kept at most (least recently used dropped first).
 MAX_ENTRIES = 10_000
@@ -76,10 +64,54 @@ SESSION_KEYS = "session:"
 
 _RECONNECT_MAX = 1.0
 
-#: One round trip for a fill: the value and its remaining TTL, read atomically.
-_GET_WITH_PTTL = """
-return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}
-"""
+#: A read of one key from the server: its value, or ``None``.
+Read = Callable[[str], Awaitable[bytes | None]]
+#: A read of one key for the cache: its value and when it expires (``time.monotonic()``
+#: seconds, never later than the server's own expiry; ``math.inf`` for none).
+Fill = Callable[[str], Awaitable[tuple[bytes | None, float]]]
+
+
+class FeedSink(Protocol):
+    """What a subscription reports to (the near-cache)."""
+
+    def on_invalidate(self, keys: list[str] | None) -> None:
+        """These keys (full server keys) changed; ``None``: everything may have."""
+
+    def on_pong(self, subscription: Subscription, sent_at: float) -> None:
+        """The heartbeat sent at ``sent_at`` was answered: every notice before it is in."""
+
+    def on_lost(self, subscription: Subscription) -> None:
+        """The subscription ended (closed, reset, failed)."""
+
+
+class Subscription(Protocol):
+    """A live subscription to a server's change notices, opened by a :data:`Feed`."""
+
+    #: Done once the subscription is lost.
+    lost: asyncio.Future[None]
+    #: ``time.monotonic()`` when notices started to flow (the first lease counts from it).
+    subscribed_at: float
+
+    def ping(self, now: float) -> None:
+        """Send a heartbeat; its answer comes to :meth:`FeedSink.on_pong` with ``now``."""
+
+    def oldest_unanswered(self, now: float) -> float:
+        """When the oldest heartbeat still unanswered was sent (``now`` when none)."""
+
+    def unread(self) -> bool:
+        """Whether bytes wait on the subscription's socket that have not been parsed yet."""
+
+    def close(self) -> None:
+        """Drop the subscription now (``lost`` completes, :meth:`FeedSink.on_lost` follows)."""
+
+
+#: Opens a subscription reporting to the sink; notices flow once it returns.
+Feed = Callable[[FeedSink], Awaitable[Subscription]]
+
+
+class FeedRefused(Exception):
+    """The server refused the subscription (permissions, a feature turned off): the message
+    names the command, never a URL or a password."""
 
 
 def near_cache_enabled(setting: bool | None, env: Mapping[str, str] = os.environ) -> bool:
@@ -95,22 +127,8 @@ def near_cache_enabled(setting: bool | None, env: Mapping[str, str] = os.environ
     raise ConfigurationError(f"{ENV_SWITCH} must be 1 or 0")
 
 
-def near_cache_for(client: object, key_prefix: str, deadline: float) -> NearCache | None:
-    """A near-cache over ``client`` for keys starting with ``key_prefix``; ``None`` when the
-    client is not one this module can open its own connection to (Cluster, Sentinel,
-    credential providers)."""
-    if type(client) is not Redis:
-        return None
-    pool = client.connection_pool
-    kwargs = pool.connection_kwargs
-    supported = (Connection, SSLConnection, UnixDomainSocketConnection)
-    if pool.connection_class not in supported or kwargs.get("credential_provider"):
-        return None
-    return NearCache(client, key_prefix, deadline)
-
-
 class _Flight:
-    """One ``GET`` in flight for a key, shared by every caller that misses meanwhile."""
+    """One read in flight for a key, shared by every caller that misses meanwhile."""
 
     __slots__ = ("task", "valid")
 
@@ -122,42 +140,50 @@ class _Flight:
 
 
 class NearCache:
-    """Raw session records in process memory, kept coherent by Redis invalidations."""
+    """Raw session records in process memory, kept coherent by a feed of change notices.
 
-    def __init__(self, client: Redis, key_prefix: str, deadline: float) -> None:
-        self._client = client
-        self._key_prefix = key_prefix
+    ``read`` and ``fill`` are the store's own reads (bounded, faults mapped to
+    :class:`~oidc_kit.StoreUnavailable`); ``feed`` opens subscriptions; ``deadline`` bounds
+    opening one. ``server`` names the server in log lines ("Redis", "PostgreSQL").
+    """
+
+    def __init__(self, feed: Feed, read: Read, fill: Fill, deadline: float, server: str) -> None:
+        self._feed = feed
+        self._read_through = read
+        self._fill = fill
         self._deadline = deadline
-        self._fill = client.register_script(_GET_WITH_PTTL)
+        self._server = server
         self._entries: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
         self._flights: dict[str, _Flight] = {}
         self._live = False
         self._lease_until = 0.0
-        self._link: TrackingLink | None = None
+        self._link: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Counters for tests and operators: hits, misses (fills), bypasses, invalidations.
         self.stats = {"hits": 0, "misses": 0, "bypasses": 0, "invalidations": 0, "flushes": 0}
+        #: Called with each key as its notice is applied (for measuring delays; bench only).
+        self.observer: Callable[[str], None] | None = None
 
     @property
     def live(self) -> bool:
-        """Whether a hit may be served now (the listener is subscribed and its lease fresh)."""
+        """Whether a hit may be served now (a subscription is up and its lease fresh)."""
         return self._live and time.monotonic() < self._lease_until
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, key: str, call: Call, *, caught_up: bool = False) -> bytes | None:
-        """The value of ``key`` (a full Redis key), from memory when the cache is on."""
+    async def get(self, key: str, *, caught_up: bool = False) -> bytes | None:
+        """The value of ``key`` (a full server key), from memory when the cache is on."""
         if not self._usable():
             self.stats["bypasses"] += 1
-            return _as_bytes(await call(self._client.get(key)))
+            return await self._read_through(key)
         entry = self._entries.get(key)
         if entry is not None and not caught_up and self._link is not None and self._link.unread():
-            # Bytes from Redis wait on the listener's socket (maybe an invalidation of this
-            # very key, sent just after the reply that made our caller ask): apply them first.
+            # Bytes wait on the subscription's socket (maybe a notice for this very key, sent
+            # just after the reply that made our caller ask): apply them first.
             await _next_io_round()
-            return await self.get(key, call, caught_up=True)
+            return await self.get(key, caught_up=True)
         if entry is not None:
             if time.monotonic() < entry[1]:
                 self._entries.move_to_end(key)
@@ -166,7 +192,7 @@ class NearCache:
             del self._entries[key]
         flight = self._flights.get(key)
         if flight is None:
-            flight = _Flight(asyncio.ensure_future(self._read(key, call)))
+            flight = _Flight(asyncio.ensure_future(self._fill(key)))
             self._flights[key] = flight
             flight.task.add_done_callback(lambda task: self._landed(key, flight))
             self.stats["misses"] += 1
@@ -174,13 +200,13 @@ class NearCache:
         return value
 
     def written(self, key: str) -> None:
-        """This instance wrote ``key`` (a full Redis key): drop its entry now, before our own
-        write's invalidation comes back, and keep any read in flight from caching the old
+        """This instance wrote ``key`` (a full server key): drop its entry now, before our
+        own write's notice comes back, and keep any read in flight from caching the old
         value."""
         self._invalidate(key)
 
     async def close(self) -> None:
-        """Stop the listener and empty the cache; a later :meth:`get` starts it again."""
+        """Stop the subscription and empty the cache; a later :meth:`get` starts it again."""
         task, self._task = self._task, None
         self._live = False  # closed on purpose: no warning
         self._lose()
@@ -199,20 +225,11 @@ class NearCache:
             self._loop = loop
             self._task = loop.create_task(self._listen(), name="oidc_kit near-cache listener")
         if loop is not self._loop or not self._live:
-            return False  # another event loop than the listener's sees no invalidations
+            return False  # another event loop than the listener's sees no notices
         if time.monotonic() >= self._lease_until:
             self._lapse()
             return False
         return True
-
-    async def _read(self, key: str, call: Call) -> tuple[bytes | None, float]:
-        started = time.monotonic()
-        reply = await call(self._fill(keys=[key]))
-        if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], int)):
-            raise StoreUnavailable("the session store answered with an unexpected type")
-        value, pttl = _as_bytes(reply[0]), reply[1]
-        # Counted from before the request was sent, so never later than Redis's own expiry.
-        return value, started + pttl / 1000 if pttl >= 0 else math.inf
 
     def _landed(self, key: str, flight: _Flight) -> None:
         if self._flights.get(key) is flight:
@@ -227,7 +244,7 @@ class NearCache:
             if len(self._entries) > MAX_ENTRIES:
                 self._entries.popitem(last=False)
 
-    # -- invalidations, lease, loss ---------------------------------------------------------------
+    # -- notices, lease, loss ------------------------------------------------------------------
 
     def _invalidate(self, key: str) -> None:
         self._entries.pop(key, None)
@@ -242,24 +259,25 @@ class NearCache:
         self._flights.clear()
         self.stats["flushes"] += 1
 
-    def on_invalidate(self, payload: object) -> None:
-        """A message on ``__redis__:invalidate``: the keys changed, or nil for all."""
+    def on_invalidate(self, keys: list[str] | None) -> None:
+        """These keys changed on the server, or (``None``) everything may have."""
         self.stats["invalidations"] += 1
-        if isinstance(payload, list):
-            for key in payload:
-                if isinstance(key, bytes):
-                    self._invalidate(key.decode("utf-8", "surrogateescape"))
-        else:
-            self._flush()  # nil: Redis flushed everything (FLUSHALL, FLUSHDB)
+        if keys is None:
+            self._flush()  # e.g. Redis's FLUSHALL, FLUSHDB
+            return
+        for key in keys:
+            self._invalidate(key)
+            if self.observer is not None:
+                self.observer(key)
 
-    def on_pong(self, link: TrackingLink, sent_at: float) -> None:
-        """The answer to a ``PING`` sent at ``sent_at``: every invalidation before it is in."""
-        if link is self._link and self._live:
+    def on_pong(self, subscription: Subscription, sent_at: float) -> None:
+        """The answer to a heartbeat sent at ``sent_at``: every notice before it is in."""
+        if subscription is self._link and self._live:
             self._lease_until = max(self._lease_until, sent_at + LEASE)
 
-    def on_lost(self, link: TrackingLink) -> None:
-        """``link`` closed: off at once, not when the listener task next runs."""
-        if link is self._link:
+    def on_lost(self, subscription: Subscription) -> None:
+        """``subscription`` ended: off at once, not when the listener task next runs."""
+        if subscription is self._link:
             self._lose()
 
     def _lapse(self) -> None:
@@ -271,7 +289,7 @@ class NearCache:
 
     def _lose(self) -> None:
         if self._live:
-            log.warning("session near-cache off: invalidations from Redis stopped")
+            log.warning("session near-cache off: notices from %s stopped", self._server)
         self._live = False
         self._link = None
         self._flush()
@@ -279,7 +297,7 @@ class NearCache:
     # -- the listener --------------------------------------------------------------------------
 
     async def _listen(self) -> None:
-        """Connect, subscribe, go live, heartbeat; on any failure go off and start over."""
+        """Subscribe, go live, heartbeat; on any failure go off and start over."""
         backoff, refused = 0.05, False
         while True:
             try:
@@ -288,11 +306,12 @@ class NearCache:
             except asyncio.CancelledError:
                 self._live = False  # closed, or the loop is shutting down: no warning
                 raise
-            except RespError as exc:
-                # Redis refused (an ACL without CLIENT or the channel, no tracking): say so
-                # once; its message names a command, never the URL or a password.
+            except FeedRefused as exc:
+                # Say so once; the message names a command, never the URL or a password.
                 level = logging.DEBUG if refused else logging.WARNING
-                log.log(level, "session near-cache off: Redis refused the listener: %s", exc)
+                log.log(
+                    level, "session near-cache off: %s refused the listener: %s", self._server, exc
+                )
                 refused = True
             except Exception as exc:  # the listener must outlive any failure
                 log.debug("session near-cache listener failed: %s", type(exc).__name__)
@@ -303,10 +322,8 @@ class NearCache:
 
     async def _session(self) -> None:
         async with asyncio.timeout(self._deadline):
-            link = await TrackingLink.open(self._client.connection_pool, self)
+            link = await self._feed(self)
         try:
-            async with asyncio.timeout(self._deadline):
-                await link.subscribe(self._key_prefix)
             self._flush()
             self._link, self._live = link, True
             self._lease_until = link.subscribed_at + LEASE
@@ -330,9 +347,3 @@ async def _next_io_round() -> None:
     """
     await asyncio.sleep(0)
     await asyncio.sleep(0)
-
-
-def _as_bytes(value: object) -> bytes | None:
-    if value is None or isinstance(value, bytes):
-        return value
-    raise StoreUnavailable("the session store answered with an unexpected type")

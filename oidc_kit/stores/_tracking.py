@@ -1,9 +1,17 @@
-"""The near-cache's listener connection: RESP2 over an :class:`asyncio.Protocol`.
+"""The Redis store's near-cache feed: ``CLIENT TRACKING`` over a connection of its own.
 
-Redis pushes invalidations on this connection; they are applied in ``data_received``, the
-moment their bytes are parsed, rather than after a hop to a task (redis-py's parsers read from
-a stream in a task, so this module has a small parser of its own). It speaks only what the
-listener needs: ``AUTH``, ``CLIENT``, ``SUBSCRIBE`` and ``PING``.
+One dedicated connection, opened by this module rather than taken from redis-py's pool, does
+``CLIENT ID``, ``CLIENT TRACKING ON REDIRECT <its own id> BCAST PREFIX <prefix>session:`` and
+``SUBSCRIBE __redis__:invalidate``: Redis then publishes the name of every session key that is
+written, deleted or expired, by anyone, on that connection, before it answers the writer. The
+tracking and the subscription share that connection's one lifetime, so losing it cannot go
+unnoticed (redis-py's own PubSub reconnects silently, which would lose invalidations). Its
+heartbeat is ``PING``, whose ``PONG`` Redis sends after every invalidation it queued before.
+
+The connection is an :class:`asyncio.Protocol` speaking RESP2: an invalidation is applied in
+``data_received``, the moment its bytes are parsed, rather than after a hop to a task
+(redis-py's parsers read from a stream in a task, so this module has a small parser of its
+own). It speaks only what the listener needs: ``AUTH``, ``CLIENT``, ``SUBSCRIBE`` and ``PING``.
 """
 
 from __future__ import annotations
@@ -13,31 +21,53 @@ import select
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any
 
-from redis.asyncio.connection import ConnectionPool, SSLConnection, UnixDomainSocketConnection
+from redis.asyncio import Redis
+from redis.asyncio.connection import (
+    Connection,
+    ConnectionPool,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
 
-__all__ = ["CHANNEL", "LinkOwner", "RespError", "TrackingLink", "encode_command", "parse_replies"]
+from ._near_cache import Feed, FeedRefused, FeedSink
+
+__all__ = [
+    "CHANNEL",
+    "RespError",
+    "TrackingLink",
+    "encode_command",
+    "parse_replies",
+    "redis_feed",
+]
 
 #: Where Redis publishes invalidations for a client that redirects them to a RESP2 connection.
 CHANNEL = b"__redis__:invalidate"
 
 
-class LinkOwner(Protocol):
-    """What a :class:`TrackingLink` reports to (the near-cache)."""
+def redis_feed(client: object, key_prefix: str) -> Feed | None:
+    """The near-cache feed for keys starting with ``key_prefix`` on ``client``'s server;
+    ``None`` when the client is not one this module can open its own connection to (Cluster,
+    Sentinel, credential providers)."""
+    if type(client) is not Redis:
+        return None
+    pool = client.connection_pool
+    supported = (Connection, SSLConnection, UnixDomainSocketConnection)
+    if pool.connection_class not in supported or pool.connection_kwargs.get("credential_provider"):
+        return None
 
-    def on_invalidate(self, payload: object) -> None: ...
+    async def open_link(sink: FeedSink) -> TrackingLink:
+        return await TrackingLink.open(pool, sink, key_prefix)
 
-    def on_pong(self, link: TrackingLink, sent_at: float) -> None: ...
-
-    def on_lost(self, link: TrackingLink) -> None: ...
+    return open_link
 
 
 class TrackingLink(asyncio.Protocol):
     """The listener's connection: a minimal RESP2 client that applies invalidations as they
     are parsed."""
 
-    def __init__(self, owner: LinkOwner) -> None:
+    def __init__(self, owner: FeedSink) -> None:
         self._owner = owner
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
@@ -49,8 +79,11 @@ class TrackingLink(asyncio.Protocol):
         self._poll = select.poll()
 
     @classmethod
-    async def open(cls, pool: ConnectionPool, owner: LinkOwner) -> TrackingLink:
-        """Connect where ``pool`` connects (TCP, TLS or a Unix socket) and authenticate."""
+    async def open(
+        cls, pool: ConnectionPool, owner: FeedSink, key_prefix: str, address: Any = None
+    ) -> TrackingLink:
+        """Connect where ``pool`` connects (TCP, TLS or a Unix socket), or to ``address``
+        (host, port) with ``pool``'s settings, authenticate and subscribe."""
         kwargs, loop = pool.connection_kwargs, asyncio.get_running_loop()
         link = cls(owner)
         if pool.connection_class is UnixDomainSocketConnection:
@@ -59,12 +92,13 @@ class TrackingLink(asyncio.Protocol):
             # Never connected: only its TLS settings (redis-py's from the URL) are used.
             template = pool.connection_class(**kwargs)
             ssl = template.ssl_context.get() if isinstance(template, SSLConnection) else None
-            host, port = kwargs.get("host", "localhost"), int(kwargs.get("port", 6379))
-            await loop.create_connection(lambda: link, host, port, ssl=ssl)
+            host, port = address or (kwargs.get("host", "localhost"), kwargs.get("port", 6379))
+            await loop.create_connection(lambda: link, host, int(port), ssl=ssl)
         password, username = kwargs.get("password"), kwargs.get("username")
         try:
             if password:
                 await link.command("AUTH", *([username] if username else []), password)
+            await link.subscribe(key_prefix)
         except BaseException:
             link.close()
             raise
@@ -141,12 +175,19 @@ class TrackingLink(asyncio.Protocol):
     def _dispatch(self, reply: object) -> None:
         if isinstance(reply, list) and len(reply) == 3 and reply[0] == b"message":
             if reply[1] == CHANNEL:
-                self._owner.on_invalidate(reply[2])
+                self._owner.on_invalidate(_keys(reply[2]))
         elif self._expect:
             self._expect.popleft()(reply)
 
 
-class RespError(Exception):
+def _keys(payload: object) -> list[str] | None:
+    """An invalidation's payload as key names; ``None`` (nil) means every key."""
+    if not isinstance(payload, list):
+        return None
+    return [key.decode("utf-8", "surrogateescape") for key in payload if isinstance(key, bytes)]
+
+
+class RespError(FeedRefused):
     """An error reply (``-ERR ...``) from Redis."""
 
 

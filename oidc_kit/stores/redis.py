@@ -32,8 +32,9 @@ from typing import TypeVar
 from redis.exceptions import RedisClusterException, RedisError
 
 from .._errors import ConfigurationError, StoreUnavailable
-from ._near_cache import SESSION_KEYS, near_cache_enabled, near_cache_for
+from ._near_cache import SESSION_KEYS, NearCache, near_cache_enabled
 from ._redis_connect import RedisClient, check_client, redis_client
+from ._tracking import redis_feed
 
 __all__ = ["RedisStore"]
 
@@ -48,6 +49,11 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
     return redis.call('del', KEYS[1])
 end
 return 0
+"""
+
+#: One round trip for a near-cache fill: the value and its remaining TTL, read atomically.
+_GET_WITH_PTTL = """
+return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}
 """
 
 #: Everything a call can raise when Redis is down, slow or refusing us (a Cluster client raises
@@ -100,10 +106,12 @@ class RedisStore:
         self._prefix = prefix
         self._deadline = socket_timeout + connect_timeout
         self._delete_if = self._redis.register_script(_DELETE_IF_SCRIPT)
+        self._get_with_pttl = self._redis.register_script(_GET_WITH_PTTL)
+        feed = redis_feed(client, prefix + SESSION_KEYS) if near_cache_enabled(near_cache) else None
         self._near = (
-            near_cache_for(self._redis, prefix + SESSION_KEYS, self._deadline)
-            if near_cache_enabled(near_cache)
-            else None
+            None
+            if feed is None
+            else NearCache(feed, self._read, self._fill, self._deadline, server="Redis")
         )
 
     @property
@@ -114,8 +122,21 @@ class RedisStore:
     async def get(self, key: str) -> bytes | None:
         """The value under ``key``, or ``None`` when absent or expired."""
         if self._near is not None and key.startswith(SESSION_KEYS):
-            return await self._near.get(self._prefix + key, self._call)
-        return _as_bytes(await self._call(self._redis.get(self._prefix + key)))
+            return await self._near.get(self._prefix + key)
+        return await self._read(self._prefix + key)
+
+    async def _read(self, name: str) -> bytes | None:
+        return _as_bytes(await self._call(self._redis.get(name)))
+
+    async def _fill(self, name: str) -> tuple[bytes | None, float]:
+        """The near-cache's read: the value and when it expires, on the monotonic clock."""
+        started = time.monotonic()
+        reply = await self._call(self._get_with_pttl(keys=[name]))
+        if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], int)):
+            raise StoreUnavailable("the session store answered with an unexpected type")
+        value, pttl = _as_bytes(reply[0]), reply[1]
+        # Counted from before the request was sent, so never later than Redis's own expiry.
+        return value, started + pttl / 1000 if pttl >= 0 else math.inf
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any old value."""

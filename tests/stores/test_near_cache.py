@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -21,7 +21,8 @@ from redis.asyncio.cluster import RedisCluster
 
 from oidc_kit._errors import ConfigurationError, StoreUnavailable
 from oidc_kit.stores import RedisStore, _near_cache, open_store
-from oidc_kit.stores._near_cache import LEASE, NearCache, near_cache_enabled, near_cache_for
+from oidc_kit.stores._near_cache import LEASE, NearCache, near_cache_enabled
+from oidc_kit.stores._tracking import redis_feed
 from tests.redis_server import RedisServer, unique_prefix
 
 KEY = "session:s1"
@@ -217,13 +218,17 @@ async def test_d_a_fill_racing_an_invalidation_is_discarded(
     cache = near(b)
     invalidations = cache.stats["invalidations"]
 
-    async def slow_call(command: Awaitable[Any]) -> Any:
-        reply = await b._call(command)  # Redis answered "old"...
+    fill = cache._fill
+
+    async def slow_fill(key: str) -> tuple[bytes | None, float]:
+        reply = await fill(key)  # Redis answered "old"...
         await a.set(KEY, b"new", 60)  # ...then another instance wrote, before the fill
         await wait_until(lambda: cache.stats["invalidations"] > invalidations)
         return reply
 
-    assert await cache.get(full(b), slow_call) == b"old"  # this read began before the write
+    cache._fill = slow_fill
+    assert await cache.get(full(b)) == b"old"  # this read began before the write
+    cache._fill = fill
     assert full(b) not in cache._entries  # but its value was not cached
     assert await b.get(KEY) == b"new"
 
@@ -388,5 +393,5 @@ def test_a_bad_setting_is_refused() -> None:
 def test_no_near_cache_on_a_cluster() -> None:
     # BCAST tracking is per node: a single listener would miss other masters' writes.
     cluster = RedisCluster(host="127.0.0.1", port=7000)
-    assert near_cache_for(cluster, "p:session:", 1.0) is None
-    assert near_cache_for(object(), "p:session:", 1.0) is None
+    assert redis_feed(cluster, "p:session:") is None
+    assert redis_feed(object(), "p:session:") is None
