@@ -8,6 +8,11 @@ reads them); the store from ``BENCH_STORE`` (a URL) with ``BENCH_STORE_KWARGS`` 
 to the store class's constructor, e.g. a near-cache switch), so one scenario runs with any
 store and any option of it. ``BENCH_KIND=bare``: the same route answering a constant, no kit.
 
+With ``BENCH_PROBE_DIR`` set and a store whose near-cache is on, each process records when its
+near-cache applied the notice of each probe key (``session:bench-probe-N``, written by the load
+generator during the load) and appends ``{"pid", "key", "at"}`` lines to
+``$BENCH_PROBE_DIR/probes-<pid>.jsonl`` every 0.2 s: the invalidation delay under load.
+
 Either way an outermost middleware echoes the request's ``X-Bench-Id`` and adds when the
 request reached this process (``X-Bench-In``), when its answer started (``X-Bench-Out``,
 epoch seconds) and which process answered (``X-Bench-Pid``): the load generator needs them to
@@ -16,6 +21,7 @@ tell which session each answer was for and when it was served.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -106,9 +112,12 @@ def _kit() -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        probes = _record_probes(store)
         try:
             yield
         finally:
+            if probes is not None:
+                probes.cancel()
             await auth.aclose()
             await store.close()
 
@@ -118,3 +127,39 @@ def _kit() -> Starlette:
         exception_handlers=auth.exception_handlers,
         lifespan=lifespan,
     )
+
+
+PROBE = "session:bench-probe-"
+
+
+def _record_probes(store: Any) -> asyncio.Task[None] | None:
+    """Note when each probe key's notice is applied here (see the module docstring)."""
+    directory = os.environ.get("BENCH_PROBE_DIR")
+    cache = getattr(store, "near_cache", None)
+    if not directory or cache is None:
+        return None
+    seen: list[tuple[str, float]] = []
+
+    def observe(key: str) -> None:
+        if PROBE in key:
+            seen.append((key.partition(PROBE)[2], time.time()))
+
+    cache.observer = observe
+    path = os.path.join(directory, f"probes-{os.getpid()}.jsonl")
+
+    def flush() -> None:
+        if seen:
+            lines = [json.dumps({"pid": os.getpid(), "key": k, "at": t}) for k, t in seen]
+            seen.clear()
+            with open(path, "a") as out:
+                out.write("\n".join(lines) + "\n")
+
+    async def keep_flushing() -> None:
+        try:
+            while True:
+                await asyncio.sleep(0.2)
+                flush()
+        finally:
+            flush()
+
+    return asyncio.get_running_loop().create_task(keep_flushing())
