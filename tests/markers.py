@@ -8,10 +8,10 @@ tests/conftest.py) sets them from where a test lives and what it uses:
 
 - a test under a ``browser`` folder: ``browser`` and ``slow`` (Playwright + chromium);
 - a test under an ``interop`` folder: ``interop`` and ``slow`` (Node + oidc-provider);
-- a test that needs a real Redis server: ``redis`` (the ``redis_url`` fixture, a ``"redis"``
-  parameter, or a :class:`tests.redis_server.RedisServer` of its own); one that needs a
-  Sentinel or Cluster set-up (its fixture, or a ``"sentinel"``/``"cluster"`` parameter) also
-  ``slow``, as they start several processes;
+- a test that needs a real Redis server: ``redis`` (the ``redis_url`` or ``redis_tls``
+  fixture, a ``"redis"`` or ``"rediss"`` parameter, or a :class:`tests.redis_server.RedisServer`
+  of its own); one that needs a Sentinel or Cluster set-up (its fixture, or a
+  ``"sentinel"``/``"cluster"`` parameter) also ``slow``, as they start several processes;
 - a test that needs a real PostgreSQL: ``postgres`` (the ``postgres_url`` or ``own_postgres``
   fixture, a ``"postgres"`` parameter, or a :class:`tests.postgres_server.PostgresServer`);
 - the slowest of the rest, listed in :data:`SLOW_TESTS` and :data:`SLOW_MODULES`: ``slow``.
@@ -51,6 +51,8 @@ SLOW_MODULES = frozenset(
         "test_postgres_faults.py",
         # A redis-server per test, frozen, killed and restarted (the Redis near-cache).
         "test_near_cache.py",
+        # A TLS-only redis-server with ACL users, and certificates made for it.
+        "test_redis_tls.py",
     }
 )
 
@@ -89,12 +91,19 @@ SLOW_TESTS = frozenset(
 )
 
 #: Fixtures that hand a test a real Redis server.
-REDIS_FIXTURES = frozenset({"redis_url", "own_redis", "redis_sentinel", "redis_cluster"})
+REDIS_FIXTURES = frozenset(
+    {"redis_url", "own_redis", "redis_sentinel", "redis_cluster", "redis_tls"}
+)
 
 #: Fixtures (and the store backends named after them) that start several processes: a master,
 #: a replica and three sentinels; a 3-master cluster with replicas (tests/redis_server.py).
 TOPOLOGY_FIXTURES = frozenset({"redis_sentinel", "redis_cluster"})
 TOPOLOGY_BACKENDS = frozenset({"sentinel", "cluster"})
+#: Store backends on one Redis server: the shared one, and a TLS-only one (``redis_tls``).
+REDIS_BACKENDS = frozenset({"redis", "rediss"})
+#: Backends on servers the test session starts itself (and certificates made for the TLS one):
+#: kept out of the quick loop, which keeps the shared Redis case.
+SLOW_BACKENDS = TOPOLOGY_BACKENDS | {"rediss"}
 
 #: Fixtures that hand a test a real PostgreSQL (tests/postgres_server.py).
 POSTGRES_FIXTURES = frozenset({"postgres_url", "own_postgres"})
@@ -122,13 +131,13 @@ def _is_slow(item: pytest.Item) -> bool:
         return True
     if TOPOLOGY_FIXTURES.intersection(getattr(item, "fixturenames", ())):
         return True
-    return bool(TOPOLOGY_BACKENDS.intersection(_backends(item)))
+    return bool(SLOW_BACKENDS.intersection(_backends(item)))
 
 
 def _needs_redis(item: pytest.Item) -> bool:
     if REDIS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
         return True
-    if {"redis", *TOPOLOGY_BACKENDS}.intersection(_backends(item)):
+    if REDIS_BACKENDS.union(TOPOLOGY_BACKENDS).intersection(_backends(item)):
         return True  # a store fixture parametrized over backends, on a Redis case
     function = getattr(item, "function", None)
     # A test that starts a RedisServer itself names it (a global or a local import).

@@ -11,6 +11,8 @@ their keys afterwards, and never stop a server they did not start.
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import os
 import shutil
 import signal
@@ -19,21 +21,33 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 import pytest
 import redis
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
+    "TLS_USERS",
     "ClusterSetup",
     "RedisServer",
     "SentinelSetup",
+    "TLSFiles",
+    "TLSRedisServer",
     "delete_prefixed",
     "redis_cluster",
     "redis_sentinel",
+    "redis_tls",
     "redis_url",
     "require_redis_server",
+    "require_tls_redis_server",
     "unique_prefix",
+    "write_tls_files",
 ]
 
 LOCAL_URL = "redis://127.0.0.1:6379/0"
@@ -120,7 +134,7 @@ class RedisServer:
         )
 
     def start(self, timeout: float = 10.0) -> None:
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        args = [self.binary, *self._listen_args(), "--bind", "127.0.0.1"]
         args += ["--save", "", "--dir", self._dir, "--daemonize", "no"]
         if self._persist:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
@@ -138,6 +152,9 @@ class RedisServer:
                 self.stop()
                 raise RuntimeError(f"redis-server did not start on port {self.port}")
             time.sleep(0.02)
+
+    def _listen_args(self) -> list[str]:
+        return ["--port", str(self.port)]
 
     def kill(self) -> None:
         """Stop the server abruptly (``SIGKILL``), as a crash would."""
@@ -467,3 +484,182 @@ def redis_cluster() -> Iterator[ClusterSetup]:
         yield setup
     finally:
         setup.stop()
+
+
+# --- TLS and ACL users ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """PEM files of a throwaway CA and of a server certificate it signed for 127.0.0.1."""
+
+    ca: str
+    cert: str
+    key: str
+
+
+def write_tls_files(directory: str, name: str = "oidc_kit test CA") -> TLSFiles:
+    """A new CA (its own key, thrown away) and a server certificate for ``127.0.0.1`` and
+    ``localhost`` (SAN), valid for a day, written to ``directory``; nothing is ever committed."""
+    os.makedirs(directory, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} {uuid.uuid4().hex}")])
+    ca_cert = (
+        _certificate(ca_name, ca_name, ca_key.public_key(), now)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_CA_USAGE, critical=True)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+    cert = (
+        _certificate(server_name, ca_name, key.public_key(), now)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(san), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = TLSFiles(*(os.path.join(directory, f) for f in ("ca.pem", "server.pem", "server.key")))
+    _write(files.ca, ca_cert.public_bytes(serialization.Encoding.PEM))
+    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM))
+    _write(
+        files.key,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    return files
+
+
+#: What a CA certificate may do: sign certificates and CRLs, nothing else.
+_CA_USAGE = x509.KeyUsage(
+    digital_signature=False,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+def _certificate(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    now: datetime.datetime,
+) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+    )
+
+
+def _write(path: str, data: bytes) -> None:
+    with open(path, "wb") as out:
+        out.write(data)
+
+
+def require_tls_redis_server() -> str:
+    """The ``redis-server`` binary, built with TLS; otherwise fail under ``CI=true``, else skip.
+
+    A build without TLS refuses ``tls-port`` as an unknown directive (a TLS build, given no
+    port at all, says it is configured to listen nowhere and exits).
+    """
+    binary = require_redis_server()
+    probe = subprocess.run(  # noqa: S603  (our own argv, no shell)
+        [binary, "--port", "0", "--tls-port", "0"],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=10,
+        check=False,
+    )
+    if b"FATAL CONFIG" in probe.stdout + probe.stderr:
+        _missing("redis-server was built without TLS")
+    return binary
+
+
+class TLSRedisServer(RedisServer):
+    """A ``redis-server`` that listens on TLS only (no plain port) and knows only ACL users.
+
+    ``users`` maps a user name to its password and ACL rules (``~keys &channels +@commands``);
+    the default user is off, so every connection must ``AUTH`` as one of them. Clients need not
+    show a certificate. The CA and certificates are made at start-up in the server's private
+    directory (:func:`write_tls_files`), and removed with it.
+    """
+
+    def __init__(self, users: Mapping[str, tuple[str, str]]) -> None:
+        require_tls_redis_server()
+        super().__init__()
+        self.users = dict(users)
+        self.tls = write_tls_files(os.path.join(self._dir, "tls"))
+        acl = os.path.join(self._dir, "users.acl")
+        lines = ["user default off resetkeys resetchannels -@all"]
+        lines += [f"user {name} on >{pw} {rules}" for name, (pw, rules) in self.users.items()]
+        _write(acl, ("\n".join(lines) + "\n").encode())
+        self._extra_args += ["--aclfile", acl]
+        first = next(iter(self.users))
+        self.url = self.url_for(first)
+
+    def url_for(self, user: str, password: str | None = None, ca: str | None = None) -> str:
+        """A ``rediss://`` URL as ``user`` (with its own password unless ``password`` is given),
+        trusting ``ca`` (this server's own CA by default)."""
+        secret = self.users[user][0] if password is None else password
+        query = urlencode({"ssl_ca_certs": ca or self.tls.ca})
+        return f"rediss://{quote(user)}:{quote(secret)}@127.0.0.1:{self.port}/0?{query}"
+
+    def client(self) -> redis.Redis:
+        """A plain synchronous client over TLS, as the first user (the test's side channel)."""
+        name = next(iter(self.users))
+        return redis.Redis(
+            port=self.port,
+            username=name,
+            password=self.users[name][0],
+            ssl=True,
+            ssl_ca_certs=self.tls.ca,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+        )
+
+    def _listen_args(self) -> list[str]:
+        tls = ["--tls-cert-file", self.tls.cert, "--tls-key-file", self.tls.key]
+        tls += ["--tls-ca-cert-file", self.tls.ca, "--tls-auth-clients", "no"]
+        return ["--port", "0", "--tls-port", str(self.port), *tls]
+
+
+#: The users of :func:`redis_tls`: name -> (password, ACL rules). ``app`` may do what the store
+#: and its near-cache do; the other two lack what only the near-cache's listener needs: the
+#: ``CLIENT`` command, or any Pub/Sub channel.
+TLS_USERS = {
+    "app": ("app-pw-Tls-s3cret", "~oidc_kit_test:* ~oidc_kit:* &* +@all"),
+    "nochannels": ("nochannels-pw-s3cret", "~oidc_kit_test:* resetchannels +@all"),
+    "noclient": ("noclient-pw-s3cret", "~oidc_kit_test:* &* +@all -client"),
+}
+
+
+@pytest.fixture(scope="session")
+def redis_tls() -> Iterator[TLSRedisServer]:
+    """A TLS-only redis-server with the ACL users of :data:`TLS_USERS` (started once)."""
+    server = TLSRedisServer(TLS_USERS)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

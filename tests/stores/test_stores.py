@@ -6,8 +6,9 @@ hand; Redis owns its clock, so on Redis alone short real TTLs pass by sleeping. 
 expiry instants run on the clocked backends only (``clocked``).
 
 The Redis cases talk to a real server (``redis_url``, see tests/redis_server.py), each test
-under its own key prefix, deleted afterwards; the Sentinel and Cluster cases to a master, a
-replica and three sentinels, and to a 3-master cluster, each started once per test session.
+under its own key prefix, deleted afterwards; the TLS, Sentinel and Cluster cases to a
+TLS-only server with ACL users, to a master, a replica and three sentinels, and to a 3-master
+cluster, each started once per test session.
 The PostgreSQL cases use the test session's own database (``postgres_url``, see
 tests/postgres_server.py), each test under its own table prefix, whose tables are dropped
 afterwards; like Redis, PostgreSQL owns its clock.
@@ -37,12 +38,13 @@ from oidc_kit.stores.redis import _px
 from tests.postgres_server import drop_tables, unique_table_prefix
 from tests.redis_server import RedisServer, delete_prefixed, free_port, unique_prefix
 
-#: "sentinel" and "cluster" are Redis topologies the tests start (tests/redis_server.py).
-BACKENDS = ["memory", "sqlite", "redis", "sentinel", "cluster", "postgres"]
+#: "sentinel" and "cluster" are Redis topologies the tests start (tests/redis_server.py);
+#: "rediss" is a Redis of theirs that speaks TLS only, to an ACL user.
+BACKENDS = ["memory", "sqlite", "redis", "rediss", "sentinel", "cluster", "postgres"]
 #: Backends whose clock a test can move by hand.
 CLOCKED = ["memory", "sqlite"]
 #: Backends that several processes share; a second store instance stands for a second process.
-SHARED = ["sqlite", "redis", "sentinel", "cluster", "postgres"]
+SHARED = ["sqlite", "redis", "rediss", "sentinel", "cluster", "postgres"]
 
 #: On Redis, a short TTL is real time: 50 ms, outlived by waiting 120 ms.
 REDIS_SHORT_TTL = 0.05
@@ -82,6 +84,10 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+#: The backends on Redis servers of the test session's own, and the fixture of each.
+_OWN_REDIS = {"rediss": "redis_tls", "sentinel": "redis_sentinel", "cluster": "redis_cluster"}
+
+
 async def _open_backend(
     kind: str,
     request: pytest.FixtureRequest,
@@ -111,9 +117,9 @@ async def _open_backend(
         store = closing(RedisStore(url, prefix=prefix))
         twin = lambda: closing(RedisStore(url, prefix=prefix))  # noqa: E731
         return Backend(kind, store, REDIS_SHORT_TTL, lambda: asyncio.sleep(REDIS_OUTLIVE), twin)
-    if kind in ("sentinel", "cluster"):
+    if kind in _OWN_REDIS:
         # Servers of the test session's own, gone with it: no cleanup of keys needed.
-        topology_url: str = request.getfixturevalue(f"redis_{kind}").url
+        topology_url: str = request.getfixturevalue(_OWN_REDIS[kind]).url
         prefix = unique_prefix()
         store = closing(RedisStore(topology_url, prefix=prefix))
         twin = lambda: closing(RedisStore(topology_url, prefix=prefix))  # noqa: E731
