@@ -53,6 +53,8 @@ SLOW_MODULES = frozenset(
         "test_near_cache.py",
         # A TLS-only redis-server with ACL users, and certificates made for it.
         "test_redis_tls.py",
+        # A PostgreSQL of its own, its listener's backend frozen and killed, restarted.
+        "test_postgres_near_cache.py",
     }
 )
 

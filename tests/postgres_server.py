@@ -96,8 +96,13 @@ def answers(url: str, timeout: float = 1.0) -> bool:
 
 
 def drop_tables(url: str, prefix: str) -> None:
-    """Drop the two tables of a store's ``prefix`` (cleanup after a test)."""
-    run_sql(url, f'DROP TABLE IF EXISTS "{prefix}kv", "{prefix}idx"')
+    """Drop the two tables of a store's ``prefix`` and its notify function (cleanup after a
+    test)."""
+    run_sql(
+        url,
+        f'DROP TABLE IF EXISTS "{prefix}kv", "{prefix}idx"',
+        f'DROP FUNCTION IF EXISTS "{prefix}notify"()',
+    )
 
 
 def with_database(url: str, name: str) -> str:

@@ -22,6 +22,12 @@ server's change notices and reports to the cache (:class:`FeedSink`). The Redis 
   value: a server may notify an expiry only when it removes the key, or never.
 - Only session keys are cached (the store decides); login transactions, leases and indexes
   always go to the server.
+- Taking a session's refresh lease (``lease:<sid>``, ``_refresh.py``) drops that session's
+  entry (:func:`leased_session`): the lease holder's re-read goes to the server, so it sees
+  the record the previous holder stored even if that write's notice is still on its way (a
+  PostgreSQL notice can reach a listener after the writer's acknowledgement; on a Redis
+  Cluster the lease and the session may live on different masters). A refresh never starts
+  from a stale record, so a rotated refresh token is never sent twice.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ __all__ = [
     "FeedSink",
     "NearCache",
     "Subscription",
+    "leased_session",
     "near_cache_enabled",
 ]
 
@@ -61,6 +68,8 @@ MAX_ENTRIES = 10_000
 ENV_SWITCH = "SESSION_STORE_NEAR_CACHE"
 #: The keys cached (after the store's own prefix): session records, as ``Sessions.key`` names them.
 SESSION_KEYS = "session:"
+#: A session's refresh lease, as ``_refresh.py`` names it: ``lease:<sid>``.
+LEASE_KEYS = "lease:"
 
 _RECONNECT_MAX = 1.0
 
@@ -125,6 +134,13 @@ def near_cache_enabled(setting: bool | None, env: Mapping[str, str] = os.environ
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigurationError(f"{ENV_SWITCH} must be 1 or 0")
+
+
+def leased_session(key: str) -> str | None:
+    """The session key (``session:<sid>``) whose refresh lease ``key`` is, else ``None``."""
+    if key.startswith(LEASE_KEYS):
+        return SESSION_KEYS + key[len(LEASE_KEYS) :]
+    return None
 
 
 class _Flight:
@@ -340,10 +356,13 @@ class NearCache:
 
 
 async def _next_io_round() -> None:
-    """Return after the event loop has run the I/O callbacks of sockets ready now.
+    """Return after the event loop has run the I/O callbacks of sockets ready now, and the
+    callbacks those scheduled.
 
     The first yield resumes us ahead of the callbacks that the loop's next ``select`` queues
-    (they go behind our wake-up); the second resumes us after them.
+    (they go behind our wake-up); the second resumes us after them; the third after what they
+    passed on with ``call_soon`` (asyncpg hands a notification to its listeners that way).
     """
+    await asyncio.sleep(0)
     await asyncio.sleep(0)
     await asyncio.sleep(0)

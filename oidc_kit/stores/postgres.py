@@ -18,11 +18,18 @@ hosts' clocks say, and every read checks it: an expired row is never returned, w
 not it has been purged yet. Each method is one statement, so every guarantee of the Protocol
 holds across processes: ``take`` is a ``DELETE ... RETURNING``; ``add`` an
 ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the old row has expired; ``replace`` an
-``UPDATE`` of a live row; ``delete_if`` a ``DELETE`` matching key and value. Cross-instance
-logout is seen at once because every read goes to the database (a near-cache fed by
-``LISTEN``/``NOTIFY`` is a later step). Expired rows are purged every ``_PURGE_EVERY`` writes,
+``UPDATE`` of a live row; ``delete_if`` a ``DELETE`` matching key and value. Expired rows are
+purged every ``_PURGE_EVERY`` writes,
 in the background, a batch of rows at a time locked with ``FOR UPDATE SKIP LOCKED``: never a
 table lock, never waiting on a row someone else holds.
+
+Session records are served from a near-cache (``_near_cache.py``, on by default; ``near_cache=``
+or ``SESSION_STORE_NEAR_CACHE``) while the database provably tells this process about every
+change to them: triggers on ``{prefix}kv`` ``NOTIFY`` each change of a ``session:`` row,
+whoever makes it, and a connection of the cache's own ``LISTEN``s (``_pg_feed.py``, which
+also says what PostgreSQL guarantees about the order of notices and replies). The store's
+own writes drop its cached copy at once. Tables made by an earlier version get the triggers
+on first use; a database user that may not add them gets a warning and no near-cache.
 
 Faults are bounded. Each call (waiting for a pooled connection, connecting if need be, and
 its statement) has ``connect_timeout + command_timeout`` seconds; past that, and on any
@@ -38,7 +45,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -47,6 +56,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg  # type: ignore[import-untyped]
 
 from .._errors import ConfigurationError, StoreUnavailable
+from ._near_cache import SESSION_KEYS, NearCache, leased_session, near_cache_enabled
+from ._pg_feed import pg_feed, trigger_statements, triggers_present
 
 __all__ = ["PostgresStore", "schema_statements"]
 
@@ -84,6 +95,9 @@ _UNAVAILABLE = (
 #: quoted names (the prefix is a checked identifier); every value is a bind parameter.
 _STATEMENTS = {
     "get": "SELECT value FROM {kv} WHERE key = $1 AND expires_at > now()",
+    # The near-cache's read: the value and its remaining lifetime, by the database's clock.
+    "fill": "SELECT value, extract(epoch FROM expires_at - now())::float8 FROM {kv}"
+    " WHERE key = $1 AND expires_at > now()",
     "set": "INSERT INTO {kv} (key, value, expires_at) VALUES ($1, $2, {expiry})"
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
     "delete": "DELETE FROM {kv} WHERE key = $1",
@@ -124,8 +138,9 @@ def _statements(prefix: str) -> dict[str, str]:
 
 
 def schema_statements(table_prefix: str = "oidc_kit_") -> tuple[str, ...]:
-    """The DDL of the store's tables and their expiry indexes (which the purge uses), as run
-    on first use when the tables are missing, or by a DBA beforehand."""
+    """The DDL of the store's tables, their expiry indexes (which the purge uses) and the
+    near-cache's notify triggers, as run on first use when any is missing, or by a DBA
+    beforehand (as the tables' owner)."""
     kv, idx = f"{table_prefix}kv", f"{table_prefix}idx"
     return (
         f'CREATE TABLE IF NOT EXISTS "{kv}" ('
@@ -135,6 +150,7 @@ def schema_statements(table_prefix: str = "oidc_kit_") -> tuple[str, ...]:
         " key text NOT NULL, member text NOT NULL, expires_at timestamptz NOT NULL,"
         " PRIMARY KEY (key, member))",
         f'CREATE INDEX IF NOT EXISTS "{idx}_expires_at" ON "{idx}" (expires_at)',
+        *trigger_statements(table_prefix),
     )
 
 
@@ -155,6 +171,11 @@ class PostgresStore:
     then win over the keyword arguments) besides asyncpg's (``sslmode``...), and any other
     parameter is sent to the server as a setting (``?search_path=auth``).
 
+    Session records are served from a near-cache while ``LISTEN``/``NOTIFY`` provably reaches
+    this process (see the module docstring); ``near_cache=False``, or
+    ``SESSION_STORE_NEAR_CACHE=0`` when ``near_cache`` is left unset, reads the database every
+    time.
+
     No connection is made until the first call, which creates the tables if they are missing
     (a database user without ``CREATE`` rights works with tables made beforehand). A ``ttl``
     that is not positive stores nothing, as on every backend.
@@ -168,6 +189,7 @@ class PostgresStore:
         pool_size: int = 10,
         connect_timeout: float = 1.0,
         command_timeout: float = 1.0,
+        near_cache: bool | None = None,
     ) -> None:
         defaults = {
             "table_prefix": table_prefix,
@@ -183,6 +205,10 @@ class PostgresStore:
         self._opening = asyncio.Lock()
         self._writes = 0
         self._purger: asyncio.Task[None] | None = None
+        self._near: NearCache | None = None
+        if near_cache_enabled(near_cache):
+            feed = pg_feed(self._options.url, prefix, self._options.connect_timeout, self._open)
+            self._near = NearCache(feed, self._read, self._fill, self._deadline, "PostgreSQL")
 
     @property
     def table_prefix(self) -> str:
@@ -194,48 +220,85 @@ class PostgresStore:
         """The most connections the store opens at once."""
         return self._options.pool_size
 
+    @property
+    def near_cache(self) -> NearCache | None:
+        """The near-cache (its ``live`` state and ``stats``, for operators and tests), or
+        ``None`` when it is off."""
+        return self._near
+
     async def get(self, key: str) -> bytes | None:
         """The value under ``key``, or ``None`` when absent or expired."""
+        if self._near is not None and key.startswith(SESSION_KEYS):
+            return await self._near.get(key)
+        return await self._read(key)
+
+    async def _read(self, key: str) -> bytes | None:
         return _as_bytes(await self._fetchval("get", key))
+
+    async def _fill(self, key: str) -> tuple[bytes | None, float]:
+        """The near-cache's read: the value and when it expires, on the monotonic clock."""
+        started = time.monotonic()
+        row = await self._fetchrow("fill", key)
+        if row is None:
+            return None, math.inf  # nothing to cache
+        value, remaining = _as_bytes(row[0]), row[1]
+        if not isinstance(remaining, float):
+            raise StoreUnavailable("the session store answered with an unexpected type")
+        # Counted from before the statement was sent, so never later than the row's expiry.
+        return value, started + remaining
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any old value."""
         if not ttl > 0:
             await self.delete(key)
             return
-        await self._execute("set", key, bytes(value), _seconds(ttl))
+        await self._write(key, "set", bytes(value), _seconds(ttl))
         self._count_write()
 
     async def delete(self, key: str) -> None:
         """Remove ``key``; absent keys are fine."""
-        await self._execute("delete", key)
+        await self._write(key, "delete")
 
     async def take(self, key: str) -> bytes | None:
         """Read and remove ``key`` in one ``DELETE ... RETURNING``; an expired value is
         removed, not returned."""
-        row = await self._fetchrow("take", key)
+        row = await self._write(key, "take", row=True)
         return _as_bytes(row[0]) if row is not None and row[1] else None
 
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         """Store ``value`` only if ``key`` is absent or expired; whether it was stored."""
         if not ttl > 0:
             return False
-        stored = await self._fetchval("add", key, bytes(value), _seconds(ttl))
+        stored = await self._write(key, "add", bytes(value), _seconds(ttl))
         self._count_write()
+        session = leased_session(key)
+        if stored is not None and session is not None and self._near is not None:
+            self._near.written(session)  # the holder re-reads from the database
         return stored is not None
 
     async def replace(self, key: str, value: bytes, ttl: float) -> bool:
         """Store ``value`` only if ``key`` holds a live value; one statement, so atomic."""
         if not ttl > 0:
-            return bool(await self._fetchval("remove_live", key))
-        return await self._fetchval("replace", key, bytes(value), _seconds(ttl)) is not None
+            return bool(await self._write(key, "remove_live"))
+        return await self._write(key, "replace", bytes(value), _seconds(ttl)) is not None
 
     async def delete_if(self, key: str, value: bytes) -> bool:
         """Delete ``key`` only if it holds ``value`` and has not expired; whether it did.
 
         A matching row that has expired is deleted too, but reported as not found.
         """
-        return bool(await self._fetchval("delete_if", key, bytes(value)))
+        return bool(await self._write(key, "delete_if", bytes(value)))
+
+    async def _write(self, key: str, name: str, *args: object, row: bool = False) -> Any:
+        """A write of ``key``: this process's cached copy goes once the database has answered,
+        or the call failed (it may still have reached the database)."""
+        try:
+            if row:
+                return await self._fetchrow(name, key, *args)
+            return await self._fetchval(name, key, *args)
+        finally:
+            if self._near is not None:
+                self._near.written(key)
 
     async def index_add(self, key: str, member: str, ttl: float) -> None:
         """Add ``member`` to the set ``key`` until ``ttl`` seconds from now (an upsert)."""
@@ -258,7 +321,10 @@ class PostgresStore:
         await self._run(lambda conn: conn.fetchval("SELECT 1"))
 
     async def close(self) -> None:
-        """Stop the purge and close the pool; a later call opens a new one."""
+        """Stop the near-cache and the purge and close the pool; a later call opens a new
+        one."""
+        if self._near is not None:
+            await self._near.close()
         purger, self._purger = self._purger, None
         if purger is not None:
             purger.cancel()
@@ -330,17 +396,35 @@ class PostgresStore:
 
     async def _create_tables(self, conn: Any) -> None:
         prefix = self._options.table_prefix
+        present = await self._tables_present(conn)
+        if present and await triggers_present(conn, prefix):
+            return  # made beforehand (perhaps by a DBA): CREATE rights are not needed
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+                if await self._tables_present(conn) and await triggers_present(conn, prefix):
+                    return  # another instance made them while we waited for the lock
+                for statement in schema_statements(prefix):
+                    await conn.execute(statement)
+        except asyncpg.PostgresError as exc:
+            if not present:
+                raise
+            # Tables of an earlier version (or a DBA's) without the notify triggers, and a
+            # user that may not add them: the store works, its near-cache stays off.
+            log.warning(
+                "the PostgreSQL session store could not add its notify triggers (%s): the"
+                " near-cache stays off until the tables' owner runs schema_statements()",
+                type(exc).__name__,
+            )
+
+    async def _tables_present(self, conn: Any) -> bool:
+        prefix = self._options.table_prefix
         present = await conn.fetchval(
             "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
             f'"{prefix}kv"',
             f'"{prefix}idx"',
         )
-        if present:
-            return  # made beforehand (perhaps by a DBA): CREATE rights are not needed
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
-            for statement in schema_statements(prefix):
-                await conn.execute(statement)
+        return present is True
 
     # -- purging expired rows --------------------------------------------------------------
 
