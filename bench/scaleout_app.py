@@ -135,7 +135,7 @@ PROBE = "session:bench-probe-"
 def _record_probes(store: Any) -> asyncio.Task[None] | None:
     """Note when each probe key's notice is applied here (see the module docstring)."""
     directory = os.environ.get("BENCH_PROBE_DIR")
-    cache = getattr(store, "near_cache", None)
+    cache = getattr(store, "_near", None)  # the store's NearCache, when on (bench only)
     if not directory or cache is None:
         return None
     seen: list[tuple[str, float]] = []

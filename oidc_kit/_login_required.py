@@ -87,8 +87,12 @@ def login_required(
 
             @functools.wraps(endpoint)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                conn = _connection(args, kwargs)
-                if isinstance(conn, WebSocket):
+                # A function endpoint's first argument is the Request: no search for it.
+                conn = args[0] if args and type(args[0]) is Request else _connection(args, kwargs)
+                # Asked as "not a Request" (it is one or the other): an exact type matches
+                # at once, where ``isinstance(conn, WebSocket)`` goes through the ABC
+                # machinery of ``Mapping`` (HTTPConnection's base) on every request.
+                if not isinstance(conn, Request):
                     refused = await _websocket_refusal(conn, step_up, rules)
                     if refused is not None:
                         await conn.close(code=WS_1008_POLICY_VIOLATION, reason=refused)
@@ -105,7 +109,7 @@ def login_required(
         @functools.wraps(endpoint)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
             request = _connection(args, kwargs)
-            if isinstance(request, WebSocket):  # Starlette awaits WebSocket endpoints
+            if not isinstance(request, Request):  # a WebSocket: Starlette awaits those
                 raise ConfigurationError("login_required: a WebSocket endpoint must be async")
             if not beyond and request.user.is_authenticated:
                 return endpoint(*args, **kwargs)

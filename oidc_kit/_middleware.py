@@ -100,9 +100,21 @@ def read_cookies(scope: Scope) -> dict[str, str]:
     cookies: dict[str, str] = {}
     for key, value in scope["headers"]:
         if key == b"cookie":
-            for name, found in cookie_parser(value.decode("latin-1")).items():
+            for name, found in _parse_cookie_header(value).items():
                 cookies.setdefault(name, found)
     return cookies
+
+
+def _parse_cookie_header(value: bytes) -> dict[str, str]:
+    """One ``Cookie`` header's cookies (Starlette's parser: a repeated name, the last)."""
+    return cookie_parser(value.decode("latin-1"))
+
+
+#: ``Cookie`` headers whose parse a middleware remembers (the browsers active right now), and
+#: the longest remembered: a browser's is well under it, and a flood of made-up long headers
+#: then costs at most ~4 MB.
+_REMEMBERED_HEADERS = 1024
+_REMEMBERED_HEADER_MAX = 4096
 
 
 class OIDCSessionMiddleware:
@@ -114,30 +126,32 @@ class OIDCSessionMiddleware:
         self.app = app
         self.kit = kit
         self.owner = owner
+        #: ``Cookie`` header -> (session cookie, logout cookie): a browser sends the same
+        #: header on every request, so it is parsed once (a pure function of its bytes).
+        self._seen_headers: dict[bytes, tuple[str | None, str | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
         # Every audit event of this request (an expired session, a refresh...) says where
         # the request came from.
         token = bind_request(read_request_context, scope)
         try:
-            if scope["type"] == "websocket":
-                await self._websocket(scope, receive, send)
-            else:
+            if kind == "http":
                 await self._http(scope, receive, send)
+            else:
+                await self._websocket(scope, receive, send)
         finally:
             unbind_request(token)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """An HTTP request: the session its cookie names, and the cookie kept current."""
-        cookie_name = self.kit.rp.session_cookie
-        cookies = read_cookies(scope)
-        cookie = cookies.get(cookie_name)
-        logout_return, signed_out = self._logout_return(scope, cookies)
+        cookie, logout_cookie = self._our_cookies(scope)
+        logout_return, signed_out = self._logout_return(scope, logout_cookie)
         try:
-            session, current = await self._load(cookie) if cookie else (None, True)
+            session, current = await self.kit.rp.load_session(cookie) if cookie else (None, True)
         except StoreUnavailable as exc:
             # Outside the app's exception handlers: answer here, 503 and no session lost.
             conn = HTTPConnection(scope)
@@ -150,23 +164,53 @@ class OIDCSessionMiddleware:
         stale_cookie = cookie is not None and session is None
         # A cookie signed with an older secret is re-issued under the newest one.
         resign = session if session is not None and not current else None
+        no_store = cookie is not None
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                _add_cache_headers(message, no_store=cookie is not None)
+                _add_cache_headers(message, no_store=no_store)
                 if stale_cookie or logout_return or resign is not None:  # rare: no header object
+                    cookie_name = self.kit.rp.session_cookie
                     self._fix_cookies(message, cookie_name, resign, stale_cookie, logout_return)
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
 
+    def _our_cookies(self, scope: Scope) -> tuple[str | None, str | None]:
+        """The session cookie and the logout cookie the request carries (``None``: absent).
+
+        The usual request has one ``Cookie`` header, seen before: its parse is remembered
+        (bounded, and only for headers of a browser's size). Several ``Cookie`` headers
+        (HTTP/2 may split them) are read as :func:`read_cookies` reads them, each time.
+        """
+        header: bytes | None = None
+        for key, value in scope["headers"]:
+            if key == b"cookie":
+                if header is not None:
+                    return self._pick(read_cookies(scope))
+                header = value
+        if header is None:
+            return None, None
+        found = self._seen_headers.get(header)
+        if found is None:
+            found = self._pick(_parse_cookie_header(header))
+            if len(header) <= _REMEMBERED_HEADER_MAX:
+                if len(self._seen_headers) >= _REMEMBERED_HEADERS:
+                    del self._seen_headers[next(iter(self._seen_headers))]  # the oldest
+                self._seen_headers[header] = found
+        return found
+
+    def _pick(self, cookies: Mapping[str, str]) -> tuple[str | None, str | None]:
+        rp = self.kit.rp
+        return cookies.get(rp.session_cookie), cookies.get(rp.logout_cookie)
+
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket handshake: the session, unless the handshake is cross-site."""
-        cookie = read_cookies(scope).get(self.kit.rp.session_cookie)
+        cookie, _ = self._our_cookies(scope)
         session = None
         if cookie and is_same_origin(HTTPConnection(scope), self.kit.origin):
             try:
-                session, _ = await self._load(cookie)
+                session, _ = await self.kit.rp.load_session(cookie)
             except StoreUnavailable:
                 # Refused rather than let through as anonymous: the user is not logged out.
                 log.warning("session store unavailable: WebSocket %s closed", scope["path"])
@@ -183,7 +227,8 @@ class OIDCSessionMiddleware:
         if session is None:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
         else:
-            scope["user"], scope["auth"] = OIDCUser(session), _credentials(session)
+            scope["user"] = OIDCUser(session)
+            scope["auth"] = AuthCredentials(_scopes(session.granted_scope))
 
     def _fix_cookies(
         self,
@@ -203,29 +248,20 @@ class OIDCSessionMiddleware:
         if logout_return:
             headers.append("Set-Cookie", self.kit.expired_cookie_header(self.kit.rp.logout_cookie))
 
-    def _logout_return(self, scope: Scope, cookies: dict[str, str]) -> tuple[bool, bool]:
-        """Whether this is the browser's return from logout (its cookie then expires), and
-        whether it brought back the logout's state."""
-        cookie = cookies.get(self.kit.rp.logout_cookie)
+    def _logout_return(self, scope: Scope, cookie: str | None) -> tuple[bool, bool]:
+        """Whether this is the browser's return from logout (its cookie, ``cookie``, then
+        expires), and whether it brought back the logout's state."""
         if cookie is None or scope["path"] != self.kit.post_logout_path:
             return False, False
         state = Request(scope).query_params.get("state")
         return True, self.kit.rp.check_logout_return(state, cookie)
 
-    async def _load(self, cookie: str) -> tuple[Session | None, bool]:
-        """The session a cookie names, and whether the cookie's signing secret is current."""
-        return await self.kit.rp.load_session(cookie)
-
-
-def _credentials(session: Session) -> AuthCredentials:
-    """``authenticated`` and the scopes the session's access token was granted (a record
-    written before ``granted_scope`` existed: ``authenticated`` only; its tokens are not
-    opened here, the hot path)."""
-    return AuthCredentials(_scopes(session.granted_scope))
-
 
 @functools.lru_cache(maxsize=64)
 def _scopes(granted: str | None) -> tuple[str, ...]:
+    """``authenticated`` and the scopes the session's access token was granted (a record
+    written before ``granted_scope`` existed: ``authenticated`` only; its tokens are not
+    opened here, the hot path)."""
     # Cached: an app's sessions share a handful of grants, and this runs on every request.
     return ("authenticated", *(granted.split() if granted else ()))
 
@@ -233,11 +269,26 @@ def _scopes(granted: str | None) -> tuple[str, ...]:
 def _add_cache_headers(message: Message, *, no_store: bool) -> None:
     """``Vary: Cookie`` always, ``Cache-Control: no-store`` when the answer may depend on a
     session. On the raw header list: this runs on every response (the hot path)."""
-    raw = message["headers"] = list(message.get("headers", ()))
+    headers = message.get("headers", ())
     # ASGI header names are lower-case bytes: compare them as they are.
+    for name, _ in headers:
+        if name == b"vary" or name == b"cache-control":
+            _merge_cache_headers(message, no_store=no_store)  # the app set its own (rare)
+            return
+    # A new list: the app's may be the raw headers of a Response it sends again.
+    if no_store:
+        message["headers"] = [*headers, (b"vary", b"Cookie"), (b"cache-control", b"no-store")]
+    else:
+        message["headers"] = [*headers, (b"vary", b"Cookie")]
+
+
+def _merge_cache_headers(message: Message, *, no_store: bool) -> None:
+    """:func:`_add_cache_headers` for an answer with a ``Vary`` or ``Cache-Control`` of its
+    own: ``Cookie`` joins its ``Vary``, and its ``Cache-Control`` is kept."""
+    raw = message["headers"] = list(message.get("headers", ()))
     names = [name for name, _ in raw]
     if b"vary" in names:
-        MutableHeaders(raw=raw).add_vary_header("Cookie")  # merge with the app's Vary (rare)
+        MutableHeaders(raw=raw).add_vary_header("Cookie")
     else:
         raw.append((b"vary", b"Cookie"))
     if no_store and b"cache-control" not in names:

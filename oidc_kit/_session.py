@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._audit import Auditor, coarse_ip, current_request, session_handle
 from ._config import OIDCConfig
@@ -141,6 +141,19 @@ def _opt_str(value: Any) -> str | None:
     return value
 
 
+class _Decoded(NamedTuple):
+    """A decoded record, remembered with what every request asks of it (all fixed by its
+    bytes, the configured timeouts and the sealing keys, none of which change in a process)."""
+
+    #: The record's bytes as read: the entry serves only a read returning these again.
+    raw: bytes
+    session: Session
+    #: When the session ends (epoch seconds): :meth:`Sessions.ends_at`, whichever first.
+    ends: float
+    #: Whether its tokens are sealed with the newest key (else re-sealed on load).
+    current_key: bool
+
+
 #: Seconds a session's record stays in the store after the session ran out: a browser coming
 #: back within them is told its session expired, and the audit log says so (``session.expired``,
 #: idle or absolute); later the store has dropped the record. The record is never used again.
@@ -162,7 +175,7 @@ class Sessions:
         self._auditor = auditor or Auditor(clock=clock)
         self._sealer = Sealer(config.session_secrets)
         self._clock = clock
-        self._decoded: OrderedDict[tuple[str, bytes], Session] = OrderedDict()
+        self._decoded: OrderedDict[str, _Decoded] = OrderedDict()
 
     @staticmethod
     def key(sid: str) -> str:
@@ -250,16 +263,16 @@ class Sessions:
         raw = await self.store.get(self.key(sid))
         if raw is None:
             return None
-        session = self._decode(sid, raw)
-        if session is None:
+        decoded = self._decode_entry(sid, raw)
+        if decoded is None:
             return None
+        session = decoded.session
         now = self._clock()
-        if self._remaining(session, now) <= 0:
+        if decoded.ends <= now:
             if await self.store.take(self.key(sid)) is not None:  # one request says so
                 await self._expired(session, now)
             return None
-        stale_key = not self._sealer.is_current(session.sealed_tokens)
-        if stale_key:
+        if not decoded.current_key:
             # Sealed under an older secret: re-seal with the newest while we are here.
             try:
                 session = self.with_tokens(session, self.tokens(session))
@@ -267,31 +280,47 @@ class Sessions:
                 log.warning("dropping a session whose tokens do not open (secret removed?)")
                 await self.delete(sid)
                 return None
-        if stale_key or now - session.last_seen >= _TOUCH_INTERVAL:
-            session = replace(session, last_seen=now)
-            if not await self.save(session):
-                return None  # ended by another request meanwhile
+        elif now - session.last_seen < _TOUCH_INTERVAL:
+            return session  # the usual request: nothing to write back
+        session = replace(session, last_seen=now)
+        if not await self.save(session):
+            return None  # ended by another request meanwhile
         return session
 
     def _decode(self, sid: str, raw: bytes) -> Session | None:
+        """The session a record holds; ``None`` when it is unreadable."""
+        decoded = self._decode_entry(sid, raw)
+        return None if decoded is None else decoded.session
+
+    def _decode_entry(self, sid: str, raw: bytes) -> _Decoded | None:
         """Decode a record, remembering the last few: most requests find it unchanged, and
         decoding (JSON, dataclass) is the larger part of a protected request's cost. The
-        store is still read every time, so a logout elsewhere is seen at once."""
-        key = (sid, raw)
-        session = self._decoded.get(key)
-        if session is not None:
-            self._decoded.move_to_end(key)
-            return session
+        store is still read every time, so a logout elsewhere is seen at once: a remembered
+        record serves only a read that returned the very same bytes.
+
+        Keyed by the session id, the bytes compared rather than hashed: a store that hands
+        out a fresh copy per read (SQLite) would otherwise hash ~3.5 KB on every request."""
+        decoded = self._decoded.get(sid)
+        if decoded is not None and decoded.raw == raw:
+            self._decoded.move_to_end(sid)
+            return decoded
         try:
             session = Session.decode(sid, raw)
         except ValueError:
             # Logged without its content: it holds sealed tokens.
             log.warning("ignoring an unreadable session record (%d bytes)", len(raw))
             return None
-        self._decoded[key] = session
+        decoded = _Decoded(
+            raw=raw,
+            session=session,
+            ends=min(self.ends_at(session)),
+            current_key=self._sealer.is_current(session.sealed_tokens),
+        )
+        self._decoded[sid] = decoded
+        self._decoded.move_to_end(sid)
         if len(self._decoded) > _DECODED_CACHE:
             self._decoded.popitem(last=False)
-        return session
+        return decoded
 
     async def save(self, session: Session) -> bool:
         """Write back a changed session; ``False`` if it ended meanwhile (then nothing is

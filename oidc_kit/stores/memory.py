@@ -121,7 +121,15 @@ class MemoryStore:
 
     async def get(self, key: str) -> bytes | None:
         """The value under ``key``, or ``None`` when absent or expired."""
-        return self._table(key).live(key)
+        # _Table.live, inline: every protected request comes here.
+        table = self._logins if key.startswith(LOGIN_KEY_PREFIX) else self._entries
+        entry = table.data.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= self._clock():
+            del table.data[key]
+            return None
+        return entry[0]
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any old value."""

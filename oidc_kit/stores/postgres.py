@@ -220,12 +220,6 @@ class PostgresStore:
         """The most connections the store opens at once."""
         return self._options.pool_size
 
-    @property
-    def near_cache(self) -> NearCache | None:
-        """The near-cache (its ``live`` state and ``stats``, for operators and tests), or
-        ``None`` when it is off."""
-        return self._near
-
     async def get(self, key: str) -> bytes | None:
         """The value under ``key``, or ``None`` when absent or expired."""
         if self._near is not None and key.startswith(SESSION_KEYS):

@@ -110,7 +110,10 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             log.warning("the SQLite session store failed: %s", type(exc).__name__)
             raise StoreUnavailable("the session store did not answer") from None
-        return None if row is None else _as_bytes(row[0])
+        if row is None:
+            return None
+        value = row[0]
+        return value if type(value) is bytes else _as_bytes(value)
 
     @_guarded
     async def set(self, key: str, value: bytes, ttl: float) -> None:

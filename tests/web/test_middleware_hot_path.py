@@ -1,0 +1,205 @@
+"""The session middleware's per-request shortcuts answer exactly as the long way did.
+
+A ``Cookie`` header's parse is remembered (bounded), the cache headers are added to a new
+list, and several ``Cookie`` headers are still read as one browser's: these tests hold each
+shortcut to the answer it replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from oidc_kit import MemoryStore, RelyingParty, TokenSet
+from oidc_kit._cookies import CookieWriter
+from oidc_kit._middleware import (
+    _REMEMBERED_HEADER_MAX,
+    _REMEMBERED_HEADERS,
+    OIDCSessionMiddleware,
+    read_cookies,
+)
+from oidc_kit._pages import KitPages
+from oidc_kit._web_kit import WebKit
+from tests.conftest import Clock, make_config
+from tests.fake_op import ISSUER
+
+APP = "https://app.test"
+#: One response object sent again and again: the middleware must not grow its headers.
+_SHARED = PlainTextResponse("shared", headers={"Vary": "Accept-Encoding"})
+_SHARED_PLAIN = PlainTextResponse("shared")
+
+
+@pytest.fixture
+async def web_kit(clock: Clock) -> AsyncIterator[WebKit]:
+    config = make_config()
+    async with httpx.AsyncClient() as http:
+        rp = RelyingParty({"default": config}, store=MemoryStore(), http=http, clock=clock)
+        yield WebKit(
+            rp=rp,
+            cookies=CookieWriter(config, rp.session_cookie),
+            pages=KitPages(prefix="/auth"),
+            json_paths=("/api/",),
+            prefix="/auth",
+            origin=APP,
+            post_logout_path="/",
+        )
+
+
+def _app(kit: WebKit) -> Starlette:
+    async def whoami(request: Request) -> Response:
+        user = request.user
+        return JSONResponse({"sub": user.identity if user.is_authenticated else None})
+
+    async def cached(request: Request) -> Response:
+        return PlainTextResponse("ok", headers={"Cache-Control": "max-age=60", "Vary": "Accept"})
+
+    async def shared(request: Request) -> Response:
+        return _SHARED
+
+    async def shared_plain(request: Request) -> Response:
+        return _SHARED_PLAIN
+
+    routes = [Route("/whoami", whoami), Route("/cached", cached), Route("/shared", shared)]
+    return Starlette(
+        routes=[*routes, Route("/shared-plain", shared_plain)],
+        middleware=[Middleware(OIDCSessionMiddleware, kit=kit)],
+    )
+
+
+def _middleware(app: Starlette) -> OIDCSessionMiddleware:
+    layer: Any = app.middleware_stack
+    while not isinstance(layer, OIDCSessionMiddleware):
+        layer = layer.app
+    return layer
+
+
+async def _cookie(kit: WebKit, clock: Clock) -> str:
+    """A fresh session's cookie value."""
+    now = clock()
+    tokens = TokenSet("at-1", "Bearer", now + 3600, now, refresh_token="rt-1")
+    claims = {"iss": ISSUER, "sub": "sandbox-alice", "auth_time": now}
+    session = await kit.rp._sessions.create(tokens, claims, None)
+    return kit.rp._cookies.sign_session(session.sid)
+
+
+async def _get(
+    app: Starlette, path: str, cookie_headers: list[bytes]
+) -> tuple[int, dict[str, Any]]:
+    """``GET path`` straight through ASGI, with these raw ``Cookie`` headers."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "https",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"app.test"), *((b"cookie", h) for h in cookie_headers)],
+        "client": ("127.0.0.1", 1),
+        "server": ("app.test", 443),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"], {"headers": sent[0]["headers"], "body": sent[1]["body"]}
+
+
+async def test_a_cookie_header_seen_again_is_read_from_memory(
+    web_kit: WebKit, clock: Clock
+) -> None:
+    app = _app(web_kit)
+    header = f"theme=dark; {web_kit.rp.session_cookie}={await _cookie(web_kit, clock)}".encode()
+    first = await _get(app, "/whoami", [header])
+    again = await _get(app, "/whoami", [header])
+    assert first == again and b"sandbox-alice" in again[1]["body"]
+    assert _middleware(app)._seen_headers == {header: (header.split(b"=", 2)[2].decode(), None)}
+
+
+async def test_a_logged_out_cookie_seen_again_is_still_refused(
+    web_kit: WebKit, clock: Clock
+) -> None:
+    # Remembering the header's parse remembers no session: the store is read every time.
+    app = _app(web_kit)
+    cookie = await _cookie(web_kit, clock)
+    header = f"{web_kit.rp.session_cookie}={cookie}".encode()
+    assert b"sandbox-alice" in (await _get(app, "/whoami", [header]))[1]["body"]
+    sid, _ = web_kit.rp._cookies.read_session(cookie)
+    assert sid is not None
+    await web_kit.rp._sessions.delete(sid)  # a logout, in this process or another
+    status, answer = await _get(app, "/whoami", [header])
+    assert status == 200
+    assert answer["body"] == b'{"sub":null}'
+    set_cookie = dict(answer["headers"])[b"set-cookie"]
+    assert set_cookie.startswith(f"{web_kit.rp.session_cookie}=".encode())
+
+
+async def test_several_cookie_headers_read_as_one_browser(web_kit: WebKit, clock: Clock) -> None:
+    # The first header's cookie wins, as read_cookies has it; within one header, the last.
+    app = _app(web_kit)
+    name, good = web_kit.rp.session_cookie, await _cookie(web_kit, clock)
+    good_first = [f"{name}={good}".encode(), f"{name}=forged".encode()]
+    forged_first = [f"{name}=forged".encode(), f"{name}={good}".encode()]
+    assert read_cookies({"headers": [(b"cookie", h) for h in good_first]})[name] == good
+    assert b"sandbox-alice" in (await _get(app, "/whoami", good_first))[1]["body"]
+    assert (await _get(app, "/whoami", forged_first))[1]["body"] == b'{"sub":null}'
+    last_in_one = f"{name}=forged; {name}={good}".encode()
+    assert b"sandbox-alice" in (await _get(app, "/whoami", [last_in_one]))[1]["body"]
+    assert last_in_one in _middleware(app)._seen_headers
+    assert not any(h in _middleware(app)._seen_headers for h in good_first + forged_first)
+
+
+async def test_the_remembered_headers_are_bounded(web_kit: WebKit) -> None:
+    app = _app(web_kit)
+    for i in range(_REMEMBERED_HEADERS + 10):
+        await _get(app, "/whoami", [f"other={i}".encode()])
+    seen = _middleware(app)._seen_headers
+    assert len(seen) == _REMEMBERED_HEADERS
+    assert b"other=0" not in seen and f"other={_REMEMBERED_HEADERS + 9}".encode() in seen
+    long = b"other=" + b"x" * _REMEMBERED_HEADER_MAX
+    assert (await _get(app, "/whoami", [long]))[0] == 200
+    assert long not in seen
+
+
+async def test_the_apps_own_cache_headers_are_kept_and_merged(web_kit: WebKit) -> None:
+    app = _app(web_kit)
+    _, answer = await _get(app, "/cached", [f"{web_kit.rp.session_cookie}=x".encode()])
+    headers = answer["headers"]
+    assert (b"cache-control", b"max-age=60") in headers
+    assert [v for k, v in headers if k == b"cache-control"] == [b"max-age=60"]
+    assert [v for k, v in headers if k == b"vary"] == [b"Accept, Cookie"]
+    _, plain = await _get(app, "/whoami", [f"{web_kit.rp.session_cookie}=x".encode()])
+    assert (b"vary", b"Cookie") in plain["headers"]
+    assert (b"cache-control", b"no-store") in plain["headers"]
+    _, anonymous = await _get(app, "/whoami", [])
+    assert (b"vary", b"Cookie") in anonymous["headers"]
+    assert b"cache-control" not in dict(anonymous["headers"])
+
+
+async def test_a_response_sent_again_does_not_collect_headers(web_kit: WebKit) -> None:
+    app = _app(web_kit)
+    for _ in range(3):
+        _, answer = await _get(app, "/shared", [b"theme=dark"])
+    assert [v for k, v in answer["headers"] if k == b"vary"] == [b"Accept-Encoding, Cookie"]
+    assert [k for k, _ in _SHARED.raw_headers].count(b"vary") == 1
+    cookie = f"{web_kit.rp.session_cookie}=x".encode()
+    for _ in range(3):
+        _, answer = await _get(app, "/shared-plain", [cookie])
+    assert [v for k, v in answer["headers"] if k == b"vary"] == [b"Cookie"]
+    assert [v for k, v in answer["headers"] if k == b"cache-control"] == [b"no-store"]
+    assert b"vary" not in dict(_SHARED_PLAIN.raw_headers)
