@@ -223,6 +223,9 @@ def _wait_for(what: str, check: Callable[[], bool], timeout: float = 20.0) -> No
         time.sleep(0.05)
 
 
+#: A full resync starts at once (redis-server waits 5 s for more replicas by default).
+_SYNC_NOW = ("--repl-diskless-sync-delay", "0")
+
 #: ``redis-cli --cluster create`` options: one replica per master, no question asked.
 _CLUSTER_CREATE = ("--cluster-replicas", "1", "--cluster-yes")
 
@@ -252,7 +255,7 @@ class SentinelSetup:
 
     def __init__(self, down_after_ms: int = 1000) -> None:
         self.binary = require_redis_server()
-        auth = ["--masterauth", self.password]
+        auth = ["--masterauth", self.password, *_SYNC_NOW]
         self.nodes = [RedisServer(password=self.password, extra_args=auth) for _ in range(2)]
         self.sentinel_ports = [free_port() for _ in range(3)]
         self._down_after_ms = down_after_ms
@@ -347,6 +350,21 @@ class SentinelSetup:
             client.close()
         _wait_for("the promotion", lambda: self.master_port() == new.port == _port_if_master(new))
 
+    def settle(self) -> None:
+        """Return once the set-up is whole again after a failover: the old master (which the
+        sentinels demote only on their next look, up to 10 s later) told now to follow the new
+        one, in sync, and every sentinel knowing it as the replica."""
+        master = self.master()
+        for node in self.nodes:
+            if node is not master and _role(node) == "master":
+                client = node.client()
+                try:
+                    client.execute_command("REPLICAOF", "127.0.0.1", master.port)
+                finally:
+                    client.close()
+        _wait_for("the replica to sync", lambda: self._replica_in_sync(master))
+        _wait_for("the sentinels to know each other and the replica", self._all_ready)
+
     def stop(self) -> None:
         for proc in self._sentinels:
             proc.terminate()
@@ -383,7 +401,7 @@ class ClusterSetup:
 
     def __init__(self, masters: int = 3, node_timeout_ms: int = 1000) -> None:
         args = ["--cluster-enabled", "yes", "--cluster-node-timeout", str(node_timeout_ms)]
-        args += ["--maxmemory", "64mb"]
+        args += ["--maxmemory", "64mb", *_SYNC_NOW]
         self.nodes = [RedisServer(free_cluster_port(), extra_args=args) for _ in range(2 * masters)]
 
     @property

@@ -3,7 +3,7 @@ provably tells this process about every change to them.
 
 The cache is independent of the server: a *feed* (:data:`Feed`) opens a subscription to the
 server's change notices and reports to the cache (:class:`FeedSink`). The Redis feeds
-(``_tracking.py``: one server, a Sentinel-watched master, one link per Cluster master) use
+(``_redis_feeds.py``: one server, a Sentinel-watched master, one link per Cluster master) use
 ``CLIENT TRACKING ... BCAST`` and ``__redis__:invalidate``; the PostgreSQL feed uses
 ``LISTEN``/``NOTIFY``. Whatever the feed, the rules are the same:
 

@@ -12,6 +12,9 @@ The connection is an :class:`asyncio.Protocol` speaking RESP2: an invalidation i
 ``data_received``, the moment its bytes are parsed, rather than after a hop to a task
 (redis-py's parsers read from a stream in a task, so this module has a small parser of its
 own). It speaks only what the listener needs: ``AUTH``, ``CLIENT``, ``SUBSCRIBE`` and ``PING``.
+
+Which node a link goes to (one server; the master the sentinels name; each Cluster primary),
+and how the feeds check that it is still the right one, is ``_redis_feeds.py``.
 """
 
 from __future__ import annotations
@@ -23,15 +26,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.connection import (
-    Connection,
-    ConnectionPool,
-    SSLConnection,
-    UnixDomainSocketConnection,
-)
+from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.connection import ConnectionPool, SSLConnection, UnixDomainSocketConnection
 
-from ._near_cache import Feed, FeedRefused, FeedSink
+from ._near_cache import FeedRefused, FeedSink
 
 __all__ = [
     "CHANNEL",
@@ -39,28 +37,10 @@ __all__ = [
     "TrackingLink",
     "encode_command",
     "parse_replies",
-    "redis_feed",
 ]
 
 #: Where Redis publishes invalidations for a client that redirects them to a RESP2 connection.
 CHANNEL = b"__redis__:invalidate"
-
-
-def redis_feed(client: object, key_prefix: str) -> Feed | None:
-    """The near-cache feed for keys starting with ``key_prefix`` on ``client``'s server;
-    ``None`` when the client is not one this module can open its own connection to (Cluster,
-    Sentinel, credential providers)."""
-    if type(client) is not Redis:
-        return None
-    pool = client.connection_pool
-    supported = (Connection, SSLConnection, UnixDomainSocketConnection)
-    if pool.connection_class not in supported or pool.connection_kwargs.get("credential_provider"):
-        return None
-
-    async def open_link(sink: FeedSink) -> TrackingLink:
-        return await TrackingLink.open(pool, sink, key_prefix)
-
-    return open_link
 
 
 class TrackingLink(asyncio.Protocol):
@@ -80,10 +60,15 @@ class TrackingLink(asyncio.Protocol):
 
     @classmethod
     async def open(
-        cls, pool: ConnectionPool, owner: FeedSink, key_prefix: str, address: Any = None
+        cls,
+        pool: ConnectionPool | ClusterNode,
+        owner: FeedSink,
+        key_prefix: str,
+        address: Any = None,
     ) -> TrackingLink:
-        """Connect where ``pool`` connects (TCP, TLS or a Unix socket), or to ``address``
-        (host, port) with ``pool``'s settings, authenticate and subscribe."""
+        """Connect where ``pool`` (a connection pool, or a Cluster node) connects (TCP, TLS or
+        a Unix socket), or to ``address`` (host, port) with ``pool``'s settings, authenticate
+        and subscribe."""
         kwargs, loop = pool.connection_kwargs, asyncio.get_running_loop()
         link = cls(owner)
         if pool.connection_class is UnixDomainSocketConnection:

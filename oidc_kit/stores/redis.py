@@ -32,9 +32,9 @@ from typing import TypeVar
 from redis.exceptions import RedisClusterException, RedisError
 
 from .._errors import ConfigurationError, StoreUnavailable
-from ._near_cache import SESSION_KEYS, NearCache, near_cache_enabled
+from ._near_cache import SESSION_KEYS, NearCache, leased_session, near_cache_enabled
 from ._redis_connect import RedisClient, check_client, redis_client
-from ._tracking import redis_feed
+from ._redis_feeds import redis_feed
 
 __all__ = ["RedisStore"]
 
@@ -71,7 +71,8 @@ class RedisStore:
     Session records are served from a near-cache (``oidc_kit/stores/_near_cache.py``) while
     Redis's invalidations provably reach this process; ``near_cache=False``, or
     ``SESSION_STORE_NEAR_CACHE=0`` when ``near_cache`` is left unset, reads Redis every time.
-    It is always off on Redis Cluster and Sentinel.
+    On Sentinel it listens where the client's pool sends commands, on a Cluster to every
+    primary (``_redis_feeds.py``); it is off for clients with a credential provider.
     """
 
     def __init__(
@@ -119,12 +120,6 @@ class RedisStore:
         """What every key is prefixed with in Redis."""
         return self._prefix
 
-    @property
-    def near_cache(self) -> NearCache | None:
-        """The near-cache (its ``live`` state and ``stats``, for operators and tests), or
-        ``None`` when it is off."""
-        return self._near
-
     async def get(self, key: str) -> bytes | None:
         """The value under ``key``, or ``None`` when absent or expired."""
         if self._near is not None and key.startswith(SESSION_KEYS):
@@ -166,6 +161,9 @@ class RedisStore:
         stored = await self._write(
             key, self._redis.set(self._prefix + key, bytes(value), px=_px(ttl), nx=True)
         )
+        session = leased_session(key)
+        if stored and session is not None and self._near is not None:
+            self._near.written(self._prefix + session)  # the holder re-reads from Redis
         return bool(stored)
 
     async def replace(self, key: str, value: bytes, ttl: float) -> bool:

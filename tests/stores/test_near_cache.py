@@ -22,7 +22,7 @@ from redis.asyncio.cluster import RedisCluster
 from oidc_kit._errors import ConfigurationError, StoreUnavailable
 from oidc_kit.stores import RedisStore, _near_cache, open_store
 from oidc_kit.stores._near_cache import LEASE, NearCache, near_cache_enabled
-from oidc_kit.stores._tracking import redis_feed
+from oidc_kit.stores._redis_feeds import redis_feed
 from tests.redis_server import RedisServer, unique_prefix
 
 KEY = "session:s1"
@@ -191,6 +191,24 @@ async def test_own_writes_are_read_back_at_once(pair: tuple[RedisStore, RedisSto
     await cached(b, b"x")
     assert await b.delete_if(KEY, b"x") is True
     assert await b.get(KEY) is None
+
+
+async def test_taking_a_sessions_lease_makes_its_next_read_go_to_redis(
+    pair: tuple[RedisStore, RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The refresh race (oidc_kit/_refresh.py): whoever takes a session's lease re-reads it
+    # from Redis, whatever the state of its notices (on a Cluster the lease and the session
+    # may live on different masters, so their order is not Redis's single order).
+    a, b = pair
+    await a.set(KEY, b"before refresh", 60)
+    await cached(b, b"before refresh")
+    monkeypatch.setattr(near(b), "on_invalidate", lambda keys: None)  # the notice is late
+    await a.set(KEY, b"after refresh", 60)
+    assert await b.get(KEY) == b"before refresh"  # a stale hit, as a late notice allows
+    assert await b.add("lease:s1", b"owner", 5) is True
+    assert await b.get(KEY) == b"after refresh"  # under the lease: read from Redis
+    assert await b.add("lease:other", b"owner", 5) is True  # another session's lease...
+    await cached(b, b"after refresh")  # ...leaves this one cached
 
 
 async def test_own_writes_do_not_wait_for_their_echo(
@@ -390,8 +408,8 @@ def test_a_bad_setting_is_refused() -> None:
         near_cache_enabled(None, {"SESSION_STORE_NEAR_CACHE": "maybe"})
 
 
-def test_no_near_cache_on_a_cluster() -> None:
-    # BCAST tracking is per node: a single listener would miss other masters' writes.
+def test_a_cluster_gets_a_feed_and_unknown_clients_none() -> None:
+    # One link per primary (tests/stores/test_near_cache_topologies.py runs it on a cluster).
     cluster = RedisCluster(host="127.0.0.1", port=7000)
-    assert redis_feed(cluster, "p:session:") is None
+    assert redis_feed(cluster, "p:session:") is not None
     assert redis_feed(object(), "p:session:") is None
