@@ -29,7 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 EXTRAS_ONLY = ("redis", "asyncpg", "uvicorn", "fastapi", "opentelemetry")
 
 #: What the package itself requires (DESIGN.md and issue 14).
-CORE = {"authlib", "joserfc", "cryptography", "starlette", "itsdangerous", "jinja2", "httpx"}
+CORE = {
+    "authlib",
+    "joserfc",
+    "cryptography",
+    "starlette",
+    "itsdangerous",
+    "jinja2",
+    "httpx",
+    "anyio",
+}
 
 _BLOCKER = """
 import importlib.abc
