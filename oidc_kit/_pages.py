@@ -1,5 +1,6 @@
 """The kit's own pages (error, logout confirmation, sign-in refused, form_post re-post), from
-Jinja2 templates an app can override (adapter layer: it makes Starlette responses).
+Jinja2 templates an app can override (framework-neutral: a page is a
+:class:`~oidc_kit._exchange.WebResponse`, which the adapter sends).
 
 The templates are ``oidc_kit/<name>.html`` in the package; a directory the app passes as
 ``template_dirs`` is searched first, so ``mytemplates/oidc_kit/error.html`` replaces the kit's
@@ -15,18 +16,29 @@ from os import PathLike
 from typing import Any
 
 import jinja2
-from starlette.responses import HTMLResponse, Response
 
+from ._exchange import WebResponse, html_response
 from ._urls import origin_of
 
-__all__ = ["KitPages", "deny_framing"]
+__all__ = ["KitPages", "deny_framing", "framing_policy"]
 
 _FRAME_ANCESTORS = "frame-ancestors 'none'"
 
-_NO_STORE = {"Cache-Control": "no-store"}
+_NO_STORE = ("Cache-Control", "no-store")
 
 
-def deny_framing(response: Response) -> Response:
+def framing_policy(policy: str | None) -> str:
+    """``policy`` (a ``Content-Security-Policy``) with ``frame-ancestors 'none'``, replacing
+    any ``frame-ancestors`` it had."""
+    kept = [
+        directive.strip()
+        for directive in (policy or "").split(";")
+        if directive.strip() and directive.split()[0].lower() != "frame-ancestors"
+    ]
+    return "; ".join([*kept, _FRAME_ANCESTORS])
+
+
+def deny_framing(response: WebResponse) -> WebResponse:
     """``response``, which no other page may frame: CSP ``frame-ancestors 'none'`` (merged into
     the response's own policy, replacing any ``frame-ancestors`` there) and, for browsers
     without CSP level 2, ``X-Frame-Options: DENY``.
@@ -34,15 +46,9 @@ def deny_framing(response: Response) -> Response:
     Every page the kit serves goes through here: a framed logout confirmation lets a page of
     the same site (another port, a sibling subdomain) log the user out with one click.
     """
-    policy = response.headers.get("content-security-policy", "")
-    kept = [
-        directive.strip()
-        for directive in policy.split(";")
-        if directive.strip() and directive.split()[0].lower() != "frame-ancestors"
-    ]
-    response.headers["Content-Security-Policy"] = "; ".join([*kept, _FRAME_ANCESTORS])
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
+    policy = framing_policy(response.header("content-security-policy"))
+    framed = response.with_header("Content-Security-Policy", policy)
+    return framed.with_header("X-Frame-Options", "DENY")
 
 
 class KitPages:
@@ -71,16 +77,16 @@ class KitPages:
 
     def render(
         self, page: str, status: int = 200, context: Mapping[str, Any] | None = None
-    ) -> Response:
+    ) -> WebResponse:
         """``oidc_kit/{page}.html`` with ``context`` (and ``prefix``, which wins), as a
-        response."""
+        response (status, headers, body) for any adapter to send."""
         values = {**(context or {}), "prefix": self.prefix}
         if page == "repost":
             return self._repost(values)
         html = self.env.get_template(f"oidc_kit/{page}.html").render(values)
-        return deny_framing(HTMLResponse(html, status_code=status, headers=_NO_STORE))
+        return deny_framing(html_response(html, status, [_NO_STORE]))
 
-    def _repost(self, context: Mapping[str, Any]) -> Response:
+    def _repost(self, context: Mapping[str, Any]) -> WebResponse:
         """The form_post re-post page: one inline script, allowed by its nonce, loads nothing."""
         nonce = secrets.token_urlsafe(16)
         html = self.env.get_template("oidc_kit/repost.html").render({**context, "nonce": nonce})
@@ -88,10 +94,10 @@ class KitPages:
             f"default-src 'none'; script-src 'nonce-{nonce}'; "
             f"form-action {origin_of(context['action'])}; base-uri 'none'"
         )
-        headers = {
-            **_NO_STORE,
-            "Content-Security-Policy": csp,
-            "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
-        }
-        return deny_framing(HTMLResponse(html, headers=headers))
+        headers = [
+            _NO_STORE,
+            ("Content-Security-Policy", csp),
+            ("Referrer-Policy", "no-referrer"),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        return deny_framing(html_response(html, 200, headers))

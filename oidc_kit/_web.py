@@ -1,27 +1,27 @@
-"""Small web helpers shared by the Starlette routes: request parameters, safe redirects, origin
-checks, errors."""
+"""Small web helpers of the Starlette adapter: request parameters, origin checks, and the
+kit's answers (framework-neutral, ``_answers.py``) as Starlette responses."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
-from urllib.parse import urlencode
+from collections.abc import Mapping
 
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import Response
 from starlette.types import Scope
 
+from ._answers import error_answer, login_answer, step_up_answer
+from ._answers import wants_json as wants_json_for
 from ._audit import RequestContext, summarize_user_agent
-from ._body import read_form
-from ._errors import LoginDenied, OIDCError, StepUpRequired
-from ._pages import KitPages, deny_framing
+from ._errors import OIDCError
+from ._exchange import WebResponse
+from ._pages import KitPages, framing_policy
 from ._step_up import StepUp
 from ._urls import is_same_origin as same_origin_headers
 from ._urls import origin_of, safe_next_path
 
 __all__ = [
-    "callback_params",
     "deny_framing",
     "error_response",
     "is_same_origin",
@@ -30,24 +30,25 @@ __all__ = [
     "query_params",
     "read_request_context",
     "safe_next_path",
+    "starlette_response",
     "step_up_response",
     "wants_json",
 ]
 
-_NO_STORE = {"Cache-Control": "no-store"}
+
+def starlette_response(answer: WebResponse) -> Response:
+    """``answer`` as a Starlette response: its status, its headers in order (names
+    lower-cased, as ASGI carries them) after the ``Content-Length`` Starlette gives its body."""
+    response = Response(answer.body, status_code=answer.status)
+    response.raw_headers.extend(
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
+    )
+    return response
 
 
 def query_params(request: Request) -> dict[str, list[str]]:
     """The query string, every value of each name."""
     return {k: request.query_params.getlist(k) for k in request.query_params}
-
-
-async def callback_params(request: Request) -> Mapping[str, Sequence[str]]:
-    """The authorization response: the query string, or the form body for form_post (bounded:
-    413 ``request_too_large`` or 415 ``unsupported_media_type`` before anything is parsed)."""
-    if request.method == "POST":
-        return await read_form(request)
-    return query_params(request)
 
 
 def is_same_origin(conn: HTTPConnection, app_origin: str) -> bool:
@@ -60,10 +61,15 @@ def is_same_origin(conn: HTTPConnection, app_origin: str) -> bool:
 
 def wants_json(conn: HTTPConnection, json_paths: tuple[str, ...]) -> bool:
     """Whether an error for this request should be JSON rather than an HTML page."""
-    if any(conn.url.path.startswith(p) for p in json_paths):
-        return True
-    accept = conn.headers.get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
+    return wants_json_for(conn.url.path, conn.headers.get("accept"), json_paths)
+
+
+def deny_framing(response: Response) -> Response:
+    """A Starlette ``response`` no other page may frame (``_pages.deny_framing``'s headers)."""
+    policy = response.headers.get("content-security-policy")
+    response.headers["Content-Security-Policy"] = framing_policy(policy)
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
 
 
 def error_response(
@@ -74,13 +80,7 @@ def error_response(
 ) -> Response:
     """The 4xx/5xx answer for ``exc``: JSON ``{"error", "error_description"}``, or the kit's
     error page (``pages``: the app's templates first)."""
-    if wants_json(conn, json_paths):
-        response = JSONResponse(exc.as_dict(), status_code=exc.status, headers=_NO_STORE)
-        return deny_framing(response)
-    context = {"code": exc.code, "description": exc.description, "status": exc.status}
-    if isinstance(exc, LoginDenied):
-        return (pages or _PAGES).render(exc.page, exc.status, {**exc.context, **context})
-    return (pages or _PAGES).render("error", exc.status, context)
+    return starlette_response(error_answer(exc, wants_json(conn, json_paths), pages))
 
 
 def step_up_response(
@@ -96,13 +96,16 @@ def step_up_response(
     A browser ``GET`` goes to log in again with the route's requirements; anything else gets
     401 ``insufficient_user_authentication`` with the ``WWW-Authenticate`` challenge.
     """
-    if request.method in ("GET", "HEAD") and not wants_json(request, json_paths):
-        # Step up with the provider the session came from.
-        return login_redirect(request, prefix, provider, step_up.login_params())
-    description = "a more recent or stronger authentication is required"
-    response = error_response(request, StepUpRequired(description), json_paths, pages)
-    response.headers["WWW-Authenticate"] = step_up.challenge(description)
-    return response
+    answer = step_up_answer(
+        request.method,
+        _target(request),
+        wants_json(request, json_paths),
+        step_up,
+        prefix=prefix,
+        provider=provider,  # step up with the provider the session came from
+        pages=pages,
+    )
+    return starlette_response(answer)
 
 
 def login_redirect(
@@ -113,17 +116,12 @@ def login_redirect(
 ) -> Response:
     """303 to the kit's login (at ``prefix``) with ``params``, at ``provider`` (``None``: the
     default), coming back afterwards to this request's path and query (``next``)."""
-    target = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
-    query = {"next": target, **(params or {})}
-    if provider is not None:
-        query["provider"] = provider
-    return RedirectResponse(
-        f"{prefix}/login?{urlencode(query)}", status_code=303, headers=_NO_STORE
-    )
+    return starlette_response(login_answer(prefix, _target(conn), provider, params))
 
 
-#: The kit's own templates, for an error answered outside an app's OIDCAuth.
-_PAGES = KitPages()
+def _target(conn: HTTPConnection) -> str:
+    """This request's path and query, to come back to after a login."""
+    return conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
 
 
 #: An ``X-Request-ID`` the audit log repeats: a plain token, as proxies and tracers make them.

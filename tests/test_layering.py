@@ -22,9 +22,7 @@ ADAPTERS = frozenset(
         "oidc_kit._middleware",
         "oidc_kit._login_required",
         "oidc_kit._web",
-        "oidc_kit._pages",
         "oidc_kit._body",
-        "oidc_kit._cookies",
         "oidc_kit._web_kit",
         "oidc_kit._routes",
     }
