@@ -72,6 +72,9 @@ SESSION_KEYS = "session:"
 LEASE_KEYS = "lease:"
 
 _RECONNECT_MAX = 1.0
+#: After a refusal, the listener asks again after 1 s, then doubling up to 30 s.
+_REFUSED_FIRST = 1.0
+_REFUSED_MAX = 30.0
 
 #: A read of one key from the server: its value, or ``None``.
 Read = Callable[[str], Awaitable[bytes | None]]
@@ -318,7 +321,7 @@ class NearCache:
         while True:
             try:
                 await self._session()
-                backoff = 0.05
+                backoff, refused = 0.05, False
             except asyncio.CancelledError:
                 self._live = False  # closed, or the loop is shutting down: no warning
                 raise
@@ -328,13 +331,16 @@ class NearCache:
                 log.log(
                     level, "session near-cache off: %s refused the listener: %s", self._server, exc
                 )
+                # A refusal lasts (an ACL, missing triggers): ask again slowly, not every
+                # second from every process.
+                backoff = max(backoff, _REFUSED_FIRST) if not refused else backoff
                 refused = True
             except Exception as exc:  # the listener must outlive any failure
                 log.debug("session near-cache listener failed: %s", type(exc).__name__)
             finally:
                 self._lose()
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, _RECONNECT_MAX)
+            backoff = min(backoff * 2, _REFUSED_MAX if refused else _RECONNECT_MAX)
 
     async def _session(self) -> None:
         async with asyncio.timeout(self._deadline):

@@ -23,22 +23,26 @@ Notification Model" note at its top, and ``ProcessClientReadInterrupt`` in
   unlike Redis, whose invalidation is written before the writer's reply, a writer's
   acknowledgement may reach its client before the notice reaches another instance: a read
   on that other instance in the interval can still be a hit on the old value.
-- A listening backend that reads a query from its client first sends the notifications it
-  has been signalled about (``ProcessClientReadInterrupt`` runs ``ProcessNotifyInterrupt``
-  after each read of client input, before the query runs), and it reads every committed
-  entry of the queue up to its head. A signal sent before the heartbeat query arrives is
-  handled on the backend's return from the ``recv`` that reads it. So the reply to a
-  heartbeat sent at time ``s`` comes after the notice of every write *acknowledged* before
-  ``s`` (the writer signalled before its acknowledgement), which is the rule the near-cache's
-  lease needs: a write acknowledged to anyone is seen here within the notice's delay, and
-  never later than ``LEASE`` after its acknowledgement, even if the listener's backend is
-  frozen or its network silently gone.
+- Notices are delivered in the order of their commits: one queue for the whole cluster,
+  which each listening backend reads in order, sending its client the entries of the
+  channels it listens on.
 
-The heartbeat is one prepared query, one at a time: whether the three triggers are still
-there and enabled (``pg_trigger``). Its answer proves that notices flowed when it was sent;
-a trigger dropped or disabled since (``ALTER TABLE ... DISABLE TRIGGER``, the table dropped
-and made again by an older version) ends the subscription, and the cache is off until a new
-one finds the triggers again.
+So the heartbeat is a notice of the link's own: the link also ``LISTEN``s on a channel only it
+knows (``oidc_kit_hb_`` and random hex), and each heartbeat is one statement on the link's
+connection, ``pg_notify`` on that channel plus a check that the three triggers are still
+there and enabled (``pg_trigger``). The heartbeat is answered when its notice comes back on
+the link, not when the statement returns: by then every notice committed before it has been
+delivered here, including that of every write *acknowledged* before the heartbeat was sent.
+That is the rule the near-cache's lease needs: a write acknowledged to anyone is seen here
+within the notice's delay, and never later than ``LEASE`` after its acknowledgement, even if
+the listener's backend is frozen or its network silently gone. It also proves the ``LISTEN``
+is still in force where the notices come from: behind a transaction-mode pooler (PgBouncer),
+where ``LISTEN`` and later statements can land on different server connections, or after an
+``UNLISTEN``, no heartbeat comes back and the cache stays off (connect the store, or at least
+its listener, to PostgreSQL directly or through a session-mode pool). A trigger dropped or
+disabled (``ALTER TABLE ... DISABLE TRIGGER``, the table dropped and made again by an older
+version) ends the subscription, and the cache is off until a new one finds the triggers
+again.
 
 asyncpg hands notifications to ``add_listener`` callbacks with ``loop.call_soon``, one round
 of the event loop after it parsed them; a hit that finds bytes waiting on the socket
@@ -50,6 +54,8 @@ upgrade cannot silently stop the notices: the tests would see it, and so would t
 from __future__ import annotations
 
 import asyncio
+import itertools
+import secrets
 import select
 import time
 from collections.abc import Awaitable, Callable
@@ -134,6 +140,16 @@ def pg_feed(
     return open_link
 
 
+#: The heartbeat: its own notice, and whether the triggers are all there and enabled always
+#: (``$1`` the quoted table name, ``$2`` :data:`TRIGGERS`, ``$3`` the link's heartbeat channel,
+#: ``$4`` this heartbeat's number).
+_BEAT = (
+    "SELECT pg_catalog.pg_notify($3, $4),"
+    " (SELECT count(*) = 3 FROM pg_catalog.pg_trigger"
+    " WHERE tgrelid = to_regclass($1) AND tgname = ANY($2::text[]) AND tgenabled = 'A')"
+)
+
+
 class ListenLink:
     """The listener's connection, as a :class:`~oidc_kit.stores._near_cache.Subscription`."""
 
@@ -141,6 +157,11 @@ class ListenLink:
         self._sink = sink
         self._prefix = table_prefix
         self._channel = channel_name(table_prefix)
+        #: The channel of this link's heartbeats, which no one else listens on.
+        self._beat_channel = f"oidc_kit_hb_{secrets.token_hex(8)}"
+        self._beats = itertools.count()
+        #: The number of the heartbeat in flight, whose notice will answer it.
+        self._awaited = ""
         self._conn: Any = None
         self._poll = select.poll()
         #: When the heartbeat in flight was sent (one at a time); ``None``: none in flight.
@@ -171,6 +192,7 @@ class ListenLink:
             # counts from before it was sent.
             link.subscribed_at = time.monotonic()
             await conn.add_listener(link._channel, link.notified)
+            await conn.add_listener(link._beat_channel, link.notified)
             if not await triggers_present(conn, table_prefix):
                 raise FeedRefused(
                     f"LISTEN: table {table_prefix}kv has no notify triggers (see schema_statements)"
@@ -189,8 +211,8 @@ class ListenLink:
             return
         if self._conn is None or self._conn.is_closed():
             raise ConnectionError("the near-cache connection is closed")
-        self._ping_sent = now
-        self._heartbeat = asyncio.ensure_future(self._beat(now))
+        self._ping_sent, self._awaited = now, str(next(self._beats))
+        self._heartbeat = asyncio.ensure_future(self._beat(self._awaited))
 
     def oldest_unanswered(self, now: float) -> float:
         return now if self._ping_sent is None else self._ping_sent
@@ -207,8 +229,13 @@ class ListenLink:
     # -- from the connection ------------------------------------------------------------------
 
     def notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
-        """A notification (asyncpg's listener callback): a session key, or anything else for
-        "every key may have changed" (a ``TRUNCATE``)."""
+        """A notification (asyncpg's listener callback): this link's heartbeat coming back, a
+        session key, or anything else for "every key may have changed" (a ``TRUNCATE``)."""
+        if channel == self._beat_channel:
+            if self._ping_sent is not None and payload == self._awaited:
+                sent_at, self._ping_sent = self._ping_sent, None
+                self._sink.on_pong(self, sent_at)
+            return
         if channel != self._channel:
             return
         self._sink.on_invalidate([payload] if payload.startswith(SESSION_KEYS) else None)
@@ -225,14 +252,15 @@ class ListenLink:
             self.lost.set_result(None)
             self._sink.on_lost(self)
 
-    async def _beat(self, sent_at: float) -> None:
+    async def _beat(self, number: str) -> None:
+        """Send heartbeat ``number``; it is answered when its notice arrives (:meth:`notified`)."""
+        table = f'"{self._prefix}kv"'
         try:
-            present = await triggers_present(self._conn, self._prefix)
+            row = await self._conn.fetchrow(
+                _BEAT, table, list(TRIGGERS), self._beat_channel, number
+            )
         except Exception:  # asyncpg's errors, or the connection gone: start over
             self.close()
             return
-        if not present:
+        if row is None or row[1] is not True:
             self.close()  # the triggers were dropped or disabled: notices may have stopped
-            return
-        self._ping_sent = None
-        self._sink.on_pong(self, sent_at)

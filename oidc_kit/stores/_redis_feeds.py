@@ -221,16 +221,24 @@ class Watched:
         async def open_one(opener: Opener) -> None:
             link = await opener(watched)
             watched._links.append(link)
+            if watched.lost.done():  # another link failed meanwhile: this one goes too
+                link.close()
 
         try:
-            await asyncio.gather(*(open_one(opener) for opener in openers))
+            # A failure cancels the other opens (each closes what it had opened): no link
+            # outlives a subscription that never started.
+            async with asyncio.TaskGroup() as group:
+                for opener in openers:
+                    group.create_task(open_one(opener))
             watched.subscribed_at = min(link.subscribed_at for link in watched._links)
             started = time.monotonic()
             if not await confirm() or moved() or watched.lost.done():
                 raise ConnectionError("the near-cache links are not where the writes go")
             watched._confirmed = started
-        except BaseException:
+        except BaseException as exc:
             watched.close()
+            if isinstance(exc, BaseExceptionGroup):  # from the TaskGroup: the first failure
+                raise exc.exceptions[0] from None
             raise
         return watched
 

@@ -39,6 +39,10 @@ __all__ = [
     "parse_replies",
 ]
 
+#: Bytes of one reply that may wait for the rest of it before the link gives up (a larger
+#: invalidation flushes the cache instead: see ``TrackingLink.data_received``).
+MAX_PENDING = 256 * 1024
+
 #: Where Redis publishes invalidations for a client that redirects them to a RESP2 connection.
 CHANNEL = b"__redis__:invalidate"
 
@@ -100,7 +104,12 @@ class TrackingLink(asyncio.Protocol):
         self._send(args, answered)
         value = await reply
         if isinstance(value, RespError):
-            raise value
+            # Only the error's code: Redis may echo a command's arguments in its message
+            # ("unknown command 'AUTH', with args beginning with: ..."), a password among them.
+            code = str(value).split(" ", 1)[0] or "error"
+            words = [a if isinstance(a, str) else a.decode("ascii", "replace") for a in args[:2]]
+            name = " ".join(words) if words[0] == "CLIENT" else words[0]
+            raise RespError(f"{name} refused: {code}")
         return value
 
     async def subscribe(self, key_prefix: str) -> None:
@@ -146,11 +155,24 @@ class TrackingLink(asyncio.Protocol):
         try:
             replies, used = parse_replies(self._buffer)
         except ValueError:
-            self.close()  # not RESP2: give up this connection, the listener starts over
+            self._give_up()  # not RESP2
+            return
+        if used == 0 and len(self._buffer) > MAX_PENDING:
+            # One reply still incomplete past this size is a mass invalidation (a DEL of
+            # thousands of sessions): re-parsing it from the start at every chunk would stall
+            # the loop, so the cache is flushed and the listener starts over.
+            self._give_up()
             return
         del self._buffer[:used]
         for reply in replies:
             self._dispatch(reply)
+
+    def _give_up(self) -> None:
+        """Flush everything (invalidations may have been lost in the bytes not applied) and
+        drop this connection: the listener starts over."""
+        self._buffer.clear()
+        self._owner.on_invalidate(None)
+        self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.lost.done():

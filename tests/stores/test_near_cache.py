@@ -21,8 +21,9 @@ from redis.asyncio.cluster import RedisCluster
 
 from oidc_kit._errors import ConfigurationError, StoreUnavailable
 from oidc_kit.stores import RedisStore, _near_cache, open_store
-from oidc_kit.stores._near_cache import LEASE, NearCache, near_cache_enabled
+from oidc_kit.stores._near_cache import HEARTBEAT, LEASE, NearCache, near_cache_enabled
 from oidc_kit.stores._redis_feeds import redis_feed
+from oidc_kit.stores._tracking import RespError, TrackingLink
 from tests.redis_server import RedisServer, unique_prefix
 
 KEY = "session:s1"
@@ -64,6 +65,19 @@ def near(store: RedisStore) -> NearCache:
     cache = store._near
     assert cache is not None
     return cache
+
+
+def near_sink() -> Any:
+    """A sink for a link opened alone: it ignores what the link reports."""
+
+    class Ignore:
+        def on_invalidate(self, keys: list[str] | None) -> None: ...
+
+        def on_pong(self, subscription: object, sent_at: float) -> None: ...
+
+        def on_lost(self, subscription: object) -> None: ...
+
+    return Ignore()
 
 
 def full(store: RedisStore, key: str = KEY) -> str:
@@ -175,6 +189,39 @@ async def test_c_no_read_after_an_acknowledged_delete_returns_the_old_value(
         stale += await b.get(KEY) is not None
     assert stale == 0
     print(f"\nreads after an acknowledged delete that saw the old value: {stale} of 500")
+
+
+async def test_c_a_notice_waiting_on_the_socket_is_applied_before_a_hit(
+    pair: tuple[RedisStore, RedisStore], raw: redis.Redis
+) -> None:
+    # The event loop is kept from reading b's listener socket (the blocking client blocks
+    # this thread) while another client deletes and the invalidation arrives: the next get
+    # must apply it first, not serve the entry.
+    a, b = pair
+    for trial in range(20):
+        await a.set(KEY, b"v%d" % trial, 60)
+        await cached(b, b"v%d" % trial)
+        raw.delete(full(b))
+        link = near(b)._link
+        assert link is not None
+        started = time.monotonic()
+        while not link.unread():
+            assert time.monotonic() - started < WAIT
+            time.sleep(0.0005)  # noqa: ASYNC251  (blocking on purpose: no loop round)
+        assert await b.get(KEY) is None
+
+
+async def test_f_a_reset_connection_turns_the_cache_off_before_the_next_heartbeat(
+    pair: tuple[RedisStore, RedisStore], raw: redis.Redis
+) -> None:
+    a, b = pair
+    await a.set(KEY, b"v1", 60)
+    await cached(b, b"v1")
+    raw.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # the listener, and only it
+    started = time.monotonic()
+    await wait_until(lambda: not near(b)._live, within=HEARTBEAT / 2)
+    print(f"\nlistener killed: off {(time.monotonic() - started) * 1e3:.1f} ms later")
+    assert len(near(b)) == 0
 
 
 async def test_own_writes_are_read_back_at_once(pair: tuple[RedisStore, RedisStore]) -> None:
@@ -362,6 +409,44 @@ async def test_f_a_crash_turns_the_cache_off_and_a_restart_back_on(
     await a.delete(KEY)
     await wait_until(lambda: full(b) not in near(b)._entries)
     assert await b.get(KEY) is None
+
+
+# -- what the listener refuses to do ---------------------------------------------------------
+
+
+async def test_a_server_error_is_logged_by_its_code_only(own_redis: RedisServer) -> None:
+    # Redis echoes an unknown command's arguments ("... with args beginning with: ..."): had
+    # AUTH been renamed, that would be the password.
+    link = await TrackingLink.open(
+        redis.asyncio.Redis.from_url(own_redis.url).connection_pool, near_sink(), "p:session:"
+    )
+    try:
+        with pytest.raises(RespError) as refused:
+            await link.command("NO_SUCH_COMMAND", "S3cretPassw0rd")
+        assert "S3cretPassw0rd" not in str(refused.value)
+        assert str(refused.value) == "NO_SUCH_COMMAND refused: ERR"
+    finally:
+        link.close()
+
+
+async def test_a_huge_invalidation_flushes_the_cache(
+    pair: tuple[RedisStore, RedisStore], raw: redis.Redis
+) -> None:
+    # One DEL of 10,000 sessions is a ~900 KiB invalidation: rather than re-parse it at every
+    # chunk, the link flushes the cache and starts over.
+    a, b = pair
+    await a.set(KEY, b"v1", 60)
+    await cached(b, b"v1")
+    names = [full(b, f"session:bulk-{i:05d}-{'x' * 40}") for i in range(10_000)]
+    with raw.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.set(name, b"1", px=60_000)
+        pipe.execute()
+    flushes = near(b).stats["flushes"]
+    raw.delete(*names)
+    await wait_until(lambda: near(b).stats["flushes"] > flushes and len(near(b)) == 0)
+    await wait_until(lambda: near(b).live)  # subscribed again
+    await cached(b, b"v1")  # and caching
 
 
 # -- (g) the off switch ----------------------------------------------------------------------------

@@ -503,6 +503,23 @@ async def test_a_crash_turns_the_cache_off_and_a_restart_back_on(
     assert await b.get(KEY) is None
 
 
+async def test_a_listen_no_longer_in_force_turns_the_cache_off_within_the_lease(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    # What a transaction-mode pooler does to a LISTEN (later statements land on other server
+    # connections): the heartbeat's statement still succeeds, but its notice never comes back.
+    a, b = pair
+    await a.set(KEY, b"v1", 60)
+    await cached(b, b"v1")
+    await link(b)._conn.execute("UNLISTEN *")
+    stopped = time.monotonic()
+    await a.delete(KEY)  # its notice goes nowhere
+    await asyncio.sleep(LEASE + 0.05)
+    assert not near(b).live
+    assert await b.get(KEY) is None  # read from the database, not the stale entry
+    print(f"\nLISTEN gone: cache off {time.monotonic() - stopped:.3f} s later at the latest")
+
+
 async def test_dropped_or_disabled_triggers_turn_the_cache_off(
     pair: tuple[PostgresStore, PostgresStore], own_postgres: PostgresServer, prefix: str
 ) -> None:
