@@ -46,6 +46,8 @@ SLOW_MODULES = frozenset(
         "test_docs_site.py",
         "test_health_redis.py",
         "test_sessions_blackbox.py",
+        # python -m examples.flask_app, with its sandbox server, as a real process.
+        "test_flask_example.py",
         # A Sentinel set-up and a Cluster, failed over under load.
         "test_redis_failover.py",
         "test_postgres_faults.py",
@@ -103,9 +105,10 @@ TOPOLOGY_FIXTURES = frozenset({"redis_sentinel", "redis_cluster"})
 TOPOLOGY_BACKENDS = frozenset({"sentinel", "cluster"})
 #: Store backends on one Redis server: the shared one, and a TLS-only one (``redis_tls``).
 REDIS_BACKENDS = frozenset({"redis", "rediss"})
-#: Backends on servers the test session starts itself (and certificates made for the TLS one):
-#: kept out of the quick loop, which keeps the shared Redis case.
-SLOW_BACKENDS = TOPOLOGY_BACKENDS | {"rediss"}
+#: Backends kept out of the quick loop, which keeps memory, SQLite and the shared Redis: those
+#: on servers the test session starts itself (and certificates made for the TLS one), and
+#: PostgreSQL, whose expiry cases wait on its clock (tests/stores/test_postgres.py stays quick).
+SLOW_BACKENDS = TOPOLOGY_BACKENDS | {"rediss", "postgres"}
 
 #: Fixtures that hand a test a real PostgreSQL (tests/postgres_server.py).
 POSTGRES_FIXTURES = frozenset({"postgres_url", "own_postgres"})

@@ -18,6 +18,7 @@ Code moves; this keeps the page honest, reading the sources with ``ast`` (nothin
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -225,9 +226,15 @@ def _code_refs() -> list[str]:
     return refs
 
 
+@functools.cache
+def _parsed(path: Path) -> list[ast.stmt]:
+    """A test file's top-level statements (parsed once: the page cites hundreds of tests)."""
+    return ast.parse(path.read_text(encoding="utf-8")).body
+
+
 def _defines(path: Path, names: list[str]) -> bool:
     """Whether the test file defines ``names``: a test, or a class and a test in it."""
-    body: list[ast.stmt] = ast.parse(path.read_text(encoding="utf-8")).body
+    body: list[ast.stmt] = _parsed(path)
     for name in names:
         node = next(
             (
