@@ -46,12 +46,12 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist
 
 lint: $(STAMP)
-	$(BIN)/ruff check oidc_kit example_app tests bench tools
-	$(BIN)/ruff format --check oidc_kit example_app tests tools
+	$(BIN)/ruff check oidc_kit example_app examples tests bench tools
+	$(BIN)/ruff format --check oidc_kit example_app examples tests tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/mypy --strict example_app
+	$(BIN)/mypy --strict example_app examples
 
 # Packages from the npm registry, each folder pinned by its package-lock.json and installed
 # with `npm ci` (never at run time): $(call npm_ci,FOLDER,what happens without npm).

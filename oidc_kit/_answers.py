@@ -10,12 +10,22 @@ a Flask or Django adapter builds one the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from ._claims import ClaimsRequirement
 from ._cookies import CookieWriter
-from ._errors import LoginDenied, OIDCError, StepUpRequired
+from ._errors import (
+    InsufficientClaims,
+    InsufficientScope,
+    LoginDenied,
+    LoginRequired,
+    OIDCError,
+    SessionError,
+    StepUpRequired,
+)
 from ._exchange import (
     WebRequest,
     WebResponse,
@@ -26,6 +36,7 @@ from ._exchange import (
 from ._outcome import CookieChange, Outcome
 from ._pages import KitPages, deny_framing
 from ._relying_party import RelyingParty
+from ._session import Session
 from ._step_up import StepUp
 from ._urls import is_same_origin
 
@@ -38,6 +49,8 @@ __all__ = [
     "step_up_answer",
     "wants_json",
 ]
+
+log = logging.getLogger("oidc_kit")
 
 #: The header on every answer about a user or a login: never cached.
 NO_STORE = ("Cache-Control", "no-store")
@@ -176,3 +189,118 @@ class WebAnswers:
     def expired_cookie_header(self, name: str) -> str:
         """A ``Set-Cookie`` value deleting cookie ``name``."""
         return self.cookies.header(CookieChange(name, None))
+
+    # -- the per-request session step, shared by every adapter's middleware ---------------
+
+    def logout_return(
+        self, path: str, cookie: str | None, state: Callable[[], str | None]
+    ) -> tuple[bool, bool]:
+        """Whether a request to ``path`` carrying the logout cookie ``cookie`` is the browser's
+        return from logout (the cookie then expires), and whether it brought back the
+        logout's state (``state()``: the query's ``state``, read only then)."""
+        if cookie is None or path != self.post_logout_path:
+            return False, False
+        return True, self.rp.check_logout_return(state(), cookie)
+
+    def cookie_repairs(
+        self,
+        *,
+        sets_session_cookie: bool,
+        stale: bool,
+        resign: Session | None,
+        logout_return: bool,
+    ) -> list[str]:
+        """The ``Set-Cookie`` lines an answer gets on its way out: a session cookie naming no
+        live session (``stale``) expired, or ``resign``'s (signed with an older secret)
+        signed again, unless the answer sets the session cookie itself; the logout cookie
+        expired once it has served (``logout_return``)."""
+        lines: list[str] = []
+        if stale and not sets_session_cookie:
+            lines.append(self.expired_cookie_header(self.rp.session_cookie))
+        elif resign is not None and not sets_session_cookie:
+            lines.append(self.session_cookie_header(resign.sid))
+        if logout_return:
+            lines.append(self.expired_cookie_header(self.rp.logout_cookie))
+        return lines
+
+    # -- an app's views: what a kit error or a route's requirement answers -----------------
+
+    def raised(self, request: WebRequest, target: str, exc: OIDCError) -> WebResponse:
+        """The answer to a kit error an app's view raised (``target``: the request's path and
+        query, to come back to). A session error sends a browser ``GET`` to log in again
+        where the session came from (others get the error) and clears the session cookie; a
+        step-up raised with the route's requirements is answered as :meth:`step_up`."""
+        session = request.session
+        if isinstance(exc, SessionError):
+            if request.method in ("GET", "HEAD") and not self.wants_json(request):
+                response = login_answer(self.prefix, target, self.rp.login_provider(session))
+            else:
+                response = self.error(request, exc)
+            if session is not None:
+                response = self.with_cookies(response, [CookieChange(self.rp.session_cookie, None)])
+            return response
+        if isinstance(exc, StepUpRequired) and exc.requirements:
+            step_up = StepUp.for_route(
+                max_age=exc.max_age, acr_values=exc.acr_values, prompt=exc.prompt
+            )
+            return self.step_up(request, target, step_up)
+        if exc.status >= 500:
+            log.warning("request failed: %s", exc)
+        return self.error(request, exc)
+
+    def step_up(self, request: WebRequest, target: str, step_up: StepUp) -> WebResponse:
+        """The answer to a request whose session does not satisfy ``step_up``: a browser
+        logs in again with it, at the session's provider; other clients get the 401."""
+        return step_up_answer(
+            request.method,
+            target,
+            self.wants_json(request),
+            step_up,
+            prefix=self.prefix,
+            provider=self.rp.login_provider(request.session),
+            pages=self.pages,
+        )
+
+    def session_refusal(
+        self,
+        request: WebRequest,
+        target: str,
+        rules: ClaimsRequirement,
+        scopes: Sequence[str] = (),
+    ) -> WebResponse | None:
+        """What a route needing a session answers before any step-up check (``None``: go
+        on): no session is ``login_required`` (a browser sent to log in, JSON 401), a scope
+        the login was not granted 403 ``insufficient_scope``, unmet claims 403
+        ``insufficient_claims``: the decisions of the Starlette ``login_required`` and the
+        FastAPI dependencies, with no I/O (a step-up needs :meth:`RelyingParty.needs_step_up`,
+        awaited by the adapter)."""
+        session = request.session
+        if session is None:
+            return self.raised(request, target, LoginRequired("log in to continue"))
+        try:
+            _check_scopes(self.rp, session, scopes)
+            rules.check(session.claims, session.sub)
+        except (InsufficientScope, InsufficientClaims) as exc:
+            return self.error(request, exc)
+        return None
+
+
+def _check_scopes(rp: RelyingParty, session: Session, required: Sequence[str]) -> None:
+    """:class:`InsufficientScope` unless the session's access token was granted every scope
+    of ``required`` (a record written before the grant was kept: its token set opened)."""
+    if not required:
+        return
+    granted_scope = session.granted_scope
+    if granted_scope is None:
+        sessions = rp._clients.for_session(session).sessions
+        granted_scope = sessions.granted_scope(sessions.tokens(session))
+    granted = frozenset(granted_scope.split())
+    missing = [scope for scope in dict.fromkeys(required) if scope not in granted]
+    if missing:
+        log.info("insufficient scope for sub=%s: missing %s", session.sub, " ".join(missing))
+        noun = "scope" if len(missing) == 1 else "scopes"
+        raise InsufficientScope(
+            f"this needs the {noun} {' '.join(missing)}, which the login did not grant",
+            expected=list(required),
+            actual=sorted(granted),
+        )

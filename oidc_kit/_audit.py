@@ -20,6 +20,7 @@ import ipaddress
 import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ __all__ = [
     "Auditor",
     "RequestContext",
     "coarse_ip",
+    "context_of",
     "request_context",
     "session_handle",
     "summarize_user_agent",
@@ -105,6 +107,21 @@ def request_context(read: Callable[[], RequestContext]) -> Iterator[None]:
         yield
     finally:
         unbind_request(token)
+
+
+#: An ``X-Request-ID`` the audit log repeats: a plain token, as proxies and tracers make them.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def context_of(client_ip: str | None, user_agent: str, request_id: str) -> RequestContext:
+    """A request's :class:`RequestContext` from what any adapter reads of it: the client
+    address its server reports (the server decides which proxies to believe), its
+    ``User-Agent`` (summarized) and its ``X-Request-ID`` (kept when it is a plain token, else
+    one is made up, so that a request's events can be told together)."""
+    given = request_id if _REQUEST_ID.fullmatch(request_id) else secrets.token_hex(8)
+    return RequestContext(
+        client_ip=client_ip, user_agent=summarize_user_agent(user_agent), request_id=given
+    )
 
 
 def current_request() -> RequestContext | None:

@@ -239,22 +239,27 @@ class OIDCSessionMiddleware:
         logout_return: bool,
     ) -> None:
         """Expire a cookie naming no live session, re-sign ``resign``'s cookie (signed with an
-        older secret), and expire the logout-state cookie once it has served."""
+        older secret), and expire the logout-state cookie once it has served: the lines every
+        adapter adds (``WebAnswers.cookie_repairs``)."""
         headers = MutableHeaders(scope=message)
-        if stale_cookie and not _sets_cookie(headers, cookie_name):
-            headers.append("Set-Cookie", self.kit.expired_cookie_header(cookie_name))
-        elif resign is not None and not _sets_cookie(headers, cookie_name):
-            headers.append("Set-Cookie", self.kit.session_cookie_header(resign.sid))
-        if logout_return:
-            headers.append("Set-Cookie", self.kit.expired_cookie_header(self.kit.rp.logout_cookie))
+        sets = (stale_cookie or resign is not None) and _sets_cookie(headers, cookie_name)
+        for line in self.kit.cookie_repairs(
+            sets_session_cookie=sets,
+            stale=stale_cookie,
+            resign=resign,
+            logout_return=logout_return,
+        ):
+            headers.append("Set-Cookie", line)
 
     def _logout_return(self, scope: Scope, cookie: str | None) -> tuple[bool, bool]:
         """Whether this is the browser's return from logout (its cookie, ``cookie``, then
-        expires), and whether it brought back the logout's state."""
-        if cookie is None or scope["path"] != self.kit.post_logout_path:
+        expires), and whether it brought back the logout's state
+        (``WebAnswers.logout_return``, the rule every adapter applies)."""
+        if cookie is None:  # the hot path: no logout cookie, no call
             return False, False
-        state = Request(scope).query_params.get("state")
-        return True, self.kit.rp.check_logout_return(state, cookie)
+        return self.kit.logout_return(
+            scope["path"], cookie, lambda: Request(scope).query_params.get("state")
+        )
 
 
 @functools.lru_cache(maxsize=64)

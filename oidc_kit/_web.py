@@ -3,8 +3,6 @@ kit's answers (framework-neutral, ``_answers.py``) as Starlette responses."""
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Mapping
 
 from starlette.requests import HTTPConnection, Request
@@ -13,7 +11,7 @@ from starlette.types import Scope
 
 from ._answers import error_answer, login_answer, step_up_answer
 from ._answers import wants_json as wants_json_for
-from ._audit import RequestContext, summarize_user_agent
+from ._audit import RequestContext, context_of
 from ._errors import OIDCError
 from ._exchange import WebResponse
 from ._pages import KitPages, framing_policy
@@ -124,24 +122,16 @@ def _target(conn: HTTPConnection) -> str:
     return conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
 
 
-#: An ``X-Request-ID`` the audit log repeats: a plain token, as proxies and tracers make them.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-
-
 def read_request_context(scope: Scope) -> RequestContext:
-    """The audit context of the HTTP or WebSocket request ``scope`` describes: the client
-    address the server reports (the server decides which proxies to believe), the
-    ``User-Agent``'s summary, and the ``X-Request-ID`` when it is a plain token (else one is
-    made up, so that a request's events can be told together)."""
+    """The audit context of the HTTP or WebSocket request ``scope`` describes
+    (``_audit.context_of``: the client address the server reports, the ``User-Agent``'s
+    summary, the ``X-Request-ID`` when it is a plain token)."""
     headers = {k: v for k, v in scope.get("headers", ()) if k in _AUDIT_HEADERS}
     client = scope.get("client")
-    agent = headers.get(b"user-agent", b"").decode("latin-1")
-    given = headers.get(b"x-request-id", b"").decode("latin-1")
-    request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
-    return RequestContext(
-        client_ip=client[0] if client else None,
-        user_agent=summarize_user_agent(agent),
-        request_id=request_id,
+    return context_of(
+        client[0] if client else None,
+        headers.get(b"user-agent", b"").decode("latin-1"),
+        headers.get(b"x-request-id", b"").decode("latin-1"),
     )
 
 

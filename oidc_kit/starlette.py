@@ -29,16 +29,15 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from ._clients import ProviderClient, named_configs
+from ._clients import ProviderClient
 from ._config import OIDCConfig
-from ._cookies import CookieWriter
-from ._dpop import DPoPNonces, load_key
-from ._errors import ConfigurationError, LoginRequired, OIDCError, SessionError, StepUpRequired
+from ._dpop import load_key
+from ._errors import LoginRequired, OIDCError, SessionError, StepUpRequired
 from ._hooks import Hooks
+from ._kit_parts import build_parts
 from ._login_required import login_required
 from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
 from ._outcome import CookieChange
-from ._pages import KitPages
 from ._redact import redact_server_logs
 from ._relying_party import RelyingParty
 from ._routes import KitRoutes
@@ -47,7 +46,7 @@ from ._step_up import StepUp
 from ._web import is_same_origin, login_redirect, origin_of, wants_json
 from ._web_kit import WebKit
 from .httpx_auth import BearerAuth
-from .stores import SessionStore, open_store
+from .stores import SessionStore
 
 __all__ = ["OIDCAuth", "OIDCUser", "login_required", "same_origin"]
 
@@ -98,22 +97,26 @@ class OIDCAuth:
         It also puts :class:`~oidc_kit.RedactTokens` on uvicorn's access log and the kit's
         logger (once per process): the callback's ``code`` never reaches a log.
         """
-        configs = named_configs(config)
-        self.config = next(iter(configs.values()))
-        if store is not None and self.config.session_store is not None:
-            # Two answers to "where do sessions live": refuse rather than silently pick one
-            # (SESSION_STORE=redis://... ignored would split sessions between instances).
-            raise ConfigurationError(
-                "OIDCAuth(store=...) and session_store (SESSION_STORE) both say where "
-                "sessions live: pass the store object or set session_store, not both"
-            )  # the URL is not shown: a Redis URL may hold a password
         redact_server_logs()  # `uvicorn app:app` logs each request's URL, callback code and all
         self._clock = clock
-        self._owns_http = http_client is None
-        self.http = http_client or httpx.AsyncClient(timeout=self.config.http_timeout)
-        self._owns_store = store is None
-        self.store = store if store is not None else open_store(self.config.session_store_url)
-        self.rp = RelyingParty(configs, store=self.store, http=self.http, hooks=hooks, clock=clock)
+        # What every adapter builds, built as every adapter does (``_kit_parts.py``).
+        parts = build_parts(
+            config,
+            WebKit,
+            http_client=http_client,
+            store=store,
+            json_paths=json_paths,
+            hooks=hooks,
+            template_dirs=template_dirs,
+            templates=templates,
+            clock=clock,
+        )
+        self.config = parts.config
+        self._owns_http = parts.owns_http
+        self.http = parts.http
+        self._owns_store = parts.owns_store
+        self.store = parts.store
+        self.rp = parts.rp
         # The core's parts, for the FastAPI dependencies and for tests; not API (the
         # middleware and login_required see only the WebKit below). The provider, flow and
         # tokens are the default's.
@@ -127,20 +130,10 @@ class OIDCAuth:
         self.session_cookie = self.rp.session_cookie
         self.login_cookie = self.rp.login_cookie
         self.logout_cookie = self.rp.logout_cookie
-        self.json_paths = tuple(json_paths)
+        self.json_paths = parts.web.json_paths
         # What the middleware and login_required need, and the rendering the routes share.
-        self._web = WebKit(
-            rp=self.rp,
-            cookies=CookieWriter(self.config, self.session_cookie),
-            pages=KitPages(template_dirs, prefix=self.config.route_prefix, env=templates),
-            json_paths=self.json_paths,
-            prefix=self.config.route_prefix,
-            origin=origin_of(self.config.base_url),
-            post_logout_path=self.config.post_logout_path,
-        )
-        #: The APIs' DPoP nonces, apart from the providers': an API on a provider's host
-        #: has nonces of its own, and sharing one slot would cost a retry per call.
-        self._api_nonces = DPoPNonces()
+        self._web = parts.web
+        self._api_nonces = parts.api_nonces
         # The kit's HTTP routes, given what they use and nothing more (``_routes.py``).
         self._routes = KitRoutes(
             rp=self.rp,

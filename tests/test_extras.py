@@ -1,7 +1,7 @@
 """Dependencies by extra: the package needs only what its core and Starlette adapter import.
 
 Redis (``oidc_kit[redis]``), asyncpg (``[postgres]``), uvicorn (``[server]``), FastAPI
-(``[fastapi]``) and the OpenTelemetry API (``[otel]``) are extras:
+(``[fastapi]``), Flask (``[flask]``) and the OpenTelemetry API (``[otel]``) are extras:
 ``import oidc_kit`` must not import them, the distribution must not require them, and a
 missing redis-py or asyncpg must be a clear message naming the extra, not a traceback from
 deep inside.
@@ -26,7 +26,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 
 #: What only an extra may bring.
-EXTRAS_ONLY = ("redis", "asyncpg", "uvicorn", "fastapi", "opentelemetry")
+EXTRAS_ONLY = ("redis", "asyncpg", "uvicorn", "fastapi", "opentelemetry", "flask", "werkzeug")
 
 #: What the package itself requires (DESIGN.md and issue 14).
 CORE = {
@@ -276,10 +276,18 @@ def test_the_project_requires_no_extra_by_default() -> None:
     assert _names(extras["postgres"]) == {"asyncpg"}
     assert _names(extras["server"]) == {"uvicorn"}
     assert _names(extras["fastapi"]) == {"fastapi"}
+    assert _names(extras["flask"]) == {"flask"}
     assert _names(extras["otel"]) == {"opentelemetry-api"}  # the API only: the app picks an SDK
     # `make demo` and `make test` install these: every extra is in `dev`, the demo's in `demo`.
     assert _self_extras(extras["demo"]) == {"redis", "server"}
-    assert _self_extras(extras["dev"]) == {"redis", "postgres", "server", "fastapi", "otel"}
+    assert _self_extras(extras["dev"]) == {
+        "redis",
+        "postgres",
+        "server",
+        "fastapi",
+        "otel",
+        "flask",
+    }
 
 
 def test_the_installed_distribution_requires_no_extra_by_default() -> None:
@@ -289,4 +297,4 @@ def test_the_installed_distribution_requires_no_extra_by_default() -> None:
     assert core == CORE, "stale metadata? run `make install`"
     assert core.isdisjoint({*EXTRAS_ONLY, "python-multipart"})
     provided = set(metadata.metadata("oidc_kit").get_all("Provides-Extra") or [])
-    assert {"redis", "postgres", "server", "fastapi", "otel", "demo", "dev"} <= provided
+    assert {"redis", "postgres", "server", "fastapi", "otel", "flask", "demo", "dev"} <= provided

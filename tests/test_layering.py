@@ -25,6 +25,7 @@ ADAPTERS = frozenset(
         "oidc_kit._body",
         "oidc_kit._web_kit",
         "oidc_kit._routes",
+        "oidc_kit.flask",
     }
 )
 FRAMEWORKS = ("starlette", "fastapi", "flask", "django")
@@ -87,6 +88,26 @@ def test_the_walk_sees_the_adapters_imports() -> None:
     # Guards the test itself: an adapter's framework imports are found.
     assert any(i.startswith("starlette") for i in MODULES["oidc_kit.starlette"])
     assert "oidc_kit._relying_party" in _reach("oidc_kit.starlette")
+    assert any(i.startswith("flask") for i in MODULES["oidc_kit.flask"])
+
+
+@pytest.mark.parametrize("module", ["oidc_kit._sync_kit", "oidc_kit._kit_parts"])
+def test_the_sync_kit_is_core_and_free_of_flask(module: str) -> None:
+    # What the Flask adapter (and a Django one) stands on is core: no framework, no adapter,
+    # no Starlette; Flask itself is reached by oidc_kit.flask alone.
+    assert module in CORE
+    for reached in {module, *_reach(module)}:
+        assert not any(i.split(".")[0] in FRAMEWORKS for i in MODULES[reached]), reached
+    reaching_flask = {m for m in MODULES if any(i.split(".")[0] == "flask" for i in MODULES[m])}
+    assert reaching_flask == {"oidc_kit.flask"}
+
+
+def test_the_flask_adapter_drives_the_sync_kit_not_starlette() -> None:
+    # A thin adapter: the routes, the session step and the answers are the sync kit's; none
+    # of the Starlette adapter's modules is needed to serve a Flask app.
+    reached = _reach("oidc_kit.flask")
+    assert "oidc_kit._sync_kit" in reached and "oidc_kit._handlers" in reached
+    assert not reached & (ADAPTERS - {"oidc_kit.flask"}), reached & ADAPTERS
 
 
 @pytest.mark.parametrize(

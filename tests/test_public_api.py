@@ -36,6 +36,7 @@ PUBLIC_MODULES = (
     "oidc_kit",
     "oidc_kit.client_credentials",
     "oidc_kit.fastapi",
+    "oidc_kit.flask",
     "oidc_kit.httpx_auth",
     "oidc_kit.starlette",
     "oidc_kit.stores",
