@@ -278,29 +278,8 @@ class WebAnswers:
         if session is None:
             return self.raised(request, target, LoginRequired("log in to continue"))
         try:
-            _check_scopes(self.rp, session, scopes)
+            self.rp.require_scopes(session, scopes)
             rules.check(session.claims, session.sub)
         except (InsufficientScope, InsufficientClaims) as exc:
             return self.error(request, exc)
         return None
-
-
-def _check_scopes(rp: RelyingParty, session: Session, required: Sequence[str]) -> None:
-    """:class:`InsufficientScope` unless the session's access token was granted every scope
-    of ``required`` (a record written before the grant was kept: its token set opened)."""
-    if not required:
-        return
-    granted_scope = session.granted_scope
-    if granted_scope is None:
-        sessions = rp._clients.for_session(session).sessions
-        granted_scope = sessions.granted_scope(sessions.tokens(session))
-    granted = frozenset(granted_scope.split())
-    missing = [scope for scope in dict.fromkeys(required) if scope not in granted]
-    if missing:
-        log.info("insufficient scope for sub=%s: missing %s", session.sub, " ".join(missing))
-        noun = "scope" if len(missing) == 1 else "scopes"
-        raise InsufficientScope(
-            f"this needs the {noun} {' '.join(missing)}, which the login did not grant",
-            expected=list(required),
-            actual=sorted(granted),
-        )

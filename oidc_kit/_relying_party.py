@@ -24,7 +24,13 @@ from ._backchannel import backchannel_logout
 from ._clients import ProviderClient, ProviderClients
 from ._config import OIDCConfig
 from ._cookie_signer import CookieSigner
-from ._errors import CrossSiteRequest, InvalidLoginRequest, OIDCError, SessionError
+from ._errors import (
+    CrossSiteRequest,
+    InsufficientScope,
+    InvalidLoginRequest,
+    OIDCError,
+    SessionError,
+)
 from ._form_post import needs_repost, repost_fields, without_marker
 from ._hooks import Hooks, LogoutEvent, claims_after_login, notify
 from ._instrumented_store import instrument_store
@@ -132,6 +138,35 @@ class RelyingParty:
         ``acr_values``, ``prompt=login``) now; if not, the adapter asks for it
         (:meth:`login_provider` names where)."""
         return self._client_for(session).flow.satisfies(session.claims, step_up)
+
+    def granted_scopes(self, session: Session) -> frozenset[str]:
+        """The scopes of the session's access token, as the token endpoint granted them.
+
+        A provider may grant fewer scopes than asked for (the user declined some), which is
+        why the configured ``scopes`` are not the answer. The session record carries the grant
+        in the clear; only a record written before it did needs its sealed token set opened
+        (by the session's own provider)."""
+        granted = session.granted_scope
+        if granted is None:
+            sessions = self._client_for(session).sessions
+            granted = sessions.granted_scope(sessions.tokens(session))
+        return frozenset(granted.split())
+
+    def require_scopes(self, session: Session, required: Sequence[str]) -> None:
+        """:class:`~oidc_kit.InsufficientScope` (403) unless the session's access token was
+        granted every scope of ``required``: what every adapter's scope check calls."""
+        if not required:
+            return
+        granted = self.granted_scopes(session)
+        missing = [scope for scope in dict.fromkeys(required) if scope not in granted]
+        if missing:
+            log.info("insufficient scope for sub=%s: missing %s", session.sub, " ".join(missing))
+            noun = "scope" if len(missing) == 1 else "scopes"
+            raise InsufficientScope(
+                f"this needs the {noun} {' '.join(missing)}, which the login did not grant",
+                expected=list(required),
+                actual=sorted(granted),
+            )
 
     async def needs_step_up(self, session: Session, step_up: StepUp) -> bool:
         """Not :meth:`satisfies`, and then a ``step_up.required`` audit event: what an

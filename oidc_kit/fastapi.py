@@ -47,7 +47,7 @@ from fastapi.security.base import SecurityBase
 
 from ._claims import ClaimsRequirement
 from ._config import OIDCConfig
-from ._errors import ConfigurationError, InsufficientScope, StepUpRequired
+from ._errors import ConfigurationError, StepUpRequired
 from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCUser
 from ._session import Session
 from ._step_up import StepUp
@@ -127,7 +127,7 @@ async def current_user(
     requires those scopes; so does every dependency built on it (:func:`user_client`).
     """
     if security_scopes.scopes:
-        _check_scopes(_kit(request), session, security_scopes.scopes)
+        _kit(request).rp.require_scopes(session, security_scopes.scopes)
     return OIDCUser(session)
 
 
@@ -210,32 +210,6 @@ def requires_claims(claims: Mapping[str, Any]) -> params.Depends:
         return user
 
     return params.Depends(dependency=user_with_claims)
-
-
-def _check_scopes(auth: OIDCAuth, session: Session, required: list[str]) -> None:
-    granted = _granted_scopes(auth, session)
-    missing = [scope for scope in dict.fromkeys(required) if scope not in granted]
-    if missing:
-        log.info("insufficient scope for sub=%s: missing %s", session.sub, " ".join(missing))
-        noun = "scope" if len(missing) == 1 else "scopes"
-        raise InsufficientScope(
-            f"this needs the {noun} {' '.join(missing)}, which the login did not grant",
-            expected=list(required),
-            actual=sorted(granted),
-        )
-
-
-def _granted_scopes(auth: OIDCAuth, session: Session) -> frozenset[str]:
-    """The scopes of the session's access token, as the token endpoint granted them.
-
-    A provider may grant fewer scopes than asked for (the user declined some), which is why
-    the configured ``scopes`` are not the answer. The session record carries the grant in the
-    clear; only a record written before it did needs the sealed token set opened.
-    """
-    granted = session.granted_scope
-    if granted is None:
-        granted = auth._sessions.granted_scope(auth._sessions.tokens(session))
-    return frozenset(granted.split())
 
 
 async def user_auth(
