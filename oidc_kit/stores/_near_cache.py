@@ -232,7 +232,12 @@ class NearCache:
         if task is not None and not task.done():
             task.cancel()
             if task.get_loop() is asyncio.get_running_loop():
-                await asyncio.gather(task, return_exceptions=True)
+                # Python 3.11's asyncio.wait_for (which redis-py's connections use) loses a
+                # cancellation that lands as its inner future finishes, and the task then
+                # runs on: cancel again until it has ended.
+                while not task.done():
+                    await asyncio.wait([task], timeout=0.05)
+                    task.cancel()
 
     # -- the hit path's checks and the fill ------------------------------------------------------
 

@@ -224,21 +224,24 @@ class Watched:
             if watched.lost.done():  # another link failed meanwhile: this one goes too
                 link.close()
 
+        opening = [asyncio.ensure_future(open_one(opener)) for opener in openers]
         try:
-            # A failure cancels the other opens (each closes what it had opened): no link
-            # outlives a subscription that never started.
-            async with asyncio.TaskGroup() as group:
-                for opener in openers:
-                    group.create_task(open_one(opener))
+            try:
+                await asyncio.gather(*opening)
+            except BaseException:
+                # A failure (or our own cancellation) cancels the other opens, each closing
+                # what it had opened: no link outlives a subscription that never started.
+                for task in opening:
+                    task.cancel()
+                await asyncio.gather(*opening, return_exceptions=True)
+                raise
             watched.subscribed_at = min(link.subscribed_at for link in watched._links)
             started = time.monotonic()
             if not await confirm() or moved() or watched.lost.done():
                 raise ConnectionError("the near-cache links are not where the writes go")
             watched._confirmed = started
-        except BaseException as exc:
+        except BaseException:
             watched.close()
-            if isinstance(exc, BaseExceptionGroup):  # from the TaskGroup: the first failure
-                raise exc.exceptions[0] from None
             raise
         return watched
 

@@ -1,4 +1,4 @@
-"""``_redis_feeds.Watched`` alone, with stand-in links: how it opens and closes them.
+"""``_redis_feeds.Watched`` and ``NearCache`` alone, with stand-ins: how they open and close.
 
 The real links, on a real Sentinel set-up and Cluster, are in test_near_cache_topologies.py;
 here only the bookkeeping that a real cluster makes slow to provoke (a primary that refuses
@@ -8,10 +8,11 @@ the connection while the others are still opening).
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
-from oidc_kit.stores._near_cache import FeedSink
+from oidc_kit.stores._near_cache import FeedSink, NearCache
 from oidc_kit.stores._redis_feeds import Watched
 
 
@@ -71,3 +72,31 @@ async def test_a_link_that_opened_before_the_failure_is_closed_too() -> None:
     with pytest.raises(ConnectionRefusedError):
         await Watched.open(Sink(), [quick, refused], confirm)  # type: ignore[list-item]
     assert first.closed
+
+
+async def test_close_ends_a_listener_that_swallowed_a_cancellation() -> None:
+    # Python 3.11's asyncio.wait_for (inside redis-py's connections) can lose a cancellation
+    # that lands as its inner future finishes; the listener then runs on. close() must still
+    # end it (it hung the contract suite's Cluster teardown before).
+    swallowed: list[bool] = []
+
+    async def feed(sink: FeedSink) -> Any:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            swallowed.append(True)  # lost, as wait_for may lose it
+        await asyncio.sleep(10)
+        raise AssertionError("never reached")
+
+    async def read(key: str) -> bytes | None:
+        return None
+
+    async def fill(key: str) -> tuple[bytes | None, float]:
+        raise AssertionError("the cache is never live here")
+
+    cache = NearCache(feed, read, fill, deadline=30, server="test")
+    assert await cache.get("p:session:x") is None  # a bypass; starts the listener
+    await asyncio.sleep(0.01)
+    async with asyncio.timeout(2):
+        await cache.close()
+    assert swallowed
