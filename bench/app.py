@@ -1,7 +1,9 @@
 """The apps under load, one per process: ``uvicorn bench.app:create_app --factory``.
 
 ``BENCH_KIND`` picks the app: ``bare`` (a Starlette route, no middleware, sent a cookie of
-the same size as the kit's), ``kit`` (oidc_kit's
+the same size as the kit's), ``bare-headers`` (the same route, also sending the two headers
+the kit adds to every answer to a request with a session cookie, ``Vary: Cookie`` and
+``Cache-Control: no-store``: the bare cost of that security, apart from the kit's), ``kit`` (oidc_kit's
 session middleware over ``BENCH_STORE``, a route returning ``request.user.identity``) or
 ``cookie`` (authlib's Starlette client pattern: Starlette's cookie ``SessionMiddleware``
 holding the token dict, a route reading ``request.session["token"]``). At start-up the app
@@ -39,6 +41,8 @@ def create_app() -> Starlette:
     out = Path(os.environ["BENCH_COOKIE_OUT"])
     if kind == "bare":
         return _bare(out)
+    if kind == "bare-headers":
+        return _bare(out, cache_headers=True)
     if kind == "kit":
         return _kit(out, os.environ["BENCH_STORE"])
     if kind == "cookie":
@@ -46,15 +50,25 @@ def create_app() -> Starlette:
     raise SystemExit(f"unknown BENCH_KIND {kind!r}")
 
 
-def _bare(out: Path) -> Starlette:
+#: What the kit's middleware appends to an answer to a request with a session cookie (when
+#: the app set neither header): a shared cache must never keep one user's page for another.
+KIT_CACHE_HEADERS = [(b"vary", b"Cookie"), (b"cache-control", b"no-store")]
+
+
+def _bare(out: Path, *, cache_headers: bool = False) -> Starlette:
     async def hello(request: Request) -> Response:
         return PlainTextResponse("auth0|6543a1b2c3d4e5f6a7b8c9d0")
+
+    async def hello_uncached(request: Request) -> Response:
+        response = PlainTextResponse("auth0|6543a1b2c3d4e5f6a7b8c9d0")
+        response.raw_headers += KIT_CACHE_HEADERS  # the same bytes, in the same place
+        return response
 
     # The browser sends its session cookie to every route, so the baseline gets a cookie of
     # the kit's shape and size too: the ratio then prices the kit's work, not h11 reading
     # 100 more bytes of request.
     out.write_text(f"oidc_session={secrets.token_urlsafe(32)}.{secrets.token_urlsafe(32)}")
-    return Starlette(routes=[Route("/", hello)])
+    return Starlette(routes=[Route("/", hello_uncached if cache_headers else hello)])
 
 
 def _kit(out: Path, store_url: str) -> Starlette:

@@ -1,8 +1,10 @@
 """Per-request cost without a server: ``python -m bench.inprocess [--profile KIND]``.
 
 Drives the bench apps (``bench/app.py``) as ASGI callables with a fixed scope: 10,000 requests,
-best of 3, in µs per request. With ``--profile kit-memory`` (or ``kit-sqlite``, ``bare``), it
-prints a cProfile of 20,000 requests instead. This is the analysis tool behind
+best of 3, in µs per request; the Flask pair (``bench/sync_apps.py``, kinds ``flask-bare`` and
+``flask-kit``) as WSGI callables from one thread, and, next to ``flask-kit``, one bridge crossing
+of a trivial coroutine in the same process (``SyncKit.call``). With ``--profile kit-memory`` (or
+``kit-sqlite``, ``bare``), it prints a cProfile of 20,000 requests instead. This is the analysis tool behind
 docs/performance.md; the throughput figures come from ``bench/run.py`` under uvicorn.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import io
 import os
 import pstats
 import tempfile
@@ -19,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import app as bench_app
+from bench import sync_apps
 
 KINDS = {
     "bare": {"BENCH_KIND": "bare"},
+    "bare-headers": {"BENCH_KIND": "bare-headers"},
     "kit-memory": {"BENCH_KIND": "kit", "BENCH_STORE": "memory://"},
     "kit-sqlite": {"BENCH_KIND": "kit", "BENCH_STORE": "sqlite:///{tmp}/sessions.db"},
     # REDIS_URL, else the local server; leave it out with --kinds.
@@ -29,6 +34,11 @@ KINDS = {
         "BENCH_KIND": "kit",
         "BENCH_STORE": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
     },
+}
+#: WSGI apps (bench/sync_apps.py), driven from one thread.
+WSGI_KINDS = {
+    "flask-bare": {"BENCH_KIND": "flask-bare"},
+    "flask-kit": {"BENCH_KIND": "flask-kit", "BENCH_STORE": "memory://"},
 }
 
 
@@ -92,6 +102,77 @@ async def measure(kind: str, tmp: str, profile: bool) -> None:
         print(f"{kind:12} {best * 1e6:6.1f} µs per request")
 
 
+def wsgi_environ(cookie: str) -> dict[str, Any]:
+    """A WSGI environ for ``GET /`` from 127.0.0.1 with ``cookie``."""
+    return {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_COOKIE": cookie,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": None,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+
+
+def drive_wsgi(app: Any, n: int, environ: dict[str, Any]) -> None:
+    """Call the WSGI ``app`` ``n`` times with ``environ``; each answer must be 200."""
+    statuses: set[str] = set()
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        statuses.add(status)
+
+    for _ in range(n):
+        env = dict(environ)
+        env["wsgi.input"] = io.BytesIO()
+        body = app(env, start_response)
+        b"".join(body)
+        getattr(body, "close", lambda: None)()
+    if statuses != {"200 OK"}:
+        raise RuntimeError(f"the app answered {statuses}")
+
+
+def best_of_3(fn: Any, n: int) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        fn(n)
+        best = min(best, (time.perf_counter() - start) / n)
+    return best
+
+
+def measure_wsgi(kind: str, tmp: str) -> None:
+    os.environ.update(WSGI_KINDS[kind])
+    os.environ["BENCH_COOKIE_OUT"] = f"{tmp}/{kind}.cookie"
+    app = sync_apps.create_app()
+    environ = wsgi_environ(Path(f"{tmp}/{kind}.cookie").read_text())
+    drive_wsgi(app, 2_000, environ)
+    best = best_of_3(lambda n: drive_wsgi(app, n, environ), 10_000)
+    print(f"{kind:12} {best * 1e6:6.1f} µs per request")
+    kit = app.extensions.get("oidc_kit")
+    if kit is not None:
+
+        async def trivial() -> None:
+            return None
+
+        def crossings(n: int) -> None:
+            for _ in range(n):
+                kit.call(trivial)
+
+        crossing = best_of_3(crossings, 10_000)
+        print(f"{'  crossing':12} {crossing * 1e6:6.1f} µs per SyncKit.call (trivial coroutine)")
+        kit.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(KINDS))
@@ -99,7 +180,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for kind in [args.profile] if args.profile else args.kinds.split(","):
-            asyncio.run(measure(kind, tmp, profile=args.profile is not None))
+            if kind in WSGI_KINDS:
+                measure_wsgi(kind, tmp)
+            else:
+                asyncio.run(measure(kind, tmp, profile=args.profile is not None))
 
 
 if __name__ == "__main__":

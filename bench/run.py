@@ -91,18 +91,28 @@ class App:
     log: Path
 
 
+#: The sync frameworks' app pairs (bench/sync_apps.py), each served as WSGI by the same
+#: uvicorn as the Starlette apps: (framework, its bare view's kind, its protected view's kind,
+#: the store the protected one uses). A Django pair is one more entry (and its two kinds in
+#: bench/sync_apps.py).
+FRAMEWORK_PAIRS = (("Flask", "flask-bare", "flask-kit", "memory://"),)
+WSGI_KINDS = {kind for _, bare, kit, _ in FRAMEWORK_PAIRS for kind in (bare, kit)}
+
+
 def start_app(
     name: str, env: dict[str, str], tmp: Path
 ) -> tuple[subprocess.Popen[bytes], str, Path, Path]:
     port = free_port()
     cookie_out, log = tmp / f"{name}.cookie", tmp / f"{name}.log"
     full_env = {**os.environ, **env, "BENCH_COOKIE_OUT": str(cookie_out), "PYTHONUNBUFFERED": "1"}
+    wsgi = env["BENCH_KIND"] in WSGI_KINDS
     cmd = [
         sys.executable,
         "-m",
         "uvicorn",
-        "bench.app:create_app",
+        "bench.sync_apps:create_app" if wsgi else "bench.app:create_app",
         "--factory",
+        *(["--interface", "wsgi"] if wsgi else []),
         "--host",
         "127.0.0.1",
         "--port",
@@ -224,7 +234,10 @@ TARGETS = (("kit-memory", 0.90), ("kit-sqlite", 0.90), ("kit-redis", 0.85), ("ki
 
 
 def throughput(mode: Mode, res: Results) -> None:
-    kinds: dict[str, dict[str, str]] = {"bare": {"BENCH_KIND": "bare"}}
+    kinds: dict[str, dict[str, str]] = {
+        "bare": {"BENCH_KIND": "bare"},
+        "bare-headers": {"BENCH_KIND": "bare-headers"},
+    }
     with tempfile.TemporaryDirectory(prefix="oidc_kit_bench_") as tmpdir, ExitStack() as stack:
         tmp = Path(tmpdir)
         kinds["kit-memory"] = {"BENCH_KIND": "kit", "BENCH_STORE": "memory://"}
@@ -240,6 +253,9 @@ def throughput(mode: Mode, res: Results) -> None:
         else:
             kinds["kit-postgres"] = {"BENCH_KIND": "kit", "BENCH_STORE": pg_url}
         kinds["cookie"] = {"BENCH_KIND": "cookie"}
+        for _, bare_kind, kit_kind, store in FRAMEWORK_PAIRS:
+            kinds[bare_kind] = {"BENCH_KIND": bare_kind}
+            kinds[kit_kind] = {"BENCH_KIND": kit_kind, "BENCH_STORE": store}
         started = {name: start_app(name, env, tmp) for name, env in kinds.items()}
         for process, *_ in started.values():
             stack.callback(stop, process)
@@ -286,6 +302,47 @@ def throughput(mode: Mode, res: Results) -> None:
         "Cookie header bytes per request, cookie pattern",
         f"{cookies['cookie']} B ({cookies['cookie'] / cookies['kit-memory']:.0f}x)",
     )
+    against_cache_headers(med, res)
+    frameworks(med, res)
+
+
+def against_cache_headers(med: dict[str, float], res: Results) -> None:
+    """Each store against a bare route that also sends the two headers every answer to a
+    request with a session cookie carries (``Vary: Cookie``, ``Cache-Control: no-store``):
+    the kit's cost apart from what that security costs any app. Information only: issue 17's
+    targets are against the plain bare route (the rows above)."""
+    headers = med["bare-headers"]
+    res.add(
+        "bare Starlette route + the kit's cache headers (Vary, Cache-Control)",
+        f"{headers:,.0f} req/s = {headers / med['bare']:.3f}x bare",
+        "(reference)",
+    )
+    for name, _ in TARGETS:
+        if name in med:
+            res.add(
+                f"oidc_kit, {name[4:]} store vs bare + cache headers",
+                f"{med[name] / headers:.3f}x",
+                "(reference)",
+            )
+
+
+def frameworks(med: dict[str, float], res: Results) -> None:
+    """Each sync framework's protected view against its own bare view, both as WSGI behind
+    the same uvicorn: what the kit, its bridge crossing included, costs in that framework."""
+    for framework, bare_kind, kit_kind, store in FRAMEWORK_PAIRS:
+        if bare_kind not in med or kit_kind not in med:
+            continue
+        bare, kit = med[bare_kind], med[kit_kind]
+        res.add(
+            f"bare {framework} view (uvicorn, WSGI)",
+            f"{bare:,.0f} req/s = {bare / med['bare']:.2f}x the bare Starlette route",
+            "(baseline)",
+        )
+        res.add(
+            f"oidc_kit, {framework} ({store.split(':')[0]} store)",
+            f"{kit:,.0f} req/s = {kit / bare:.2f}x a bare {framework} view",
+            "(reference)",
+        )
 
 
 # -- ID-token validation ----------------------------------------------------------------------
@@ -544,6 +601,8 @@ def versions() -> str:
     names = [
         "oidc_kit",
         "starlette",
+        "flask",
+        "werkzeug",
         "uvicorn",
         "httpx",
         "authlib",
@@ -590,17 +649,35 @@ def table(res: Results) -> str:
     return "\n".join(lines)
 
 
+def wsgi_adapter() -> str:
+    """Which WSGI-to-ASGI adapter uvicorn's ``--interface wsgi`` uses here: its own
+    (deprecated) one, or a2wsgi's when that is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("a2wsgi") is not None:  # uvicorn prefers it when installed
+        return "a2wsgi's WSGIMiddleware, each request run on its thread pool"
+    return "uvicorn's own WSGIMiddleware, each request run on a pool of 10 threads"
+
+
 def report(mode: Mode, res: Results, command: str, elapsed: float) -> str:
     gen = "wrk, 1 thread" if mode.generator == "wrk" else "Python (httpx, bench/loadgen.py)"
+    kinds = list(res.raw.get("throughput_runs", {}))
+    frameworks = ", ".join(framework for framework, *_ in FRAMEWORK_PAIRS)
     method = (
         f"Each app runs in its own uvicorn process (one worker, asyncio loop, h11) on a free "
         f"loopback port; the load generator ({gen}, {mode.concurrency} keep-alive connections) "
         f"runs in another process. Runs of {mode.duration:g} s are interleaved "
-        f"(bare, kit-memory, kit-sqlite, kit-redis, kit-postgres, cookie) for {mode.rounds} round(s) after a "
+        f"({', '.join(kinds)}) for {mode.rounds} round(s) after a "
         f"warm-up; the table gives the median. Sessions are made at start-up with "
         f"`Sessions.create` and PortX-sized tokens (RS256 JWTs, 2048-bit key); each app checks "
         f"its cookie answers 200 with the user's `sub` before it is measured. The bare route "
-        f"is sent a random cookie of the kit's size (100 B), as a browser would send it."
+        f"is sent a random cookie of the kit's size (100 B), as a browser would send it; "
+        f"bare-headers is that route also sending `Vary: Cookie` and `Cache-Control: no-store`, "
+        f"as the kit does. Each sync framework's pair ({frameworks}; bench/sync_apps.py: a "
+        f"bare view, and the same view under the adapter's `login_required`, memory store, "
+        f"the session made at start-up through the bridge) is served by the same uvicorn "
+        f"through its WSGI interface (`--interface wsgi`: {wsgi_adapter()}), the kit's core on its own event-loop thread "
+        f"(`oidc_kit._bridge.CoreLoop`)."
     )
     out = [
         f"- Date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
