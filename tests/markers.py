@@ -41,6 +41,10 @@ FOLDER_MARKERS = {"browser": ("browser", "slow"), "interop": ("interop", "slow")
 #: the wheel and a fresh venv to install it in; a build of the docs site; a redis-server to kill).
 SLOW_MODULES = frozenset(
     {
+        # Many sandbox logins and provider checks, each signing and verifying keys (~5 s and
+        # ~4 s): run with the slow set, to keep the quick loop under a minute.
+        "test_sandbox_fapi.py",
+        "test_doctor.py",
         "test_scale_out.py",
         "test_package.py",
         "test_docs_site.py",
@@ -48,6 +52,8 @@ SLOW_MODULES = frozenset(
         "test_sessions_blackbox.py",
         # python -m examples.flask_app, with its sandbox server, as a real process.
         "test_flask_example.py",
+        # python -m examples.django_app (uvicorn, with its sandbox server), a real process.
+        "test_django_example.py",
         # A Sentinel set-up and a Cluster, failed over under load.
         "test_redis_failover.py",
         "test_postgres_faults.py",
