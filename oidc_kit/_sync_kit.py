@@ -1,4 +1,4 @@
-"""One app's kit for a sync web framework (Flask now, Django next), in no framework's terms.
+"""One app's kit for a sync web framework (Flask, Django), in no framework's terms.
 
 :class:`SyncKit` owns the bridge (``_bridge.CoreLoop``) and builds on its loop what
 ``OIDCAuth`` builds for Starlette (``_kit_parts.build_parts``: the relying party, its answers
@@ -16,6 +16,11 @@ response, and calls these steps, each crossing to the loop at most once:
   :class:`~oidc_kit.BearerAuth`'s flow through the bridge (refreshed before expiry, once more
   on a 401, DPoP when the tokens are bound): the same code as the async adapters'.
 
+Django's async middleware and views run on an event loop that is not the kit's: they await
+the ``a``-named counterparts (:meth:`SyncKit.abegin`, :meth:`SyncKit.arefusal`,
+:meth:`SyncKit.acall`, :meth:`SyncKit.aaccess_token`, :meth:`SyncKit.bridged_auth` for an
+``httpx.AsyncClient`` on their loop), the same decisions with the crossing awaited.
+
 The adapter binds each request's audit context (``oidc_kit.audit.request_context``) for as
 long as it serves it: every crossing made meanwhile carries it (the caller's contextvars go
 with each call to the loop), so the audit events of a login, a refresh or a logout name the
@@ -24,12 +29,14 @@ request's client.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any, TypeVar
 
+import anyio.to_thread
 import httpx
 import jinja2
 
@@ -48,7 +55,7 @@ from ._step_up import StepUp
 from .httpx_auth import BearerAuth
 from .stores import SessionStore
 
-__all__ = ["Begun", "SyncBearerAuth", "SyncKit"]
+__all__ = ["Begun", "BridgedBearerAuth", "SyncBearerAuth", "SyncKit"]
 
 R = TypeVar("R")
 _Parts = KitParts[WebAnswers]
@@ -117,10 +124,13 @@ class SyncKit:
             "owner": owner,
         }
         self._clock = clock
+        #: The kit's loop in this process, once started (a bridged auth tells it from others).
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._core: CoreLoop[_Parts] = CoreLoop(self._build, cleanup=self._cleanup)
 
     async def _build(self) -> _Parts:
         """On the loop: the parts, with the HTTP client made here."""
+        self._loop = asyncio.get_running_loop()
         http = self._http_client() if self._http_client is not None else None
         return build_parts(
             self._configs, WebAnswers, http_client=http, store=self._store, **self._options
@@ -161,39 +171,42 @@ class SyncKit:
         query's ``state``, read only on the return from logout): at most one crossing, none
         for a request without the kit's cookies."""
         web = self.web
-        rp = web.rp
-        cookie, logout_cookie = cookies.get(rp.session_cookie), cookies.get(rp.logout_cookie)
+        cookie, logout_cookie = _kit_cookies(web, cookies)
         if cookie is None and logout_cookie is None:
             return _NO_SESSION  # the common anonymous request: nothing crosses
-        logout_return, signed_out = web.logout_return(path, logout_cookie, state)
-        session: Session | None = None
-        current = True
-        if cookie:
-            try:
-                session, current = self._core.call(rp.load_session, cookie)
-            except StoreUnavailable as exc:
-                return Begun(None, refusal=web.error(WebRequest("GET", path), exc))
-        stale = cookie is not None and session is None
-        # A cookie signed with an older secret is re-issued under the newest one.
-        resign = session if session is not None and not current else None
+        try:
+            loaded = self._core.call(web.rp.load_session, cookie) if cookie else None
+        except StoreUnavailable as exc:
+            return Begun(None, refusal=web.error(WebRequest("GET", path), exc))
+        return _begun(web, path, state, cookie, logout_cookie, loaded)
 
-        def repairs(sets: bool) -> tuple[str, ...]:
-            return tuple(
-                web.cookie_repairs(
-                    sets_session_cookie=sets,
-                    stale=stale,
-                    resign=resign,
-                    logout_return=logout_return,
-                )
-            )
+    async def abegin(
+        self, cookies: Mapping[str, str], path: str, state: Callable[[], str | None]
+    ) -> Begun:
+        """:meth:`begin` for a caller on another event loop (Django's async middleware): the
+        crossing awaited, the caller's loop never blocked (not even by the first request,
+        which starts the kit's loop)."""
+        web = (await self._aparts()).web
+        cookie, logout_cookie = _kit_cookies(web, cookies)
+        if cookie is None and logout_cookie is None:
+            return _NO_SESSION
+        try:
+            loaded = await self._core.acall(web.rp.load_session, cookie) if cookie else None
+        except StoreUnavailable as exc:
+            return Begun(None, refusal=web.error(WebRequest("GET", path), exc))
+        return _begun(web, path, state, cookie, logout_cookie, loaded)
 
-        return Begun(
-            session,
-            signed_out=signed_out,
-            no_store=cookie is not None,
-            repairs=repairs(False),
-            repairs_if_set=repairs(True),
-        )
+    async def _aparts(self) -> _Parts:
+        """:attr:`parts`, from another event loop: started on a worker thread the first
+        time (starting the loop and building the parts waits)."""
+        if self._core.running:
+            return self._core.get()
+        return await anyio.to_thread.run_sync(self._core.get)
+
+    async def acall(self, fn: Callable[..., Awaitable[R]], /, *args: Any) -> R:
+        """``await fn(*args)`` on the kit's loop, awaited from another event loop (an async
+        view): :meth:`call` for async callers."""
+        return await self._core.acall(fn, *args)
 
     @staticmethod
     def match(subpath: str) -> tuple[KitRoute, dict[str, str]] | None:
@@ -229,6 +242,25 @@ class SyncKit:
             return web.step_up(request, target, step_up)
         return None
 
+    async def arefusal(
+        self,
+        request: WebRequest,
+        target: str,
+        *,
+        step_up: StepUp,
+        rules: ClaimsRequirement,
+        scopes: Sequence[str] = (),
+    ) -> WebResponse | None:
+        """:meth:`refusal` for an async view: the step-up's crossing awaited."""
+        web = (await self._aparts()).web
+        answer = web.session_refusal(request, target, rules, scopes)
+        if answer is not None or not step_up.required:
+            return answer
+        assert request.session is not None  # session_refusal answered otherwise
+        if await self._core.acall(web.rp.needs_step_up, request.session, step_up):
+            return web.step_up(request, target, step_up)
+        return None
+
     def raised(self, request: WebRequest, target: str, exc: OIDCError) -> WebResponse:
         """The answer to a kit error a view raised (``WebAnswers.raised``)."""
         return self.web.raised(request, target, exc)
@@ -256,9 +288,68 @@ class SyncKit:
             raise LoginRequired("log in to continue")
         return self._core.call(_access_token, self.parts, session)
 
+    async def aaccess_token(self, session: Session | None) -> str:
+        """:meth:`access_token` for an async caller: the crossing awaited."""
+        if session is None:
+            raise LoginRequired("log in to continue")
+        return await self._core.acall(_access_token, await self._aparts(), session)
+
+    def bridged_auth(self, session: Session | None) -> BridgedBearerAuth:
+        """An ``httpx.Auth`` with ``session``'s tokens for an ``httpx.AsyncClient`` on
+        another event loop (an async view's): :class:`~oidc_kit.BearerAuth`'s flow, each step
+        awaited on the kit's loop."""
+        return BridgedBearerAuth(self._core, self.async_auth(session), self._on_loop)
+
+    def _on_loop(self) -> bool:
+        """Whether the caller runs on the kit's loop (where a step needs no crossing)."""
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
 
 async def _access_token(parts: _Parts, session: Session) -> str:
     return (await parts.rp.token_source(session).tokens()).access_token
+
+
+def _kit_cookies(web: WebAnswers, cookies: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The session cookie and the logout cookie of a request, if it has them."""
+    return cookies.get(web.rp.session_cookie), cookies.get(web.rp.logout_cookie)
+
+
+def _begun(
+    web: WebAnswers,
+    path: str,
+    state: Callable[[], str | None],
+    cookie: str | None,
+    logout_cookie: str | None,
+    loaded: tuple[Session | None, bool] | None,
+) -> Begun:
+    """What the session step found (``loaded``: the store's answer, when the request had a
+    session cookie), with the cookie repairs its answer gets."""
+    logout_return, signed_out = web.logout_return(path, logout_cookie, state)
+    session, current = loaded if loaded is not None else (None, True)
+    stale = cookie is not None and session is None
+    # A cookie signed with an older secret is re-issued under the newest one.
+    resign = session if session is not None and not current else None
+
+    def repairs(sets: bool) -> tuple[str, ...]:
+        return tuple(
+            web.cookie_repairs(
+                sets_session_cookie=sets,
+                stale=stale,
+                resign=resign,
+                logout_return=logout_return,
+            )
+        )
+
+    return Begun(
+        session,
+        signed_out=signed_out,
+        no_store=cookie is not None,
+        repairs=repairs(False),
+        repairs_if_set=repairs(True),
+    )
 
 
 class SyncBearerAuth(httpx.Auth):
@@ -297,3 +388,50 @@ class SyncBearerAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         raise RuntimeError("SyncBearerAuth is for httpx.Client: use SyncKit.async_auth")
         yield request  # pragma: no cover  (makes this a generator, as httpx expects)
+
+
+class BridgedBearerAuth(httpx.Auth):
+    """:class:`~oidc_kit.BearerAuth` for an ``httpx.AsyncClient`` on any event loop: on one
+    that is not the kit's (Django's async views), each step of its flow awaited on the kit's
+    loop (where the token source refreshes, single-flight, with the kit's HTTP client and
+    store), the requests it yields sent by the caller's client on the caller's loop; on the
+    kit's own loop (a client run there with ``SyncKit.call``), the steps run in place."""
+
+    requires_request_body = True
+    requires_response_body = True
+
+    def __init__(
+        self, core: CoreLoop[Any], auth: BearerAuth, on_kit_loop: Callable[[], bool]
+    ) -> None:
+        self._core = core
+        self._auth = auth
+        self._on_kit_loop = on_kit_loop
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("BridgedBearerAuth is for httpx.AsyncClient: use SyncKit.httpx_auth")
+        yield request  # pragma: no cover  (makes this a generator, as httpx expects)
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """httpx's flow: each step of :meth:`BearerAuth.async_auth_flow` awaited on the kit's
+        loop."""
+        flow = self._auth.async_auth_flow(request)
+        acall = _in_place if self._on_kit_loop() else self._core.acall
+        try:
+            sent = await acall(flow.__anext__)
+            while True:
+                response = yield sent
+                try:
+                    sent = await acall(flow.asend, response)
+                except StopAsyncIteration:
+                    return
+        finally:
+            await acall(flow.aclose)
+
+
+async def _in_place(fn: Callable[..., Awaitable[R]], /, *args: Any) -> R:
+    """``await fn(*args)`` where the caller runs: the kit's own loop needs no crossing."""
+    return await fn(*args)

@@ -1,10 +1,10 @@
 """Dependencies by extra: the package needs only what its core and Starlette adapter import.
 
 Redis (``oidc_kit[redis]``), asyncpg (``[postgres]``), uvicorn (``[server]``), FastAPI
-(``[fastapi]``), Flask (``[flask]``) and the OpenTelemetry API (``[otel]``) are extras:
-``import oidc_kit`` must not import them, the distribution must not require them, and a
-missing redis-py or asyncpg must be a clear message naming the extra, not a traceback from
-deep inside.
+(``[fastapi]``), Flask (``[flask]``), Django (``[django]``) and the OpenTelemetry API
+(``[otel]``) are extras: ``import oidc_kit`` must not import them, the distribution must
+not require them, and a missing redis-py or asyncpg must be a clear message naming the
+extra, not a traceback from deep inside.
 The subprocess tests hide a module with a meta-path finder that refuses to import it, as if
 it were not installed.
 """
@@ -26,7 +26,17 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 
 #: What only an extra may bring.
-EXTRAS_ONLY = ("redis", "asyncpg", "uvicorn", "fastapi", "opentelemetry", "flask", "werkzeug")
+EXTRAS_ONLY = (
+    "redis",
+    "asyncpg",
+    "uvicorn",
+    "fastapi",
+    "opentelemetry",
+    "flask",
+    "werkzeug",
+    "django",
+    "asgiref",
+)
 
 #: What the package itself requires (DESIGN.md and issue 14).
 CORE = {
@@ -277,6 +287,7 @@ def test_the_project_requires_no_extra_by_default() -> None:
     assert _names(extras["server"]) == {"uvicorn"}
     assert _names(extras["fastapi"]) == {"fastapi"}
     assert _names(extras["flask"]) == {"flask"}
+    assert _names(extras["django"]) == {"django"}
     assert _names(extras["otel"]) == {"opentelemetry-api"}  # the API only: the app picks an SDK
     # `make demo` and `make test` install these: every extra is in `dev`, the demo's in `demo`.
     assert _self_extras(extras["demo"]) == {"redis", "server"}
@@ -287,6 +298,7 @@ def test_the_project_requires_no_extra_by_default() -> None:
         "fastapi",
         "otel",
         "flask",
+        "django",
     }
 
 
@@ -297,4 +309,14 @@ def test_the_installed_distribution_requires_no_extra_by_default() -> None:
     assert core == CORE, "stale metadata? run `make install`"
     assert core.isdisjoint({*EXTRAS_ONLY, "python-multipart"})
     provided = set(metadata.metadata("oidc_kit").get_all("Provides-Extra") or [])
-    assert {"redis", "postgres", "server", "fastapi", "otel", "flask", "demo", "dev"} <= provided
+    assert {
+        "redis",
+        "postgres",
+        "server",
+        "fastapi",
+        "otel",
+        "flask",
+        "django",
+        "demo",
+        "dev",
+    } <= provided

@@ -26,6 +26,17 @@ ADAPTERS = frozenset(
         "oidc_kit._web_kit",
         "oidc_kit._routes",
         "oidc_kit.flask",
+        "oidc_kit.django",
+        "oidc_kit.django._checks",
+        "oidc_kit.django._decorators",
+        "oidc_kit.django._http",
+        "oidc_kit.django._kit",
+        "oidc_kit.django._users",
+        "oidc_kit.django._views",
+        "oidc_kit.django.apps",
+        "oidc_kit.django.backends",
+        "oidc_kit.django.middleware",
+        "oidc_kit.django.urls",
     }
 )
 FRAMEWORKS = ("starlette", "fastapi", "flask", "django")
@@ -108,6 +119,22 @@ def test_the_flask_adapter_drives_the_sync_kit_not_starlette() -> None:
     reached = _reach("oidc_kit.flask")
     assert "oidc_kit._sync_kit" in reached and "oidc_kit._handlers" in reached
     assert not reached & (ADAPTERS - {"oidc_kit.flask"}), reached & ADAPTERS
+
+
+DJANGO = frozenset(m for m in ADAPTERS if m.startswith("oidc_kit.django"))
+
+
+def test_the_django_adapter_drives_the_sync_kit_not_starlette_or_flask() -> None:
+    # Every module of the package is listed (a new one must be, to be allowed Django), only
+    # they import Django, and none of them needs the Starlette or Flask adapters.
+    assert {m for m in MODULES if m.startswith("oidc_kit.django")} == DJANGO
+    reaching = {m for m in MODULES if any(i.split(".")[0] == "django" for i in MODULES[m])}
+    assert reaching <= DJANGO and "oidc_kit.django.middleware" in reaching
+    for module in DJANGO:
+        reached = _reach(module)
+        assert not reached & (ADAPTERS - DJANGO), (module, reached & ADAPTERS)
+    assert "oidc_kit._sync_kit" in _reach("oidc_kit.django.middleware")
+    assert "oidc_kit._handlers" in _reach("oidc_kit.django.urls")
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_MODULES = (
     "oidc_kit",
     "oidc_kit.client_credentials",
+    "oidc_kit.django",
+    "oidc_kit.django.middleware",
     "oidc_kit.fastapi",
     "oidc_kit.flask",
     "oidc_kit.httpx_auth",

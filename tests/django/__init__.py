@@ -1,0 +1,1 @@
+"""The Django adapter (oidc_kit.django), under WSGI and under ASGI."""
