@@ -225,6 +225,8 @@ async def login(front: str, user: str) -> str:
     """A browser's login through the sandbox; the session's ``Cookie`` header value."""
     async with httpx.AsyncClient(base_url=front, timeout=30) as client:
         start = await client.get("/auth/login", params={"next": "/api/me"})
+        if "location" not in start.headers:  # say what came back instead of a KeyError
+            raise RuntimeError(f"/auth/login answered {start.status_code}: {start.text[:300]}")
         page = await client.get(start.headers["location"])
         form = re.search(r'<form[^>]*action="([^"]+)"', page.text)
         assert form, page.text[:300]
