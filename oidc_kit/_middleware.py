@@ -22,8 +22,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.datastructures import MutableHeaders
@@ -35,6 +33,7 @@ from starlette.websockets import WebSocketClose
 from ._audit import bind_request, unbind_request
 from ._errors import StoreUnavailable
 from ._session import Session
+from ._session_user import SessionUser
 from ._web import is_same_origin, read_request_context
 from ._web_kit import WebKit
 
@@ -59,37 +58,10 @@ AUTH_KEY = "oidc_auth"
 log = logging.getLogger("oidc_kit")
 
 
-class OIDCUser(BaseUser):
-    """The logged-in user, as ``request.user``."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    @property
-    def is_authenticated(self) -> bool:
-        """Always true: a logged-out request's user is Starlette's ``UnauthenticatedUser``."""
-        return True
-
-    @property
-    def identity(self) -> str:
-        """The provider's subject identifier."""
-        return self.session.sub
-
-    @property
-    def display_name(self) -> str:
-        """The ``name`` claim, else ``preferred_username``, else ``email``, else the ``sub``."""
-        claims = self.session.claims
-        for name in ("name", "preferred_username", "email"):
-            value = claims.get(name)
-            if isinstance(value, str) and value:
-                return value
-        return self.session.sub
-
-    @property
-    def claims(self) -> Mapping[str, Any]:
-        """ID token claims merged with userinfo claims (read-only: decoded sessions are
-        shared between requests, so a handler must not change them in place)."""
-        return MappingProxyType(self.session.claims)
+class OIDCUser(SessionUser, BaseUser):
+    """The logged-in user, as ``request.user`` (``_session_user.SessionUser``: ``identity``,
+    ``sub``, ``display_name``, ``claims``, ``scopes``); a logged-out request's user is
+    Starlette's ``UnauthenticatedUser``."""
 
 
 def read_cookies(scope: Scope) -> dict[str, str]:

@@ -50,6 +50,7 @@ from ._handlers import ROUTES, KitRoute
 from ._hooks import Hooks
 from ._redact import REDACTED_LOGGERS, redact_server_logs
 from ._session import Session
+from ._session_user import SessionUser
 from ._step_up import StepUp
 from ._sync_kit import Begun, SyncKit
 from .httpx_auth import BearerAuth
@@ -70,47 +71,10 @@ _REDACTED = ("werkzeug", *REDACTED_LOGGERS)
 _READ_CHUNK = 16 * 1024
 
 
-class User:
-    """The logged-in user, as ``current_user``."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    @property
-    def is_authenticated(self) -> bool:
-        """Always true: a logged-out request's user is an :class:`AnonymousUser`."""
-        return True
-
-    @property
-    def identity(self) -> str:
-        """The provider's subject identifier."""
-        return self.session.sub
-
-    @property
-    def sub(self) -> str:
-        """The provider's subject identifier (as :attr:`identity`)."""
-        return self.session.sub
-
-    @property
-    def display_name(self) -> str:
-        """The ``name`` claim, else ``preferred_username``, else ``email``, else the ``sub``."""
-        claims = self.session.claims
-        for name in ("name", "preferred_username", "email"):
-            value = claims.get(name)
-            if isinstance(value, str) and value:
-                return value
-        return self.session.sub
-
-    @property
-    def claims(self) -> Mapping[str, Any]:
-        """ID token claims merged with userinfo claims (read-only: shared between requests)."""
-        return MappingProxyType(self.session.claims)
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        """The scopes the access token was granted (none known for a record written before
-        the grant was kept)."""
-        return tuple((self.session.granted_scope or "").split())
+class User(SessionUser):
+    """The logged-in user, as ``current_user`` (``_session_user.SessionUser``: ``identity``,
+    ``sub``, ``display_name``, ``claims``, ``scopes``); a logged-out request's is an
+    :class:`AnonymousUser`."""
 
 
 class AnonymousUser:

@@ -9,12 +9,12 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .._session import Session
+from .._session_user import SessionUser
 
 __all__ = ["AnonymousUser", "OIDCUser"]
 
 
-class OIDCUser:
+class OIDCUser(SessionUser):
     """The logged-in user: ``request.user`` (and always ``request.oidc_user``). Not a model:
     nothing is saved; ``pk`` is ``None`` and it has no permissions."""
 
@@ -26,14 +26,6 @@ class OIDCUser:
     pk = None
     id = None
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    @property
-    def sub(self) -> str:
-        """The provider's subject identifier."""
-        return self.session.sub
-
     @property
     def username(self) -> str:
         """The ``sub`` (what ``get_username()`` gives)."""
@@ -42,27 +34,6 @@ class OIDCUser:
     def get_username(self) -> str:
         """The ``sub``, as Django's users give their ``USERNAME_FIELD``."""
         return self.session.sub
-
-    @property
-    def display_name(self) -> str:
-        """The ``name`` claim, else ``preferred_username``, else ``email``, else the ``sub``."""
-        claims = self.session.claims
-        for name in ("name", "preferred_username", "email"):
-            value = claims.get(name)
-            if isinstance(value, str) and value:
-                return value
-        return self.session.sub
-
-    @property
-    def claims(self) -> Mapping[str, Any]:
-        """ID token claims merged with userinfo claims (read-only: shared between requests)."""
-        return MappingProxyType(self.session.claims)
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        """The scopes the access token was granted (none known for a record written before
-        the grant was kept)."""
-        return tuple((self.session.granted_scope or "").split())
 
     def has_perm(self, perm: str, obj: object = None) -> bool:
         """No Django permissions: scopes and claims say what the user may do."""

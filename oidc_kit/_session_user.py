@@ -1,0 +1,59 @@
+"""The logged-in user as every adapter shows it: what a live session says about its user.
+
+The Starlette ``OIDCUser`` (``request.user``), Flask's ``current_user`` and Django's unsaved
+``OIDCUser`` are this, plus what each framework expects of a user object (framework-neutral).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from ._session import Session
+
+__all__ = ["SessionUser"]
+
+
+class SessionUser:
+    """A live session's user: who (``sub``), what to call them, their claims and scopes."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Always true: a request without a live session has an anonymous user instead."""
+        return True
+
+    @property
+    def identity(self) -> str:
+        """The provider's subject identifier."""
+        return self.session.sub
+
+    @property
+    def sub(self) -> str:
+        """The provider's subject identifier (as :attr:`identity`)."""
+        return self.session.sub
+
+    @property
+    def display_name(self) -> str:
+        """The ``name`` claim, else ``preferred_username``, else ``email``, else the ``sub``."""
+        claims = self.session.claims
+        for name in ("name", "preferred_username", "email"):
+            value = claims.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return self.session.sub
+
+    @property
+    def claims(self) -> Mapping[str, Any]:
+        """ID token claims merged with userinfo claims (read-only: decoded sessions are
+        shared between requests, so a handler must not change them in place)."""
+        return MappingProxyType(self.session.claims)
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes the access token was granted (none known for a record written before
+        the grant was kept)."""
+        return tuple((self.session.granted_scope or "").split())
