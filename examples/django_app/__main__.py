@@ -10,36 +10,13 @@ the same project runs unchanged.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
 
-from example_app.settings import app_name
-
-
-def _port(value: str) -> int:
-    port = int(value) if value.isdigit() else 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number (1 to 65535): {value!r}")
-    return port
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m examples.django_app",
-        description=f"{app_name()} on Django: OpenID Connect login and the ORCA API, on "
-        "oidc_kit. Configured as example_app is (OIDC_ISSUER, ORCA_API_BASE, APP_BASE_URL, "
-        "...); with none set it runs offline on the sandbox provider and sandbox ORCA.",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
-    parser.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
-    return parser
+from .._cli import parse_args
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per call to the provider
+    args = parse_args("examples.django_app", "Django", argv)
     try:
         import uvicorn
     except ModuleNotFoundError:  # pragma: no cover - the server extra brings it
