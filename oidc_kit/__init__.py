@@ -1,4 +1,5 @@
-"""oidc_kit: OpenID Connect login for Starlette/FastAPI apps, and ORCA API calls for the user.
+"""oidc_kit: OpenID Connect login for Starlette, FastAPI, Flask and Django apps, and ORCA API
+calls for the user.
 
 The public API is re-exported here; everything in ``oidc_kit._*`` modules is private.
 

@@ -145,6 +145,8 @@ def test_the_metadata(dist: Dist) -> None:
         "postgres",
         "server",
         "fastapi",
+        "flask",
+        "django",
         "otel",
         "demo",
         "dev",
