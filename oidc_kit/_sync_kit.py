@@ -34,7 +34,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio.to_thread
 import httpx
@@ -59,6 +59,39 @@ __all__ = ["Begun", "BridgedBearerAuth", "SyncBearerAuth", "SyncKit"]
 
 R = TypeVar("R")
 _Parts = KitParts[WebAnswers]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewRequirements:
+    """What a protected view needs beyond a session, from the options of the sync adapters'
+    ``login_required`` (Flask's and Django's read them the same way, here)."""
+
+    step_up: StepUp
+    rules: ClaimsRequirement
+    scopes: tuple[str, ...]
+
+    @classmethod
+    def for_view(
+        cls,
+        *,
+        scopes: str | Sequence[str] = (),
+        max_age: int | None = None,
+        acr_values: str | Sequence[str] = (),
+        prompt: Literal["login"] | None = None,
+        claims: Mapping[str, Any] | None = None,
+    ) -> ViewRequirements:
+        """The requirements of ``login_required(...)``'s options (invalid ones refused now,
+        at decoration, by ``StepUp`` and ``ClaimsRequirement``)."""
+        return cls(
+            StepUp.for_route(max_age=max_age, acr_values=acr_values, prompt=prompt),
+            ClaimsRequirement.for_route(claims),
+            (scopes,) if isinstance(scopes, str) else tuple(scopes),
+        )
+
+    @property
+    def beyond_session(self) -> bool:
+        """Whether anything but a session is needed (else a view with one just runs)."""
+        return self.step_up.required or self.rules.required or bool(self.scopes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,19 +255,14 @@ class SyncKit:
         return self._core.call(self.parts.handlers.answer, route, request)
 
     def refusal(
-        self,
-        request: WebRequest,
-        target: str,
-        *,
-        step_up: StepUp,
-        rules: ClaimsRequirement,
-        scopes: Sequence[str] = (),
+        self, request: WebRequest, target: str, needs: ViewRequirements
     ) -> WebResponse | None:
         """What a protected view answers instead (``None``: it runs): no session, a scope or
         claims missing, with no crossing; a step-up the session does not satisfy, with one
         (``RelyingParty.needs_step_up`` records its audit event)."""
         web = self.web
-        answer = web.session_refusal(request, target, rules, scopes)
+        step_up = needs.step_up
+        answer = web.session_refusal(request, target, needs.rules, needs.scopes)
         if answer is not None or not step_up.required:
             return answer
         assert request.session is not None  # session_refusal answered otherwise
@@ -243,17 +271,12 @@ class SyncKit:
         return None
 
     async def arefusal(
-        self,
-        request: WebRequest,
-        target: str,
-        *,
-        step_up: StepUp,
-        rules: ClaimsRequirement,
-        scopes: Sequence[str] = (),
+        self, request: WebRequest, target: str, needs: ViewRequirements
     ) -> WebResponse | None:
         """:meth:`refusal` for an async view: the step-up's crossing awaited."""
         web = (await self._aparts()).web
-        answer = web.session_refusal(request, target, rules, scopes)
+        step_up = needs.step_up
+        answer = web.session_refusal(request, target, needs.rules, needs.scopes)
         if answer is not None or not step_up.required:
             return answer
         assert request.session is not None  # session_refusal answered otherwise

@@ -42,7 +42,6 @@ from werkzeug.local import LocalProxy
 
 from ._audit import RequestContext, bind_request, context_of, unbind_request
 from ._body_rules import MAX_BODY, declared_too_large
-from ._claims import ClaimsRequirement
 from ._config import OIDCConfig
 from ._errors import ConfigurationError, OIDCError
 from ._exchange import BodyMark, Headers, WebRequest, WebResponse, parse_cookies
@@ -51,8 +50,7 @@ from ._hooks import Hooks
 from ._redact import REDACTED_LOGGERS, redact_server_logs
 from ._session import Session
 from ._session_user import SessionUser
-from ._step_up import StepUp
-from ._sync_kit import Begun, SyncKit
+from ._sync_kit import Begun, SyncKit, ViewRequirements
 from .httpx_auth import BearerAuth
 from .stores import SessionStore
 
@@ -210,20 +208,17 @@ def login_required(
     strong enough authentication (step-up: browsers log in again with the requirements,
     others get 401 ``insufficient_user_authentication``), as the Starlette decorator.
     """
-    step_up = StepUp.for_route(max_age=max_age, acr_values=acr_values, prompt=prompt)
-    rules = ClaimsRequirement.for_route(claims)
-    needed = (scopes,) if isinstance(scopes, str) else tuple(scopes)
-    #: Anything beyond a session.
-    beyond = step_up.required or rules.required or bool(needed)
+    needs = ViewRequirements.for_view(
+        scopes=scopes, max_age=max_age, acr_values=acr_values, prompt=prompt, claims=claims
+    )
+    beyond = needs.beyond_session
 
     def decorate(view: _F) -> _F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not beyond and g.get("oidc_session") is not None:  # the hot path, short
                 return view(*args, **kwargs)
-            refusal = _kit().refusal(
-                web_request(), _target(), step_up=step_up, rules=rules, scopes=needed
-            )
+            refusal = _kit().refusal(web_request(), _target(), needs)
             return view(*args, **kwargs) if refusal is None else flask_response(refusal)
 
         return cast(_F, wrapper)

@@ -11,8 +11,7 @@ from typing import Any, Literal, TypeVar, cast, overload
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
 
-from .._claims import ClaimsRequirement
-from .._step_up import StepUp
+from .._sync_kit import ViewRequirements
 from ._http import django_response, session_of, target_of, web_request
 from ._kit import get_kit
 
@@ -55,12 +54,10 @@ def login_required(
     strong enough authentication (step-up: browsers log in again with the requirements,
     others get 401 ``insufficient_user_authentication``). Needs ``OIDCMiddleware``.
     """
-    step_up = StepUp.for_route(max_age=max_age, acr_values=acr_values, prompt=prompt)
-    rules = ClaimsRequirement.for_route(claims)
-    needed = (scopes,) if isinstance(scopes, str) else tuple(scopes)
-    #: Anything beyond a session.
-    beyond = step_up.required or rules.required or bool(needed)
-    checks: dict[str, Any] = {"step_up": step_up, "rules": rules, "scopes": needed}
+    needs = ViewRequirements.for_view(
+        scopes=scopes, max_age=max_age, acr_values=acr_values, prompt=prompt, claims=claims
+    )
+    beyond = needs.beyond_session
 
     def decorate(view: _F) -> _F:
         if iscoroutinefunction(view):
@@ -70,7 +67,7 @@ def login_required(
                 if not beyond and session_of(request) is not None:  # the hot path, short
                     return await view(request, *args, **kwargs)
                 web, target = web_request(request), target_of(request)
-                refusal = await get_kit().sync.arefusal(web, target, **checks)
+                refusal = await get_kit().sync.arefusal(web, target, needs)
                 if refusal is None:
                     return await view(request, *args, **kwargs)
                 return django_response(refusal, request.method)
@@ -81,7 +78,7 @@ def login_required(
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             if not beyond and session_of(request) is not None:  # the hot path, short
                 return view(request, *args, **kwargs)
-            refusal = get_kit().sync.refusal(web_request(request), target_of(request), **checks)
+            refusal = get_kit().sync.refusal(web_request(request), target_of(request), needs)
             if refusal is None:
                 return view(request, *args, **kwargs)
             return django_response(refusal, request.method)
