@@ -3,6 +3,10 @@
 Prints one table and, in full mode, writes the same figures to docs/performance.md (between
 the ``bench:begin``/``bench:end`` markers; the analysis around them is kept). Benchmarks are not
 tests: nothing here fails on speed. See docs/performance.md for the method.
+
+``python -m bench.run --only frameworks [--rounds N]`` measures only the sync frameworks' pairs
+(and the bare Starlette route they are set against), prints their rows and writes nothing: a
+check of those apps, not a run to publish.
 """
 
 from __future__ import annotations
@@ -93,9 +97,12 @@ class App:
 
 #: The sync frameworks' app pairs (bench/sync_apps.py), each served as WSGI by the same
 #: uvicorn as the Starlette apps: (framework, its bare view's kind, its protected view's kind,
-#: the store the protected one uses). A Django pair is one more entry (and its two kinds in
-#: bench/sync_apps.py).
-FRAMEWORK_PAIRS = (("Flask", "flask-bare", "flask-kit", "memory://"),)
+#: the store the protected one uses). Another framework is one more entry (and its two kinds
+#: in bench/sync_apps.py).
+FRAMEWORK_PAIRS = (
+    ("Flask", "flask-bare", "flask-kit", "memory://"),
+    ("Django", "django-bare", "django-kit", "memory://"),
+)
 WSGI_KINDS = {kind for _, bare, kit, _ in FRAMEWORK_PAIRS for kind in (bare, kit)}
 
 
@@ -233,26 +240,14 @@ def postgres_url() -> str | None:
 TARGETS = (("kit-memory", 0.90), ("kit-sqlite", 0.90), ("kit-redis", 0.85), ("kit-postgres", 0.80))
 
 
-def throughput(mode: Mode, res: Results) -> None:
-    kinds: dict[str, dict[str, str]] = {
-        "bare": {"BENCH_KIND": "bare"},
-        "bare-headers": {"BENCH_KIND": "bare-headers"},
-    }
+def throughput(mode: Mode, res: Results, only_frameworks: bool = False) -> None:
+    """Requests per second of each app, interleaved; with ``only_frameworks``, only the bare
+    Starlette route and the sync frameworks' pairs (their rows alone)."""
+    kinds: dict[str, dict[str, str]] = {"bare": {"BENCH_KIND": "bare"}}
     with tempfile.TemporaryDirectory(prefix="oidc_kit_bench_") as tmpdir, ExitStack() as stack:
         tmp = Path(tmpdir)
-        kinds["kit-memory"] = {"BENCH_KIND": "kit", "BENCH_STORE": "memory://"}
-        kinds["kit-sqlite"] = {"BENCH_KIND": "kit", "BENCH_STORE": f"sqlite:///{tmp}/sessions.db"}
-        url = redis_url()
-        if url is None:
-            res.notes.append("Redis unreachable (REDIS_URL or 127.0.0.1:6379): kit-redis skipped.")
-        else:
-            kinds["kit-redis"] = {"BENCH_KIND": "kit", "BENCH_STORE": url}
-        pg_url = postgres_url()
-        if pg_url is None:
-            res.notes.append("PostgreSQL unreachable (POSTGRES_URL or 127.0.0.1:5432): skipped.")
-        else:
-            kinds["kit-postgres"] = {"BENCH_KIND": "kit", "BENCH_STORE": pg_url}
-        kinds["cookie"] = {"BENCH_KIND": "cookie"}
+        if not only_frameworks:
+            _starlette_kinds(kinds, tmp, res)
         for _, bare_kind, kit_kind, store in FRAMEWORK_PAIRS:
             kinds[bare_kind] = {"BENCH_KIND": bare_kind}
             kinds[kit_kind] = {"BENCH_KIND": kit_kind, "BENCH_STORE": store}
@@ -270,8 +265,36 @@ def throughput(mode: Mode, res: Results) -> None:
         res.raw["throughput_runs"] = runs
         med = {name: statistics.median(values) for name, values in runs.items()}
         cookies = {name: len(app.cookie) for name, app in apps.items()}
+    res.add("bare Starlette route", f"{med['bare']:,.0f} req/s", "(baseline)")
+    if not only_frameworks:
+        starlette_rows(med, cookies, res)
+        against_cache_headers(med, res)
+    frameworks(med, res)
+
+
+def _starlette_kinds(kinds: dict[str, dict[str, str]], tmp: Path, res: Results) -> None:
+    """The Starlette apps (bench/app.py): the bare routes, the kit over each store reachable
+    here, and the cookie pattern."""
+    kinds["bare-headers"] = {"BENCH_KIND": "bare-headers"}
+    kinds["kit-memory"] = {"BENCH_KIND": "kit", "BENCH_STORE": "memory://"}
+    kinds["kit-sqlite"] = {"BENCH_KIND": "kit", "BENCH_STORE": f"sqlite:///{tmp}/sessions.db"}
+    url = redis_url()
+    if url is None:
+        res.notes.append("Redis unreachable (REDIS_URL or 127.0.0.1:6379): kit-redis skipped.")
+    else:
+        kinds["kit-redis"] = {"BENCH_KIND": "kit", "BENCH_STORE": url}
+    pg_url = postgres_url()
+    if pg_url is None:
+        res.notes.append("PostgreSQL unreachable (POSTGRES_URL or 127.0.0.1:5432): skipped.")
+    else:
+        kinds["kit-postgres"] = {"BENCH_KIND": "kit", "BENCH_STORE": pg_url}
+    kinds["cookie"] = {"BENCH_KIND": "cookie"}
+
+
+def starlette_rows(med: dict[str, float], cookies: dict[str, int], res: Results) -> None:
+    """The Starlette rows: each store against the bare route (issue 17's targets) and
+    against the cookie pattern, and the cookies' sizes."""
     bare = med["bare"]
-    res.add("bare Starlette route", f"{bare:,.0f} req/s", "(baseline)")
     for name, minimum in TARGETS:
         if name in med:
             ratio = med[name] / bare
@@ -302,8 +325,6 @@ def throughput(mode: Mode, res: Results) -> None:
         "Cookie header bytes per request, cookie pattern",
         f"{cookies['cookie']} B ({cookies['cookie'] / cookies['kit-memory']:.0f}x)",
     )
-    against_cache_headers(med, res)
-    frameworks(med, res)
 
 
 def against_cache_headers(med: dict[str, float], res: Results) -> None:
@@ -603,6 +624,7 @@ def versions() -> str:
         "starlette",
         "flask",
         "werkzeug",
+        "django",
         "uvicorn",
         "httpx",
         "authlib",
@@ -675,7 +697,9 @@ def report(mode: Mode, res: Results, command: str, elapsed: float) -> str:
         f"bare-headers is that route also sending `Vary: Cookie` and `Cache-Control: no-store`, "
         f"as the kit does. Each sync framework's pair ({frameworks}; bench/sync_apps.py: a "
         f"bare view, and the same view under the adapter's `login_required`, memory store, "
-        f"the session made at start-up through the bridge) is served by the same uvicorn "
+        f"the session made at start-up through the bridge; Django's both with the middleware "
+        f"of a new project that needs no database: security, common, CSRF, X-Frame-Options, "
+        f"the kit's added after CSRF) is served by the same uvicorn "
         f"through its WSGI interface (`--interface wsgi`: {wsgi_adapter()}), the kit's core on its own event-loop thread "
         f"(`oidc_kit._bridge.CoreLoop`)."
     )
@@ -709,6 +733,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", default=os.environ.get("QUICK") == "1")
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
+    parser.add_argument(
+        "--only",
+        choices=["frameworks"],
+        help="measure only the sync frameworks' pairs (and the bare Starlette route); writes "
+        "nothing",
+    )
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default: the mode's)")
     args = parser.parse_args()
     gen = args.generator
     if gen == "auto":
@@ -735,8 +766,16 @@ def main() -> None:
             idtoken_n=500,
             sessions_n=100_000,
         )
+    if args.rounds is not None:
+        mode.rounds = args.rounds
     started = time.perf_counter()
     res = Results()
+    if args.only == "frameworks":  # a check of those apps: their rows, nothing written
+        throughput(mode, res, only_frameworks=True)
+        print(table(res))
+        print(f"runs (req/s): {json.dumps(res.raw['throughput_runs'])}")
+        print(f"load generator: {mode.generator}; {time.perf_counter() - started:.1f} s")
+        return
     throughput(mode, res)
     asyncio.run(id_token_validation(mode, res))
     asyncio.run(refresh_storm(mode, res))
@@ -745,10 +784,11 @@ def main() -> None:
     scale_out(mode, res)
     elapsed = time.perf_counter() - started
     command = "make bench" + (" QUICK=1" if args.quick else "")
-    if args.generator != "auto":
+    if args.generator != "auto" or args.rounds is not None:
         command = f"python -m bench.run --generator {args.generator}" + (
             " --quick" if args.quick else ""
         )
+        command += "" if args.rounds is None else f" --rounds {args.rounds}"
     print(table(res))
     for note in res.notes:
         print(f"note: {note}")
