@@ -15,6 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import httpx
 
@@ -24,6 +25,7 @@ from ._backchannel import backchannel_logout
 from ._clients import ProviderClient, ProviderClients
 from ._config import OIDCConfig
 from ._cookie_signer import CookieSigner
+from ._dpop import load_key
 from ._errors import (
     CrossSiteRequest,
     InsufficientScope,
@@ -190,6 +192,26 @@ class RelyingParty:
         more when an API refuses them. :class:`~oidc_kit.SessionEnded` when the session's
         provider is no longer configured."""
         return self._client_for(session).tokens.source(session)
+
+    async def token_status(self, session: Session) -> dict[str, Any]:
+        """What a profile page may show about ``session``'s tokens, never a token itself:
+        ``sub``, ``claims``, ``expires_at``, ``scope``, ``has_refresh_token``, ``token_type``,
+        ``dpop_jkt`` (the thumbprint of the session's DPoP key), ``profile``, ``provider``."""
+        # Re-read: a refresh earlier in this request stored newer tokens than the caller's.
+        session = await self._sessions.load(session.sid) or session
+        tokens = self._sessions.tokens(session)
+        client = self._client_for(session)
+        return {
+            "sub": session.sub,
+            "claims": session.claims,
+            "expires_at": tokens.expires_at,
+            "scope": tokens.scope,
+            "has_refresh_token": tokens.refresh_token is not None,
+            "token_type": tokens.scheme,
+            "dpop_jkt": load_key(tokens.dpop_key).thumbprint if tokens.dpop_key else None,
+            "profile": client.config.profile,
+            "provider": client.name,
+        }
 
     def session_cookie_change(self, sid: str) -> CookieChange:
         """The session cookie naming ``sid``, signed with the newest secret."""

@@ -317,6 +317,19 @@ class SyncKit:
             raise LoginRequired("log in to continue")
         return await self._core.acall(_access_token, await self._aparts(), session)
 
+    def token_status(self, session: Session | None) -> dict[str, Any]:
+        """What a profile page may show about ``session``'s tokens, never a token itself
+        (``RelyingParty.token_status``): one crossing."""
+        if session is None:
+            raise LoginRequired("log in to continue")
+        return self._core.call(self.parts.rp.token_status, session)
+
+    async def atoken_status(self, session: Session | None) -> dict[str, Any]:
+        """:meth:`token_status` for an async caller: the crossing awaited."""
+        if session is None:
+            raise LoginRequired("log in to continue")
+        return await self._core.acall((await self._aparts()).rp.token_status, session)
+
     def bridged_auth(self, session: Session | None) -> BridgedBearerAuth:
         """An ``httpx.Auth`` with ``session``'s tokens for an ``httpx.AsyncClient`` on
         another event loop (an async view's): :class:`~oidc_kit.BearerAuth`'s flow, each step

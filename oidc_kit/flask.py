@@ -163,6 +163,12 @@ class OIDC:
         and logs; a DPoP-bound token needs :meth:`httpx_auth`."""
         return _kit().access_token(_session())
 
+    def token_status(self) -> dict[str, Any]:
+        """What a profile page may show about this request's user's tokens, never a token
+        itself: ``sub``, ``claims``, ``expires_at``, ``scope``, ``has_refresh_token``,
+        ``token_type``, ``dpop_jkt``, ``profile``, ``provider``."""
+        return _kit().token_status(_session())
+
     def async_auth(self) -> BearerAuth:
         """:class:`~oidc_kit.BearerAuth` with this request's user's tokens, for an
         ``httpx.AsyncClient`` that runs on the kit's event loop (:meth:`call`)."""

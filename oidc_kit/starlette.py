@@ -31,7 +31,6 @@ from starlette.routing import Mount, Route
 
 from ._clients import ProviderClient
 from ._config import OIDCConfig
-from ._dpop import load_key
 from ._errors import LoginRequired, OIDCError, SessionError, StepUpRequired
 from ._hooks import Hooks
 from ._kit_parts import build_parts
@@ -229,23 +228,10 @@ class OIDCAuth:
         return (await self.rp.token_source(session).tokens()).access_token
 
     async def token_status(self, conn: HTTPConnection) -> dict[str, Any]:
-        """What a profile page may show about the tokens: never a token itself."""
-        # Re-read: a refresh earlier in this request stored newer tokens than the scope's.
-        current = _require_session(conn)
-        session = await self._sessions.load(current.sid) or current
-        tokens = self._sessions.tokens(session)
-        client = self._client_for(session)
-        return {
-            "sub": session.sub,
-            "claims": session.claims,
-            "expires_at": tokens.expires_at,
-            "scope": tokens.scope,
-            "has_refresh_token": tokens.refresh_token is not None,
-            "token_type": tokens.scheme,
-            "dpop_jkt": load_key(tokens.dpop_key).thumbprint if tokens.dpop_key else None,
-            "profile": client.config.profile,
-            "provider": client.name,
-        }
+        """What a profile page may show about the tokens: never a token itself
+        (:meth:`RelyingParty.token_status <oidc_kit._relying_party.RelyingParty.token_status>`
+        lists the keys)."""
+        return await self.rp.token_status(_require_session(conn))
 
     async def refresh_now(self, conn: HTTPConnection) -> None:
         """Refresh the user's access token now (a "refresh now" button)."""

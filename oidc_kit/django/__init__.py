@@ -41,9 +41,11 @@ __all__ = [
     "acall",
     "access_token",
     "async_auth",
+    "atoken_status",
     "call",
     "httpx_auth",
     "login_required",
+    "token_status",
 ]
 
 R = TypeVar("R")
@@ -74,6 +76,18 @@ def access_token(request: HttpRequest) -> str:
 async def aaccess_token(request: HttpRequest) -> str:
     """:func:`access_token` for an async view."""
     return await get_kit().sync.aaccess_token(session_of(request))
+
+
+def token_status(request: HttpRequest) -> dict[str, Any]:
+    """What a profile page may show about ``request``'s user's tokens, never a token itself:
+    ``sub``, ``claims``, ``expires_at``, ``scope``, ``has_refresh_token``, ``token_type``,
+    ``dpop_jkt``, ``profile``, ``provider``."""
+    return get_kit().sync.token_status(session_of(request))
+
+
+async def atoken_status(request: HttpRequest) -> dict[str, Any]:
+    """:func:`token_status` for an async view."""
+    return await get_kit().sync.atoken_status(session_of(request))
 
 
 def call(fn: Callable[..., Awaitable[R]], /, *args: Any) -> R:

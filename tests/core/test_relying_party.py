@@ -3,6 +3,7 @@ framework; and the app's say in them (hooks, templates) through the Starlette ad
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -52,6 +53,38 @@ async def test_a_login_with_plain_values_in_and_out(op: FakeOP, clock: Clock) ->
     assert (done.status, done.location, done.error) == (303, "/accounts", None)
     session, current = await rp.load_session(_cookies(done)[rp.session_cookie])
     assert session is not None and current
+
+
+async def test_token_status_shows_the_current_tokens_state_never_a_token(
+    op: FakeOP, clock: Clock
+) -> None:
+    """Every adapter's profile-page helper: the grant's state, re-read from the store (a
+    refresh made elsewhere shows), and no token, whole or in part."""
+    rp = _rp(op, clock)
+    op.token_body = {"expires_in": 300}
+    done = await _callback(rp, op, await rp.start_login({}, {}))
+    session, _ = await rp.load_session(_cookies(done)[rp.session_cookie])
+    assert session is not None
+    before = await rp.token_status(session)
+    clock.advance(290)  # due: the refresh below takes place
+    fresh = await rp.token_source(session).tokens()
+
+    status = await rp.token_status(session)  # the session object as the request had it
+
+    assert set(status) == {
+        "sub", "claims", "expires_at", "scope", "has_refresh_token", "token_type",
+        "dpop_jkt", "profile", "provider",
+    }  # fmt: skip
+    assert status["expires_at"] == fresh.expires_at > before["expires_at"]
+    assert (status["sub"], status["scope"], status["token_type"]) == (
+        op.sub,
+        "openid profile accounts:read",
+        "Bearer",
+    )
+    assert status["has_refresh_token"] is True and status["dpop_jkt"] is None
+    shown = json.dumps(status)
+    for token in (fresh.access_token, fresh.refresh_token, fresh.id_token):
+        assert token and token not in shown and token[:12] not in shown
 
 
 async def test_a_failed_callback_is_an_outcome_with_the_error(op: FakeOP, clock: Clock) -> None:
