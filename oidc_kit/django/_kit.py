@@ -43,6 +43,8 @@ _OPTIONS = {
     # A factory of the kit's httpx.AsyncClient, called on the kit's event loop.
     "HTTP_CLIENT": "http_client",
     "HOOKS": "hooks",
+    # A callable giving epoch seconds (time.time): tests share one they move by hand.
+    "CLOCK": "clock",
     "JSON_PATHS": "json_paths",
     "TEMPLATE_DIRS": "template_dirs",
     "TEMPLATES": "templates",

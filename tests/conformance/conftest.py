@@ -1,9 +1,12 @@
 """The relying party under test, as a browser and the provider see it: through HTTP only.
 
-:class:`RP` is a Starlette app embedding :class:`~oidc_kit.starlette.OIDCAuth` (its ``/auth``
-routes, middleware and exception handlers, plus one ``login_required`` API route calling a
-resource server with the user's token), driven by an ``httpx.AsyncClient`` over
-``httpx.ASGITransport`` that plays the browser. The provider is
+:class:`RP` is the same app on each web adapter, Starlette, Flask and Django
+(``tests/conformance/apps.py``): the kit's ``/auth`` routes and session step, plus
+``login_required`` API routes calling a resource server with the user's token and showing
+the session's token status. The ``rp`` and ``rp_factory`` fixtures are parametrized over the
+three (``framework``): every test runs against each adapter, with the same assertions. An
+``httpx.AsyncClient`` plays the browser (over ASGI for Starlette and Django, over WSGI on
+worker threads for Flask). The provider is
 :class:`~tests.conformance.misbehaving_op.MisbehavingOP`, reached through
 ``httpx.MockTransport``; nothing touches the network and nothing sleeps (the kit, the provider
 and the test share one hand-moved clock).
@@ -24,23 +27,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from joserfc.jwk import ECKey, RSAKey
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
 
-from oidc_kit import MemoryStore
-from oidc_kit.starlette import OIDCAuth, login_required
-from tests.conformance.misbehaving_op import (
-    DPoPProof,
-    DPoPRefused,
-    MisbehavingOP,
-    verify_dpop_proof,
-)
+from oidc_kit import MemoryStore, OIDCConfig
+from tests.conformance.apps import FRAMEWORKS, ResourceServer, build
+from tests.conformance.misbehaving_op import MisbehavingOP
 from tests.conftest import Clock, make_config
 
 APP = "https://app.test"
-API = "https://orca.test/accounts"
 SESSION_COOKIE = "__Host-oidc_session"
 LOGIN_COOKIE = "__Host-oidc_login"
 
@@ -84,81 +77,6 @@ def client_key_pem(alg: str = "ES256") -> str:
     return client_key(alg).as_pem(private=True).decode()
 
 
-class ResourceServer:
-    """The API (ORCA): accepts the access tokens the provider issued, records what it saw.
-
-    A DPoP-bound token (the provider's ``token_jkt``) is accepted only with the ``DPoP``
-    scheme and a valid proof of its key with ``ath``; with ``dpop_nonce`` set, the proof must
-    carry that nonce (401 ``use_dpop_nonce`` and a ``DPoP-Nonce`` header otherwise).
-    """
-
-    def __init__(self, op: MisbehavingOP) -> None:
-        self.op = op
-        self.seen: list[str] = []
-        self.schemes: list[str] = []
-        self.proofs: list[DPoPProof] = []
-        self.dpop_nonce: str | None = None
-        self._jti: set[str] = set()
-
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        self.seen.append(token)
-        self.schemes.append(scheme)
-        if token not in self.op.issued_access_tokens:
-            return httpx.Response(401, json={"error": "unauthorized"})
-        jkt = self.op.token_jkt.get(token)
-        if jkt is None:
-            if scheme != "Bearer":
-                return httpx.Response(401, json={"error": "unauthorized"})
-            return httpx.Response(200, json={"data": [{"id": "acc-1"}]})
-        headers = {"DPoP-Nonce": self.dpop_nonce} if self.dpop_nonce else {}
-        try:
-            if scheme != "DPoP":
-                raise DPoPRefused("invalid_token", "a DPoP-bound token without DPoP")
-            proof = verify_dpop_proof(
-                request,
-                endpoint="api",
-                htu=API,
-                seen_jti=self._jti,
-                now=self.op.clock(),
-                record=self.proofs,
-                access_token=token,
-                nonce=self.dpop_nonce,
-            )
-            if proof.jkt != jkt:
-                raise DPoPRefused("invalid_dpop_proof", "not the token's key")
-        except DPoPRefused as exc:
-            headers["WWW-Authenticate"] = f'DPoP error="{exc.error}"'
-            return httpx.Response(401, json={"error": exc.error}, headers=headers)
-        return httpx.Response(200, json={"data": [{"id": "acc-1"}]}, headers=headers)
-
-
-def build_app(kit: OIDCAuth, api: ResourceServer) -> Starlette:
-    @login_required
-    async def accounts(request: Request) -> Response:
-        auth = kit.httpx_auth(request)
-        async with httpx.AsyncClient(transport=api.transport(), auth=auth) as client:
-            upstream = await client.get(API)
-        return JSONResponse(upstream.json(), status_code=upstream.status_code)
-
-    @login_required
-    async def token_status(request: Request) -> Response:
-        return JSONResponse(await kit.token_status(request))
-
-    return Starlette(
-        routes=[
-            Mount("/auth", routes=kit.routes),
-            Route("/api/accounts", accounts),
-            Route("/api/token-status", token_status),
-        ],
-        middleware=[kit.middleware],
-        exception_handlers=kit.exception_handlers,
-    )
-
-
 class _FormReader(HTMLParser):
     """What a browser reads from a form_post page: the form's action and its fields."""
 
@@ -190,19 +108,28 @@ def _same_site(cookie: Cookie) -> str:
 
 
 class RP:
-    """The relying party under test, and the browser that drives it."""
+    """The relying party under test, on one web adapter, and the browser that drives it."""
 
-    def __init__(self, kit: OIDCAuth, op: MisbehavingOP, store: RecordingStore) -> None:
-        self.kit = kit
-        self.op = op
+    def __init__(
+        self,
+        framework: str,
+        config: OIDCConfig,
+        op: MisbehavingOP,
+        store: RecordingStore,
+        clock: Clock,
+    ) -> None:
+        self.framework = framework
+        #: The kit's settings and its store, the same objects on every adapter.
+        self.config = config
         self.store = store
+        self.op = op
         self.api = ResourceServer(op)
-        self.app = build_app(kit, self.api)
+        self._app = build(framework, config, store, op, self.api, clock)
         self.browser = self._new_browser()
 
     def _new_browser(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app),
+            transport=self._app.transport(),
             base_url=APP,
             headers={"Accept": "application/json"},
         )
@@ -215,7 +142,7 @@ class RP:
 
     async def aclose(self) -> None:
         await self.browser.aclose()
-        await self.kit.http.aclose()
+        await self._app.close()
 
     # -- driving the login ----------------------------------------------------------------
 
@@ -325,15 +252,23 @@ def op(clock: Clock) -> MisbehavingOP:
 RPFactory = Callable[..., Awaitable[RP]]
 
 
+@pytest.fixture(params=FRAMEWORKS)
+def framework(request: pytest.FixtureRequest) -> str:
+    """The web adapter the RP runs on: every conformance test runs on each."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
-async def rp_factory(op: MisbehavingOP, clock: Clock) -> AsyncIterator[RPFactory]:
-    """Make an RP for ``op``; keyword arguments override its :class:`OIDCConfig`.
+async def rp_factory(op: MisbehavingOP, clock: Clock, framework: str) -> AsyncIterator[RPFactory]:
+    """Make an RP for ``op``; keyword arguments override its :class:`OIDCConfig`, but
+    ``store``: another RP's store (the same app restarted), instead of a new one.
 
     With a ``client_key``, the provider registers the JWKS the app serves at ``/auth/jwks``.
     """
     made: list[RP] = []
 
-    async def make(**overrides: Any) -> RP:
+    async def make(*, store: RecordingStore | None = None, **overrides: Any) -> RP:
         values: dict[str, Any] = {
             "issuer": op.issuer,
             "client_id": op.client_id,
@@ -341,18 +276,16 @@ async def rp_factory(op: MisbehavingOP, clock: Clock) -> AsyncIterator[RPFactory
             "scopes": ("openid", "profile", "email", "offline_access"),
         }
         values.update(overrides)
-        store = RecordingStore()
-        http = httpx.AsyncClient(transport=op.transport())
-        kit = OIDCAuth(make_config(**values), http_client=http, store=store, clock=clock)
-        made.append(RP(kit, op, store))
-        if kit.config.signing_key is not None:
+        config = make_config(**values)
+        made.append(RP(framework, config, op, store or RecordingStore(), clock))
+        if config.signing_key is not None:
             jwks = await made[-1].browser.get("/auth/jwks")
             assert jwks.status_code == 200, jwks.text
             op.client_jwks = jwks.json()
         return made[-1]
 
     yield make
-    for rp in made:
+    for rp in reversed(made):  # the last made first: Django's settings are a stack
         await rp.aclose()
 
 

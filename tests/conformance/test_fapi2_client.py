@@ -278,7 +278,7 @@ async def test_dpop_without_par_binds_the_code_with_dpop_jkt(
     op.fapi2()
     op.require_par = False
     rp = await rp_factory(dpop=True, client_key=client_key_pem("ES256"), client_secret=None)
-    assert rp.kit.config.uses_par is False
+    assert rp.config.uses_par is False
     await rp.assert_logged_in(await rp.login())
     query = op.browser_queries[-1]
     assert "request_uri" not in query
@@ -307,7 +307,7 @@ async def test_par_required_by_the_provider_is_used_without_the_profile(
     even with neither ``par`` nor ``profile`` set (here with a client secret)."""
     op.require_par = True
     rp = await rp_factory()
-    assert rp.kit.config.uses_par is False
+    assert rp.config.uses_par is False
     await rp.assert_logged_in(await rp.login())
     assert set(op.browser_queries[-1]) == {"client_id", "request_uri"}
     (par,) = op.requests_to("par")
@@ -600,14 +600,14 @@ async def test_the_dpop_key_waits_sealed_in_the_login_transaction(
     (par_proof,) = [p for p in op.dpop_proofs if p.endpoint == "par"]
     state = op.pushed_requests[-1]["state"]
     key = transaction_key(state)
-    raw = await rp.kit.store.get(key)
+    raw = await rp.store.get(key)
     assert raw is not None
     stored = json.loads(raw)
     assert stored["dpop_key"] and '"d"' not in stored["dpop_key"]
     assert par_proof.header["jwk"]["x"] not in raw.decode()  # not even the public half
 
     stored["dpop_key"] = stored["dpop_key"][:-8] + "AAAAAAAA"
-    await rp.kit.store.set(key, json.dumps(stored).encode(), 600)
+    await rp.store.set(key, json.dumps(stored).encode(), 600)
     await rp.assert_refused(
         await rp.return_from_provider(start.headers["location"]), "invalid_state"
     )
@@ -618,13 +618,13 @@ async def test_another_logins_sealed_key_does_not_open(rp: RP, op: MisbehavingOP
     """The sealed key is bound to its login (state and provider): moved into another
     login's transaction it does not open, and that login fails before any token request."""
     await rp.start_login()
-    first = await rp.kit.store.get(transaction_key(op.pushed_requests[-1]["state"]))
+    first = await rp.store.get(transaction_key(op.pushed_requests[-1]["state"]))
     second_start = await rp.start_login()
     key = transaction_key(op.pushed_requests[-1]["state"])
-    second = await rp.kit.store.get(key)
+    second = await rp.store.get(key)
     assert first is not None and second is not None
     swapped = json.loads(second) | {"dpop_key": json.loads(first)["dpop_key"]}
-    await rp.kit.store.set(key, json.dumps(swapped).encode(), 600)
+    await rp.store.set(key, json.dumps(swapped).encode(), 600)
     await rp.assert_refused(
         await rp.return_from_provider(second_start.headers["location"]), "invalid_state"
     )
@@ -641,9 +641,9 @@ async def test_a_mistyped_login_transaction_is_a_400(
     """A store's contents are input like any other: a wrong type is invalid_state, not a 500."""
     start = await rp.start_login()
     key = transaction_key(op.pushed_requests[-1]["state"])
-    raw = await rp.kit.store.get(key)
+    raw = await rp.store.get(key)
     assert raw is not None
-    await rp.kit.store.set(key, json.dumps(json.loads(raw) | {field: value}).encode(), 600)
+    await rp.store.set(key, json.dumps(json.loads(raw) | {field: value}).encode(), 600)
     await rp.assert_refused(
         await rp.return_from_provider(start.headers["location"]), "invalid_state"
     )

@@ -123,7 +123,7 @@ async def test_oidcc_client_test_rp_backchannel_rpinitlogout_invalid(
     header = options.pop("header", None)
     key = options.pop("key", None)
     if key == "secret":
-        key = OctKey.import_key(rp.kit.config.client_secret.encode())  # type: ignore[union-attr]
+        key = OctKey.import_key(rp.config.client_secret.encode())  # type: ignore[union-attr]
     token = logout_token(rp, clock, header, key, **options)
     response = await rp.browser.post("/auth/backchannel-logout", data={"logout_token": token})
     assert response.status_code == 400

@@ -7,12 +7,9 @@ session's, and prove it to a provider that now requires DPoP.
 
 from __future__ import annotations
 
-import httpx
-
-from oidc_kit.starlette import OIDCAuth
-from tests.conformance.conftest import RP, RPFactory, client_key_pem
+from tests.conformance.conftest import RPFactory, client_key_pem
 from tests.conformance.misbehaving_op import MisbehavingOP
-from tests.conftest import Clock, make_config
+from tests.conftest import Clock
 
 
 async def test_a_bearer_session_refreshed_under_the_profile_gets_dpop_bound(
@@ -26,24 +23,12 @@ async def test_a_bearer_session_refreshed_under_the_profile_gets_dpop_bound(
 
     # The same app restarted with the profile, on the same store; the provider now FAPI 2.0.
     op.fapi2()
-    config = make_config(
-        issuer=op.issuer,
-        client_id=op.client_id,
-        client_secret=None,
-        client_key=key,
-        profile="fapi2",
-        scopes=("openid", "profile", "email", "offline_access"),
-    )
-    assert config.dpop is None and config.uses_dpop
-    http = httpx.AsyncClient(transport=op.transport())
-    fapi = RP(OIDCAuth(config, http_client=http, store=plain.store, clock=clock), op, plain.store)
-    try:
-        fapi.browser.cookies = plain.browser.cookies
-        clock.advance(290)
-        response = await fapi.browser.get("/api/accounts")
-        assert response.status_code == 200, response.text
-        (refresh_proof,) = [p for p in op.dpop_proofs if p.endpoint == "token"]
-        assert op.token_jkt[op.issued_access_tokens[-1]] == refresh_proof.jkt
-        assert fapi.api.schemes == ["DPoP"]
-    finally:
-        await fapi.aclose()
+    fapi = await rp_factory(store=plain.store, client_key=key, client_secret=None, profile="fapi2")
+    assert fapi.config.dpop is None and fapi.config.uses_dpop
+    fapi.browser.cookies = plain.browser.cookies
+    clock.advance(290)
+    response = await fapi.browser.get("/api/accounts")
+    assert response.status_code == 200, response.text
+    (refresh_proof,) = [p for p in op.dpop_proofs if p.endpoint == "token"]
+    assert op.token_jkt[op.issued_access_tokens[-1]] == refresh_proof.jkt
+    assert fapi.api.schemes == ["DPoP"]
