@@ -14,6 +14,10 @@ tests/conftest.py) sets them from where a test lives and what it uses:
   ``"sentinel"``/``"cluster"`` parameter) also ``slow``, as they start several processes;
 - a test that needs a real PostgreSQL: ``postgres`` (the ``postgres_url`` or ``own_postgres``
   fixture, a ``"postgres"`` parameter, or a :class:`tests.postgres_server.PostgresServer`);
+- a test under a folder of :data:`ADAPTER_FOLDERS` (the conformance suite and the examples'
+  black-box contract, run against each web adapter through their ``framework`` parameter) on
+  Flask or Django: ``slow``; the quick loop keeps its Starlette case (the three together take
+  about four times as long);
 - the slowest of the rest, listed in :data:`SLOW_TESTS` and :data:`SLOW_MODULES`: ``slow``.
 
 The lists name files by their base name, so that moving a test file to another folder keeps
@@ -27,6 +31,8 @@ from pathlib import Path
 import pytest
 
 __all__ = [
+    "ADAPTER_FOLDERS",
+    "SLOW_FRAMEWORKS",
     "SLOW_MODULES",
     "SLOW_TESTS",
     "find_test_files",
@@ -36,6 +42,11 @@ __all__ = [
 
 #: Folders whose every test gets these markers.
 FOLDER_MARKERS = {"browser": ("browser", "slow"), "interop": ("interop", "slow")}
+
+#: Folders whose tests run against each web adapter, named by their ``framework`` parameter.
+ADAPTER_FOLDERS = frozenset({"conformance", "examples"})
+#: The adapters whose cases of those tests are left to the slow set.
+SLOW_FRAMEWORKS = frozenset({"flask", "django"})
 
 #: Test files every test of which starts processes (several app instances, workers; a build of
 #: the wheel and a fresh venv to install it in; a build of the docs site; a redis-server to kill).
@@ -50,10 +61,6 @@ SLOW_MODULES = frozenset(
         "test_docs_site.py",
         "test_health_redis.py",
         "test_sessions_blackbox.py",
-        # python -m examples.flask_app, with its sandbox server, as a real process.
-        "test_flask_example.py",
-        # python -m examples.django_app (uvicorn, with its sandbox server), a real process.
-        "test_django_example.py",
         # A Sentinel set-up and a Cluster, failed over under load.
         "test_redis_failover.py",
         "test_postgres_faults.py",
@@ -120,12 +127,22 @@ SLOW_BACKENDS = TOPOLOGY_BACKENDS | {"rediss", "postgres"}
 POSTGRES_FIXTURES = frozenset({"postgres_url", "own_postgres"})
 
 
-def _folder_markers(item: pytest.Item) -> tuple[str, ...]:
+def _folders(item: pytest.Item) -> tuple[str, ...]:
     try:
-        folders = item.path.relative_to(item.config.rootpath).parts[:-1]
+        return item.path.relative_to(item.config.rootpath).parts[:-1]
     except ValueError:  # a test outside the repository: no folder rule
         return ()
-    return tuple(m for folder in folders for m in FOLDER_MARKERS.get(folder, ()))
+
+
+def _folder_markers(item: pytest.Item) -> tuple[str, ...]:
+    return tuple(m for folder in _folders(item) for m in FOLDER_MARKERS.get(folder, ()))
+
+
+def _on_a_slow_adapter(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or callspec.params.get("framework") not in SLOW_FRAMEWORKS:
+        return False
+    return bool(ADAPTER_FOLDERS.intersection(_folders(item)))
 
 
 def _backends(item: pytest.Item) -> set[object]:
@@ -141,6 +158,8 @@ def _is_slow(item: pytest.Item) -> bool:
     if item.path.name in SLOW_MODULES or (item.path.name, name) in SLOW_TESTS:
         return True
     if TOPOLOGY_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    if _on_a_slow_adapter(item):
         return True
     return bool(SLOW_BACKENDS.intersection(_backends(item)))
 

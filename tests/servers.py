@@ -1,4 +1,5 @@
-"""Start real servers (``python -m example_app``, the standalone sandbox provider) for tests."""
+"""Start real servers (``python -m example_app`` and the other examples, the standalone sandbox
+provider) for tests."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The example app of each framework, as ``python -m`` runs it: one environment contract, the
+#: same routes and error codes (issue 18), so the black-box suites run against each.
+EXAMPLES = {
+    "starlette": "example_app",
+    "flask": "examples.flask_app",
+    "django": "examples.django_app",
+}
 
 
 def free_port() -> int:

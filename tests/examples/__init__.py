@@ -1,0 +1,1 @@
+"""The black-box contract every example app keeps (see docs/architecture.md)."""
