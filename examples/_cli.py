@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import logging.config
 
+from example_app.serve import log_config
 from example_app.settings import app_name
 
 __all__ = ["parse_args"]
@@ -18,7 +19,9 @@ def _port(value: str) -> int:
 
 
 def parse_args(module: str, framework: str, argv: list[str] | None) -> argparse.Namespace:
-    """``--host`` and ``--port`` for ``python -m {module}``, and the example's logging."""
+    """``--host`` and ``--port`` for ``python -m {module}``, and the example's logging:
+    example_app's (INFO to stderr through the kit's token-redacting filter, the app's outgoing
+    calls included, and ``OIDC_AUDIT_LOG``), so the three examples log alike."""
     parser = argparse.ArgumentParser(
         prog=f"python -m {module}",
         description=f"{app_name()} on {framework}: OpenID Connect login and the ORCA API, on "
@@ -28,6 +31,5 @@ def parse_args(module: str, framework: str, argv: list[str] | None) -> argparse.
     parser.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     parser.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per call to the provider
+    logging.config.dictConfig(log_config())
     return args

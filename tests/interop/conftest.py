@@ -1,4 +1,8 @@
-"""Fixtures of the interop tests: panva's oidc-provider and the real example_app, on loopback.
+"""Fixtures of the interop tests: panva's oidc-provider and a real example app, on loopback.
+
+``stack`` and ``fapi_stack`` run once per framework (``framework``: the Starlette demo, the
+Flask example, the Django example); a test of what only the demo has takes
+:data:`tests.interop.stack.demo_only`. The other stacks run the demo.
 
 ``node`` and ``tests/interop/node_modules/oidc-provider`` (``make node``, which runs
 ``npm ci`` here) must be present: without them these tests skip with a one-line reason, and
@@ -31,7 +35,7 @@ from tests.interop.stack import (
     signing_key,
     start_app,
 )
-from tests.servers import Server, free_port
+from tests.servers import EXAMPLES, Server, free_port
 
 HERE = Path(__file__).resolve().parent
 OIDC_PROVIDER = HERE / "node_modules" / "oidc-provider" / "package.json"
@@ -57,9 +61,16 @@ def node() -> str:
     return found
 
 
+@pytest.fixture(scope="module", params=list(EXAMPLES))
+def framework(request: pytest.FixtureRequest) -> str:
+    """Whose example app the module's ``stack`` and ``fapi_stack`` run."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="module")
-def stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("interop")
+def stack(node: str, framework: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp(f"interop-{framework}")
     provider_port, app_port, nocards_port = free_port(), free_port(), free_port()
     env = provider_env(
         f"http://127.0.0.1:{app_port}",
@@ -69,7 +80,7 @@ def stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack
     )
     with (
         run_provider(node, provider_port, env, tmp / "provider.log") as provider,
-        start_app(provider.issuer, app_port, tmp) as app,
+        start_app(provider.issuer, app_port, tmp, framework=framework) as app,
     ):
         yield Stack(provider, app, tmp, nocards_port)
 
@@ -121,17 +132,23 @@ def rotation_stack(node: str, tmp_path: Path) -> Iterator[RotationStack]:
 
 
 @pytest.fixture(scope="module")
-def fapi_stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FapiStack]:
+def fapi_stack(
+    node: str, framework: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FapiStack]:
     """An RSA client key (PS256) in a PEM file; the provider fetches the app's public key from
     its ``/auth/jwks``; JWT access tokens for ORCA, DPoP-bound."""
-    tmp = tmp_path_factory.mktemp("fapi2")
+    tmp = tmp_path_factory.mktemp(f"fapi2-{framework}")
     key = RSAKey.generate_key(2048, private=True)
     provider_port, app_port = free_port(), free_port()
     env = provider_env(f"http://127.0.0.1:{app_port}", ttl=ACCESS_TOKEN_TTL, FAPI2="1")
     with (
         run_provider(node, provider_port, env, tmp / "provider.log") as provider,
         start_app(
-            provider.issuer, app_port, tmp, extra_env=fapi_env(key, tmp, inline=False)
+            provider.issuer,
+            app_port,
+            tmp,
+            extra_env=fapi_env(key, tmp, inline=False),
+            framework=framework,
         ) as app,
     ):
         yield FapiStack(provider, app, tmp, 0, key, "PS256")

@@ -1,10 +1,12 @@
-"""The interop stack: panva's oidc-provider (Node) and the real ``example_app`` process.
+"""The interop stack: panva's oidc-provider (Node) and a real example app process.
 
 :class:`OidcProvider` runs ``node provider.js`` and reads what it logs (one line per request and
-per event). :func:`start_app` runs ``python -m example_app`` against it. :class:`Browser`
-plays a browser over HTTP with httpx: it follows redirects across the two origins and fills in
-oidc-provider's development login, consent and logout pages from their HTML (form action,
-hidden fields and buttons are read from the page, not assumed).
+per event). :func:`start_app` runs an example against it: ``python -m example_app``, or the
+Flask or Django example (:data:`tests.servers.EXAMPLES`), which keep the same environment and
+routes; tests of what only the demo has (its pages, ``/api/cards``) take :data:`demo_only`.
+:class:`Browser` plays a browser over HTTP with httpx: it follows redirects across the two
+origins and fills in oidc-provider's development login, consent and logout pages from their
+HTML (form action, hidden fields and buttons are read from the page, not assumed).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from joserfc.jwk import ECKey, RSAKey
 
-from tests.servers import Server, serve
+from tests.servers import EXAMPLES, Server, serve
 
 HERE = Path(__file__).resolve().parent
 PROVIDER_JS = HERE / "provider.js"
@@ -36,6 +39,9 @@ SESSION_SECRET = "interop-session-secret-0123456789abcdef"
 #: Access-token lifetime at the shared provider: the kit refreshes at half of it (its leeway is
 #: capped at half the lifetime), and the tests wait for real expiry, so it stays short.
 ACCESS_TOKEN_TTL = 3
+
+#: For a test of what only the demo (``example_app``) has: the module's stacks run it alone.
+demo_only = pytest.mark.parametrize("framework", ["starlette"], scope="module")
 
 
 # --- the provider ------------------------------------------------------------------------------
@@ -146,9 +152,11 @@ def start_app(
     client_id: str = CLIENT_ID,
     name: str = "app",
     extra_env: Mapping[str, str] | None = None,
+    framework: str = "starlette",
 ) -> Iterator[Server]:
-    """The real ``python -m example_app``, logging in at ``issuer``, ORCA sandboxed;
-    ``extra_env`` adds or overrides settings (the FAPI 2.0 profile and its client key)."""
+    """The real ``python -m example_app`` (or ``framework``'s example), logging in at
+    ``issuer``, ORCA sandboxed; ``extra_env`` adds or overrides settings (the FAPI 2.0 profile
+    and its client key)."""
     env = {
         "OIDC_ISSUER": issuer,
         "OIDC_CLIENT_ID": client_id,
@@ -167,7 +175,7 @@ def start_app(
         "OIDC_CLIENT_KEY": "",
         **(extra_env or {}),
     }
-    args = ["-m", "example_app", "--host", "127.0.0.1", "--port", str(port)]
+    args = ["-m", EXAMPLES[framework], "--host", "127.0.0.1", "--port", str(port)]
     with serve(args, port, env, tmp / f"{name}.log") as server:
         yield server
 

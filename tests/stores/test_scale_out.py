@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.postgres_server import drop_tables, unique_table_prefix
-from tests.servers import Server, free_port, sandbox_login, serve
+from tests.servers import EXAMPLES, Server, free_port, sandbox_login, serve
 
 SECRET = "scale-out-test-secret-0123456789"
 TTL = 2
@@ -42,8 +42,15 @@ def start_provider(stack: ExitStack, tmp_path: Path, app_url: str) -> str:
 
 
 def start_apps(
-    stack: ExitStack, tmp_path: Path, count: int, store_url: str
+    stack: ExitStack,
+    tmp_path: Path,
+    count: int,
+    store_url: str,
+    frameworks: tuple[str, ...] = (),
 ) -> tuple[str, list[Server]]:
+    """``count`` app instances sharing ``store_url`` and one provider: the Starlette demo, or
+    the examples ``frameworks`` names, one each."""
+    frameworks = frameworks or ("starlette",) * count
     ports = [free_port() for _ in range(count)]
     app_url = f"http://127.0.0.1:{ports[0]}"
     issuer = start_provider(stack, tmp_path, app_url)
@@ -57,8 +64,8 @@ def start_apps(
         "SESSION_SECRET": SECRET,
     }
     servers = []
-    for n, port in enumerate(ports):
-        args = ["-m", "example_app", "--port", str(port)]
+    for n, (port, framework) in enumerate(zip(ports, frameworks, strict=True)):
+        args = ["-m", EXAMPLES[framework], "--port", str(port)]
         servers.append(stack.enter_context(serve(args, port, env, tmp_path / f"app{n}.log")))
     return issuer, servers
 
@@ -215,3 +222,33 @@ def test_a_backchannel_logout_received_by_one_instance_ends_the_session_in_all(
         with httpx.Client(base_url=second.base_url, cookies=cookies) as other:
             assert other.get("/auth/session").status_code == 401
             assert other.get("/api/accounts").status_code == 401
+
+
+def test_flask_django_and_starlette_instances_share_sessions_in_redis(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """One record format: a session made by the Flask example is the Django example's and the
+    demo's; a refresh storm over the three makes one refresh; a logout in the Flask instance
+    ends it in the other two."""
+    with ExitStack() as stack:
+        frameworks = ("flask", "django", "starlette")
+        issuer, servers = start_apps(stack, tmp_path, 3, redis_url, frameworks)
+        flask_app, *others = servers
+        cookies = login_and_wait_until_due(servers)  # logged in at the Flask instance
+        for server in others:
+            with httpx.Client(base_url=server.base_url, cookies=cookies) as client:
+                assert client.get("/auth/session").json()["sub"] == "sandbox-alice"
+
+        codes = asyncio.run(storm(servers, cookies, 10))
+
+        assert codes == [200] * 30
+        counts = stats(issuer)
+        assert counts["grant_counts"] == {"authorization_code": 1, "refresh_token": 1}
+        assert counts["refresh_reuses"] == 0
+        with httpx.Client(base_url=flask_app.base_url, cookies=cookies) as browser:
+            logout = browser.post("/auth/logout", headers={"Origin": flask_app.base_url})
+            assert logout.status_code == 303
+        for server in others:
+            with httpx.Client(base_url=server.base_url, cookies=cookies) as client:
+                assert client.get("/auth/session").status_code == 401
+                assert client.get("/api/accounts").json()["error"] == "login_required"
