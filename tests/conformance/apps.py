@@ -11,7 +11,7 @@ configuration, store, provider and clock, and returns the transport the test's b
 - Flask: :class:`~oidc_kit.flask.OIDC`, each request on a worker thread as a WSGI server
   serves it (``tests.flask.conftest.AsyncWSGITransport``);
 - Django: ``OIDC_KIT`` and the URLconf ``tests/conformance/django_urls.py`` set with
-  ``override_settings``, through Django's ASGI handler (WSGI is covered by tests/django).
+  ``override_settings``, through Django's ASGI handler (WSGI is covered by tests/sync_adapters).
 """
 
 from __future__ import annotations

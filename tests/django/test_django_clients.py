@@ -1,10 +1,10 @@
 """The Django adapter with Django's own test clients (``Client``: the WSGI-style handler,
-``AsyncClient``: the ASGI one), a body read bounded from the WSGI input, the checks, and a
-Django user per subject (``OIDC_KIT["USER_BACKEND"]``)."""
+``AsyncClient``: the ASGI one), the checks, and a Django user per subject
+(``OIDC_KIT["USER_BACKEND"]``). (A body read bounded from the WSGI input is tested for Flask and
+Django at once, in tests/sync_adapters.)"""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 import anyio.to_thread
@@ -12,10 +12,8 @@ import httpx
 import pytest
 from django.core.checks import run_checks
 from django.core.management import call_command
-from django.core.wsgi import get_wsgi_application
 from django.test import AsyncClient, Client, override_settings
 
-from oidc_kit._body_rules import MAX_BODY
 from oidc_kit.testing import SandboxProvider, sandbox_login
 from tests.django.conftest import kit_options, session_cookie, transport
 from tests.flask.conftest import APP, FlakyStore
@@ -46,41 +44,6 @@ async def test_djangos_client_and_async_client(kit: None, op: SandboxProvider) -
     done = await asynchronous.post("/auth/logout", headers={"Origin": APP})
     assert done.status_code == 303
     assert client.get("/api/me").status_code == 401  # the session ended in the store
-
-
-def wsgi_post(path: str, body: io.RawIOBase | io.BytesIO, length: str | None) -> str:
-    """POST ``body`` to ``path`` through Django's WSGI handler; the status line."""
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": path,
-        "SERVER_NAME": "app.test",
-        "SERVER_PORT": "443",
-        "wsgi.url_scheme": "https",
-        "wsgi.input": body,
-        "CONTENT_TYPE": "application/x-www-form-urlencoded",
-    }
-    if length is None:
-        environ["wsgi.input_terminated"] = True  # chunked: the server ends the input
-    else:
-        environ["CONTENT_LENGTH"] = length
-    found: list[str] = []
-    get_wsgi_application()(environ, lambda status, headers: found.append(status))
-    return found[0]
-
-
-class _Unreadable(io.RawIOBase):
-    def read(self, size: int = -1) -> bytes:
-        raise AssertionError("a body declared too large must not be read")
-
-
-def test_a_body_without_a_length_is_counted_and_a_declared_one_refused_unread(
-    kit: None,
-) -> None:
-    body = b"logout_token=" + b"x" * MAX_BODY
-    assert wsgi_post("/auth/backchannel-logout", io.BytesIO(body), None).startswith("413 ")
-    short = io.BytesIO(b"logout_token=x")
-    assert wsgi_post("/auth/backchannel-logout", short, None).startswith("400 ")
-    assert wsgi_post("/auth/callback", _Unreadable(), str(MAX_BODY + 1)).startswith("413 ")
 
 
 def test_the_checks_find_the_routes_and_the_middleware(kit: None) -> None:

@@ -10,30 +10,25 @@ import types
 from django.test import Client, override_settings
 
 from oidc_kit.django._kit import SETTING
-from tests.docs_snippets import python_blocks
 from tests.flask.conftest import make_config
 from tests.servers import ROOT
+from tests.sync_adapters.quick_start import integration_lines, quick_start
 
 PAGE = ROOT / "docs" / "django.md"
 #: A line of integration: it names the kit, what it gives a view, or its settings.
 KIT_LINE = re.compile(r"oidc_kit|login_required|request\.user|OIDC_KIT")
 
 
-def quick_start() -> str:
-    return python_blocks(PAGE)[0]
-
-
 def test_the_quick_start_needs_under_ten_lines_of_integration() -> None:
-    source = quick_start()
-    kit_lines = [line for line in source.splitlines() if KIT_LINE.search(line)]
+    kit_lines, marked = integration_lines(PAGE, KIT_LINE)
     assert 0 < len(kit_lines) < 10, kit_lines
     # The page marks them "# kit" for the reader: the marks must tell the truth.
-    assert kit_lines == [line for line in source.splitlines() if "# kit" in line]
+    assert kit_lines == marked
 
 
 def test_the_quick_start_project_sends_a_browser_to_log_in() -> None:
     namespace: dict[str, object] = {"__name__": "docs_django"}
-    exec(compile(quick_start(), str(PAGE), "exec"), namespace)  # noqa: S102 - our own docs
+    exec(compile(quick_start(PAGE), str(PAGE), "exec"), namespace)  # noqa: S102 - our own docs
     urlconf = types.ModuleType("docs_django_urls")
     urlconf.urlpatterns = namespace["urlpatterns"]  # type: ignore[attr-defined]
     assert namespace["INSTALLED_APPS"] == ["oidc_kit.django"]

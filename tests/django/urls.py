@@ -56,7 +56,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
 @login_required
 async def async_me(request: HttpRequest) -> JsonResponse:
     user = await request.auser()  # type: ignore[attr-defined]
-    return JsonResponse({"sub": user.sub, "async": True})
+    return JsonResponse({"sub": user.sub, "scopes": list(user.scopes), "async": True})
 
 
 @login_required(scopes="accounts:write")

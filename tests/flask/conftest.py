@@ -1,11 +1,13 @@
-"""A Flask app on the kit, logged in to through the sandbox provider, served in process."""
+"""A Flask app on the kit, logged in to through the sandbox provider, served in process; its
+provider, store, API and audit recorder are the Django project's too (tests/django/conftest.py),
+and tests/sync_adapters drives both."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import anyio.to_thread
@@ -189,10 +191,3 @@ def app(oidc: OIDC, api: httpx.MockTransport) -> Iterator[flask.Flask]:
     yield app
     kit: SyncKit = app.extensions["oidc_kit"]
     kit.close()
-
-
-@pytest.fixture
-async def browser(app: flask.Flask) -> AsyncIterator[httpx.AsyncClient]:
-    transport = AsyncWSGITransport(app)
-    async with httpx.AsyncClient(transport=transport, base_url=APP) as client:
-        yield client

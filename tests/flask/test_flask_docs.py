@@ -11,24 +11,19 @@ import flask
 import pytest
 
 from oidc_kit._env import ENV_NAMES
-from tests.docs_snippets import python_blocks
 from tests.servers import ROOT
+from tests.sync_adapters.quick_start import integration_lines, quick_start
 
 PAGE = ROOT / "docs" / "flask.md"
 #: A line of integration: it names the kit, its extension object or what it gives a view.
 KIT_LINE = re.compile(r"oidc_kit|OIDC\b|OIDCConfig|\boidc\b|login_required|current_user")
 
 
-def quick_start() -> str:
-    return python_blocks(PAGE)[0]
-
-
 def test_the_quick_start_needs_under_ten_lines_of_integration() -> None:
-    source = quick_start()
-    kit_lines = [line for line in source.splitlines() if KIT_LINE.search(line)]
+    kit_lines, marked = integration_lines(PAGE, KIT_LINE)
     assert 0 < len(kit_lines) < 10, kit_lines
     # The page marks them "# kit" for the reader: the marks must tell the truth.
-    assert kit_lines == [line for line in source.splitlines() if "# kit" in line]
+    assert kit_lines == marked
 
 
 def test_the_quick_start_app_sends_a_browser_to_log_in(
@@ -44,7 +39,7 @@ def test_the_quick_start_app_sends_a_browser_to_log_in(
     monkeypatch.setenv("SESSION_STORE", "memory://")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "docs_flask"}
-    exec(compile(quick_start(), str(PAGE), "exec"), namespace)  # noqa: S102 - our own docs
+    exec(compile(quick_start(PAGE), str(PAGE), "exec"), namespace)  # noqa: S102 - our own docs
     app = namespace["app"]
     assert isinstance(app, flask.Flask)
     try:
