@@ -63,6 +63,15 @@ async def party(request: Request) -> Response:
     return _json(await d.orca.get_party(d.auth.httpx_auth(request)))
 
 
+@login_required
+async def token(request: Request) -> Response:
+    """``GET /api/token``: whether the user's access token is still active, as the provider's
+    token introspection (RFC 7662) says: ``active``, ``scope``, ``sub``, ``client_id``,
+    ``exp``... never the token. 502 ``introspection_unsupported`` without the endpoint."""
+    answer = await deps(request).auth.introspect(request)
+    return _json(answer.as_dict())
+
+
 def api_routes() -> list[BaseRoute]:
     """The JSON routes, to mount at ``/api``."""
     return [
@@ -71,4 +80,5 @@ def api_routes() -> list[BaseRoute]:
         Route("/accounts/{account_id}/transactions", transactions),
         Route("/cards", cards),
         Route("/party", party),
+        Route("/token", token),
     ]

@@ -55,6 +55,7 @@ def create_app(environ: Mapping[str, str] | None = None, *, port: int = 8000) ->
 
     from .api import api_routes
     from .pages import page_routes
+    from .payments import payment_routes
 
     settings = Settings.from_env(environ, port=port)
     config = settings.oidc_config(environ)
@@ -94,6 +95,7 @@ def create_app(environ: Mapping[str, str] | None = None, *, port: int = 8000) ->
         routes=[
             auth.mount,  # the kit's routes, at OIDC_ROUTE_PREFIX (default /auth)
             *page_routes(),
+            *payment_routes(),  # /payments/confirm: a step-up with RAR (RFC 9396)
             Mount("/api", routes=api_routes()),
             Mount("/static", app=StaticFiles(directory=_STATIC), name="static"),
             Route("/favicon.ico", favicon),  # asked for by browsers, whatever the page says
@@ -143,6 +145,7 @@ def _sandbox_routes(
             http_client=http,
             id_token_alg="PS256" if settings.fapi2 else "RS256",
             require_par=settings.fapi2,
+            introspection=True,  # the profile page shows whether the token is active
         )
         routes.append(Mount(SANDBOX_OP_PATH, app=provider.app))
     if settings.sandbox_orca:

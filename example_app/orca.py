@@ -13,12 +13,15 @@ What each call returns is typed in :mod:`example_app.orca_models` (``AccountList
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 import httpx
 
 from .orca_models import AccountDetail, AccountList, CardList, PartyDetail, TransactionList
+
+if TYPE_CHECKING:
+    from oidc_kit import ProviderConfig
 
 __all__ = ["OrcaClient", "OrcaError"]
 
@@ -70,11 +73,35 @@ class OrcaClient:
     """``GET`` calls to ORCA at ``base_url`` (e.g. ``https://api.portx.io/orca/v1``).
 
     Each method returns ORCA's answer as it came, typed (:mod:`example_app.orca_models`).
+
+    Certificate-bound tokens (mutual TLS, ``OIDC_CLIENT_CERT`` with
+    ``OIDC_MTLS_BOUND_TOKENS=1``) must reach ORCA over a connection presenting the client's
+    certificate: :meth:`for_config` makes the client that does (close it with :meth:`aclose`).
     """
 
     def __init__(self, base_url: str, http_client: httpx.AsyncClient) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = http_client
+        self._owns_http = False
+
+    @classmethod
+    def for_config(
+        cls, base_url: str, http_client: httpx.AsyncClient, config: ProviderConfig
+    ) -> OrcaClient:
+        """An ORCA client over ``http_client``; with a client certificate configured, over a
+        client of its own presenting it (``config.tls_context()``), as a certificate-bound
+        token requires (RFC 8705 3: still sent as ``Bearer``)."""
+        context = config.tls_context()
+        if context is None:
+            return cls(base_url, http_client)
+        orca = cls(base_url, httpx.AsyncClient(verify=context, timeout=http_client.timeout))
+        orca._owns_http = True
+        return orca
+
+    async def aclose(self) -> None:
+        """Close the HTTP client :meth:`for_config` made (the app's own is the app's)."""
+        if self._owns_http:
+            await self._http.aclose()
 
     async def list_accounts(self, auth: httpx.Auth) -> AccountList:
         """``GET /accounts``: the user's accounts."""

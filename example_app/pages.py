@@ -7,6 +7,7 @@ shows only what ``auth.token_status`` returns (claims, expiry, scope), never a t
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from oidc_kit import IntrospectionFailed, TokenIntrospection
 from oidc_kit.starlette import login_required, same_origin
 
 from .deps import deps
@@ -22,6 +24,8 @@ from .orca_models import Party
 from .templating import SIGNED_OUT_COOKIE, render
 
 __all__ = ["page_routes"]
+
+log = logging.getLogger("example_app")
 
 
 async def home(request: Request) -> Response:
@@ -88,6 +92,12 @@ async def profile(request: Request) -> Response:
         party_error = exc.message
     status = await d.auth.token_status(request)
     expires_at = status.get("expires_at")
+    introspection: TokenIntrospection | None = None
+    try:  # the provider's word on the token, when it has an introspection endpoint
+        introspection = await d.auth.introspect(request)
+    except IntrospectionFailed as exc:
+        if exc.code != "introspection_unsupported":
+            log.warning("token introspection failed: %s", exc.code)
     context: dict[str, Any] = {
         "nav": "profile",
         "claims": dict(sorted(request.user.claims.items())),
@@ -97,6 +107,7 @@ async def profile(request: Request) -> Response:
         # whose clock is off still shows the right countdown.
         "remaining": max(0, int(expires_at - time.time())) if expires_at else None,
         "refresh_leeway": d.config.refresh_leeway,
+        "introspection": introspection,
         "party": party,
         "party_error": party_error,
         # Every instance's, newest first (the store indexes them by user); never an id.

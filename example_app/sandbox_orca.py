@@ -35,7 +35,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from oidc_kit.testing import DPoPError, ResourceServerDPoP
+from oidc_kit.testing import (
+    DPoPError,
+    ResourceServerDPoP,
+    bound_thumbprint,
+    check_certificate_binding,
+    without_certificate_binding,
+)
 
 from .orca_models import Account
 from .seed import UserData, data_for
@@ -267,11 +273,19 @@ class SandboxOrca:
                 raise OrcaApiError.dpop("invalid_token", description) from None
             raise
         claims = await self.validate_token(token)
+        try:  # RFC 8705 3: a certificate-bound token only over a connection presenting it
+            check_certificate_binding(claims, request.scope)
+        except DPoPError:
+            raise OrcaApiError.invalid_token() from None
         try:
-            jkt = self._dpop.bound_jkt(claims)
+            jkt = self._dpop.bound_jkt(without_certificate_binding(claims))
         except ValueError:
             raise OrcaApiError.invalid_token() from None  # a confirmation we do not understand
-        self._check_sender(request, scheme, token, jkt)
+        if jkt is not None or not self.require_dpop or bound_thumbprint(claims) is None:
+            # A certificate is FAPI 2.0's other sender constraint: no DPoP needed with one.
+            self._check_sender(request, scheme, token, jkt)
+        elif scheme.lower() != "bearer":  # RFC 8705 3: sent as a Bearer token
+            raise OrcaApiError.invalid_token()
         if scope not in _granted_scopes(claims):
             raise OrcaApiError.insufficient_scope(scope)
         return data_for(claims["sub"])

@@ -8,6 +8,7 @@ The public API is re-exported here; everything in ``oidc_kit._*`` modules is pri
 - the app's say in logins: :class:`Hooks` and its events;
 - API calls: :class:`BearerAuth` over a :class:`TokenSource` (a user's session,
   :class:`ClientCredentials`, or the app's own), yielding :class:`TokenSet` values;
+- token introspection (RFC 7662): :class:`Introspector`, answering :class:`TokenIntrospection`;
 - session stores: :class:`SessionStore` and its backends, :func:`open_store`;
 - for adapter authors (a web framework's integration, docs/architecture.md):
   :class:`RelyingParty`, its :class:`Outcome` and :class:`CookieChange`, the :class:`Session`
@@ -25,16 +26,19 @@ from ._audit import AuditEvent, AuditJsonFormatter
 from ._client_key import ClientKey
 from ._config import OIDCConfig
 from ._errors import (
+    AuthorizationDetailsMismatch,
     AuthorizationFailed,
     ConfigurationError,
     CrossSiteRequest,
     DiscoveryError,
     InsufficientClaims,
     InsufficientScope,
+    IntrospectionFailed,
     InvalidCallback,
     InvalidIdToken,
     InvalidLoginRequest,
     InvalidLogoutToken,
+    InvalidResponseJwt,
     InvalidState,
     InvalidUserinfo,
     IssuerMismatch,
@@ -58,6 +62,7 @@ from ._errors import (
     UnsupportedMediaType,
 )
 from ._hooks import Hooks, LoginEvent, LogoutEvent, RefreshFailedEvent
+from ._introspection import Introspector, TokenIntrospection
 from ._outcome import CookieChange, Outcome
 from ._provider_config import DEFAULT_ID_TOKEN_ALGS, ProviderConfig
 from ._redact import RedactTokens
@@ -80,6 +85,7 @@ __all__ = [
     "AppConfig",
     "AuditEvent",
     "AuditJsonFormatter",
+    "AuthorizationDetailsMismatch",
     "AuthorizationFailed",
     "BearerAuth",
     "ClientCredentials",
@@ -91,10 +97,13 @@ __all__ = [
     "Hooks",
     "InsufficientClaims",
     "InsufficientScope",
+    "IntrospectionFailed",
+    "Introspector",
     "InvalidCallback",
     "InvalidIdToken",
     "InvalidLoginRequest",
     "InvalidLogoutToken",
+    "InvalidResponseJwt",
     "InvalidState",
     "InvalidUserinfo",
     "IssuerMismatch",
@@ -126,6 +135,7 @@ __all__ = [
     "StepUp",
     "StepUpRequired",
     "StoreUnavailable",
+    "TokenIntrospection",
     "TokenRequestFailed",
     "TokenRequestFormat",
     "TokenSet",

@@ -31,10 +31,13 @@ REGISTRATION_DEFAULT_ALG = "RS256"
 _SHOWN = 10
 
 
-def advertised_algs(doc: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """The provider's ``id_token_signing_alg_values_supported``: ``None`` when absent, ``()``
-    when it is not a list (nothing usable is advertised), else its strings."""
-    value = doc.get("id_token_signing_alg_values_supported")
+def advertised_algs(
+    doc: Mapping[str, Any], name: str = "id_token_signing_alg_values_supported"
+) -> tuple[str, ...] | None:
+    """The provider's ``name`` (``id_token_signing_alg_values_supported``; JARM reads
+    ``authorization_signing_alg_values_supported``): ``None`` when absent, ``()`` when it is
+    not a list (nothing usable is advertised), else its strings."""
+    value = doc.get(name)
     if value is None:
         return None
     if not isinstance(value, list):

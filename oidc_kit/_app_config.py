@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_SESSION_STORE", "AppConfig"]
 
 #: Where sessions live when neither ``session_store`` nor a store object says otherwise.
 DEFAULT_SESSION_STORE = "sqlite:///.oidc_kit/sessions.db"
-_RESPONSE_MODES = (None, "query", "form_post")
+_RESPONSE_MODES = (None, "query", "form_post", "query.jwt", "form_post.jwt", "jwt")
 #: A URL path: segments of unreserved characters, none starting with a dot (nothing to
 #: escape, nothing to inject, no ``..``).
 _PATH = re.compile(r"/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/?)*")
@@ -59,7 +59,9 @@ class AppConfig:
     #: A login must come back from the provider within this many seconds.
     login_timeout: int = 600
     #: ``response_mode`` sent at login: ``form_post`` (the callback is a POST), ``query``, or
-    #: ``None`` (none sent: the provider's default, the query string).
+    #: ``None`` (none sent: the provider's default, the query string). JARM, the response as
+    #: one signed JWT: ``query.jwt``, ``form_post.jwt``, or ``jwt`` (the provider's default
+    #: for the code flow, ``query.jwt``); ``fragment.jwt`` never reaches a server (refused).
     response_mode: str | None = None
     #: Name of the session cookie (``__Host-`` is prefixed on https).
     cookie_name: str = "oidc_session"
@@ -93,10 +95,19 @@ class AppConfig:
         self._check_paths()
         if not self.session_secrets or any(len(s) < 16 for s in self.session_secrets):
             raise ConfigurationError("session secrets must each be at least 16 characters")
+        if self.response_mode in ("fragment", "fragment.jwt"):
+            raise ConfigurationError(
+                f"response_mode {self.response_mode} puts the response in the URL's fragment, "
+                "which browsers never send to the server: use query.jwt or form_post.jwt "
+                "(OIDC_RESPONSE_MODE)",
+                expected=[mode for mode in _RESPONSE_MODES if mode],
+                actual=self.response_mode,
+            )
         if self.response_mode not in _RESPONSE_MODES:
             raise ConfigurationError(
-                "response_mode must be query or form_post (OIDC_RESPONSE_MODE)",
-                expected=["query", "form_post"],
+                "response_mode must be query, form_post, query.jwt, form_post.jwt or jwt "
+                "(OIDC_RESPONSE_MODE)",
+                expected=[mode for mode in _RESPONSE_MODES if mode],
                 actual=self.response_mode,
             )
 

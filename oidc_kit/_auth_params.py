@@ -35,8 +35,8 @@ __all__ = [
 ]
 
 #: Set by the kit on every authorization request: what makes the login safe (state, nonce,
-#: PKCE), where it returns, and how. ``request`` (a request object, JAR) would replace them at
-#: providers that honour it; the kit signs none. ``dpop_jkt`` is the session's DPoP key.
+#: PKCE), where it returns, and how. ``request`` is the request object the kit signs with
+#: ``signed_requests`` (JAR). ``dpop_jkt`` is the session's DPoP key.
 KIT_OWNED = frozenset(
     {
         "response_type",
@@ -59,6 +59,11 @@ ELSEWHERE = {
     "resource": "resource (OIDC_RESOURCE)",
     "max_age": "step-up (login_required(max_age=...), /auth/login?max_age=...)",
     "acr_values": "step-up (login_required(acr_values=...), /auth/login?acr_values=...)",
+    # The grant is checked against what the login asked for (RFC 9396): a configured extra
+    # would be sent on every login with no such check.
+    "authorization_details": (
+        "RAR (login_required(authorization_details=...), /auth/login?authorization_details=...)"
+    ),
 }
 
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")

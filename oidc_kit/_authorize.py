@@ -4,12 +4,14 @@ The parameters (the provider's extra ones, the login URL's hints, then the kit's
 S256, ``state``, ``nonce``, step-up) go in the authorization URL's query, or, with PAR (RFC
 9126), are pushed to the provider first, so that the URL carries only ``client_id`` and the
 ``request_uri`` standing for them. With DPoP the code is bound to the session's key: by
-``dpop_jkt`` in the URL, or by the push's proof.
+``dpop_jkt`` in the URL, or by the push's proof. With ``signed_requests`` (JAR) they travel
+inside a request object the client signs (``_request_object``), pushed or by value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -20,6 +22,7 @@ from ._dpop import DPoPKey
 from ._errors import PushedRequestFailed
 from ._http import json_object
 from ._provider import Provider, ProviderMetadata
+from ._request_object import signed_request
 from ._step_up import StepUp
 from ._tokens import post_authenticated
 from ._transaction import LoginTransaction
@@ -55,10 +58,17 @@ class Authorizer:
         (PAR) when the settings or the provider ask for it."""
         params = self.params(txn, hints, redirect_uri)
         resource = self._config.resource  # RFC 8707: one parameter per indicator
-        if self._config.uses_par or meta.require_par:
-            params, resource = await self._push(meta, params, dpop), ()
-        elif dpop is not None:
+        pushed = self._config.uses_par or meta.require_par
+        if dpop is not None and not pushed:
             params["dpop_jkt"] = dpop.thumbprint
+        if self._config.signed_requests:
+            # JAR: from here on the parameters travel inside the signed request object.
+            params = signed_request(
+                params, resource, self._config, meta, self._clock(), pushed=pushed
+            )
+            resource = ()
+        if pushed:
+            params, resource = await self._push(meta, params, dpop, resource), ()
         query = urlencode([*params.items(), *(("resource", uri) for uri in resource)])
         separator = "&" if "?" in meta.authorization_endpoint else "?"
         return meta.authorization_endpoint + separator + query
@@ -85,12 +95,17 @@ class Authorizer:
         if self._config.response_mode:
             params["response_mode"] = self._config.response_mode
         # The step-up parameters, spelled as the step-up redirect to /auth/login spells them.
-        step_up = StepUp(txn.max_age, txn.acr_values, "login" if txn.prompt == "login" else None)
+        prompt: Literal["login"] | None = "login" if txn.prompt == "login" else None
+        step_up = StepUp(txn.max_age, txn.acr_values, prompt, txn.authorization_details)
         params.update(step_up.login_params())
         return params
 
     async def _push(
-        self, meta: ProviderMetadata, params: dict[str, str], dpop: DPoPKey | None
+        self,
+        meta: ProviderMetadata,
+        params: dict[str, str],
+        dpop: DPoPKey | None,
+        resource: tuple[str, ...],
     ) -> dict[str, str]:
         """RFC 9126: POST the request's parameters, authenticated; the browser then carries
         only ``client_id`` and the ``request_uri`` standing for them. With DPoP, a proof of
@@ -108,7 +123,7 @@ class Authorizer:
             kind="par",
             dpop=dpop,
             nonces=self._provider.dpop_nonces,
-            resource=self._config.resource,
+            resource=resource,
         )
         body = json_object(response, PushedRequestFailed, "the PAR endpoint")
         if response.status_code not in (200, 201):

@@ -51,10 +51,16 @@ ENV_NAMES = {
     "post_logout_path": "OIDC_POST_LOGOUT_PATH",
     "profile": "OIDC_PROFILE",
     "client_key": "OIDC_CLIENT_KEY",
+    "client_cert": "OIDC_CLIENT_CERT",
+    "client_cert_key": "OIDC_CLIENT_CERT_KEY",
+    "mtls_bound_tokens": "OIDC_MTLS_BOUND_TOKENS",
+    "token_endpoint_auth_method": "OIDC_TOKEN_AUTH_METHOD",
     "par": "OIDC_PAR",
     "dpop": "OIDC_DPOP",
+    "signed_requests": "OIDC_SIGNED_REQUESTS",
     "revocation_endpoint": "OIDC_REVOCATION_ENDPOINT",
     "introspection_endpoint": "OIDC_INTROSPECTION_ENDPOINT",
+    "introspection_cache_ttl": "OIDC_INTROSPECTION_CACHE_TTL",
     "audience": "OIDC_AUDIENCE",
     "resource": "OIDC_RESOURCE",
     "auth_params": "OIDC_AUTH_PARAMS",
@@ -69,6 +75,7 @@ _INT_FIELDS = frozenset(
         "login_timeout",
         "discovery_ttl",
         "jwks_refetch_interval",
+        "introspection_cache_ttl",
     }
 )
 
@@ -127,7 +134,7 @@ def parse(name: str, raw: str) -> object:
             return int(raw)
         if name == "http_timeout":
             return float(raw)
-        if name in ("allow_insecure_http", "par", "dpop"):
+        if name in ("allow_insecure_http", "par", "dpop", "signed_requests", "mtls_bound_tokens"):
             return raw.lower() in ("1", "true", "yes", "on")
     except ValueError:
         raise ConfigurationError(f"{ENV_NAMES[name]} must be a number") from None

@@ -10,6 +10,7 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     ├── ProviderError                 provider_error         (502)
     │   ├── ProviderUnavailable       provider_unavailable   (503)
     │   ├── ResponseTooLarge          response_too_large     (502)
+    │   ├── IntrospectionFailed       invalid_introspection, introspection_failed, ...
     │   └── DiscoveryError            invalid_discovery      (502)
     ├── LoginError                    (400 unless noted)
     │   ├── InvalidLoginRequest       invalid_login_request  (bad /auth/login parameters)
@@ -18,7 +19,9 @@ the ``expected`` and ``actual`` values. Messages never contain a token.
     │   ├── AuthorizationFailed       access_denied, login_required, ... (the provider's code)
     │   ├── IssuerMismatch            invalid_issuer
     │   ├── InvalidIdToken            invalid_id_token
+    │   ├── InvalidResponseJwt        invalid_response_jwt   (JARM; encrypted_response_unsupported)
     │   ├── InvalidUserinfo           invalid_userinfo
+    │   ├── AuthorizationDetailsMismatch authorization_details_mismatch (403, RFC 9396)
     │   └── TokenRequestFailed        invalid_grant, token_request_failed, ...
     ├── InvalidLogoutToken            invalid_logout_token   (400)
     ├── CrossSiteRequest              cross_site_request     (403)
@@ -40,16 +43,19 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "AuthorizationDetailsMismatch",
     "AuthorizationFailed",
     "ConfigurationError",
     "CrossSiteRequest",
     "DiscoveryError",
     "InsufficientClaims",
     "InsufficientScope",
+    "IntrospectionFailed",
     "InvalidCallback",
     "InvalidIdToken",
     "InvalidLoginRequest",
     "InvalidLogoutToken",
+    "InvalidResponseJwt",
     "InvalidState",
     "InvalidUserinfo",
     "IssuerMismatch",
@@ -161,6 +167,15 @@ class PushedRequestFailed(ProviderError):
     code = "par_failed"
 
 
+class IntrospectionFailed(ProviderError):
+    """Token introspection (RFC 7662) gave no usable answer: the endpoint refused the request
+    (``introspection_failed``), its answer is not RFC 7662's or fails a check, such as another
+    issuer or client (``invalid_introspection``), or the provider has no introspection
+    endpoint (``introspection_unsupported``)."""
+
+    code = "invalid_introspection"
+
+
 class LoginError(OIDCError):
     """The login (authorization response, code exchange, ID token) failed. No session is made."""
 
@@ -222,10 +237,26 @@ class InvalidIdToken(LoginError):
     code = "invalid_id_token"
 
 
+class InvalidResponseJwt(LoginError):
+    """A JWT-secured authorization response (JARM) failed validation: missing, encrypted
+    (``encrypted_response_unsupported``), its algorithm, signature, ``iss``, ``aud``, ``exp``."""
+
+    code = "invalid_response_jwt"
+
+
 class InvalidUserinfo(LoginError):
     """The userinfo response is unusable or its ``sub`` differs from the ID token's."""
 
     code = "invalid_userinfo"
+
+
+class AuthorizationDetailsMismatch(LoginError):
+    """The provider granted other ``authorization_details`` (RFC 9396) than the login asked
+    for, or none: the login is refused (no session), and a refresh answered so ends the
+    session."""
+
+    code = "authorization_details_mismatch"
+    status = 403
 
 
 class TokenRequestFailed(LoginError):
@@ -309,8 +340,11 @@ class StepUpRequired(OIDCError):
         max_age: int | None = None,
         acr_values: tuple[str, ...] = (),
         prompt: str | None = None,
+        authorization_details: str | None = None,
     ) -> None:
         super().__init__(description)
+        #: RFC 9396: the authorization details the route needs granted (canonical JSON).
+        self.authorization_details = authorization_details
         #: What the route asks (none of them: the error says only that the session falls
         #: short). The kit's exception handler answers with them: the step-up login's
         #: parameters for a browser, the ``WWW-Authenticate`` challenge's for an API client.
@@ -321,7 +355,12 @@ class StepUpRequired(OIDCError):
     @property
     def requirements(self) -> bool:
         """Whether the error says what the route asks (else a plain 401 answers it)."""
-        return self.max_age is not None or bool(self.acr_values) or self.prompt is not None
+        return (
+            self.max_age is not None
+            or bool(self.acr_values)
+            or self.prompt is not None
+            or self.authorization_details is not None
+        )
 
 
 class InsufficientScope(OIDCError):

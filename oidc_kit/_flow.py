@@ -20,11 +20,13 @@ import httpx
 
 from ._algorithms import accepted_algs
 from ._auth_params import checked_login_params
+from ._authorization_details import checked_grant
 from ._authorize import Authorizer
 from ._config import OIDCConfig
 from ._crypto import Sealer, SealError
 from ._dpop import DPoPKey
 from ._errors import (
+    AuthorizationDetailsMismatch,
     AuthorizationFailed,
     InvalidCallback,
     InvalidIdToken,
@@ -34,9 +36,10 @@ from ._errors import (
 )
 from ._http import fetch, json_object
 from ._id_token import VALIDATION_ONLY_CLAIMS, IdTokenChecks, validate_id_token
+from ._jarm import check_jarm_support, unverified_state, uses_jarm, verified_response
 from ._provider import Provider, ProviderMetadata
 from ._step_up import StepUp
-from ._tokens import TokenSet, token_request
+from ._tokens import TokenSet, revoke_tokens, token_request
 from ._transaction import LoginTransaction, save_transaction, take_transaction
 from .stores import SessionStore
 
@@ -74,6 +77,8 @@ class LoginResult:
     next_path: str
     #: The provider's session id (``sid`` claim) for back-channel logout, when it sent one.
     provider_sid: str | None
+    #: RAR: the authorization details granted (canonical JSON), when the login asked for some.
+    authorization_details: str | None = None
 
 
 class LoginFlow:
@@ -111,6 +116,7 @@ class LoginFlow:
         acr_values: tuple[str, ...] = (),
         prompt: str | None = None,
         login_params: Mapping[str, str] | None = None,
+        authorization_details: str | None = None,
     ) -> str:
         """Record a new transaction for the browser ``binding``; the authorization URL.
 
@@ -118,12 +124,15 @@ class LoginFlow:
         remembered: the ID token must then satisfy them. ``login_params`` are the login URL's
         hints (``login_hint``, ``ui_locales``, ``claims_locales``, ``display``), sent as they
         are; any other name or a malformed value is :class:`InvalidLoginRequest`.
+        ``authorization_details`` (RFC 9396, canonical JSON: ``StepUp.from_query`` checked
+        them) are sent too, and the token response must grant exactly them.
         """
         hints = checked_login_params(login_params or {})
         meta = await self._provider.metadata()
         # A provider whose ID tokens the client could never accept fails here, before the
         # user is sent to log in there for nothing.
         accepted_algs(self._config, meta)
+        check_jarm_support(self._config.response_mode, self._config, meta)
         state = secrets.token_urlsafe(32)
         # DPoP: the session's key is made now, so that the code is bound to it too (RFC 9449
         # 10): a stolen code is then useless without the key, as its tokens will be.
@@ -140,6 +149,7 @@ class LoginFlow:
             prompt=prompt,
             provider=self.name,
             dpop_key=self._seal_key(dpop, state),
+            authorization_details=authorization_details,
         )
         await save_transaction(self._store, txn, self._config.login_timeout)
         return await self._authorizer.url(
@@ -171,9 +181,14 @@ class LoginFlow:
     def _key_binding(self, state: str) -> bytes:
         return f"{self.name}|{state}".encode()
 
-    def satisfies(self, claims: Mapping[str, Any], step_up: StepUp) -> bool:
-        """Whether a session with these claims meets a route's step-up requirements, now."""
-        return step_up.satisfied_by(claims, self._clock(), self._config.clock_leeway)
+    def satisfies(
+        self, claims: Mapping[str, Any], step_up: StepUp, granted_details: str | None = None
+    ) -> bool:
+        """Whether a session with these claims (and granted authorization details) meets a
+        route's step-up requirements, now."""
+        return step_up.satisfied_by(
+            claims, self._clock(), self._config.clock_leeway, granted_details
+        )
 
     async def finish(
         self, params: Mapping[str, Sequence[str]], binding: str | Sequence[str] | None
@@ -187,9 +202,11 @@ class LoginFlow:
         """The transaction a callback's ``state`` names, taken (once) for the browser whose
         binding, or recent bindings (the login cookie's), it was started with: see
         :func:`~oidc_kit._transaction.take_transaction`."""
+        # JARM: the state inside the response JWT, verified once the login is known (_jarm).
+        jarm = uses_jarm(self._config.response_mode)
         return await take_transaction(
             self._store,
-            _single(params, "state"),
+            unverified_state(params) if jarm else _single(params, "state"),
             binding,
             clock=self._clock,
             lifetime=self._config.login_timeout,
@@ -203,6 +220,9 @@ class LoginFlow:
             # Its code belongs to another provider: never send it to this one's token endpoint.
             raise IssuerMismatch("this login was started for another provider")
         meta = await self._provider.metadata()
+        if uses_jarm(self._config.response_mode):
+            # From here on the response is the verified JWT's claims, nothing else.
+            params = await verified_response(params, self._config, self._provider, self._clock())
         self._check_issuer_parameter(_single(params, "iss"), meta)
         error = _single(params, "error")
         if error is not None:
@@ -217,7 +237,7 @@ class LoginFlow:
             "code_verifier": txn.code_verifier,
         }
         dpop = self._open_key(txn)  # the key the code is bound to, and now the tokens
-        tokens, _ = await self._provider.observed(
+        tokens, body = await self._provider.observed(
             token_request(
                 self._http,
                 self._config,
@@ -230,6 +250,13 @@ class LoginFlow:
         )
         if tokens.id_token is None:
             raise InvalidIdToken("the token response has no id_token")
+        # RFC 9396 7: the details granted, refused unless they are those asked for; the
+        # tokens of a grant the app will not act on are revoked, not just dropped.
+        try:
+            details = checked_grant(txn.authorization_details, body)
+        except AuthorizationDetailsMismatch:
+            await revoke_tokens(self._http, self._config, meta, tokens, self._clock())
+            raise
         checks = IdTokenChecks(
             nonce=txn.nonce,
             max_age=txn.max_age,
@@ -244,7 +271,7 @@ class LoginFlow:
         merged = {k: v for k, v in claims.items() if k not in VALIDATION_ONLY_CLAIMS}
         merged.update({k: v for k, v in userinfo.items() if k not in PROTOCOL_CLAIMS})
         provider_sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
-        return LoginResult(tokens, merged, txn.next_path, provider_sid)
+        return LoginResult(tokens, merged, txn.next_path, provider_sid, details)
 
     def _check_issuer_parameter(self, iss: str | None, meta: ProviderMetadata) -> None:
         """RFC 9207: ``iss`` must be ours when present, and present when advertised (and

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "FORM_POST_MODES",
     "MAX_REPOST_VALUE",
     "REPOST_FIELDS",
     "REPOST_MARKER",
@@ -36,12 +37,25 @@ __all__ = [
     "without_marker",
 ]
 
+#: The response modes whose callback is the provider's cross-site POST (``form_post.jwt``:
+#: JARM's, one ``response`` field carrying the signed response).
+FORM_POST_MODES = ("form_post", "form_post.jwt")
+
 #: The field the re-posting page adds: a callback carrying it is never re-posted again.
 REPOST_MARKER = "_oidc_repost"
 
 #: The authorization response's parameters (RFC 6749 4.1.2 and 4.1.2.1, RFC 9207, OpenID
 #: Connect Session Management): the only fields the page posts again.
-REPOST_FIELDS = ("code", "state", "iss", "error", "error_description", "error_uri", "session_state")
+REPOST_FIELDS = (
+    "code",
+    "state",
+    "iss",
+    "error",
+    "error_description",
+    "error_uri",
+    "session_state",
+    "response",
+)
 
 #: The longest value re-posted: codes and states are far shorter (a long provider code is a
 #: couple of KiB); a longer value is no authorization response, and is not re-posted.
@@ -56,27 +70,30 @@ def needs_repost(
 ) -> bool:
     """Whether this callback is a cross-site form_post that lost the login cookie.
 
-    Only when the app asks for ``response_mode=form_post``, and only a POST that came without
-    the login cookie, was not re-posted already, and looks like an authorization response: one
-    non-empty ``state``, a ``code`` or an ``error``, no response parameter twice or over
+    Only when the app asks for ``response_mode=form_post`` (or ``form_post.jwt``), and only a
+    POST that came without the login cookie, was not re-posted already, and looks like an
+    authorization response: one non-empty ``state``, a ``code`` or an ``error`` (or, JARM,
+    one non-empty ``response``), no response parameter twice or over
     :data:`MAX_REPOST_VALUE` characters.
     """
     return (
         method == "POST"
-        and response_mode == "form_post"
+        and response_mode in FORM_POST_MODES
         and not has_login_cookie
         and REPOST_MARKER not in params
-        and _is_authorization_response(params)
+        and _is_authorization_response(params, jarm=response_mode == "form_post.jwt")
     )
 
 
-def _is_authorization_response(params: Mapping[str, Sequence[str]]) -> bool:
+def _is_authorization_response(params: Mapping[str, Sequence[str]], *, jarm: bool) -> bool:
     if not all(
         len(params.get(name, ())) <= 1
         and all(len(value) <= MAX_REPOST_VALUE for value in params.get(name, ()))
         for name in REPOST_FIELDS
     ):
         return False
+    if jarm:
+        return any(params.get("response", ()))  # the signed response holds state, code...
     return any(params.get("state", ())) and ("code" in params or "error" in params)
 
 

@@ -83,17 +83,21 @@ async def verify_signed(
     what: str,
     *,
     from_provider: bool = False,
+    accepted: Sequence[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check a JWT's algorithm against the accepted set, then its signature.
 
     The accepted set (:func:`._algorithms.accepted_algs`) is the same for ID and logout
     tokens, and the algorithm is checked before any key is looked at: the token never
-    chooses how it is verified. The header and the (unvalidated) claims; ``error`` on any
-    failure (:class:`DiscoveryError` when the provider and the client share no algorithm).
+    chooses how it is verified. ``accepted`` replaces it for a JWT the provider advertises
+    other algorithms for (JARM responses, :mod:`._jarm`, computed by the same rule). The
+    header and the (unvalidated) claims; ``error`` on any failure (:class:`DiscoveryError`
+    when the provider and the client share no algorithm).
     """
     header = _header(token, error, what)
     alg = header.get("alg")
-    accepted = accepted_algs(config, await provider.metadata())
+    if accepted is None:
+        accepted = accepted_algs(config, await provider.metadata())
     if not isinstance(alg, str) or alg not in accepted:
         raise error(f"{what} algorithm not allowed", expected=list(accepted), actual=alg)
     kid = header.get("kid")

@@ -11,7 +11,7 @@ must be made. One function, so that the adapters cannot drift apart in what they
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from typing import Generic, TypeVar
@@ -28,11 +28,18 @@ from ._errors import ConfigurationError
 from ._handlers import KitHandlers
 from ._hooks import Hooks
 from ._pages import KitPages
+from ._provider_config import ProviderConfig
 from ._relying_party import RelyingParty
 from ._urls import origin_of
 from .stores import SessionStore, open_store
 
-__all__ = ["KitParts", "build_parts", "check_store_choice"]
+__all__ = [
+    "KitParts",
+    "build_parts",
+    "check_http_client_choice",
+    "check_store_choice",
+    "provider_http_client",
+]
 
 A = TypeVar("A", bound=WebAnswers)
 
@@ -78,6 +85,38 @@ def check_store_choice(
         )
 
 
+def provider_http_client(
+    configs: Iterable[ProviderConfig], timeout: float, owner: str = "OIDCAuth"
+) -> httpx.AsyncClient:
+    """The HTTP client the kit makes for its calls to the providers: one presenting the client
+    certificate when a provider's settings have one (mutual TLS, RFC 8705; the only place
+    it is made). A TLS client presents one certificate, so the providers must share it."""
+    certs = {c.thumbprint: c for c in (each._certificate for each in configs) if c}
+    if len(certs) > 1:
+        raise ConfigurationError(
+            "providers with different client certificates (OIDC_CLIENT_CERT): the kit's HTTP "
+            f"client presents one; give {owner} one client_cert"
+        )
+    for cert in certs.values():
+        return httpx.AsyncClient(timeout=timeout, verify=cert.tls_context())
+    return httpx.AsyncClient(timeout=timeout)
+
+
+def check_http_client_choice(
+    configs: Iterable[ProviderConfig],
+    http_client: object | None,
+    owner: str = "OIDCAuth",
+) -> None:
+    """Refuse an app's HTTP client with a client certificate: the kit's calls to the provider
+    must present the certificate, which only a client made for it can (``verify=`` an SSL
+    context with the chain loaded), and the kit cannot see what the app's was made with."""
+    if http_client is not None and any(c.uses_mtls for c in configs):
+        raise ConfigurationError(
+            f"{owner}(http_client=...) with client_cert (OIDC_CLIENT_CERT): the kit makes its "
+            "own HTTP client to present the certificate; leave http_client out"
+        )
+
+
 def build_parts(
     config: OIDCConfig | Mapping[str, OIDCConfig],
     answers: type[A],
@@ -97,7 +136,8 @@ def build_parts(
     configs = named_configs(config)
     default = next(iter(configs.values()))
     check_store_choice(default, store, owner)  # before anything is made
-    http = http_client or httpx.AsyncClient(timeout=default.http_timeout)
+    check_http_client_choice(configs.values(), http_client, owner)
+    http = http_client or provider_http_client(configs.values(), default.http_timeout, owner)
     owned_store = store if store is not None else open_store(default.session_store_url)
     rp = RelyingParty(configs, store=owned_store, http=http, hooks=hooks, clock=clock)
     web = answers(

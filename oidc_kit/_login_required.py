@@ -47,6 +47,7 @@ def login_required(
     acr_values: str | Sequence[str] = (),
     prompt: Literal["login"] | None = None,
     claims: Mapping[str, Any] | None = None,
+    authorization_details: Sequence[Mapping[str, Any]] | None = None,
 ) -> Callable[[_F], _F]: ...
 
 
@@ -58,6 +59,7 @@ def login_required(
     acr_values: str | Sequence[str] = (),
     prompt: Literal["login"] | None = None,
     claims: Mapping[str, Any] | None = None,
+    authorization_details: Sequence[Mapping[str, Any]] | None = None,
 ) -> _F | Callable[[_F], _F]:
     """Protect an endpoint: browsers are sent to log in, JSON clients get 401 ``login_required``.
 
@@ -72,12 +74,21 @@ def login_required(
     claims are checked before the step-up, so nobody is sent to authenticate again only to be
     refused.
 
+    ``authorization_details=[{"type": "payment_initiation", ...}]`` (RFC 9396) needs the
+    session's grant to hold each of those objects: a step-up too, the login asking the
+    provider for exactly them (:mod:`oidc_kit._authorization_details`).
+
     It works on functions and on ``HTTPEndpoint`` methods, sync or async. On a WebSocket
     endpoint, a connection without a session (or without the step-up or the claims) is closed
     before it is accepted, with code 1008 (policy violation) and the error code as the reason: a
     handshake cannot be redirected to a login page.
     """
-    step_up = StepUp.for_route(max_age=max_age, acr_values=acr_values, prompt=prompt)
+    step_up = StepUp.for_route(
+        max_age=max_age,
+        acr_values=acr_values,
+        prompt=prompt,
+        authorization_details=authorization_details,
+    )
     rules = ClaimsRequirement.for_route(claims)
     #: Anything beyond a session: the loaded session is then needed.
     beyond = step_up.required or rules.required

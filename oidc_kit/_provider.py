@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -66,6 +66,10 @@ class ProviderMetadata:
     #: Where each endpoint present came from: ``"openid-configuration"`` (discovery),
     #: ``"oauth-authorization-server"`` (RFC 8414 metadata) or ``"configuration"``.
     endpoint_sources: Mapping[str, str] = field(default_factory=dict)
+    #: RFC 8705 5's ``mtls_endpoint_aliases`` (each https), by endpoint name. With a client
+    #: certificate configured the kit calls these instead: the token, PAR, revocation,
+    #: introspection and userinfo endpoints above already hold the alias, when there is one.
+    mtls_endpoint_aliases: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def token_auth_method(self) -> str:
@@ -310,7 +314,8 @@ def _parse_metadata(
         return url
 
     methods = doc.get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
-    return ProviderMetadata(
+    aliases = _mtls_aliases(doc, config)
+    meta = ProviderMetadata(
         issuer=config.issuer,
         authorization_endpoint=endpoint("authorization_endpoint", True) or "",
         token_endpoint=endpoint("token_endpoint", True) or "",
@@ -325,4 +330,49 @@ def _parse_metadata(
         require_par=doc.get("require_pushed_authorization_requests") is True,
         introspection_endpoint=located("introspection_endpoint", strict=False),
         endpoint_sources=sources,  # completed by located() above
+        mtls_endpoint_aliases=aliases,
     )
+    return _aliased(meta, config) if config.uses_mtls else meta
+
+
+#: The endpoints a client presenting a certificate calls at their RFC 8705 5 alias, and the
+#: metadata field holding each (the authorization endpoint is the browser's: never aliased).
+_ALIASED = {
+    "token_endpoint": "token_endpoint",
+    "pushed_authorization_request_endpoint": "par_endpoint",
+    "revocation_endpoint": "revocation_endpoint",
+    "introspection_endpoint": "introspection_endpoint",
+    "userinfo_endpoint": "userinfo_endpoint",
+}
+
+
+def _mtls_aliases(doc: Mapping[str, Any], config: ProviderConfig) -> dict[str, str]:
+    """``mtls_endpoint_aliases``, each URL checked like the endpoints it stands for (https, or
+    loopback http with ``allow_insecure_http``); an unusable one is a ``DiscoveryError``."""
+    raw = doc.get("mtls_endpoint_aliases")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise DiscoveryError("discovery's mtls_endpoint_aliases is not an object")
+    aliases: dict[str, str] = {}
+    for name, url in raw.items():
+        if not isinstance(url, str) or not allowed_endpoint(url, config.allow_insecure_http):
+            raise DiscoveryError(
+                f"discovery has no usable mtls_endpoint_aliases.{name}", actual=url
+            )
+        aliases[name] = url
+    return aliases
+
+
+def _aliased(meta: ProviderMetadata, config: ProviderConfig) -> ProviderMetadata:
+    """``meta`` with the aliased endpoints in place of the plain ones (RFC 8705 5: a client
+    using mutual TLS uses the alias where there is one), except an endpoint the configuration
+    sets, which the app chose."""
+    changes: dict[str, Any] = {}
+    sources = dict(meta.endpoint_sources)
+    for name, attribute in _ALIASED.items():
+        alias = meta.mtls_endpoint_aliases.get(name)
+        if alias is not None and sources.get(name) != CONFIGURATION:
+            changes[attribute] = alias
+            sources[name] = "mtls_endpoint_aliases"
+    return replace(meta, **changes, endpoint_sources=sources) if changes else meta

@@ -7,15 +7,17 @@ and one half of :class:`~oidc_kit.OIDCConfig`. The FAPI 2.0 profile's effects ar
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Self
 from urllib.parse import urlsplit
 
 from ._auth_params import AuthParams, check_auth_params, check_resource
-from ._client_key import ClientKey
+from ._client_key import MTLS_AUTH_METHODS, ClientKey, check_auth_method
 from ._env import ENV_NAMES, settings_from_env
 from ._errors import ConfigurationError
+from ._mtls import ClientCertificate, load_client_certificate
 
 __all__ = [
     "DEFAULT_ID_TOKEN_ALGS",
@@ -131,6 +133,29 @@ class ProviderConfig:
     #: authenticates with it instead of a secret, and publishes its public key at
     #: ``{route_prefix}/jwks``.
     client_key: str | None = field(default=None, repr=False)
+    #: Mutual TLS (RFC 8705): the client's certificate (a PEM file's path or the PEM itself,
+    #: the client's certificate first, then any intermediates). When set, with
+    #: ``client_cert_key``, the kit presents it on every connection to the provider and calls
+    #: the endpoints the provider's ``mtls_endpoint_aliases`` names instead of the plain ones.
+    #: Checked at load: the key must be its key, the certificate within its validity period.
+    client_cert: str | None = field(default=None, repr=False)
+    #: The private key of ``client_cert`` (unencrypted PEM, or its file's path).
+    client_cert_key: str | None = field(default=None, repr=False)
+    #: Certificate-bound access tokens (RFC 8705 3): the provider binds them to
+    #: ``client_cert``; calls to the API must then present the same certificate
+    #: (``tls_context()``), the token still sent as ``Bearer``. Needs ``client_cert``. One
+    #: sender constraint at a time: under ``fapi2`` it replaces DPoP (``uses_dpop`` is then
+    #: false), and ``dpop=True`` with it is refused.
+    mtls_bound_tokens: bool = False
+    #: How the client authenticates at the token, PAR and revocation endpoints:
+    #: ``client_secret_basic``, ``client_secret_post``, ``client_secret_jwt`` (an HS256
+    #: assertion keyed by ``client_secret``, of 32 bytes or more), ``private_key_jwt`` (needs
+    #: ``client_key``) or ``none`` (a public client: neither). Unset: the automatic choice,
+    #: ``private_key_jwt`` with a key, else ``client_secret_basic`` (``_post`` when that is
+    #: all the provider offers), else ``none``. Under ``fapi2`` only ``private_key_jwt``. A
+    #: method the provider's ``token_endpoint_auth_methods_supported`` leaves out fails at
+    #: first use with ``unsupported_auth_method`` (``oidc-kit doctor`` says so beforehand).
+    token_endpoint_auth_method: str | None = None
     #: Pushed Authorization Requests (RFC 9126): the login's parameters go to the provider
     #: by a back-channel POST; the browser carries only a ``request_uri``. Also used whenever
     #: the provider says ``require_pushed_authorization_requests``. Unset: on under ``fapi2``
@@ -140,13 +165,26 @@ class ProviderConfig:
     #: must then issue ``DPoP`` tokens (a ``Bearer`` token is refused). Unset: on under
     #: ``fapi2`` (where off is refused), else off; ``uses_dpop`` is the value in force.
     dpop: bool | None = None
+    #: Signed request objects (JAR, RFC 9101; the FAPI 2.0 Message Signing profile): every
+    #: login's parameters go in a JWT signed with ``client_key`` (PS256 or ES256, as its client
+    #: assertions), pushed as PAR's ``request`` when PAR is in use, else sent by value in the
+    #: authorization URL. The provider must list the key's algorithm in
+    #: ``request_object_signing_alg_values_supported`` (without PAR also say
+    #: ``request_parameter_supported``), or the login fails with ``invalid_discovery``. Off
+    #: unless set, under ``fapi2`` too (its Security Profile does not ask for it); needs
+    #: ``client_key``.
+    signed_requests: bool = False
     #: The revocation endpoint (RFC 7009) logout revokes at, instead of the one the provider's
     #: metadata names (OpenID discovery, else RFC 8414 metadata). https, or loopback http with
     #: ``allow_insecure_http``.
     revocation_endpoint: str | None = None
-    #: The introspection endpoint (RFC 7662), instead of the provider's metadata's. The kit
-    #: does not call it: it is recorded in ``ProviderMetadata`` for the app, and the doctor.
+    #: The introspection endpoint (RFC 7662), instead of the provider's metadata's: where
+    #: ``RelyingParty.introspect`` and ``Introspector`` ask whether a token is active.
     introspection_endpoint: str | None = None
+    #: Seconds an introspection answer is reused for the same token (0: never cached). An
+    #: active answer never outlives the token: at most until its ``exp`` or the expiry the kit
+    #: knows; an inactive one is kept this long (a token never becomes active again).
+    introspection_cache_ttl: int = 60
     #: The ``audience`` parameter sent with every authorization request (and PAR): the API
     #: whose access token the login asks for, as Auth0-shaped providers (PortX) take it.
     audience: str | None = None
@@ -176,6 +214,7 @@ class ProviderConfig:
                 expected="https",
                 actual=self.issuer,
             )
+        self._check_mtls()
         self._check_profile()
         self._check_algs()
         if "openid" not in self.scopes:
@@ -194,6 +233,16 @@ class ProviderConfig:
                     f"{name} must be an https URL (loopback http with allow_insecure_http)",
                     actual=url,
                 )
+        if self.signed_requests and self.client_key is None:
+            raise ConfigurationError(
+                "signed_requests (OIDC_SIGNED_REQUESTS) signs request objects with the "
+                "client's key: set client_key (OIDC_CLIENT_KEY)"
+            )
+        if self.introspection_cache_ttl < 0:
+            raise ConfigurationError(
+                "introspection_cache_ttl (OIDC_INTROSPECTION_CACHE_TTL) cannot be negative",
+                actual=self.introspection_cache_ttl,
+            )
         if self.audience is not None and not (self.audience and self.audience.isprintable()):
             raise ConfigurationError("audience (OIDC_AUDIENCE) must be printable and non-empty")
         object.__setattr__(self, "resource", check_resource(self.resource))
@@ -222,14 +271,24 @@ class ProviderConfig:
                 expected=["fapi2"],
                 actual=self.profile,
             )
+        check_auth_method(
+            self.token_endpoint_auth_method,
+            self.client_secret,
+            has_key=key is not None,
+            fapi2=self.profile == "fapi2",
+            has_cert=self.client_cert is not None,
+        )
         if self.profile != "fapi2":
             return
-        if key is None:
+        if key is None and self.token_endpoint_auth_method not in MTLS_AUTH_METHODS:
             raise ConfigurationError(
                 "the fapi2 profile authenticates the client with private_key_jwt: "
-                "set client_key (OIDC_CLIENT_KEY)"
+                "set client_key (OIDC_CLIENT_KEY), or choose tls_client_auth or "
+                "self_signed_tls_client_auth (OIDC_TOKEN_AUTH_METHOD) with client_cert"
             )
         for name in ("par", "dpop"):
+            if name == "dpop" and self.mtls_bound_tokens:
+                continue  # the sender constraint is mutual TLS; DPoP is off, not contradicted
             if getattr(self, name) is False:
                 raise ConfigurationError(
                     f"{name}=False ({ENV_NAMES[name]}=0) contradicts profile=fapi2 "
@@ -238,6 +297,29 @@ class ProviderConfig:
                     actual=False,
                 )
         self._check_fapi2_algs()
+
+    def _check_mtls(self) -> None:
+        """The client certificate loaded and checked (``_mtls.load_client_certificate``), and
+        exactly one sender constraint."""
+        cert = None
+        if (self.client_cert is None) != (self.client_cert_key is None):
+            raise ConfigurationError(
+                "mutual TLS needs both client_cert (OIDC_CLIENT_CERT) and client_cert_key "
+                "(OIDC_CLIENT_CERT_KEY)"
+            )
+        if self.client_cert is not None and self.client_cert_key is not None:
+            cert = load_client_certificate(self.client_cert, self.client_cert_key)
+        object.__setattr__(self, "_client_certificate", cert)  # derived, like _signing_key
+        if self.mtls_bound_tokens and cert is None:
+            raise ConfigurationError(
+                "mtls_bound_tokens (OIDC_MTLS_BOUND_TOKENS) binds tokens to the client's "
+                "certificate: set client_cert (OIDC_CLIENT_CERT) and client_cert_key"
+            )
+        if self.mtls_bound_tokens and self.dpop:
+            raise ConfigurationError(
+                "dpop (OIDC_DPOP) and mtls_bound_tokens (OIDC_MTLS_BOUND_TOKENS) are two "
+                "sender constraints: choose one"
+            )
 
     def _check_fapi2_algs(self) -> None:
         refused = [alg for alg in self.id_token_allowlist if alg not in FAPI2_ID_TOKEN_ALGS]
@@ -266,8 +348,38 @@ class ProviderConfig:
 
     @property
     def uses_dpop(self) -> bool:
-        """Whether tokens are DPoP-bound: ``dpop`` when set, else the profile's choice."""
-        return self.fapi2 if self.dpop is None else self.dpop
+        """Whether tokens are DPoP-bound: ``dpop`` when set, else the profile's choice (DPoP
+        under ``fapi2``, unless ``mtls_bound_tokens`` chooses mutual TLS instead)."""
+        if self.dpop is None:
+            return self.fapi2 and not self.mtls_bound_tokens
+        return self.dpop
+
+    @property
+    def uses_mtls(self) -> bool:
+        """Whether the client presents a certificate (``client_cert``) to the provider and
+        calls its ``mtls_endpoint_aliases``."""
+        return self._certificate is not None
+
+    @property
+    def client_cert_thumbprint(self) -> str | None:
+        """RFC 8705's ``x5t#S256`` of ``client_cert``: what a certificate-bound access token's
+        ``cnf`` carries (``None`` without a certificate)."""
+        cert = self._certificate
+        return None if cert is None else cert.thumbprint
+
+    @property
+    def _certificate(self) -> ClientCertificate | None:
+        """The loaded and checked ``client_cert`` and its key."""
+        cert: ClientCertificate | None = self.__dict__["_client_certificate"]
+        return cert
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """A new client TLS context presenting ``client_cert`` (``None`` without one), for
+        the app's HTTP client to an API that takes certificate-bound tokens:
+        ``httpx.AsyncClient(verify=config.tls_context())``. It trusts what httpx trusts by
+        default (``SSL_CERT_FILE``, else certifi's bundle)."""
+        cert = self._certificate
+        return None if cert is None else cert.tls_context()
 
     @property
     def id_token_allowlist(self) -> tuple[str, ...]:

@@ -16,12 +16,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import httpx
 
 from ._audit import Auditor
+from ._authorization_details import checked_grant
 from ._dpop import DPoPKey, load_key
 from ._errors import (
+    AuthorizationDetailsMismatch,
     InvalidIdToken,
     ProviderError,
     ProviderUnavailable,
@@ -172,7 +175,7 @@ class TokenManager:
             raise SessionEnded("the access token expired and there is no refresh token")
         try:
             async with asyncio.timeout_at(deadline):
-                fresh = await self._grant(tokens, tokens.refresh_token, now)
+                fresh, body = await self._grant(tokens, tokens.refresh_token, now)
         except TokenRequestFailed as exc:
             return await self._refused(session, tokens.refresh_token, exc)
         except TimeoutError:
@@ -185,7 +188,27 @@ class TokenManager:
             # Unreachable (503), or an answer we cannot use (502): the session is kept.
             await self._report(session, exc.code, ended=False)
             raise
+        await self._check_details(session, tokens, fresh, body)
         return await self._keep(session, tokens, fresh)
+
+    async def _check_details(
+        self, session: Session, tokens: TokenSet, fresh: TokenSet, body: dict[str, Any]
+    ) -> None:
+        """RFC 9396 7: a refresh response may carry ``authorization_details`` again; they must
+        still be the login's (:func:`checked_grant`'s rule). If not, the new tokens carry a
+        grant the app never accepted: they are revoked and the session ends (log in again).
+        A response without them leaves the session's as they were."""
+        if session.authorization_details is None or "authorization_details" not in body:
+            return
+        try:
+            checked_grant(session.authorization_details, body)
+        except AuthorizationDetailsMismatch:
+            await self._revoke(tokens.updated(fresh))
+            await self._sessions.delete(session.sid)
+            await self._report(session, "authorization_details_mismatch", ended=True)
+            raise SessionEnded(
+                "the refresh granted other authorization_details than the login's"
+            ) from None
 
     async def _keep(self, session: Session, tokens: TokenSet, fresh: TokenSet) -> TokenSet:
         """Store a grant's answer. Its refresh token may have replaced the one sent (rotation),
@@ -210,11 +233,14 @@ class TokenManager:
         )
         return merged
 
-    async def _grant(self, tokens: TokenSet, refresh_token: str, now: float) -> TokenSet:
+    async def _grant(
+        self, tokens: TokenSet, refresh_token: str, now: float
+    ) -> tuple[TokenSet, dict[str, Any]]:
+        """The refresh grant: the new tokens and the token endpoint's raw answer."""
         meta = await self._provider.metadata()
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         self.refresh_count += 1
-        fresh, _ = await self._provider.observed(
+        return await self._provider.observed(
             token_request(
                 self._http,
                 self._config,
@@ -225,7 +251,6 @@ class TokenManager:
                 nonces=self._provider.dpop_nonces,
             )
         )
-        return fresh
 
     def _dpop_key(self, tokens: TokenSet) -> DPoPKey | None:
         """The session's DPoP key; a new one for a session made before DPoP was turned on."""

@@ -21,6 +21,7 @@ import httpx
 
 from ._audit import Auditor
 from ._auth_params import login_params_from_query
+from ._authorization_details import details_of
 from ._backchannel import backchannel_logout
 from ._clients import ProviderClient, ProviderClients
 from ._config import OIDCConfig
@@ -33,9 +34,10 @@ from ._errors import (
     OIDCError,
     SessionError,
 )
-from ._form_post import needs_repost, repost_fields, without_marker
+from ._form_post import FORM_POST_MODES, needs_repost, repost_fields, without_marker
 from ._hooks import Hooks, LogoutEvent, claims_after_login, notify
 from ._instrumented_store import instrument_store
+from ._introspection import Introspector, TokenIntrospection
 from ._logout import end_session_url
 from ._outcome import CookieChange, Outcome
 from ._session import Session, new_id
@@ -115,13 +117,15 @@ class RelyingParty:
         self.login_cookie = host_only + self.config.login_cookie_name
         self.logout_cookie = host_only + "oidc_logout"
         self.origin = origin_of(self.config.base_url)
+        #: Each provider's introspector (by name), made when first asked for.
+        self._introspectors: dict[str, Introspector] = {}
 
     @property
     def cross_site_login_cookie(self) -> bool:
         """A form_post callback is a cross-site POST: on https the login cookie is then
         ``SameSite=None; Secure`` so that browsers send it (on http, where ``SameSite=None``
         needs ``Secure``, the same-origin re-post of :mod:`oidc_kit._form_post` covers it)."""
-        return self.config.response_mode == "form_post" and self.config.secure_cookies
+        return self.config.response_mode in FORM_POST_MODES and self.config.secure_cookies
 
     def _client_for(self, session: Session) -> ProviderClient:
         """The provider a session came from (by its issuer)."""
@@ -139,7 +143,8 @@ class RelyingParty:
         """Whether ``session``'s authentication meets a route's step-up (``max_age``,
         ``acr_values``, ``prompt=login``) now; if not, the adapter asks for it
         (:meth:`login_provider` names where)."""
-        return self._client_for(session).flow.satisfies(session.claims, step_up)
+        flow = self._client_for(session).flow
+        return flow.satisfies(session.claims, step_up, session.authorization_details)
 
     def granted_scopes(self, session: Session) -> frozenset[str]:
         """The scopes of the session's access token, as the token endpoint granted them.
@@ -196,7 +201,8 @@ class RelyingParty:
     async def token_status(self, session: Session) -> dict[str, Any]:
         """What a profile page may show about ``session``'s tokens, never a token itself:
         ``sub``, ``claims``, ``expires_at``, ``scope``, ``has_refresh_token``, ``token_type``,
-        ``dpop_jkt`` (the thumbprint of the session's DPoP key), ``profile``, ``provider``."""
+        ``dpop_jkt`` (the thumbprint of the session's DPoP key), ``profile``, ``provider``,
+        ``authorization_details`` (RFC 9396: those granted at login, a list, empty if none)."""
         # Re-read: a refresh earlier in this request stored newer tokens than the caller's.
         session = await self._sessions.load(session.sid) or session
         tokens = self._sessions.tokens(session)
@@ -211,7 +217,31 @@ class RelyingParty:
             "dpop_jkt": load_key(tokens.dpop_key).thumbprint if tokens.dpop_key else None,
             "profile": client.config.profile,
             "provider": client.name,
+            "authorization_details": list(details_of(session.authorization_details)),
         }
+
+    async def introspect(self, session: Session) -> TokenIntrospection:
+        """Whether ``session``'s access token is still active at its provider (RFC 7662
+        introspection, :mod:`oidc_kit._introspection`): the token as stored, not refreshed
+        first. The answer must be about a token of this client (and of the session's DPoP
+        key, if bound); it is cached per the provider's ``introspection_cache_ttl``, never
+        past the token's expiry. :class:`~oidc_kit.IntrospectionFailed` when the provider
+        has no introspection endpoint or answers wrongly."""
+        session = await self._sessions.load(session.sid) or session
+        tokens = self._sessions.tokens(session)
+        client = self._client_for(session)
+        introspector = self._introspectors.get(client.name)
+        if introspector is None:
+            introspector = Introspector._for_provider(
+                client.config, client.provider, self.http, self._clock
+            )
+            self._introspectors[client.name] = introspector
+        return await introspector.introspect(
+            tokens.access_token,
+            expires_at=tokens.expires_at,
+            expected_client_id=client.config.client_id,
+            expected_jkt=load_key(tokens.dpop_key).thumbprint if tokens.dpop_key else None,
+        )
 
     def session_cookie_change(self, sid: str) -> CookieChange:
         """The session cookie naming ``sid``, signed with the newest secret."""
@@ -249,6 +279,7 @@ class RelyingParty:
             acr_values=step_up.acr_values,
             prompt=step_up.prompt,
             login_params=hints,
+            authorization_details=step_up.authorization_details,
         )
         cookie = CookieChange(
             self.login_cookie,
@@ -325,7 +356,9 @@ class RelyingParty:
         claims = await claims_after_login(self.hooks.on_login, client.name, result.claims)
         if current is not None:
             await self._sessions.delete(current.sid)  # a new id at every login
-        session = await client.sessions.create(result.tokens, claims, result.provider_sid)
+        session = await client.sessions.create(
+            result.tokens, claims, result.provider_sid, result.authorization_details
+        )
         log.info("login succeeded for sub=%s", session.sub)
         await self._auditor.emit(
             "login.succeeded", sub=session.sub, provider=client.name, sid=session.sid

@@ -66,6 +66,9 @@ class Session:
     #: exact address. ``None`` in older records, or when no adapter said.
     user_agent: str | None = None
     network: str | None = None
+    #: RAR (RFC 9396): the authorization details granted at login (canonical JSON text), in
+    #: the clear like ``granted_scope``; ``None`` when the login asked for none.
+    authorization_details: str | None = None
 
     @property
     def handle(self) -> str:
@@ -87,6 +90,7 @@ class Session:
             "scope": self.granted_scope,
             "ua": self.user_agent,
             "net": self.network,
+            "rar": self.authorization_details,
         }
         # A JSON header line, then the sealed tokens as raw bytes: base64 in the JSON would
         # add a third to the largest part of the record.
@@ -113,6 +117,7 @@ class Session:
                 granted_scope=_opt_str(data.get("scope")),
                 user_agent=_opt_str(data.get("ua")),
                 network=_opt_str(data.get("net")),
+                authorization_details=_opt_str(data.get("rar")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError("not a session record of this version") from exc
@@ -182,7 +187,11 @@ class Sessions:
         return f"session:{sid}"
 
     async def create(
-        self, tokens: TokenSet, claims: dict[str, Any], provider_sid: str | None
+        self,
+        tokens: TokenSet,
+        claims: dict[str, Any],
+        provider_sid: str | None,
+        authorization_details: str | None = None,
     ) -> Session:
         """A new session with a fresh id (never reuse a pre-login id: session fixation)."""
         now = self._clock()
@@ -201,6 +210,7 @@ class Sessions:
             granted_scope=self.granted_scope(tokens),
             user_agent=context.user_agent if context else None,
             network=coarse_ip(context.client_ip) if context else None,
+            authorization_details=authorization_details,
         )
         ttl = self._remaining(session, now) + EXPIRED_RECORD_GRACE
         await self.store.set(self.key(sid), session.encode(), ttl)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from ._authorization_details import details_of
 from ._session import Session
 
 __all__ = ["SessionUser"]
@@ -57,3 +58,10 @@ class SessionUser:
         """The scopes the access token was granted (none known for a record written before
         the grant was kept)."""
         return tuple((self.session.granted_scope or "").split())
+
+    @property
+    def authorization_details(self) -> tuple[Mapping[str, Any], ...]:
+        """The authorization details (RFC 9396) granted at login, exactly those the login
+        asked for; empty when it asked for none. Read-only copies."""
+        details = details_of(self.session.authorization_details)
+        return tuple(MappingProxyType(item) for item in details)

@@ -13,15 +13,20 @@ authentication (its ``auth_time`` and ``acr`` claims) does not satisfy the route
 means the user authenticated at the provider at most ``max_age`` seconds ago (by default
 :data:`PROMPT_LOGIN_WINDOW`), and the step-up login sends ``prompt=login`` and refuses an ID
 token whose ``auth_time`` is older than the moment that login started.
+
+``authorization_details`` (RFC 9396, ``_authorization_details``) make a route's consent a
+step-up too: a session whose grant lacks one of the route's objects logs in again asking for
+them (``/auth/login?authorization_details=…``), and the new grant must be exactly those.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from ._authorization_details import covers, parse_details, route_details
 from ._errors import ConfigurationError, InvalidLoginRequest, StepUpRequired
 
 __all__ = ["MAX_AGE_LIMIT", "PROMPT_LOGIN_WINDOW", "StepUp"]
@@ -45,6 +50,8 @@ class StepUp:
     max_age: int | None = None
     acr_values: tuple[str, ...] = ()
     prompt: Literal["login"] | None = None
+    #: RFC 9396 authorization details the session's grant must hold (canonical JSON text).
+    authorization_details: str | None = None
 
     @classmethod
     def for_route(
@@ -53,11 +60,15 @@ class StepUp:
         max_age: int | None = None,
         acr_values: str | Sequence[str] = (),
         prompt: str | None = None,
+        authorization_details: Sequence[Mapping[str, Any]] | None = None,
     ) -> StepUp:
         """The options of ``@login_required(...)``; a :class:`ConfigurationError` if invalid."""
         values = tuple(acr_values.split(" ") if isinstance(acr_values, str) else acr_values)
         try:
-            return cls._checked(max_age, values, prompt)
+            details = route_details(authorization_details)
+            return replace(cls._checked(max_age, values, prompt), authorization_details=details)
+        except ValueError as exc:
+            raise ConfigurationError(f"login_required: authorization_details {exc}") from None
         except InvalidLoginRequest as exc:
             raise ConfigurationError(f"login_required: {exc.description}") from None
 
@@ -70,7 +81,11 @@ class StepUp:
         values = () if acr is None else tuple(acr.split(" "))
         if acr is not None and len(acr) > _MAX_ACR_VALUES * (_MAX_ACR_LENGTH + 1):
             raise InvalidLoginRequest("acr_values is too long")
-        return cls._checked(None if max_age is None else int(max_age), values, prompt)
+        step_up = cls._checked(None if max_age is None else int(max_age), values, prompt)
+        details = _once(params, "authorization_details")
+        if details is None:
+            return step_up
+        return replace(step_up, authorization_details=parse_details(details))
 
     @classmethod
     def _checked(cls, max_age: int | None, acr: tuple[str, ...], prompt: str | None) -> StepUp:
@@ -93,7 +108,12 @@ class StepUp:
     @property
     def required(self) -> bool:
         """Whether this asks anything beyond a session."""
-        return self.max_age is not None or bool(self.acr_values) or self.prompt is not None
+        return (
+            self.max_age is not None
+            or bool(self.acr_values)
+            or self.prompt is not None
+            or self.authorization_details is not None
+        )
 
     @property
     def window(self) -> int | None:
@@ -102,8 +122,19 @@ class StepUp:
             return self.max_age
         return PROMPT_LOGIN_WINDOW if self.prompt == "login" else None
 
-    def satisfied_by(self, claims: Mapping[str, Any], now: float, leeway: float) -> bool:
-        """Whether a session with these ID-token claims meets the route's requirements."""
+    def satisfied_by(
+        self,
+        claims: Mapping[str, Any],
+        now: float,
+        leeway: float,
+        granted_details: str | None = None,
+    ) -> bool:
+        """Whether a session with these ID-token claims (and these granted authorization
+        details) meets the route's requirements."""
+        if self.authorization_details is not None and not covers(
+            granted_details, self.authorization_details
+        ):
+            return False
         if self.window is not None:
             auth_time = claims.get("auth_time")
             if not isinstance(auth_time, int | float) or isinstance(auth_time, bool):
@@ -122,6 +153,8 @@ class StepUp:
             params["acr_values"] = " ".join(self.acr_values)
         if self.prompt is not None:
             params["prompt"] = self.prompt
+        if self.authorization_details is not None:
+            params["authorization_details"] = self.authorization_details
         return params
 
     def challenge(self, description: str) -> str:

@@ -49,6 +49,7 @@ from ._errors import LoginRequired, OIDCError, StoreUnavailable
 from ._exchange import WebRequest, WebResponse
 from ._handlers import KitHandlers, KitRoute
 from ._hooks import Hooks
+from ._introspection import TokenIntrospection
 from ._kit_parts import KitParts, build_parts, check_store_choice
 from ._session import Session
 from ._step_up import StepUp
@@ -79,11 +80,18 @@ class ViewRequirements:
         acr_values: str | Sequence[str] = (),
         prompt: Literal["login"] | None = None,
         claims: Mapping[str, Any] | None = None,
+        authorization_details: Sequence[Mapping[str, Any]] | None = None,
     ) -> ViewRequirements:
         """The requirements of ``login_required(...)``'s options (invalid ones refused now,
-        at decoration, by ``StepUp`` and ``ClaimsRequirement``)."""
+        at decoration, by ``StepUp`` and ``ClaimsRequirement``); ``authorization_details``
+        (RFC 9396) the session's grant must hold, else a step-up login asks for them."""
         return cls(
-            StepUp.for_route(max_age=max_age, acr_values=acr_values, prompt=prompt),
+            StepUp.for_route(
+                max_age=max_age,
+                acr_values=acr_values,
+                prompt=prompt,
+                authorization_details=authorization_details,
+            ),
             ClaimsRequirement.for_route(claims),
             (scopes,) if isinstance(scopes, str) else tuple(scopes),
         )
@@ -329,6 +337,19 @@ class SyncKit:
         if session is None:
             raise LoginRequired("log in to continue")
         return await self._core.acall((await self._aparts()).rp.token_status, session)
+
+    def introspect(self, session: Session | None) -> TokenIntrospection:
+        """Whether ``session``'s access token is still active at the provider, RFC 7662
+        (``RelyingParty.introspect``): one crossing."""
+        if session is None:
+            raise LoginRequired("log in to continue")
+        return self._core.call(self.parts.rp.introspect, session)
+
+    async def aintrospect(self, session: Session | None) -> TokenIntrospection:
+        """:meth:`introspect` for an async caller: the crossing awaited."""
+        if session is None:
+            raise LoginRequired("log in to continue")
+        return await self._core.acall((await self._aparts()).rp.introspect, session)
 
     def bridged_auth(self, session: Session | None) -> BridgedBearerAuth:
         """An ``httpx.Auth`` with ``session``'s tokens for an ``httpx.AsyncClient`` on

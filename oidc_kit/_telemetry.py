@@ -54,7 +54,17 @@ log = logging.getLogger("oidc_kit")
 
 #: The kinds of provider call, each its own span name ``oidc_kit.provider.{kind}``.
 PROVIDER_CALLS = frozenset(
-    {"discovery", "rfc8414", "jwks", "token", "userinfo", "revocation", "par", "other"}
+    {
+        "discovery",
+        "rfc8414",
+        "jwks",
+        "token",
+        "userinfo",
+        "revocation",
+        "introspection",
+        "par",
+        "other",
+    }
 )
 
 # Attribute names: the kit's own under ``oidc_kit.``, OpenTelemetry's semantic conventions

@@ -44,6 +44,9 @@ class LoginTransaction:
     #: DPoP: the session-to-be's key, sealed (URL-safe base64), so that the code is bound
     #: to it.
     dpop_key: str | None = None
+    #: RAR (RFC 9396): the ``authorization_details`` asked for (canonical JSON text), which
+    #: the token response's must equal.
+    authorization_details: str | None = None
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -66,7 +69,7 @@ class LoginTransaction:
 
     def _well_typed(self) -> bool:
         strings = (self.state, self.nonce, self.code_verifier, self.binding, self.next_path)
-        optional = (self.prompt, self.dpop_key)
+        optional = (self.prompt, self.dpop_key, self.authorization_details)
         return (
             all(isinstance(v, str) for v in (*strings, self.provider))
             and all(v is None or isinstance(v, str) for v in optional)

@@ -159,6 +159,7 @@ def requires_step_up(
     max_age: int | None = None,
     acr_values: str | Sequence[str] = (),
     prompt: Literal["login"] | None = None,
+    authorization_details: Sequence[Mapping[str, Any]] | None = None,
 ) -> params.Depends:
     """A dependency requiring a recent or strong enough authentication, as
     ``@login_required(max_age=..., acr_values=..., prompt=...)`` does (step-up, RFC 9470).
@@ -170,10 +171,19 @@ def requires_step_up(
     anything else gets 401 ``insufficient_user_authentication`` with the ``WWW-Authenticate``
     challenge. No session: 401 ``login_required`` (a login redirect for pages). Invalid options
     raise :class:`~oidc_kit.ConfigurationError` where the route is declared.
+    ``authorization_details`` (RFC 9396): objects the session's grant must hold, else the
+    step-up login asks the provider for them.
     """
-    step_up = StepUp.for_route(max_age=max_age, acr_values=acr_values, prompt=prompt)
+    step_up = StepUp.for_route(
+        max_age=max_age,
+        acr_values=acr_values,
+        prompt=prompt,
+        authorization_details=authorization_details,
+    )
     if not step_up.required:
-        raise ConfigurationError("requires_step_up needs max_age, acr_values or prompt")
+        raise ConfigurationError(
+            "requires_step_up needs max_age, acr_values, prompt or authorization_details"
+        )
 
     async def stepped_up_user(
         request: Request, user: Annotated[OIDCUser, Depends(current_user)]
@@ -183,7 +193,10 @@ def requires_step_up(
             log.info("step-up required for sub=%s on %s", session.sub, request.url.path)
             # The kit's exception handler answers: a login redirect or the 401 challenge.
             raise StepUpRequired(
-                max_age=step_up.max_age, acr_values=step_up.acr_values, prompt=step_up.prompt
+                max_age=step_up.max_age,
+                acr_values=step_up.acr_values,
+                prompt=step_up.prompt,
+                authorization_details=step_up.authorization_details,
             )
         return user
 

@@ -47,6 +47,7 @@ from ._errors import ConfigurationError, OIDCError
 from ._exchange import BodyMark, Headers, WebRequest, WebResponse, parse_cookies
 from ._handlers import ROUTES, KitRoute
 from ._hooks import Hooks
+from ._introspection import TokenIntrospection
 from ._redact import REDACTED_LOGGERS, redact_server_logs
 from ._session import Session
 from ._session_user import SessionUser
@@ -169,6 +170,11 @@ class OIDC:
         ``token_type``, ``dpop_jkt``, ``profile``, ``provider``."""
         return _kit().token_status(_session())
 
+    def introspect(self) -> TokenIntrospection:
+        """Whether this request's user's access token is still active at the provider
+        (RFC 7662 introspection): never the token itself."""
+        return _kit().introspect(_session())
+
     def async_auth(self) -> BearerAuth:
         """:class:`~oidc_kit.BearerAuth` with this request's user's tokens, for an
         ``httpx.AsyncClient`` that runs on the kit's event loop (:meth:`call`)."""
@@ -192,6 +198,7 @@ def login_required(
     acr_values: str | Sequence[str] = (),
     prompt: Literal["login"] | None = None,
     claims: Mapping[str, Any] | None = None,
+    authorization_details: Sequence[Mapping[str, Any]] | None = None,
 ) -> Callable[[_F], _F]: ...
 
 
@@ -204,6 +211,7 @@ def login_required(
     acr_values: str | Sequence[str] = (),
     prompt: Literal["login"] | None = None,
     claims: Mapping[str, Any] | None = None,
+    authorization_details: Sequence[Mapping[str, Any]] | None = None,
 ) -> _F | Callable[[_F], _F]:
     """Protect a view: browsers are sent to log in, JSON clients (``json_paths``, or asking
     for JSON) get 401 ``login_required``.
@@ -212,10 +220,17 @@ def login_required(
     ``insufficient_scope``); ``claims=``: the session's claims must meet each rule (else 403
     ``insufficient_claims``); ``max_age``, ``acr_values``, ``prompt="login"``: a recent or
     strong enough authentication (step-up: browsers log in again with the requirements,
-    others get 401 ``insufficient_user_authentication``), as the Starlette decorator.
+    others get 401 ``insufficient_user_authentication``); ``authorization_details=[...]``
+    (RFC 9396): the session's grant must hold these objects, else a step-up asking the
+    provider for exactly them, as the Starlette decorator.
     """
     needs = ViewRequirements.for_view(
-        scopes=scopes, max_age=max_age, acr_values=acr_values, prompt=prompt, claims=claims
+        scopes=scopes,
+        max_age=max_age,
+        acr_values=acr_values,
+        prompt=prompt,
+        claims=claims,
+        authorization_details=authorization_details,
     )
     beyond = needs.beyond_session
 

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from os import PathLike
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -33,6 +34,7 @@ from ._clients import ProviderClient
 from ._config import OIDCConfig
 from ._errors import LoginRequired, OIDCError, SessionError, StepUpRequired
 from ._hooks import Hooks
+from ._introspection import TokenIntrospection
 from ._kit_parts import build_parts
 from ._login_required import login_required
 from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
@@ -233,6 +235,12 @@ class OIDCAuth:
         lists the keys)."""
         return await self.rp.token_status(_require_session(conn))
 
+    async def introspect(self, conn: HTTPConnection) -> TokenIntrospection:
+        """Whether the user's access token is still active at the provider (RFC 7662;
+        :meth:`RelyingParty.introspect <oidc_kit._relying_party.RelyingParty.introspect>`):
+        never the token itself. :class:`~oidc_kit.IntrospectionFailed` without an answer."""
+        return await self.rp.introspect(_require_session(conn))
+
     async def refresh_now(self, conn: HTTPConnection) -> None:
         """Refresh the user's access token now (a "refresh now" button)."""
         session = _require_session(conn)
@@ -269,8 +277,9 @@ class OIDCAuth:
         if isinstance(exc, StepUpRequired) and exc.requirements:
             # Raised with the route's requirements (FastAPI's ``requires_step_up``): a browser
             # GET logs in again with them; anything else gets the 401 and its challenge.
-            step_up = StepUp.for_route(
-                max_age=exc.max_age, acr_values=exc.acr_values, prompt=exc.prompt
+            step_up = replace(
+                StepUp.for_route(max_age=exc.max_age, acr_values=exc.acr_values, prompt=exc.prompt),
+                authorization_details=exc.authorization_details,
             )
             return self._web.step_up_response(request, step_up, session)
         if exc.status >= 500:

@@ -14,10 +14,9 @@ tests/conftest.py) sets them from where a test lives and what it uses:
   ``"sentinel"``/``"cluster"`` parameter) also ``slow``, as they start several processes;
 - a test that needs a real PostgreSQL: ``postgres`` (the ``postgres_url`` or ``own_postgres``
   fixture, a ``"postgres"`` parameter, or a :class:`tests.postgres_server.PostgresServer`);
-- a test under a folder of :data:`ADAPTER_FOLDERS` (the conformance suite and the examples'
-  black-box contract, run against each web adapter through their ``framework`` parameter) on
-  Flask or Django: ``slow``; the quick loop keeps its Starlette case (the three together take
-  about four times as long);
+- a test under a folder of :data:`ADAPTER_FOLDERS` (the conformance suite, run against each
+  web adapter through its ``framework`` parameter) on Flask or Django: ``slow``; the quick
+  loop keeps its Starlette case (the three together take about four times as long);
 - the slowest of the rest, listed in :data:`SLOW_TESTS` and :data:`SLOW_MODULES`: ``slow``.
 
 The lists name files by their base name, so that moving a test file to another folder keeps
@@ -44,7 +43,7 @@ __all__ = [
 FOLDER_MARKERS = {"browser": ("browser", "slow"), "interop": ("interop", "slow")}
 
 #: Folders whose tests run against each web adapter, named by their ``framework`` parameter.
-ADAPTER_FOLDERS = frozenset({"conformance", "examples"})
+ADAPTER_FOLDERS = frozenset({"conformance"})
 #: The adapters whose cases of those tests are left to the slow set.
 SLOW_FRAMEWORKS = frozenset({"flask", "django"})
 
@@ -70,6 +69,18 @@ SLOW_MODULES = frozenset(
         "test_redis_tls.py",
         # A PostgreSQL of its own, its listener's backend frozen and killed, restarted.
         "test_postgres_near_cache.py",
+        # The sandbox and ORCA served over real TLS (uvicorn in a thread) per test: mTLS.
+        "test_sandbox_mtls.py",
+        # The sandbox's side of issue 19's features: many logins, each signing request
+        # objects, assertions and tokens (~1-1.6 s each); the kit's side stays in the quick
+        # loop (tests/core, tests/conformance on Starlette).
+        "test_sandbox_jar.py",
+        "test_sandbox_rar.py",
+        "test_sandbox_introspection.py",
+        "test_sandbox_client_secret_jwt.py",
+        "test_sandbox_jarm.py",
+        # Three example apps as real processes (the black-box contract).
+        "test_contract.py",
     }
 )
 
@@ -88,7 +99,6 @@ SLOW_TESTS = frozenset(
             "test_the_fapi2_demo_logs_in_through_par_and_orca_wants_the_sessions_key",
         ),
         ("test_fastapi.py", "test_the_docs_app_served_for_real"),
-        ("test_contract.py", "test_another_provider_through_oidc_issuer"),
         ("test_docs.py", "test_the_quick_start_app_logs_a_user_in"),
         ("test_access_log_redaction.py", "test_the_quick_start_under_plain_uvicorn_logs_no_code"),
         ("test_doctor.py", "test_the_console_script_passes_against_a_real_sandbox"),

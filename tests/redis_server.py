@@ -11,8 +11,6 @@ their keys afterwards, and never stop a server they did not start.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import shutil
 import signal
@@ -27,10 +25,8 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from oidc_kit.testing import TestCA
 
 __all__ = [
     "TLS_USERS",
@@ -518,76 +514,12 @@ class TLSFiles:
 
 def write_tls_files(directory: str, name: str = "oidc_kit test CA") -> TLSFiles:
     """A new CA (its own key, thrown away) and a server certificate for ``127.0.0.1`` and
-    ``localhost`` (SAN), valid for a day, written to ``directory``; nothing is ever committed."""
-    os.makedirs(directory, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} {uuid.uuid4().hex}")])
-    ca_cert = (
-        _certificate(ca_name, ca_name, ca_key.public_key(), now)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_CA_USAGE, critical=True)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-    cert = (
-        _certificate(server_name, ca_name, key.public_key(), now)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(san), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    files = TLSFiles(*(os.path.join(directory, f) for f in ("ca.pem", "server.pem", "server.key")))
-    _write(files.ca, ca_cert.public_bytes(serialization.Encoding.PEM))
-    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM))
-    _write(
-        files.key,
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
-    return files
-
-
-#: What a CA certificate may do: sign certificates and CRLs, nothing else.
-_CA_USAGE = x509.KeyUsage(
-    digital_signature=False,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
-
-
-def _certificate(
-    subject: x509.Name,
-    issuer: x509.Name,
-    public_key: ec.EllipticCurvePublicKey,
-    now: datetime.datetime,
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-    )
+    ``localhost`` (SAN), valid for a day, written to ``directory``; nothing is ever committed.
+    Made by the kit's one test CA maker (:class:`oidc_kit.testing.TestCA`, which mutual TLS
+    uses too)."""
+    ca = TestCA(name)
+    cert, key = ca.server().write(directory, "server")
+    return TLSFiles(ca.write(directory), cert, key)
 
 
 def _write(path: str, data: bytes) -> None:

@@ -23,7 +23,14 @@ import httpx
 
 import oidc_kit
 import oidc_kit._errors
-from oidc_kit import BearerAuth, ClientCredentials, MemoryStore, TokenSet, TokenSource
+from oidc_kit import (
+    BearerAuth,
+    ClientCredentials,
+    Introspector,
+    MemoryStore,
+    TokenSet,
+    TokenSource,
+)
 from oidc_kit import _telemetry as telemetry
 from oidc_kit.starlette import OIDCAuth
 from tests.conftest import make_config
@@ -174,6 +181,8 @@ def test_the_pieces_apps_and_adapter_authors_use_are_exported() -> None:
         "Session",
         "TokenSource",
         "BearerAuth",
+        "Introspector",
+        "TokenIntrospection",
     ):
         assert name in oidc_kit.__all__, name
 
@@ -239,7 +248,8 @@ async def test_no_public_attribute_holds_a_private_type(kit: OIDCAuth) -> None:
     exported = _exported()
     async with httpx.AsyncClient() as http:
         source = ClientCredentials(make_config(), scopes=["accounts:read"], http_client=http)
-        objects = [kit, kit.rp, source, source.auth(), MemoryStore()]
+        introspector = Introspector(make_config(), http_client=http)
+        objects = [kit, kit.rp, source, source.auth(), MemoryStore(), introspector]
         leaks = set().union(*(_public_attribute_leaks(o, exported) for o in objects))
     assert not leaks, leaks
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 
-from .._client_auth import client_authentication
-from .._errors import ProviderError
+from .._client_auth import Unsupported, auth_method_refusal, client_authentication, method_in_force
+from .._client_key import check_auth_method
+from .._errors import ConfigurationError, ProviderError
 from .._http import json_object
 from .._tokens import parse_token_response
 from .discovery import scheme_status
@@ -21,18 +22,36 @@ from .settings import DoctorSettings
 __all__ = ["check_client_credentials", "check_redirect_uri", "check_token_auth_methods"]
 
 
-def check_token_auth_methods(doc: Mapping[str, Any], has_secret: bool) -> Check:
-    """With a secret: ``client_secret_basic`` or ``client_secret_post``, the kit's methods."""
-    if not has_secret:
-        return Check("token_auth_methods", "skip", "no client secret given")
-    methods = strings(doc, "token_endpoint_auth_methods_supported")
-    if methods is None:
-        return Check("token_auth_methods", "ok", "not advertised: client_secret_basic assumed")
-    for method in ("client_secret_basic", "client_secret_post"):
-        if method in methods:
-            return Check("token_auth_methods", "ok", f"the kit will use {method}")
-    detail = f"only {', '.join(methods) or 'nothing'}; the kit needs client_secret_basic or _post"
-    return Check("token_auth_methods", "fail", detail)
+def check_token_auth_methods(doc: Mapping[str, Any], settings: DoctorSettings) -> Check:
+    """The client authentication method in force (``OIDC_TOKEN_AUTH_METHOD``, else the kit's
+    automatic choice), judged by the kit's rules and against what the provider advertises
+    (``token_endpoint_auth_methods_supported``, and ``..._signing_alg_values_supported`` for
+    ``client_secret_jwt``)."""
+    name, configured = "token_auth_methods", settings.token_endpoint_auth_method
+    has_key = settings.client_key is not None
+    if configured is None and not settings.client_secret and not has_key:
+        return Check(name, "skip", "no client secret or key given")
+    try:
+        check_auth_method(
+            configured,
+            settings.client_secret,
+            has_key=has_key,
+            fapi2=settings.fapi2,
+            has_cert=settings.client_cert is not None,
+        )
+    except ConfigurationError as exc:
+        return Check(name, "fail", exc.description)
+    advertised = strings(doc, "token_endpoint_auth_methods_supported")
+    method = method_in_force(
+        configured, has_secret=bool(settings.client_secret), has_key=has_key, advertised=advertised
+    )
+    source = " (OIDC_TOKEN_AUTH_METHOD)" if configured is not None else ""
+    signing_algs = strings(doc, "token_endpoint_auth_signing_alg_values_supported")
+    if refusal := auth_method_refusal(method, advertised, signing_algs):
+        return Check(name, "fail", f"the kit will use {method}{source}, but {refusal}")
+    if advertised is None:
+        return Check(name, "ok", f"not advertised: {method}{source or ' assumed'}")
+    return Check(name, "ok", f"the kit will use {method}{source}")
 
 
 def check_redirect_uri(uri: str | None, allow_insecure_http: bool) -> Check:
@@ -71,10 +90,13 @@ async def check_client_credentials(
     if config is None or meta is None:  # the secret is not sent where the kit would not send it
         detail = f"not attempted, the kit refuses this provider: {endpoints.refusal}"
         return Check(name, "skip", detail)
+    authentication = client_authentication(config, meta)
+    if isinstance(authentication, Unsupported):  # token_auth_methods says why
+        return Check(name, "skip", f"not attempted: {authentication.reason}")
     form = {"grant_type": "client_credentials"}
     if settings.scopes:
         form["scope"] = " ".join(settings.scopes)
-    auth = client_authentication(config, meta).apply(form, clock())
+    auth = authentication.apply(form, clock())
     headers = {"Accept": "application/json"}
     try:
         response = await http.post(

@@ -24,6 +24,7 @@ from .discovery import (
 )
 from .endpoints import Endpoints, check_endpoints, check_revocation, locate_endpoints
 from .keys import check_jwks
+from .mtls import check_mtls, wants_mtls
 from .net import fetch_json
 from .report import Check, Report, clean, secret_forms
 from .settings import DoctorSettings
@@ -55,6 +56,8 @@ async def diagnose(
     endpoints = None
     if discovery.body is None:
         checks += [Check(name, "skip", "no discovery document") for name in _OF_THE_DOCUMENT]
+        if wants_mtls(settings):
+            checks.append(Check("mtls", "skip", "no discovery document"))
     else:
         endpoints = await locate_endpoints(http, settings, discovery.body)
         checks += await _document_checks(http, settings, discovery.body, endpoints, clock)
@@ -84,6 +87,8 @@ async def _document_checks(
         check_end_session(doc),
         check_revocation(doc, endpoints),
         check_endpoints(endpoints),
-        check_token_auth_methods(doc, bool(settings.client_secret)),
+        check_token_auth_methods(doc, settings),
         check_fapi2(doc, settings.fapi2),
+        # Only for a client that uses mutual TLS: a row for every client would say "skip".
+        *([check_mtls(doc, settings, clock())] if wants_mtls(settings) else []),
     ]

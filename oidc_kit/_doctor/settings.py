@@ -40,6 +40,17 @@ class DoctorSettings:
     introspection_endpoint: str | None = None
     #: Seconds per HTTP request (the kit's ``http_timeout``).
     timeout: float = 10.0
+    #: The client authentication method the app sets (``OIDC_TOKEN_AUTH_METHOD``); None: the
+    #: kit's automatic choice.
+    token_endpoint_auth_method: str | None = None
+    #: The client's private key (``OIDC_CLIENT_KEY``), for ``private_key_jwt``. Never shown.
+    client_key: str | None = field(default=None, repr=False)
+    #: The client's certificate and its key (``OIDC_CLIENT_CERT``, ``OIDC_CLIENT_CERT_KEY``:
+    #: PEM or a PEM file's path), for mutual TLS. The key is never shown.
+    client_cert: str | None = field(default=None, repr=False)
+    client_cert_key: str | None = field(default=None, repr=False)
+    #: Certificate-bound access tokens asked for (``OIDC_MTLS_BOUND_TOKENS``).
+    mtls_bound_tokens: bool = False
 
 
 def kit_config(settings: DoctorSettings, **more: Any) -> ProviderConfig:
@@ -53,5 +64,7 @@ def kit_config(settings: DoctorSettings, **more: Any) -> ProviderConfig:
         "revocation_endpoint": settings.revocation_endpoint,
         "introspection_endpoint": settings.introspection_endpoint,
         "http_timeout": settings.timeout,
+        "token_endpoint_auth_method": settings.token_endpoint_auth_method,
+        "client_key": settings.client_key,
     }
     return ProviderConfig(**(fields | more))

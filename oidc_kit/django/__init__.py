@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import httpx
 from django.http import HttpRequest
 
+from .._introspection import TokenIntrospection
 from ._decorators import login_required
 from ._http import session_of
 from ._kit import get_kit
@@ -40,10 +41,12 @@ __all__ = [
     "aaccess_token",
     "acall",
     "access_token",
+    "aintrospect",
     "async_auth",
     "atoken_status",
     "call",
     "httpx_auth",
+    "introspect",
     "login_required",
     "token_status",
 ]
@@ -88,6 +91,17 @@ def token_status(request: HttpRequest) -> dict[str, Any]:
 async def atoken_status(request: HttpRequest) -> dict[str, Any]:
     """:func:`token_status` for an async view."""
     return await get_kit().sync.atoken_status(session_of(request))
+
+
+def introspect(request: HttpRequest) -> TokenIntrospection:
+    """Whether ``request``'s user's access token is still active at the provider (RFC 7662
+    introspection): never the token itself."""
+    return get_kit().sync.introspect(session_of(request))
+
+
+async def aintrospect(request: HttpRequest) -> TokenIntrospection:
+    """:func:`introspect` for an async view."""
+    return await get_kit().sync.aintrospect(session_of(request))
 
 
 def call(fn: Callable[..., Awaitable[R]], /, *args: Any) -> R:

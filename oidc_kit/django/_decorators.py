@@ -32,6 +32,7 @@ def login_required(
     acr_values: str | Sequence[str] = (),
     prompt: Literal["login"] | None = None,
     claims: Mapping[str, Any] | None = None,
+    authorization_details: Sequence[Mapping[str, Any]] | None = None,
 ) -> Callable[[_F], _F]: ...
 
 
@@ -44,6 +45,7 @@ def login_required(
     acr_values: str | Sequence[str] = (),
     prompt: Literal["login"] | None = None,
     claims: Mapping[str, Any] | None = None,
+    authorization_details: Sequence[Mapping[str, Any]] | None = None,
 ) -> _F | Callable[[_F], _F]:
     """Protect a view (``def`` or ``async def``): browsers are sent to log in, JSON clients
     (``json_paths``, or asking for JSON) get 401 ``login_required``.
@@ -52,10 +54,17 @@ def login_required(
     ``insufficient_scope``); ``claims=``: the session's claims must meet each rule (else 403
     ``insufficient_claims``); ``max_age``, ``acr_values``, ``prompt="login"``: a recent or
     strong enough authentication (step-up: browsers log in again with the requirements,
-    others get 401 ``insufficient_user_authentication``). Needs ``OIDCMiddleware``.
+    others get 401 ``insufficient_user_authentication``); ``authorization_details=[...]``
+    (RFC 9396): the session's grant must hold these objects, else a step-up asking the
+    provider for exactly them. Needs ``OIDCMiddleware``.
     """
     needs = ViewRequirements.for_view(
-        scopes=scopes, max_age=max_age, acr_values=acr_values, prompt=prompt, claims=claims
+        scopes=scopes,
+        max_age=max_age,
+        acr_values=acr_values,
+        prompt=prompt,
+        claims=claims,
+        authorization_details=authorization_details,
     )
     beyond = needs.beyond_session
 

@@ -22,6 +22,15 @@ Set), DPoP-bound access tokens, and pushed authorization requests only; the prov
 with PS256. ``--dpop-nonce`` makes the token endpoint demand DPoP nonces. The key options
 work without ``--fapi2`` too, for clients without a secret.
 
+``--client-secret-jwt`` registers every client that has a secret (of 32 bytes or more) for
+``client_secret_jwt``: an HS256 assertion keyed by the secret, never the secret itself.
+
+Mutual TLS (RFC 8705): ``--mtls DIR`` serves the provider over https with a new test CA and
+writes ``DIR/ca.pem`` (trust it: ``SSL_CERT_FILE``), ``DIR/client.pem`` and ``DIR/client.key``
+(``OIDC_CLIENT_CERT``, ``OIDC_CLIENT_CERT_KEY``). Every client gets certificate-bound tokens at
+the ``/mtls`` aliases; a client without a secret authenticates with ``tls_client_auth`` (the
+certificate's DN).
+
 Serving needs uvicorn, the ``oidc_kit[server]`` extra; the sandbox itself (an ASGI app for
 tests) does not.
 """
@@ -45,6 +54,8 @@ from starlette.routing import Mount, Route
 from .._redact import RedactTokens
 from ._op_models import SandboxClient
 from ._op_provider import SandboxProvider
+from ._pki import Issued, TestCA
+from ._tls_server import serve_tls
 
 
 def parse_client(spec: str) -> SandboxClient:
@@ -140,6 +151,19 @@ def with_keys(
     return updated
 
 
+def with_secret_jwt(clients: Sequence[SandboxClient]) -> list[SandboxClient]:
+    """``clients``, those with a secret registered for ``client_secret_jwt``."""
+    try:
+        return [
+            dataclasses.replace(c, token_endpoint_auth_method="client_secret_jwt")
+            if c.client_secret is not None
+            else c
+            for c in clients
+        ]
+    except ValueError as exc:  # a secret shorter than 32 bytes
+        raise SystemExit(str(exc)) from exc
+
+
 def build_provider(argv: list[str] | None = None) -> tuple[SandboxProvider, argparse.Namespace]:
     """The provider the command line describes, and the parsed arguments."""
     parser = argparse.ArgumentParser(prog="python -m oidc_kit.testing", description=__doc__)
@@ -166,8 +190,15 @@ def build_provider(argv: list[str] | None = None) -> tuple[SandboxProvider, argp
     )
     parser.add_argument("--require-par", action="store_true", help="only pushed requests")
     parser.add_argument("--dpop-nonce", action="store_true", help="demand DPoP nonces")
+    parser.add_argument(
+        "--client-secret-jwt", action="store_true", help="clients with a secret: client_secret_jwt"
+    )
+    parser.add_argument(
+        "--introspection", action="store_true", help="token introspection (RFC 7662)"
+    )
+    parser.add_argument("--mtls", metavar="DIR", help="mutual TLS; the certificates go to DIR")
     args = parser.parse_args(argv)
-    issuer = f"http://{args.host}:{args.port}"
+    issuer = f"{'https' if args.mtls else 'http'}://{args.host}:{args.port}"
     clients = with_registered(
         args.client, args.backchannel, "backchannel_logout_uri", "--backchannel"
     )
@@ -175,6 +206,10 @@ def build_provider(argv: list[str] | None = None) -> tuple[SandboxProvider, argp
     clients = with_keys(
         clients, jwks=args.client_jwks_file, jwks_uri=args.client_jwks_uri, fapi2=args.fapi2
     )
+    if args.client_secret_jwt:
+        clients = with_secret_jwt(clients)
+    if args.mtls:
+        args.tls, clients = with_mtls(clients, args.mtls)
     provider = SandboxProvider(
         issuer,
         clients,
@@ -182,8 +217,40 @@ def build_provider(argv: list[str] | None = None) -> tuple[SandboxProvider, argp
         id_token_alg="PS256" if args.fapi2 else "RS256",
         require_par=args.fapi2 or args.require_par,
         dpop_nonce=args.dpop_nonce,
+        introspection=args.introspection,
+        mtls=bool(args.mtls),
     )
     return provider, args
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxTLS:
+    """``--mtls``: the server's certificate and what it trusts."""
+
+    server: Issued
+    trusted: str
+
+
+def with_mtls(
+    clients: Sequence[SandboxClient], directory: str
+) -> tuple[SandboxTLS, list[SandboxClient]]:
+    """A new test CA, its server certificate and a client certificate (written to
+    ``directory``); ``clients`` with certificate-bound tokens, those without a secret
+    registered for ``tls_client_auth`` with the certificate's DN."""
+    ca = TestCA("oidc_kit sandbox CA")
+    client = ca.client("oidc_kit sandbox client")
+    ca.write(directory)
+    client.write(directory, "client")
+    bound = []
+    for each in clients:
+        changes: dict[str, Any] = {"tls_client_certificate_bound_access_tokens": True}
+        if each.client_secret is None and each.jwks is None and each.jwks_uri is None:
+            changes |= {
+                "token_endpoint_auth_method": "tls_client_auth",
+                "tls_client_auth_subject_dn": client.subject_dn,
+            }
+        bound.append(dataclasses.replace(each, **changes))
+    return SandboxTLS(ca.server(), ca.cert_pem), bound
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -199,6 +266,17 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactTokens())
+    if args.mtls:
+        tls: SandboxTLS = args.tls
+        serve_tls(
+            with_stats(provider),
+            host=args.host,
+            port=args.port,
+            cert_pem=tls.server.cert_pem,
+            key_pem=tls.server.key_pem,
+            trusted=tls.trusted,
+        )
+        return
     uvicorn.run(with_stats(provider), host=args.host, port=args.port, log_config=None)
 
 

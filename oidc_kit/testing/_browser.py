@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 
 import httpx
 
@@ -23,6 +24,7 @@ async def sandbox_login(
     *,
     next_path: str = "/",
     provider: str | None = None,
+    login_params: Mapping[str, str] | None = None,
 ) -> httpx.Response:
     """Log ``username`` in to the app behind ``browser``, the way a browser would.
 
@@ -33,9 +35,12 @@ async def sandbox_login(
     provider's answer is handed back to the app's callback. Returns the callback's response:
     a 303 to ``next_path`` on success, the app's 4xx otherwise. Apps configured with
     ``response_mode=form_post`` are not supported (an ``AssertionError`` says so). With
-    several providers configured, ``provider`` names the one ``op`` serves.
+    several providers configured, ``provider`` names the one ``op`` serves. ``login_params``
+    adds parameters to ``/auth/login`` (a step-up's ``acr_values``, ``max_age`` or RFC 9396
+    ``authorization_details``, as a route's redirect carries them).
     """
     params = {"next": next_path} | ({"provider": provider} if provider else {})
+    params |= login_params or {}
     start = await browser.get("/auth/login", params=params)
     if start.status_code not in (302, 303):
         raise AssertionError(f"/auth/login answered {start.status_code}, not a redirect")

@@ -1,8 +1,11 @@
-"""``private_key_jwt`` client authentication (RFC 7523 2.2, OpenID Connect Core 9).
+"""``private_key_jwt`` and ``client_secret_jwt`` client authentication (RFC 7523 2.2,
+OpenID Connect Core 9).
 
 The client signs a short-lived JWT with its own key; the provider checks it against the
 client's registered JWKS (given inline, or fetched from its ``jwks_uri``, cached, refetched
-when a ``kid`` is unknown at most once per ``refetch_interval``).
+when a ``kid`` is unknown at most once per ``refetch_interval``). With ``client_secret_jwt`` the
+JWT is HMAC-signed with the client secret instead. Either way the same claims checks follow
+(``iss``/``sub``, ``aud``, ``exp``, ``iat``/``nbf``, ``jti`` replay).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import httpx
 from joserfc import jwk, jws
 from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
 
 from ._op_context import OAuthError
 from ._op_models import SandboxClient
@@ -24,14 +28,19 @@ from ._op_replay import ReplayCache
 __all__ = [
     "ASSERTION_ALGS",
     "ASSERTION_TYPE",
+    "HMAC_ASSERTION_ALGS",
     "MAX_ASSERTION_LIFETIME",
     "AssertionVerifier",
+    "assertion_header",
     "invalid_client",
 ]
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: The algorithms FAPI 2.0 allows for client assertions; RS256, HS* and none are refused.
 ASSERTION_ALGS: tuple[str, ...] = ("PS256", "ES256")
+#: ``client_secret_jwt``'s algorithm; never accepted from a ``private_key_jwt`` client (nor
+#: the asymmetric ones from a ``client_secret_jwt`` client): the registration decides.
+HMAC_ASSERTION_ALGS: tuple[str, ...] = ("HS256",)
 #: The furthest in the future an assertion's ``exp`` may be, in seconds.
 MAX_ASSERTION_LIFETIME = 300
 #: Clock skew tolerated on ``iat``, ``nbf`` and on the lifetime limit, in seconds.
@@ -114,13 +123,25 @@ class AssertionVerifier:
         assertion = form.get("client_assertion")
         if assertion is None:
             raise invalid_client("client_assertion is required")
-        header = _header(assertion)
+        header = assertion_header(assertion)
         alg = header.get("alg")
-        if alg not in ASSERTION_ALGS:
-            allowed = " or ".join(ASSERTION_ALGS)
+        secret_jwt = "client_secret_jwt" in client.auth_methods
+        algs = HMAC_ASSERTION_ALGS if secret_jwt else ASSERTION_ALGS
+        if alg not in algs:
+            allowed = " or ".join(algs)
             raise invalid_client(f"the client assertion's alg must be {allowed}, not {alg}")
-        claims = await self._signed_claims(client, assertion, header)
+        if secret_jwt:
+            claims = _secret_signed_claims(client, assertion, str(alg))
+        else:
+            claims = await self._signed_claims(client, assertion, header)
         self._check_claims(client, claims)
+
+    async def signed_claims(
+        self, client: SandboxClient, token: str, header: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The claims of a JWT signed with one of ``client``'s registered keys (also its
+        request objects: one key cache per client); ``invalid_client`` when none verifies."""
+        return await self._signed_claims(client, token, header)
 
     async def _signed_claims(
         self, client: SandboxClient, assertion: str, header: Mapping[str, Any]
@@ -177,7 +198,20 @@ class AssertionVerifier:
             raise invalid_client("this client assertion (its jti) was already used")
 
 
-def _header(assertion: str) -> dict[str, Any]:
+def _secret_signed_claims(client: SandboxClient, assertion: str, alg: str) -> dict[str, Any]:
+    """The claims of an assertion HMAC-signed with the client's secret (its UTF-8 octets)."""
+    key = OctKey.import_key((client.client_secret or "").encode())
+    try:
+        claims = json.loads(jws.deserialize_compact(assertion, key, algorithms=[alg]).payload)
+    except (JoseError, ValueError, TypeError):
+        raise invalid_client("the client assertion's signature does not verify") from None
+    if not isinstance(claims, dict):
+        raise invalid_client("the client assertion's payload is not a claims set")
+    return claims
+
+
+def assertion_header(assertion: str) -> dict[str, Any]:
+    """The assertion's protected header (unverified: to choose how to verify it)."""
     try:
         return dict(jws.extract_compact(assertion.encode("ascii")).protected)
     except (JoseError, ValueError, TypeError, UnicodeEncodeError) as exc:

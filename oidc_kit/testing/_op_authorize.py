@@ -3,7 +3,9 @@ pushed authorization request endpoint (PAR, RFC 9126).
 
 Errors found before ``client_id`` and ``redirect_uri`` are trusted are shown as a page, never
 redirected. Later errors go back to the ``redirect_uri`` (RFC 6749 4.1.2.1) with ``iss``
-(RFC 9207), as a query string or an auto-submitting form (``response_mode=form_post``).
+(RFC 9207), as a query string or an auto-submitting form (``response_mode=form_post``); with
+``query.jwt``, ``form_post.jwt`` or ``jwt`` (JARM) as one ``response`` JWT signed like the ID
+tokens.
 
 A client may push its parameters first (``POST /par``, authenticated like at the token
 endpoint, checked exactly as here) and then send only ``client_id`` and the ``request_uri`` it
@@ -34,12 +36,18 @@ from ._op_context import (
 )
 from ._op_models import SandboxUser
 from ._op_pages import error_page, render_page
+from ._op_rar import authorization_details
+from ._op_request_object import RequestObjects
 from ._op_store import PAR_URN_PREFIX, AuthRequest, Interaction, OPSession
 
 __all__ = ["COOKIE_NAME", "AuthorizationEndpoint", "redirect_with"]
 
 COOKIE_NAME = "sandbox_op_session"
-_RESPONSE_MODES = ("query", "form_post")
+_RESPONSE_MODES = ("query", "form_post", "query.jwt", "form_post.jwt", "jwt")
+#: JARM: the response as one JWT in ``response`` (``jwt`` is ``query.jwt`` for the code flow).
+_JWT_MODES = ("query.jwt", "form_post.jwt", "jwt")
+#: How long a JARM response JWT is valid (JARM 2.1 recommends at most 10 minutes).
+_RESPONSE_JWT_TTL = 600
 _PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 #: Client authentication parameters: never part of a pushed authorization request.
@@ -53,10 +61,12 @@ class _Reply:
     redirect_uri: str
     response_mode: str
     state: str | None
+    #: The audience of a JARM response JWT.
+    client_id: str = ""
 
     @classmethod
     def to(cls, request: AuthRequest) -> _Reply:
-        return cls(request.redirect_uri, request.response_mode, request.state)
+        return cls(request.redirect_uri, request.response_mode, request.state, request.client_id)
 
 
 def redirect_with(uri: str, params: dict[str, str]) -> RedirectResponse:
@@ -71,6 +81,8 @@ class AuthorizationEndpoint:
     def __init__(self, ctx: OPContext, assertions: AssertionVerifier) -> None:
         self._ctx = ctx
         self._assertions = assertions
+        #: JAR: the request objects this provider verified.
+        self.request_objects = RequestObjects(ctx, assertions)
 
     async def authorize(self, request: Request) -> Response:
         """Check an authorization request, then log in, reuse the OP session, or refuse."""
@@ -78,6 +90,7 @@ class AuthorizationEndpoint:
             params = await request_params(request)
             if "request_uri" in params:
                 return self._proceed(request, self._pushed_request(params))
+            params = await self._unpacked(params)
             reply = self._trusted_reply(params)
         except OAuthError as exc:
             return error_page(exc.error, exc.description)
@@ -98,6 +111,9 @@ class AuthorizationEndpoint:
                 raise OAuthError("invalid_request", description)
             params = {k: v for k, v in form.items() if k not in _CLIENT_AUTH_PARAMS}
             params["client_id"] = client.client_id
+            self.request_objects.check_required(client, params)
+            if "request" in params:
+                params = await self.request_objects.params(client, params)
             auth = self._validate(params, self._trusted_reply(params))
             auth = self._bind_to_proof(request, auth)
         except OAuthError as exc:
@@ -182,6 +198,17 @@ class AuthorizationEndpoint:
             raise OAuthError("invalid_request_uri", "request_uri was pushed by another client")
         return pushed
 
+    async def _unpacked(self, params: dict[str, str]) -> dict[str, str]:
+        """By value (RFC 9101 5.1): the request object's parameters, verified, instead of the
+        query's; a client that must sign its requests is refused without one."""
+        client = self._ctx.clients.get(params.get("client_id", ""))
+        if client is None:
+            raise OAuthError("invalid_client", "client_id is missing or unknown")
+        self.request_objects.check_required(client, params)
+        if "request" not in params:
+            return params
+        return await self.request_objects.params(client, params)
+
     def _check_par_not_required(self, client_id: str) -> None:
         if self._ctx.config.require_par or self._ctx.clients[client_id].require_par:
             description = "authorization requests must be pushed first (PAR): use request_uri"
@@ -196,14 +223,18 @@ class AuthorizationEndpoint:
             raise OAuthError("invalid_request", "redirect_uri is missing or not registered")
         mode = params.get("response_mode", "query")
         return _Reply(
-            redirect_uri, mode if mode in _RESPONSE_MODES else "query", params.get("state")
+            redirect_uri,
+            mode if mode in _RESPONSE_MODES else "query",
+            params.get("state"),
+            client.client_id,
         )
 
     def _validate(self, params: dict[str, str], reply: _Reply) -> AuthRequest:
         if "request" in params:
             raise OAuthError("request_not_supported", "request objects are not supported")
         if params.get("response_mode", "query") not in _RESPONSE_MODES:
-            raise OAuthError("invalid_request", "response_mode must be query or form_post")
+            modes = ", ".join(_RESPONSE_MODES)
+            raise OAuthError("invalid_request", f"response_mode must be one of {modes}")
         if params.get("response_type") != "code":
             raise OAuthError("unsupported_response_type", "response_type must be code")
         nonce = params.get("nonce")
@@ -221,6 +252,7 @@ class AuthorizationEndpoint:
             max_age=_max_age(params.get("max_age")),
             login_hint=params.get("login_hint"),
             dpop_jkt=params.get("dpop_jkt") or None,
+            authorization_details=authorization_details(params.get("authorization_details")),
         )
 
     def _scopes(self, scope: str) -> tuple[str, ...]:
@@ -233,8 +265,8 @@ class AuthorizationEndpoint:
         return scopes
 
     def _needs_login(self, session: OPSession, auth: AuthRequest) -> bool:
-        if auth.prompt & {"login", "select_account"}:
-            return True
+        if auth.prompt & {"login", "select_account"} or auth.authorization_details:
+            return True  # RAR: the user consents to the details on the login page
         if auth.max_age is None:
             return False
         age = self._ctx.config.now() - session.auth_time
@@ -270,6 +302,7 @@ class AuthorizationEndpoint:
             error=error,
             username=username if username is not None else auth.login_hint or "",
             users_hint=users_hint,
+            details=auth.authorization_details,
         )
 
     def _send_code(self, auth: AuthRequest, session: OPSession) -> Response:
@@ -280,9 +313,18 @@ class AuthorizationEndpoint:
         if reply.state is not None:
             params = {**params, "state": reply.state}
         params = {**params, "iss": self._ctx.config.issuer}
-        if reply.response_mode == "form_post":
+        if reply.response_mode in _JWT_MODES:
+            params = {"response": self._response_jwt(reply, params)}
+        if reply.response_mode in ("form_post", "form_post.jwt"):
             return render_page("form_post.html", redirect_uri=reply.redirect_uri, params=params)
         return redirect_with(reply.redirect_uri, params)
+
+    def _response_jwt(self, reply: _Reply, params: dict[str, str]) -> str:
+        """JARM 2.1: the response's parameters as the claims of a JWT signed with the
+        provider's key, for the client (``aud``), short-lived (``exp``)."""
+        now = self._ctx.config.now()
+        claims = {"aud": reply.client_id, "exp": now + _RESPONSE_JWT_TTL, "iat": now, **params}
+        return self._ctx.keys.sign(claims)
 
 
 def _code_challenge(params: dict[str, str]) -> str:

@@ -1,7 +1,9 @@
 """Client authentication at the token, PAR and revocation endpoints.
 
-RFC 6749 2.3.1 (a secret, in HTTP Basic or in the form) and RFC 7523 2.2 (``private_key_jwt``,
-a signed assertion in the form). One request uses exactly one method.
+RFC 6749 2.3.1 (a secret, in HTTP Basic or in the form) and RFC 7523 2.2 (a signed assertion
+in the form: ``client_secret_jwt`` when its ``alg`` is HMAC, else ``private_key_jwt``) and
+RFC 8705 2 (the client certificate, at the ``/mtls`` aliases: ``_op_mtls``). One
+request uses exactly one method, and it must be the client's registered one.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 
-from ._op_assertion import AssertionVerifier, invalid_client
+from ._op_assertion import HMAC_ASSERTION_ALGS, AssertionVerifier, assertion_header, invalid_client
 from ._op_context import OAuthError
 from ._op_models import SandboxClient
+from ._op_mtls import MTLS_METHODS, authenticate_by_certificate, endpoint_certificate
 
 __all__ = ["authenticate_client"]
 
 _ASSERTION_FIELDS = ("client_assertion", "client_assertion_type")
+_ASSERTION_METHODS = frozenset({"client_secret_jwt", "private_key_jwt"})
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -46,8 +50,9 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 MAX_ASSERTION_LENGTH = 8192
 
 
-def _assertion_subject(form: Mapping[str, str]) -> str:
-    """The client an assertion names (its ``sub``, unverified: only to find the client)."""
+def _assertion_subject(form: Mapping[str, str]) -> tuple[str, str]:
+    """The method an assertion presents (by its header's ``alg``) and the client it names
+    (its ``sub``); unverified, only to find the client and how to verify it."""
     token = form.get("client_assertion", "")
     if len(token) > MAX_ASSERTION_LENGTH:
         raise invalid_client("client_assertion is too large")
@@ -57,7 +62,9 @@ def _assertion_subject(form: Mapping[str, str]) -> str:
     except (IndexError, ValueError, binascii.Error, RecursionError):
         raise invalid_client("client_assertion is not a compact JWS") from None
     sub = claims.get("sub") if isinstance(claims, dict) else None
-    return sub if isinstance(sub, str) else ""
+    hmac_alg = assertion_header(token).get("alg") in HMAC_ASSERTION_ALGS
+    method = "client_secret_jwt" if hmac_alg else "private_key_jwt"
+    return method, sub if isinstance(sub, str) else ""
 
 
 def _presented(request: Request, form: Mapping[str, str]) -> tuple[str, str, str | None]:
@@ -74,10 +81,10 @@ def _presented(request: Request, form: Mapping[str, str]) -> tuple[str, str, str
     if "client_secret" in form:
         return "client_secret_post", client_id, form["client_secret"]
     if assertion:
-        sub = _assertion_subject(form)
+        method, sub = _assertion_subject(form)
         if client_id and client_id != sub:
             raise invalid_client("client_id differs from the client assertion's sub")
-        return "private_key_jwt", client_id or sub, None
+        return method, client_id or sub, None
     return "none", client_id, None
 
 
@@ -92,10 +99,14 @@ async def authenticate_client(
     client = clients.get(client_id)
     if client is None:
         raise invalid_client("unknown client")
+    if method == "none" and client.auth_methods & MTLS_METHODS:
+        # RFC 8705 2: only client_id in the form; the certificate is the credential.
+        authenticate_by_certificate(client, endpoint_certificate(request))
+        return client
     if method not in client.auth_methods:
         allowed = " or ".join(sorted(client.auth_methods))
         raise invalid_client(f"this client must authenticate with {allowed}")
-    if method == "private_key_jwt":
+    if method in _ASSERTION_METHODS:
         await assertions.verify(client, form)
     elif client.client_secret is not None and not hmac.compare_digest(
         (secret or "").encode(), client.client_secret.encode()

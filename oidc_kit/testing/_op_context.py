@@ -19,6 +19,7 @@ from ._op_replay import ReplayCache
 from ._op_store import OPStore
 
 __all__ = [
+    "AT_MTLS_ALIAS",
     "JSON_TYPE",
     "MAX_BODY",
     "MAX_FIELDS",
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+#: Set in the scope of a request that came to an RFC 8705 alias (``_op_mtls``).
+AT_MTLS_ALIAS = "oidc_kit.sandbox.mtls_alias"
 _FORM_TYPE = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
 
@@ -67,6 +70,11 @@ class OPConfig:
     require_par: bool = False
     #: How long a pushed request's ``request_uri`` can be used.
     par_ttl: int = 60
+    #: Serve token introspection (RFC 7662) at ``/introspect``, named in discovery.
+    introspection: bool = False
+    #: Mutual TLS (RFC 8705): serve ``mtls_endpoint_aliases`` under ``/mtls``, named in
+    #: discovery with the ``tls_client_auth`` methods and certificate-bound tokens.
+    mtls: bool = False
 
     def url(self, path: str) -> str:
         """The absolute URL of an endpoint path (``/token`` and so on)."""
@@ -97,6 +105,8 @@ class OPContext:
     clients: Mapping[str, SandboxClient]
     users: Mapping[str, SandboxUser]
     grant_counts: Counter[str] = field(default_factory=Counter)
+    #: Introspection requests answered (authenticated ones).
+    introspections: int = 0
     #: Set when the token endpoint demands a server nonce in DPoP proofs.
     dpop_nonces: DPoPNonces | None = None
     #: The ``jti`` of every DPoP proof seen at the token and PAR endpoints.
@@ -124,7 +134,8 @@ class OPContext:
             return verify_proof(
                 proof,
                 "POST",
-                self.config.url(path),
+                # At an RFC 8705 alias (_op_mtls), the URL the client called is the alias's.
+                self.config.url(("/mtls" if request.scope.get(AT_MTLS_ALIAS) else "") + path),
                 now=self.config.clock(),
                 replay=self.dpop_replay,
                 nonces=self.dpop_nonces,

@@ -21,13 +21,24 @@ __all__ = [
 ]
 
 ClientAuthMethod = Literal[
-    "any", "client_secret_basic", "client_secret_post", "none", "private_key_jwt"
+    "any",
+    "client_secret_basic",
+    "client_secret_jwt",
+    "client_secret_post",
+    "none",
+    "private_key_jwt",
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
 ]
 """How a client authenticates at the token, PAR and revocation endpoints.
 
 ``"any"`` accepts HTTP Basic and form-post credentials (never both at once); ``"none"`` is a
 public client (no secret, PKCE only); ``"private_key_jwt"`` is a JWT signed with the client's
-own key (RFC 7523), checked against its registered ``jwks`` or ``jwks_uri``.
+own key (RFC 7523), checked against its registered ``jwks`` or ``jwks_uri``;
+``"client_secret_jwt"`` the same JWT signed HS256 with the client secret (32 bytes or more).
+``"tls_client_auth"`` (RFC 8705 2.1) is the certificate presented at the ``/mtls`` endpoints,
+CA-issued with the registered ``tls_client_auth_subject_dn``;
+``"self_signed_tls_client_auth"`` (2.2) a certificate in the registered ``jwks``.
 """
 
 SCOPE_CLAIMS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -143,6 +154,14 @@ class SandboxClient:
     dpop_bound_access_tokens: bool = False
     require_par: bool = False
     client_name: str | None = None
+    #: JAR (RFC 9101): every authorization request (pushed or not) must be a request object
+    #: signed with one of the client's registered keys (``jwks`` or ``jwks_uri``).
+    require_signed_request_object: bool = False
+    #: ``tls_client_auth``: the subject DN (RFC 4514 text) of the client's certificate.
+    tls_client_auth_subject_dn: str | None = None
+    #: RFC 8705 3: access tokens issued at an ``/mtls`` endpoint are bound to the certificate
+    #: presented there (``cnf: {"x5t#S256": ...}``); one is required there.
+    tls_client_certificate_bound_access_tokens: bool = False
 
     def __post_init__(self) -> None:
         if not self.client_id:
@@ -154,6 +173,9 @@ class SandboxClient:
             _check_redirect_uri(uri)
         method = self.token_endpoint_auth_method
         keys = self.jwks is not None or self.jwks_uri is not None
+        if method in ("tls_client_auth", "self_signed_tls_client_auth"):
+            self._check_mtls(method)
+            return
         if self.client_secret is not None and (keys or method == "private_key_jwt"):
             raise ValueError(
                 f"client {self.client_id!r}: private_key_jwt (jwks, jwks_uri) and a client "
@@ -168,10 +190,28 @@ class SandboxClient:
             raise ValueError(f"public client {self.client_id!r} cannot use a client secret")
         if not public and method == "none":
             raise ValueError(f"client {self.client_id!r} has a secret but auth method 'none'")
+        if self.require_signed_request_object and not keys:
+            raise ValueError(
+                f"client {self.client_id!r}: signed request objects need jwks or jwks_uri"
+            )
+        if method == "client_secret_jwt" and len((self.client_secret or "").encode()) < 32:
+            # RFC 7518 3.2: an HS256 key (here the secret) has at least 256 bits.
+            raise ValueError(f"client {self.client_id!r}: client_secret_jwt needs a 32-byte secret")
+
+    def _check_mtls(self, method: str) -> None:
+        """A mutual TLS client: no secret; its DN, or its certificates in ``jwks``."""
+        if self.client_secret is not None:
+            raise ValueError(f"client {self.client_id!r}: {method} and a client secret do not mix")
+        if method == "tls_client_auth" and not self.tls_client_auth_subject_dn:
+            raise ValueError(f"client {self.client_id!r}: tls_client_auth needs a subject DN")
+        if method == "self_signed_tls_client_auth":
+            _check_client_keys(self.client_id, self.jwks, None)
 
     @property
     def auth_methods(self) -> frozenset[str]:
         """The token-endpoint authentication methods this client may use."""
+        if self.token_endpoint_auth_method in ("tls_client_auth", "self_signed_tls_client_auth"):
+            return frozenset({self.token_endpoint_auth_method})
         if self.jwks is not None or self.jwks_uri is not None:
             return frozenset({"private_key_jwt"})
         if self.client_secret is None:

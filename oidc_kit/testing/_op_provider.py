@@ -88,6 +88,17 @@ class SandboxProvider:
       ``dpop_nonce`` the token endpoint demands the server's nonce (``use_dpop_nonce``).
     - ``id_token_alg`` signs ID tokens, access tokens and logout tokens: ``RS256`` (the
       default), ``PS256`` or ``ES256`` (FAPI 2.0 allows only the last two).
+
+    With ``introspection`` it serves token introspection (RFC 7662) at ``/introspect``, named
+    in discovery: authenticated clients learn whether an access token of its own is active
+    (unexpired, unrevoked); :attr:`introspections` counts the answers.
+
+    With ``mtls`` it serves RFC 8705's ``mtls_endpoint_aliases`` under ``/mtls`` (token, PAR,
+    revocation, userinfo, introspection), where clients registered for ``tls_client_auth`` or
+    ``self_signed_tls_client_auth`` authenticate with their certificate and clients with
+    ``tls_client_certificate_bound_access_tokens`` get tokens bound to it. The certificate
+    comes from the ASGI TLS extension: serve the app with :class:`MTLSServer`
+    (``oidc_kit.testing``), which fills it from the TLS handshake.
     """
 
     def __init__(
@@ -110,6 +121,8 @@ class SandboxProvider:
         par_ttl: int = 60,
         dpop_nonce: bool = False,
         client_jwks_refetch_interval: float = 5.0,
+        introspection: bool = False,
+        mtls: bool = False,
     ) -> None:
         _check_issuer(issuer)
         if "openid" not in scopes_supported:
@@ -127,6 +140,8 @@ class SandboxProvider:
             signing_alg=id_token_alg,
             require_par=require_par,
             par_ttl=par_ttl,
+            introspection=introspection,
+            mtls=mtls,
         )
         self._ctx = OPContext(
             config=config,
@@ -151,7 +166,7 @@ class SandboxProvider:
     @property
     def metadata(self) -> dict[str, Any]:
         """The discovery document served at ``/.well-known/openid-configuration``."""
-        return discovery_document(self._ctx.config)
+        return discovery_document(self._ctx.config, self._ctx.clients.values())
 
     @property
     def dpop_nonce(self) -> str | None:
@@ -173,6 +188,11 @@ class SandboxProvider:
     def grant_counts(self) -> Counter[str]:
         """Token-endpoint calls so far by ``grant_type`` (failed ones included)."""
         return self._ctx.grant_counts
+
+    @property
+    def introspections(self) -> int:
+        """Introspection requests answered so far (from authenticated clients)."""
+        return self._ctx.introspections
 
     @property
     def refresh_reuses(self) -> int:

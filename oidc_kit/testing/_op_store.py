@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "PAR_URN_PREFIX",
@@ -41,6 +42,8 @@ class AuthRequest:
     #: RFC 9449 10: the DPoP key (thumbprint) the code is bound to, from the pushed request's
     #: proof or the ``dpop_jkt`` parameter; the code is then redeemed only with that key.
     dpop_jkt: str | None = None
+    #: RAR (RFC 9396): the authorization details asked for, as a JSON array (checked).
+    authorization_details: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -95,6 +98,8 @@ class Grant:
     revoked: bool = False
     #: The DPoP key (RFC 7638 thumbprint) the grant's tokens are bound to, if any.
     jkt: str | None = None
+    #: RAR: the authorization details the user consented to (those asked for).
+    authorization_details: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -239,6 +244,7 @@ class OPStore:
             auth_time=record.auth_time,
             expires_at=self._clock(),
             jkt=jkt,
+            authorization_details=record.request.authorization_details,
         )
         self._grants[grant.id] = grant
         record.grant_id = grant.id
@@ -290,6 +296,11 @@ class OPStore:
         if record is None or record.revoked or record.expires_at <= self._clock():
             return None
         return self.grant(record.grant_id)
+
+    def access_token_known(self, jti: str) -> bool:
+        """Whether an access token of a grant was issued with ``jti`` (a client credentials
+        token is in no grant)."""
+        return jti in self._access
 
     def revoke_access_token(self, jti: str, client_id: str) -> None:
         """Revoke one access token, if ``client_id`` holds it."""

@@ -31,6 +31,13 @@ from ._op_dpop import DPOP_ALGS, DPoPError
 from ._op_issue import TokenIssuer
 from ._op_keys import s256
 from ._op_models import SCOPE_CLAIMS, SandboxClient, claims_for_scopes
+from ._op_mtls import (
+    at_alias,
+    check_certificate_binding,
+    endpoint_certificate,
+    thumbprint,
+    without_certificate_binding,
+)
 from ._op_store import Grant
 from ._resource import ResourceServerDPoP
 
@@ -119,13 +126,14 @@ class TokenEndpoint:
             client = await authenticate_client(request, form, self._ctx.clients, self._assertions)
             if jkt is None and client.dpop_bound_access_tokens:
                 raise OAuthError("invalid_request", "DPoP proof required")
+            x5t = _certificate_binding(request, client)
             grant_type = _required(form, "grant_type")
             if grant_type == "authorization_code":
-                body = self._code_grant(form, client, jkt)
+                body = self._code_grant(form, client, jkt, x5t)
             elif grant_type == "refresh_token":
-                body = self._refresh_grant(form, client, jkt)
+                body = self._refresh_grant(form, client, jkt, x5t)
             elif grant_type == "client_credentials":
-                body = self._client_credentials_grant(form, client, jkt)
+                body = self._client_credentials_grant(form, client, jkt, x5t)
             else:
                 raise OAuthError("unsupported_grant_type", f"unsupported grant_type {grant_type}")
         except OAuthError as exc:
@@ -133,7 +141,7 @@ class TokenEndpoint:
         return json_response(body, headers=self._ctx.nonce_header())
 
     def _code_grant(
-        self, form: dict[str, str], client: SandboxClient, jkt: str | None
+        self, form: dict[str, str], client: SandboxClient, jkt: str | None, x5t: str | None
     ) -> dict[str, Any]:
         record = self._ctx.store.redeem_code(_required(form, "code"))
         if record is None:
@@ -148,10 +156,10 @@ class TokenEndpoint:
             # RFC 9449 10: a code bound to a key is redeemed only with a proof of that key.
             raise OAuthError("invalid_grant", "the code is bound to another DPoP key")
         grant = self._ctx.store.new_grant(record, auth.scopes, jkt)
-        return self._issuer.issue(grant, auth.scopes, nonce=auth.nonce, jkt=jkt)
+        return self._issuer.issue(grant, auth.scopes, nonce=auth.nonce, jkt=jkt, x5t=x5t)
 
     def _refresh_grant(
-        self, form: dict[str, str], client: SandboxClient, jkt: str | None
+        self, form: dict[str, str], client: SandboxClient, jkt: str | None, x5t: str | None
     ) -> dict[str, Any]:
         store = self._ctx.store
         token = _required(form, "refresh_token")
@@ -165,10 +173,10 @@ class TokenEndpoint:
             raise OAuthError("invalid_grant", description)
         if grant.jkt is None:
             grant.jkt = jkt  # a proof on the first refresh binds the grant from then on
-        return self._issuer.issue(grant, scopes or grant.scopes, nonce=None, jkt=jkt)
+        return self._issuer.issue(grant, scopes or grant.scopes, nonce=None, jkt=jkt, x5t=x5t)
 
     def _client_credentials_grant(
-        self, form: dict[str, str], client: SandboxClient, jkt: str | None
+        self, form: dict[str, str], client: SandboxClient, jkt: str | None, x5t: str | None
     ) -> dict[str, Any]:
         """RFC 6749 4.4: a confidential client's own token, for the API scopes it asks for."""
         if client.public:
@@ -186,7 +194,7 @@ class TokenEndpoint:
         if not granted:
             description = "none of the requested scopes can be granted to a client on its own"
             raise OAuthError("invalid_scope", description)
-        return self._issuer.issue_for_client(client.client_id, granted, jkt)
+        return self._issuer.issue_for_client(client.client_id, granted, jkt, x5t)
 
     async def revoke(self, request: Request) -> Response:
         """RFC 7009: revoke a refresh token's family or one access token; 200 if unknown."""
@@ -218,8 +226,12 @@ class TokenEndpoint:
         grant = self._ctx.store.access_token_grant(claims["jti"]) if claims else None
         if claims is None or grant is None:
             return _bearer_error("invalid_token", "The access token is invalid, expired or revoked")
+        try:  # RFC 8705 3: a certificate-bound token only with its certificate, at the alias
+            check_certificate_binding(claims, request.scope if at_alias(request) else {})
+        except DPoPError as exc:
+            return _bearer_error(exc.error, exc.description)
         try:
-            jkt = self._userinfo_dpop.bound_jkt(claims)
+            jkt = self._userinfo_dpop.bound_jkt(without_certificate_binding(claims))
         except ValueError:
             return _bearer_error("invalid_token", "The access token's cnf is not understood")
         refused = self._check_sender(request, scheme, token, jkt)
@@ -258,6 +270,21 @@ class TokenEndpoint:
         now = config.now if check_expiry else None
         claims = self._ctx.keys.verify(token, issuer=config.issuer, typ="at+jwt", now=now)
         return claims if claims is not None and isinstance(claims.get("jti"), str) else None
+
+
+def _certificate_binding(request: Request, client: SandboxClient) -> str | None:
+    """The thumbprint a token request's access token is bound to (RFC 8705 3): that of the
+    certificate presented at the ``/mtls`` alias, for a client registered for bound tokens
+    (which must present one); ``None`` otherwise."""
+    if not client.tls_client_certificate_bound_access_tokens:
+        return None
+    cert = endpoint_certificate(request)
+    if cert is None:
+        raise OAuthError(
+            "invalid_request",
+            "certificate-bound access tokens need a client certificate at the mTLS endpoint",
+        )
+    return thumbprint(cert)
 
 
 def _check_binding(bound: str | None, proven: str | None) -> None:

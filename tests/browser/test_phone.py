@@ -77,9 +77,9 @@ def test_pages_fit_a_phone(phone: Page, app: Server) -> None:
     log_in(page, base, "alice")
     _check_fits(page, "home")
 
-    # The header: brand, three links, the user's name and "Log out", all on screen.
+    # The header: brand, four links, the user's name and "Log out", all on screen.
     links = page.get_by_role("navigation", name="Main").get_by_role("link")
-    assert links.all_inner_texts() == ["Accounts", "Cards", "Profile"]
+    assert links.all_inner_texts() == ["Accounts", "Cards", "Payments", "Profile"]
     for link in links.all():
         assert link.is_visible() and _inside_viewport(link), link.inner_text()
     logout = page.get_by_role("banner").get_by_role("button", name="Log out")

@@ -47,6 +47,7 @@ import html
 import json
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
@@ -62,6 +63,7 @@ __all__ = [
     "CLIENT_ASSERTION_TYPE",
     "DROP",
     "ISSUER",
+    "JARM_MODES",
     "UNTRUSTED",
     "ClientAssertion",
     "DPoPProof",
@@ -74,6 +76,8 @@ __all__ = [
 ]
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: The JARM response modes the provider answers in when asked (``jwt`` is ``query.jwt`` here).
+JARM_MODES = ("query.jwt", "form_post.jwt", "jwt")
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 #: What FAPI 2.0 allows for client assertions and DPoP proofs.
 FAPI2_ALGS = ("PS256", "ES256")
@@ -256,6 +260,19 @@ class MisbehavingOP(FakeOP):
         #: The revocation requests' forms.
         self.revocations: list[dict[str, str]] = []
         self._binding: str | None = None  # the current token request's proof key
+        # JARM: the authorization response as a signed JWT (see jarm()).
+        #: Overrides of the response JWT's claims and header (``DROP`` removes one).
+        self.jarm_claims: dict[str, Any] = {}
+        self.jarm_header: dict[str, Any] = {}
+        #: The key signing the response JWT (``None``: the ID tokens' key).
+        self.jarm_sign_key: Any = None
+        #: Parameters sent beside ``response``, outside the JWT.
+        self.jarm_outside: dict[str, Any] = {}
+        #: Every response JWT sent, in order.
+        self.jarm_responses: list[str] = []
+        # RAR (RFC 9396): the token response grants the requested authorization_details,
+        # passed through this (the rar_* misbehaviours alter them).
+        self.grant_details: Callable[[list[Any]], Any] = lambda details: details
 
     # -- discovery and routing ------------------------------------------------------------
 
@@ -371,7 +388,10 @@ class MisbehavingOP(FakeOP):
         self._codes[code] = query
         params: dict[str, Any] = {"code": code, "state": query["state"], "iss": self.issuer}
         params.update(self.response_params)
-        return {k: v for k, v in params.items() if v is not DROP}
+        params = {k: v for k, v in params.items() if v is not DROP}
+        if query.get("response_mode") in JARM_MODES:
+            return self._jarm_response(params)
+        return params
 
     def form_post_page(self, authorization_url: str) -> str:
         """``response_mode=form_post``: the self-submitting page the provider answers with."""
@@ -417,6 +437,20 @@ class MisbehavingOP(FakeOP):
         if form["grant_type"] == "authorization_code":
             return self._code_grant(form)
         return self._refresh_grant(form)
+
+    def _code_grant(self, form: dict[str, str]) -> httpx.Response:
+        """RFC 9396 7: the token response carries the authorization details granted (those
+        the request asked for, through :attr:`grant_details`); ``token_body`` still wins."""
+        requested = self._codes.get(form.get("code", ""), {}).get("authorization_details")
+        if requested is None:
+            return super()._code_grant(form)
+        saved = self.token_body
+        granted = self.grant_details(json.loads(requested))
+        self.token_body = {"authorization_details": granted, **saved}
+        try:
+            return super()._code_grant(form)
+        finally:
+            self.token_body = saved
 
     def _proof(self, request: httpx.Request, endpoint: str, **kwargs: Any) -> DPoPProof:
         return verify_dpop_proof(
@@ -707,3 +741,101 @@ class MisbehavingOP(FakeOP):
         usual = self.jwks_keys
         self.use_key(signing_key(f"alt-{alg}", alg), alg)
         self.jwks_keys = [*usual, self.key]
+
+    # -- JARM: JWT-secured authorization responses -----------------------------------------
+
+    def jarm(self, algs: tuple[str, ...] = ("RS256",)) -> None:
+        """Advertise the JARM response modes, and ``algs`` for the response JWTs."""
+        self.discovery["response_modes_supported"] = ["query", "form_post", *JARM_MODES]
+        self.discovery["authorization_signing_alg_values_supported"] = list(algs)
+
+    def _jarm_response(self, params: dict[str, Any]) -> dict[str, str]:
+        """The authorization response as JARM 2.1 has it: its parameters as the claims of one
+        JWT (with ``iss``, ``aud``, ``exp``), signed like the ID tokens, in ``response``."""
+        now = int(self.clock())
+        claims = {"iss": self.issuer, "aud": self.client_id, "exp": now + 300, **params}
+        claims.update(self.jarm_claims)
+        claims = {k: v for k, v in claims.items() if v is not DROP}
+        header = {"alg": "RS256", "kid": self.key.kid, **self.id_header, **self.jarm_header}
+        header = {k: v for k, v in header.items() if v is not DROP}
+        key = self.jarm_sign_key or self.sign_key or self.key
+        if header["alg"] == "none":
+            parts = (json.dumps(part).encode() for part in (header, claims))
+            token = ".".join(base64.urlsafe_b64encode(p).rstrip(b"=").decode() for p in parts) + "."
+        else:
+            token = jwt.encode(header, claims, key, algorithms=[header["alg"]])
+        self.jarm_responses.append(token)
+        # ``...`` beside the JWT: the response's own value of that parameter.
+        outside = {k: params[k] if v is ... else v for k, v in self.jarm_outside.items()}
+        return {"response": token, **outside}
+
+    def jarm_invalid_signature(self) -> None:
+        """Signed with a key that is not the published one, under the published ``kid``."""
+        self.jarm_sign_key = rsa_key("attacker")
+
+    def jarm_invalid_iss(self) -> None:
+        self.jarm_claims["iss"] = UNTRUSTED
+
+    def jarm_invalid_aud(self) -> None:
+        self.jarm_claims["aud"] = "https://another-client.test"
+
+    def jarm_secondary_aud(self) -> None:
+        """This client and another, without ``azp``: refused as in an ID token."""
+        self.jarm_claims["aud"] = [self.client_id, "https://untrusted-client.test"]
+
+    def jarm_expired(self) -> None:
+        self.jarm_claims["exp"] = int(self.clock()) - 3600
+
+    def jarm_missing_exp(self) -> None:
+        self.jarm_claims["exp"] = DROP
+
+    def jarm_alg_none(self) -> None:
+        self.discovery["authorization_signing_alg_values_supported"] = ["RS256", "none"]
+        self.jarm_header = {"alg": "none", "kid": DROP}
+
+    def jarm_hs256(self) -> None:
+        """HS256, keyed with the client secret (and advertised)."""
+        self.discovery["authorization_signing_alg_values_supported"] = ["RS256", "HS256"]
+        self.jarm_header = {"alg": "HS256", "kid": DROP}
+        self.jarm_sign_key = hmac_key(self.client_secret)
+
+    def jarm_unknown_kid(self) -> None:
+        """Signed with a key the JWKS does not publish, under its own ``kid``."""
+        self.jarm_sign_key = rsa_key("unpublished")
+        self.jarm_header["kid"] = "unpublished"
+
+    def jarm_state_outside(self) -> None:
+        """The login's ``state`` beside the JWT instead of in it."""
+        self.jarm_claims["state"] = DROP
+        self.jarm_outside["state"] = ...
+
+    def jarm_encrypted(self) -> None:
+        """A JWE instead of a JWS (five parts): encrypted for a key the client does not have."""
+        self.jarm_outside["response"] = "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"
+
+    # -- RAR (RFC 9396): the granted authorization_details differ from the requested ones --
+
+    def rar_details_missing(self) -> None:
+        """The token response carries no ``authorization_details`` at all."""
+        self.token_body["authorization_details"] = DROP
+
+    def rar_amount_changed(self) -> None:
+        """The payment's amount is not the one asked for."""
+        amount = {"currency": "EUR", "amount": "9999.00"}
+        self.grant_details = lambda d: [{**d[0], "instructedAmount": amount}, *d[1:]]
+
+    def rar_detail_added(self) -> None:
+        """One more object than asked for."""
+        self.grant_details = lambda d: [*d, {"type": "account_information", "actions": ["read"]}]
+
+    def rar_detail_removed(self) -> None:
+        """Fewer objects than asked for (the user consented to part of it)."""
+        self.grant_details = lambda d: d[:-1]
+
+    def rar_not_an_array(self) -> None:
+        """One object instead of an array of them."""
+        self.grant_details = lambda d: d[0]
+
+    def rar_without_type(self) -> None:
+        """Objects without their ``type``."""
+        self.grant_details = lambda d: [{k: v for k, v in x.items() if k != "type"} for x in d]

@@ -73,8 +73,9 @@ async def test_token_status_shows_the_current_tokens_state_never_a_token(
 
     assert set(status) == {
         "sub", "claims", "expires_at", "scope", "has_refresh_token", "token_type",
-        "dpop_jkt", "profile", "provider",
+        "dpop_jkt", "profile", "provider", "authorization_details",
     }  # fmt: skip
+    assert status["authorization_details"] == []  # the login asked for none (RFC 9396)
     assert status["expires_at"] == fresh.expires_at > before["expires_at"]
     assert (status["sub"], status["scope"], status["token_type"]) == (
         op.sub,

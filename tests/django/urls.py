@@ -12,6 +12,7 @@ from django.urls import include, path
 
 from oidc_kit import LoginRequired, ProviderUnavailable
 from oidc_kit.django import async_auth, httpx_auth, login_required
+from tests.flask.conftest import PAYMENT
 
 #: The API the views call (the test's ``httpx.MockTransport``), set by the ``api`` fixture.
 API: dict[str, httpx.MockTransport] = {}
@@ -69,6 +70,16 @@ async def async_mfa(request: HttpRequest) -> HttpResponse:
     return HttpResponse("mfa")
 
 
+@login_required(authorization_details=[PAYMENT])
+def pay(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("pay")
+
+
+@login_required(authorization_details=[PAYMENT])
+async def async_pay(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("pay")
+
+
 @login_required
 async def async_accounts(request: HttpRequest) -> HttpResponse:
     async with httpx.AsyncClient(transport=API["api"], auth=async_auth(request)) as client:
@@ -106,10 +117,12 @@ urlpatterns = [
     path("api/me", me),
     path("api/write", write),
     path("mfa", mfa),
+    path("pay", pay),
     path("api/accounts", accounts),
     path("api/async/me", async_me),
     path("api/async/write", async_write),
     path("async/mfa", async_mfa),
+    path("async/pay", async_pay),
     path("api/async/accounts", async_accounts),
     path("raises", raises),
     path("api/raises", raises),

@@ -108,6 +108,14 @@ def make_config(**overrides: Any) -> OIDCConfig:
     return OIDCConfig(**{**values, **overrides})
 
 
+#: A route's RFC 9396 consent (``/pay``): a payment the session's grant must hold.
+PAYMENT = {
+    "type": "payment_initiation",
+    "instructedAmount": {"currency": "EUR", "amount": "5.00"},
+    "creditorName": "Merchant A",
+    "creditorAccount": {"iban": "DE02100100109307118603"},
+}
+
 #: What the test API saw: each request's Authorization header.
 Seen = list[str]
 
@@ -139,6 +147,11 @@ def build_app(oidc: OIDC, api: httpx.MockTransport) -> flask.Flask:
     @login_required(acr_values="urn:example:mfa")
     def mfa() -> str:
         return "mfa"
+
+    @app.get("/pay")
+    @login_required(authorization_details=[PAYMENT])
+    def pay() -> str:
+        return "pay"
 
     @app.get("/api/accounts")
     @login_required

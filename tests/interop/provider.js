@@ -14,6 +14,8 @@
 //                        which its userinfo answers (the ORCA-bound JWTs it refuses there)
 // RFC8414=1              revocation_endpoint and introspection_endpoint (enabled) only in RFC 8414
 //                        metadata, /.well-known/oauth-authorization-server, not in discovery
+// INTROSPECTION=1        token introspection (RFC 7662) on, with opaque access tokens (no default
+//                        resource); each answer about a live token logs how the client authenticated
 // PROVIDER_JWKS_FILE     JSON {"keys": [private JWKs]}: the first RS256 (FAPI2: PS256) key signs;
 //                        without it a fresh RSA key is generated at start
 // PROVIDER_STATE_FILE    JSON file the adapter persists to, so sessions, grants and refresh
@@ -29,12 +31,41 @@
 // CLIENT_JWKS_FILE       FAPI2: JSON {"keys": [public JWKs]} registered inline instead of the URL
 // CLIENT_AUTH_ALG        FAPI2: the registered token_endpoint_auth_signing_alg (default PS256)
 // DPOP_NONCE=1           FAPI2: DPoP proofs must carry a server nonce (DPoP-Nonce, RFC 9449 §8)
+// CLIENT_AUTH_METHOD     (not with FAPI2) the clients' token_endpoint_auth_method with CLIENT_SECRET:
+//                        client_secret_basic (default), client_secret_post or client_secret_jwt
+//                        (an HS256 assertion keyed by the secret); request lines then show the
+//                        client assertion and `client_auth=METHOD`, the method the provider
+//                        authenticated the client with
+// JARM=1                JWT Secured Authorization Response Mode (features.jwtResponseModes):
+//                        query.jwt, form_post.jwt and jwt advertised and honoured, responses signed
+//                        with the ID tokens' key (the clients' authorization_signed_response_alg is
+//                        RS256, PS256 under FAPI2); each answer to the app is logged as
+//                        `event=jarm.response mode=query|form_post alg=ALG claims=a,b,...`
+// JAR=1                 (with FAPI2) signed request objects (RFC 9101, features.requestObjects):
+//                        the clients are registered with require_signed_request_object and
+//                        request_object_signing_alg CLIENT_AUTH_ALG (default PS256); each request
+//                        carrying one logs `event=jar.request path=... status=... form=a,b,...
+//                        request_object={alg,typ,kid,iss,aud,client_id,lifetime,jti,claims}`
+// RAR=1                 Rich Authorization Requests (RFC 9396, features.richAuthorizationRequests,
+//                        stable in oidc-provider 9.13: no ack) with one type, payment_initiation
+//                        (instructedAmount {currency, amount}, creditorName, creditorAccount
+//                        {iban}); the consent page grants what was asked; each code grant logs
+//                        `event=rar.granted details=[...]`
+// MTLS=1               mutual TLS (RFC 8705, features.mTLS): served over node's own https server
+//                        (MTLS_SERVER_CERT_FILE / MTLS_SERVER_KEY_FILE, PROVIDER_ISSUER https://...),
+//                        asking every client for a certificate (requestCert; verified against
+//                        MTLS_CA_FILE, an unverified one left to the client auth checks); the
+//                        clients authenticate with tls_client_auth (subject DN MTLS_CLIENT_DN, no
+//                        secret) and get certificate-bound access tokens; discovery names
+//                        mtls_endpoint_aliases on https://localhost:PORT (the same server, another
+//                        host name, so the log's `host=` tells which one a client called)
 //
 // It logs one line per request and per event to stdout (`event=grant.success
 // grant_type=refresh_token ...`); the tests count grants from those lines.
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 
 import Provider, { errors } from 'oidc-provider';
 
@@ -51,6 +82,47 @@ const accessTokenTTL = Number(env.ACCESS_TOKEN_TTL || 300);
 const fapi2 = env.FAPI2 === '1';
 const rfc8414 = env.RFC8414 === '1';
 const dpopNonce = fapi2 && env.DPOP_NONCE === '1';
+const jarm = env.JARM === '1';
+const jar = env.JAR === '1';
+const rar = env.RAR === '1';
+// RAR=1: the payment consent the sandbox and the demo use (RFC 9396's own example's shape).
+const PAYMENT_FIELDS = ['type', 'instructedAmount', 'creditorName', 'creditorAccount'];
+function validatePayment(_ctx, detail) {
+  const amount = detail.instructedAmount;
+  const ok = Object.keys(detail).every((name) => PAYMENT_FIELDS.includes(name))
+    && /^[A-Z]{3}$/.test(amount?.currency ?? '') && /^[0-9]{1,12}(\.[0-9]{1,2})?$/.test(amount?.amount ?? '')
+    && typeof detail.creditorName === 'string' && detail.creditorName.length > 0
+    && /^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$/.test(detail.creditorAccount?.iban ?? '');
+  if (!ok) throw new errors.InvalidAuthorizationDetails('a payment_initiation is malformed');
+}
+// What was asked this time, among what the user consented to (the grant accumulates them).
+function grantedDetails(ctx) {
+  const asked = JSON.parse(ctx.oidc.params.authorization_details ?? '[]');
+  const consented = (ctx.oidc.grant?.rar ?? []).map((detail) => JSON.stringify(detail));
+  return asked.filter((detail) => consented.includes(JSON.stringify(detail)));
+}
+if (jar && !fapi2) {
+  console.error('JAR=1 needs FAPI2=1: request objects are signed with the client key');
+  process.exit(2);
+}
+// CLIENT_AUTH_METHOD: how the (non-FAPI) clients use their secret; the provider accepts exactly
+// the registered method (oidc-provider refuses a request presenting another).
+const clientAuthMethod = env.CLIENT_AUTH_METHOD || '';
+const SECRET_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt'];
+if (clientAuthMethod && (fapi2 || !SECRET_AUTH_METHODS.includes(clientAuthMethod))) {
+  console.error(`CLIENT_AUTH_METHOD=${clientAuthMethod}: one of ${SECRET_AUTH_METHODS}, not with FAPI2`);
+  process.exit(2);
+}
+const secretAuth = clientAuthMethod === 'client_secret_jwt'
+  ? { token_endpoint_auth_method: 'client_secret_jwt', token_endpoint_auth_signing_alg: 'HS256' }
+  : { token_endpoint_auth_method: clientAuthMethod || 'client_secret_basic' };
+const extraAuthMethods = clientAuthMethod && clientAuthMethod !== 'client_secret_basic'
+  ? [clientAuthMethod] : [];
+function clientAuthDetail(ctx) {
+  if (!clientAuthMethod) return '';
+  const method = ctx.oidc?.client?.clientAuthMethod;
+  return `${fapiDetail(ctx)}${method ? ` client_auth=${method}` : ''}`;
+}
 // ID tokens and JWT access tokens: RS256, or PS256 under FAPI 2.0 (which forbids RS256).
 const signingAlg = fapi2 ? 'PS256' : 'RS256';
 // The clients' registered id_token_signed_response_alg (ID and logout tokens).
@@ -210,9 +282,15 @@ function client(clientId, secret, base) {
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     id_token_signed_response_alg: idTokenAlg,
+    ...(jarm ? { authorization_signed_response_alg: signingAlg } : {}),
+    ...(rar ? { authorization_details_types: ['payment_initiation'] } : {}),
+    ...(jar ? {
+      require_signed_request_object: true,
+      request_object_signing_alg: env.CLIENT_AUTH_ALG || 'PS256',
+    } : {}),
   };
   if (!fapi2) {
-    return { ...common, client_secret: secret, token_endpoint_auth_method: 'client_secret_basic' };
+    return { ...common, client_secret: secret, ...secretAuth };
   }
   // FAPI 2.0: the client proves itself with assertions signed by its own key (RFC 7523), whose
   // public half the provider fetches from the app (or is registered inline); every
@@ -255,7 +333,7 @@ const configuration = {
   },
   // Authorization code only, and only these client authentication methods.
   responseTypes: ['code'],
-  clientAuthMethods: fapi2 ? ['private_key_jwt'] : ['client_secret_basic', 'private_key_jwt'],
+  clientAuthMethods: fapi2 ? ['private_key_jwt'] : ['client_secret_basic', 'private_key_jwt', ...extraAuthMethods],
   // FAPI 2.0 allows PS256, ES256 and EdDSA only (§5.4); the provider's defaults include RS256.
   ...(fapi2 ? {
     enabledJWA: {
@@ -299,6 +377,17 @@ const configuration = {
     introspection: { enabled: rfc8414 },
     backchannelLogout: { enabled: true },
     userinfo: { enabled: true },
+    jwtResponseModes: { enabled: jarm },
+    requestObjects: { enabled: jar, requireSignedRequestObject: jar },
+    ...(rar ? {
+      richAuthorizationRequests: {
+        enabled: true,
+        types: { payment_initiation: { validate: validatePayment } },
+        authorizationDetailsForGrantSource: async (ctx) => grantedDetails(ctx),
+        authorizationDetailsForAccessToken: async (_ctx, _token, source) => source?.rar,
+        authorizationDetailsForIntrospection: async (_ctx, token) => token.rar,
+      },
+    } : {}),
     // FAPI 2.0 (oidc-provider 9.13): PKCE required (already), client assertions' aud exactly
     // the issuer, redirect_uri never omitted, no access tokens in query strings. PAR and DPoP
     // are separate features, required here through the client's metadata and below.
@@ -339,12 +428,147 @@ const configuration = {
   },
 };
 
+// INTROSPECTION=1: token introspection (RFC 7662) on, and no default resource, so that access
+// tokens are the provider's own opaque ones (as with USERINFO_TOKENS=1), which it introspects.
+// A client may introspect its own tokens; each answer about a live token logs
+// `introspection client=ID auth=basic|post|jwt token_client=ID` (how the client authenticated).
+if (env.INTROSPECTION === '1') {
+  configuration.features.introspection = {
+    enabled: true,
+    allowedPolicy: async (ctx, client, token) => {
+      const body = ctx.oidc?.body ?? {};
+      let auth = 'none';
+      if (ctx.headers.authorization?.startsWith('Basic ')) auth = 'basic';
+      else if (body.client_assertion) auth = 'jwt';
+      else if (body.client_secret) auth = 'post';
+      log(`introspection client=${client.clientId} auth=${auth} token_client=${token.clientId}`);
+      return token.clientId === client.clientId;
+    },
+  };
+  configuration.features.resourceIndicators.defaultResource = () => undefined;
+}
+
+// MTLS=1: the clients authenticate with their certificate, tokens are bound to it (RFC 8705).
+const mtls = env.MTLS === '1';
+if (mtls) {
+  const dn = required('MTLS_CLIENT_DN');
+  for (const c of clients) {
+    delete c.client_secret;
+    Object.assign(c, {
+      token_endpoint_auth_method: 'tls_client_auth',
+      tls_client_auth_subject_dn: dn,
+      tls_client_certificate_bound_access_tokens: true,
+    });
+  }
+  configuration.clientAuthMethods = ['tls_client_auth', 'self_signed_tls_client_auth'];
+  const peer = (ctx) => {
+    const raw = ctx.socket.getPeerCertificate?.()?.raw;
+    return raw ? new crypto.X509Certificate(raw) : undefined;
+  };
+  configuration.features.mTLS = {
+    enabled: true,
+    certificateBoundAccessTokens: true,
+    tlsClientAuth: true,
+    selfSignedTlsClientAuth: true,
+    getCertificate: (ctx) => peer(ctx)?.toString(),
+    certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+    // RFC 4514 text lists the RDNs last first; node's subject has them one a line, first first.
+    certificateSubjectMatches: (ctx, property, expected) => property === 'tls_client_auth_subject_dn'
+      && peer(ctx)?.subject.split('\n').reverse().join(',') === expected,
+  };
+  const alias = issuer.replace('://127.0.0.1:', '://localhost:');
+  configuration.discovery = {
+    ...configuration.discovery,
+    mtls_endpoint_aliases: {
+      token_endpoint: `${alias}/token`,
+      revocation_endpoint: `${alias}/token/revocation`,
+      userinfo_endpoint: `${alias}/me`,
+    },
+  };
+}
+function mtlsServer() {
+  return https.createServer({
+    cert: fs.readFileSync(required('MTLS_SERVER_CERT_FILE')),
+    key: fs.readFileSync(required('MTLS_SERVER_KEY_FILE')),
+    ca: fs.readFileSync(required('MTLS_CA_FILE')),
+    requestCert: true,
+    rejectUnauthorized: false, // self_signed_tls_client_auth: checked against the client's JWKS
+  }, provider.callback());
+}
+
 const provider = new Provider(issuer, configuration);
+if (mtls) {
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.method === 'POST') {
+      const cert = ctx.socket.getPeerCertificate?.();
+      log(`event=mtls.request path=${ctx.path} host=${ctx.host.split(':')[0]} status=${ctx.status} `
+        + `cert=${cert?.raw ? 1 : 0} authorized=${ctx.socket.authorized ? 1 : 0} `
+        + `client_auth=${ctx.oidc?.client?.clientAuthMethod ?? '-'}`);
+    }
+  });
+  provider.on('grant.success', (ctx) => {
+    const claims = jwtPart(ctx.body?.access_token, 1) ?? {};
+    log(`event=mtls.grant grant_type=${ctx.oidc.params.grant_type} token_type=${ctx.body?.token_type} `
+      + `cnf_x5t=${claims.cnf?.['x5t#S256'] ?? '-'}`);
+  });
+}
 
 provider.use(async (ctx, next) => {
   await next();
-  log(`${ctx.method} ${ctx.path} ${ctx.status}${fapi2 ? fapiDetail(ctx) : ''}`);
+  log(`${ctx.method} ${ctx.path} ${ctx.status}${fapi2 ? fapiDetail(ctx) : ''}${clientAuthDetail(ctx)}`);
 });
+
+// JARM=1: log what each JWT-secured authorization response sent to the app carried (the JWT's
+// alg and claim names, never its values), from the redirect's query or the form_post page.
+// RAR=1: what each code grant's token response granted (RFC 9396 7).
+if (rar) {
+  provider.on('grant.success', (ctx) => {
+    const details = ctx.body?.authorization_details;
+    if (details) log(`event=rar.granted details=${JSON.stringify(details)}`);
+  });
+}
+
+// JAR=1: log each request object the provider received (pushed or by value): its header and
+// claims but the signature, the names of its authorization parameters, and the form's names.
+if (jar) {
+  provider.use(async (ctx, next) => {
+    await next();
+    const form = ctx.oidc?.body ?? {};
+    const token = form.request ?? ctx.query?.request;
+    if (!token) return;
+    const header = jwtPart(token, 0) ?? {};
+    const claims = jwtPart(token, 1) ?? {};
+    const own = ['iss', 'aud', 'client_id', 'exp', 'nbf', 'iat', 'jti'];
+    log(`event=jar.request path=${ctx.path} status=${ctx.status} `
+      + `form=${Object.keys(form.request ? form : ctx.query).sort().join(',')} `
+      + `request_object=${JSON.stringify({
+        alg: header.alg,
+        typ: header.typ,
+        kid: header.kid,
+        iss: claims.iss,
+        aud: claims.aud,
+        client_id: claims.client_id,
+        lifetime: claims.exp - claims.nbf,
+        jti: Boolean(claims.jti),
+        claims: Object.keys(claims).filter((name) => !own.includes(name)).sort(),
+      })}`);
+  });
+}
+
+if (jarm) {
+  provider.use(async (ctx, next) => {
+    await next();
+    const location = ctx.response.get('location');
+    const inQuery = location ? new URL(location, issuer).searchParams.get('response') : null;
+    const inForm = typeof ctx.body === 'string'
+      ? /name="response" value="([^"]+)"/.exec(ctx.body)?.[1] : null;
+    const token = inQuery ?? inForm;
+    if (!token) return;
+    const claims = Object.keys(jwtPart(token, 1) ?? {}).sort().join(',');
+    log(`event=jarm.response mode=${inQuery ? 'query' : 'form_post'} alg=${jwtPart(token, 0)?.alg ?? '-'} claims=${claims}`);
+  });
+}
 
 // RFC8414=1: like some providers, publish the revocation and introspection endpoints only in
 // RFC 8414 authorization server metadata (same issuer; the whole document, served by
@@ -487,7 +711,7 @@ for (const name of ['authorization.error', 'userinfo.error', 'end_session.error'
 }
 
 const kids = configuration.jwks.keys.map((k) => k.kid).join(',');
-const server = provider.listen(port, '127.0.0.1', () => {
+const server = (mtls ? mtlsServer() : provider).listen(port, '127.0.0.1', () => {
   log(`listening issuer=${issuer} kids=${kids} access_token_ttl=${accessTokenTTL}`
     + (fapi2 ? ` profile=fapi2 dpop_nonce=${dpopNonce ? 1 : 0} client_keys=${clients[0].jwks_uri ?? 'inline'}` : ''));
 });

@@ -364,7 +364,7 @@ async def test_an_invented_request_uri_is_refused(browser: httpx.AsyncClient) ->
         ({"code_challenge_method": "plain"}, "invalid_request"),
         ({"scope": "profile"}, "invalid_scope"),
         ({"response_type": "token"}, "unsupported_response_type"),
-        ({"request": "eyJ"}, "request_not_supported"),
+        ({"request": "eyJ"}, "invalid_request_object"),
     ],
 )
 async def test_par_checks_what_the_authorization_endpoint_checks(

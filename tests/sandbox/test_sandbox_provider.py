@@ -189,7 +189,7 @@ async def test_discovery(browser: httpx.AsyncClient) -> None:
     ]:
         assert meta[name] == ISSUER + path
     assert meta["code_challenge_methods_supported"] == ["S256"]
-    assert meta["response_modes_supported"] == ["query", "form_post"]
+    assert meta["response_modes_supported"][:2] == ["query", "form_post"]  # + JARM's
     assert meta["id_token_signing_alg_values_supported"] == ["RS256"]
     assert meta["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
@@ -288,7 +288,6 @@ async def test_code_flow_with_pkce(browser: httpx.AsyncClient, clock: Clock) -> 
         ({"prompt": "none login"}, "invalid_request"),
         ({"max_age": "-1"}, "invalid_request"),
         ({"response_mode": "fragment"}, "invalid_request"),
-        ({"request": "eyJ"}, "request_not_supported"),
     ],
 )
 async def test_refusals_go_back_to_the_redirect_uri(

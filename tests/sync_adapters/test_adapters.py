@@ -5,6 +5,7 @@ as on Starlette, the user's token from a view, bodies read bounded, audit events
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,7 +13,7 @@ import pytest
 
 from oidc_kit._body_rules import MAX_BODY
 from oidc_kit.testing import sandbox_login
-from tests.flask.conftest import APP, CLIENT_IP, OP
+from tests.flask.conftest import APP, CLIENT_IP, OP, PAYMENT
 from tests.sync_adapters.conftest import ADAPTER_VIEWS, WSGI_ADAPTERS, Adapter, WSGIApp
 
 #: For the tests of the views: each adapter with each set of views (``views``) its app has.
@@ -93,6 +94,30 @@ async def test_scopes_and_step_up(adapter: Adapter, views: str) -> None:
     assert api.status_code == 401
     assert api.json()["error"] == "insufficient_user_authentication"
     assert "acr_values" in api.headers["www-authenticate"]
+
+
+@each_view_set
+async def test_a_routes_authorization_details_are_a_step_up(adapter: Adapter, views: str) -> None:
+    """``login_required(authorization_details=[...])`` (RFC 9396): a session whose grant does
+    not hold them logs in again asking the provider for exactly them; then the route opens."""
+    browser = adapter.browser
+    await sandbox_login(browser, adapter.op, "alice")
+    step_up = await browser.get(f"{views}/pay")
+    assert step_up.status_code == 303
+    query = parse_qs(urlsplit(step_up.headers["location"]).query)
+    assert json.loads(query["authorization_details"][0]) == [PAYMENT]
+    assert query["next"] == [f"{views}/pay"]
+    api = await browser.get(f"{views}/pay", headers={"Accept": "application/json"})
+    assert api.status_code == 401
+    assert api.json()["error"] == "insufficient_user_authentication"
+
+    login_params = {"authorization_details": query["authorization_details"][0]}
+    done = await sandbox_login(
+        browser, adapter.op, "alice", next_path=f"{views}/pay", login_params=login_params
+    )
+
+    assert done.status_code == 303, done.text
+    assert (await browser.get(f"{views}/pay")).text == "pay"
 
 
 async def test_logout_is_same_origin_only(adapter: Adapter) -> None:
