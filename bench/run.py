@@ -603,6 +603,17 @@ async def anonymous_logins(mode: Mode, res: Results) -> None:
         res.add(measure, value)
 
 
+def sender_constraints(res: Results) -> None:
+    """Bearer, DPoP and mTLS per ORCA call, JAR per login, client assertions per provider
+    request, side by side in one run (bench/sender.py)."""
+    from bench import sender
+
+    costs, sizes = sender.measure()
+    res.raw["sender"] = dict(costs)
+    for measure, value in sender.rows(costs, sizes):
+        res.add(measure, value)
+
+
 def scale_out(mode: Mode, res: Results) -> None:
     """Two instances x two workers on shared stores, with logout and refresh storms
     (bench/scaleout.py)."""
@@ -781,6 +792,7 @@ def main() -> None:
     asyncio.run(refresh_storm(mode, res))
     asyncio.run(sessions_at_rest(mode, res))
     asyncio.run(anonymous_logins(mode, res))
+    sender_constraints(res)
     scale_out(mode, res)
     elapsed = time.perf_counter() - started
     command = "make bench" + (" QUICK=1" if args.quick else "")

@@ -61,7 +61,7 @@ class ProviderMetadata:
     par_endpoint: str | None = None
     #: ``require_pushed_authorization_requests``: the provider refuses logins without PAR.
     require_par: bool = False
-    #: RFC 7662's ``introspection_endpoint`` (the kit does not call it; for the app).
+    #: RFC 7662's ``introspection_endpoint`` (``Introspector`` and ``introspect`` call it).
     introspection_endpoint: str | None = None
     #: Where each endpoint present came from: ``"openid-configuration"`` (discovery),
     #: ``"oauth-authorization-server"`` (RFC 8414 metadata) or ``"configuration"``.
@@ -297,7 +297,8 @@ def _parse_metadata(
 
     def located(name: str, *, strict: bool = True) -> str | None:
         """Configured, else discovered, else from RFC 8414: the first source wins. Not
-        ``strict``: an unusable discovered one is ignored (the kit does not call it)."""
+        ``strict``: an unusable discovered one is ignored (an optional endpoint: without it
+        ``introspect`` answers ``introspection_unsupported``)."""
         url: str | None = getattr(config, name)
         source = CONFIGURATION
         if url is None:

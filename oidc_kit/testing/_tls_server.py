@@ -74,6 +74,11 @@ def _protocol() -> type[asyncio.Protocol]:
     class PeerCertificateProtocol(H11Protocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            # asyncio leaves Nagle on under TLS here: an answer written as two TLS records
+            # then waits for the client's delayed ACK, ~40 ms a request on loopback.
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             ssl_object = transport.get_extra_info("ssl_object")
             der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
             self.app = _with_peer_certificate(self.app, der)
