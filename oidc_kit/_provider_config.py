@@ -121,12 +121,14 @@ class ProviderConfig:
     #: waits behind another's discovery or JWKS fetch. A refresh grant is abandoned after
     #: three times as long. Each provider's own, whatever the timeout of the HTTP client.
     http_timeout: float = 10.0
-    #: ``"fapi2"``: the FAPI 2.0 Security Profile. Turns on ``par``, ``dpop`` and
-    #: ``private_key_jwt`` (``client_key`` is then required), allows only PS256, ES256 and
-    #: EdDSA ID tokens with ``aud`` exactly this client, and requires the RFC 9207 ``iss``
-    #: parameter on every authorization response. Its effects are computed (``uses_par``,
-    #: ``uses_dpop``, ``id_token_allowlist``), never written into the other settings; a
-    #: setting that contradicts it (``par=False``, ``dpop=False``, another algorithm) is refused.
+    #: ``"fapi2"``: the FAPI 2.0 Security Profile. Turns on ``par``; a sender constraint, DPoP
+    #: (``dpop``) unless ``mtls_bound_tokens``; and a client authentication FAPI 2.0 allows:
+    #: ``private_key_jwt`` (``client_key``) or, with ``client_cert``, ``tls_client_auth`` /
+    #: ``self_signed_tls_client_auth``. Allows only PS256, ES256 and EdDSA ID tokens with
+    #: ``aud`` exactly this client, and requires the RFC 9207 ``iss`` parameter on every
+    #: authorization response. Its effects are computed (``uses_par``, ``uses_dpop``,
+    #: ``id_token_allowlist``), never written into the other settings; a setting that
+    #: contradicts it (``par=False``, ``dpop=False``, another algorithm) is refused.
     profile: str | None = None
     #: The client's private key for ``private_key_jwt`` (RSA of 2048 bits or more: PS256;
     #: P-256: ES256): a PEM or JWK file's path, or the PEM or JWK itself. When set, the client
@@ -152,7 +154,9 @@ class ProviderConfig:
     #: assertion keyed by ``client_secret``, of 32 bytes or more), ``private_key_jwt`` (needs
     #: ``client_key``) or ``none`` (a public client: neither). Unset: the automatic choice,
     #: ``private_key_jwt`` with a key, else ``client_secret_basic`` (``_post`` when that is
-    #: all the provider offers), else ``none``. Under ``fapi2`` only ``private_key_jwt``. A
+    #: all the provider offers), else ``none``. ``tls_client_auth`` and
+    #: ``self_signed_tls_client_auth`` (RFC 8705) need ``client_cert``. Under ``fapi2`` only
+    #: ``private_key_jwt`` and the two mTLS methods. A
     #: method the provider's ``token_endpoint_auth_methods_supported`` leaves out fails at
     #: first use with ``unsupported_auth_method`` (``oidc-kit doctor`` says so beforehand).
     token_endpoint_auth_method: str | None = None
