@@ -6,11 +6,13 @@
     oidc-kit sessions revoke --sub 248289761001 --store redis://redis:6379/0
 
 ``doctor`` checks that a provider, and a client registered there, are fit for the kit:
-discovery, TLS, signing keys, algorithms, PKCE, logout endpoints, clock skew, the redirect
-URI and, on request, a client-credentials grant. It prints one line per check (or ``--json``)
+discovery, TLS, signing keys, algorithms, PKCE, response modes (JARM), logout endpoints,
+client authentication, signed request objects (JAR), mutual TLS, clock skew, the redirect URI
+and, on request, a client-credentials grant. It prints one line per check (or ``--json``)
 and exits 0 when no check failed, 1 when one did, 2 on a usage error. The client secret is
 read from ``--client-secret`` or, better (it then stays out of the process list and the shell
-history), ``OIDC_CLIENT_SECRET``; it is never printed, nor is any token.
+history), ``OIDC_CLIENT_SECRET``; likewise the private keys (``OIDC_CLIENT_KEY``,
+``OIDC_CLIENT_CERT_KEY``). None is ever printed, nor is any token.
 
 ``new`` writes a starter project: the example app under the app's own name, with its own
 ``pyproject.toml``, README, ``.env.example`` and tests (``oidc_kit._starter``). It exits 0, or
@@ -32,6 +34,7 @@ import asyncio
 import json
 import os
 import shlex
+import ssl
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -41,7 +44,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import __version__, _starter
-from ._doctor import DoctorSettings, Report, diagnose
+from ._doctor import DoctorSettings, Report, client_tls_context, diagnose
+from ._env import ENV_NAMES
 from ._env import parse as _parse
 from ._errors import ConfigurationError, StoreUnavailable
 from ._session_admin import AdminSettings, list_sessions, revoke_sessions, sessions_text
@@ -94,8 +98,9 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="check that a provider and a client are fit for the kit",
         description=(
             "Check a provider and a client for the kit: discovery, TLS, keys, algorithms, "
-            "PKCE, response types and modes, RFC 9207, logout endpoints, client "
-            "authentication, clock skew, the redirect URI and, with --client-credentials, "
+            "PKCE, response types and modes (JARM), RFC 9207, logout endpoints, client "
+            "authentication, FAPI 2.0, signed request objects (JAR), mutual TLS, clock "
+            "skew, the redirect URI and, with --client-credentials, "
             "a client-credentials grant. Exit status: 0 no check failed, 1 a check failed, "
             "2 usage error."
         ),
@@ -297,6 +302,55 @@ def _add_app_settings(doctor: argparse.ArgumentParser) -> None:
             help=f"the {name} endpoint the app configures instead of the provider's "
             f"(default: $OIDC_{name.upper()}_ENDPOINT)",
         )
+    _add_client_settings(doctor)
+
+
+def _add_client_settings(doctor: argparse.ArgumentParser) -> None:
+    """How the client authenticates and sends its logins, each defaulting to the app's
+    variable. Keys are read as the app reads them (a PEM or JWK, or a file's path), and never
+    printed: the variables keep them out of the process list and the shell history."""
+    doctor.add_argument(
+        "--token-auth-method",
+        default=_env("OIDC_TOKEN_AUTH_METHOD"),
+        help="the client authentication method the app pins (default: "
+        "$OIDC_TOKEN_AUTH_METHOD, else the kit's choice)",
+    )
+    doctor.add_argument(
+        "--client-key",
+        default=_env("OIDC_CLIENT_KEY"),
+        help="the client's private key for private_key_jwt and request objects, a PEM or "
+        "JWK or its file's path (default: $OIDC_CLIENT_KEY, the safer way to pass it)",
+    )
+    doctor.add_argument(
+        "--client-cert",
+        default=_env("OIDC_CLIENT_CERT"),
+        help="the client's certificate for mutual TLS, PEM or its file's path "
+        "(default: $OIDC_CLIENT_CERT)",
+    )
+    doctor.add_argument(
+        "--client-cert-key",
+        default=_env("OIDC_CLIENT_CERT_KEY"),
+        help="the certificate's private key, PEM or its file's path (default: "
+        "$OIDC_CLIENT_CERT_KEY, the safer way to pass it)",
+    )
+    for option, name, text in (
+        ("--mtls-bound-tokens", "mtls_bound_tokens", "certificate-bound access tokens"),
+        ("--signed-requests", "signed_requests", "signed request objects (JAR)"),
+        ("--par", "par", "pushed authorization requests"),
+    ):
+        variable = ENV_NAMES[name]
+        doctor.add_argument(
+            option,
+            action="store_true",
+            default=_parse(name, _env(variable) or "0"),
+            help=f"the app asks for {text} (default: {variable}=1)",
+        )
+    doctor.add_argument(
+        "--response-mode",
+        default=_env("OIDC_RESPONSE_MODE"),
+        help="the response_mode the app sends: query, form_post, or JARM's query.jwt, "
+        "form_post.jwt or jwt (default: $OIDC_RESPONSE_MODE, else none: query)",
+    )
 
 
 def _check_doctor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -358,6 +412,14 @@ def _run_doctor(
         revocation_endpoint=args.revocation_endpoint,
         introspection_endpoint=args.introspection_endpoint,
         timeout=args.timeout,
+        token_endpoint_auth_method=args.token_auth_method,
+        client_key=args.client_key,
+        client_cert=args.client_cert,
+        client_cert_key=args.client_cert_key,
+        mtls_bound_tokens=args.mtls_bound_tokens,
+        signed_requests=args.signed_requests,
+        par=args.par,
+        response_mode=args.response_mode,
     )
     report = asyncio.run(_diagnose(settings, transport))
     if args.json:
@@ -370,7 +432,11 @@ def _run_doctor(
 async def _diagnose(settings: DoctorSettings, transport: httpx.AsyncBaseTransport | None) -> Report:
     headers = {"User-Agent": f"oidc-kit/{__version__} doctor"}
     timeout = settings.timeout
-    async with httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers) as http:
+    # With a client certificate the doctor presents it, as the kit does to the provider.
+    verify: ssl.SSLContext | bool = client_tls_context(settings) or True
+    async with httpx.AsyncClient(
+        transport=transport, timeout=timeout, headers=headers, verify=verify
+    ) as http:
         return await diagnose(settings, http)
 
 

@@ -19,13 +19,15 @@ second source gives, its key rule which keys verify. The modules, by idea:
 - :mod:`.endpoints`: the endpoints the kit would use, and where each comes from;
 - :mod:`.keys`, :mod:`.algorithms`: the signing keys and the algorithms the kit accepts;
 - :mod:`.client`: client authentication, the redirect URI, a client-credentials grant;
+- :mod:`.requests`: signed request objects (JAR); :mod:`.mtls`: the client's certificate;
 - :mod:`.runner`: :func:`diagnose`, every check in the report's order.
 """
 
 from __future__ import annotations
 
+from .mtls import client_tls_context
 from .report import Check, Report, Status
 from .runner import diagnose
 from .settings import DoctorSettings
 
-__all__ = ["Check", "DoctorSettings", "Report", "Status", "diagnose"]
+__all__ = ["Check", "DoctorSettings", "Report", "Status", "client_tls_context", "diagnose"]

@@ -19,7 +19,13 @@ from .._provider_config import DEFAULT_ID_TOKEN_ALGS, ProviderConfig
 from .report import Check, Status, verdict
 from .settings import DoctorSettings
 
-__all__ = ["KitAlgorithms", "check_algorithms", "jwks_algs", "kit_algorithms"]
+__all__ = [
+    "KitAlgorithms",
+    "allowlist_config",
+    "check_algorithms",
+    "jwks_algs",
+    "kit_algorithms",
+]
 
 #: The algorithm rules do not depend on the issuer: any the kit takes will do.
 _ANY_ISSUER = "https://doctor.invalid"
@@ -70,6 +76,17 @@ def _alg_config(
         client_id=settings.client_id,
         client_secret=settings.client_secret,
         **fields,
+    )
+
+
+def allowlist_config(settings: DoctorSettings, kit: KitAlgorithms) -> ProviderConfig:
+    """A configuration whose ``id_token_allowlist`` is the app's (the profile's included),
+    for the kit's rules that go by it alone (JARM's response algorithms)."""
+    return ProviderConfig(
+        issuer=_ANY_ISSUER,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        id_token_algs=kit.allowlist,
     )
 
 

@@ -8,11 +8,17 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._app_config import AppConfig
+from .._client_key import MTLS_AUTH_METHODS
 from .._dpop import DPOP_ALG
+from .._errors import ConfigurationError, DiscoveryError
+from .._jarm import check_jarm_support, response_algs, uses_jarm
 from .._provider import discovery_url
 from .._provider_config import FAPI2_ID_TOKEN_ALGS, ProviderConfig, allowed_endpoint
+from .endpoints import Endpoints
+from .mtls import BOUND_TOKENS, offers_bound_tokens
 from .net import Fetched, strings
-from .report import Check, Status, verdict
+from .report import Check, Status, offered, verdict
 from .settings import DoctorSettings
 
 __all__ = [
@@ -103,18 +109,62 @@ def check_response_types(doc: Mapping[str, Any]) -> Check:
     return Check("response_types", "fail", f"code not supported ({offered}); the kit needs it")
 
 
-def check_response_modes(doc: Mapping[str, Any]) -> Check:
-    """``query`` (the kit's default), or at least ``form_post`` (``OIDC_RESPONSE_MODE``)."""
+def check_response_modes(
+    doc: Mapping[str, Any], settings: DoctorSettings, endpoints: Endpoints, jarm: ProviderConfig
+) -> Check:
+    """The ``response_mode`` the app sends (``OIDC_RESPONSE_MODE``), by the kit's rules: one
+    it accepts at start-up; a JARM mode the provider advertises, with an algorithm of
+    ``jarm``'s allowlist in ``authorization_signing_alg_values_supported`` (the check the
+    login makes); ``query`` or ``form_post`` advertised. None set: ``query`` (the default),
+    or at least ``form_post``."""
+    name, mode = "response_modes", settings.response_mode
+    try:  # the kit's start-up rule (fragment modes never reach a server)
+        AppConfig(
+            base_url="https://doctor.invalid", session_secrets=("-" * 16,), response_mode=mode
+        )
+    except ConfigurationError as exc:
+        return Check(name, "fail", exc.description)
+    if mode is not None and uses_jarm(mode):
+        return _check_jarm(mode, endpoints, jarm)
     modes = strings(doc, "response_modes_supported")
+    if mode is not None:
+        return _check_chosen_mode(mode, modes)
     if modes is None:
-        return Check("response_modes", "ok", "not advertised: query (the default) assumed")
+        return Check(name, "ok", "not advertised: query (the default) assumed")
     if "query" in modes:
         post = "form_post also" if "form_post" in modes else "no form_post"
-        return Check("response_modes", "ok", f"query supported; {post}")
+        return Check(name, "ok", f"query supported; {post}")
     if "form_post" in modes:
         detail = "no query; set OIDC_RESPONSE_MODE=form_post"
+        return Check(name, "warn", detail)
+    return Check(name, "fail", f"neither query nor form_post ({', '.join(modes)})")
+
+
+def _check_chosen_mode(mode: str, modes: list[str] | None) -> Check:
+    """``query`` or ``form_post``, set by the app: the provider must advertise it (without
+    ``response_modes_supported`` only ``query`` is certain, RFC 8414 2)."""
+    chosen = f"{mode} (OIDC_RESPONSE_MODE)"
+    if (modes is None and mode == "query") or (modes is not None and mode in modes):
+        return Check("response_modes", "ok", f"{chosen} supported")
+    if modes is None:
+        detail = f"{chosen} assumed: response_modes_supported is not advertised"
         return Check("response_modes", "warn", detail)
-    return Check("response_modes", "fail", f"neither query nor form_post ({', '.join(modes)})")
+    detail = f"{chosen} is not advertised ({', '.join(modes)})"
+    return Check("response_modes", "fail", detail)
+
+
+def _check_jarm(mode: str, endpoints: Endpoints, config: ProviderConfig) -> Check:
+    """A JARM mode: :func:`check_jarm_support`, as at the login's start."""
+    name = "response_modes"
+    if endpoints.meta is None:
+        return Check(name, "skip", f"the kit refuses this provider: {endpoints.refusal}")
+    try:
+        check_jarm_support(mode, config, endpoints.meta)
+        algs = response_algs(config, endpoints.meta)
+    except DiscoveryError as exc:
+        return Check(name, "fail", exc.description + offered(exc.actual))
+    detail = f"{mode} (OIDC_RESPONSE_MODE) supported: response JWTs in {', '.join(algs)}"
+    return Check(name, "ok", detail)
 
 
 def check_iss_parameter(doc: Mapping[str, Any]) -> Check:
@@ -133,18 +183,31 @@ def check_end_session(doc: Mapping[str, Any]) -> Check:
     return Check("end_session", "warn", detail)
 
 
-def check_fapi2(doc: Mapping[str, Any], fapi2: bool) -> Check:
-    """What ``profile="fapi2"`` needs of the provider: PAR, ``private_key_jwt``, DPoP with
-    ES256 (the kit's proofs), the RFC 9207 ``iss`` parameter, and a FAPI 2.0 ID-token alg."""
-    if not fapi2:
+def check_fapi2(doc: Mapping[str, Any], settings: DoctorSettings) -> Check:
+    """What ``profile="fapi2"`` needs of the provider: PAR; client authentication by
+    ``private_key_jwt``, or the mutual TLS method ``OIDC_TOKEN_AUTH_METHOD`` names; a sender
+    constraint: DPoP with ES256 (the kit's proofs), or certificate-bound tokens with
+    ``OIDC_MTLS_BOUND_TOKENS`` (FAPI 2.0 allows either); the RFC 9207 ``iss`` parameter; and
+    a FAPI 2.0 ID-token algorithm."""
+    if not settings.fapi2:
         return Check("fapi2", "skip", "not asked for (--fapi2, or OIDC_PROFILE=fapi2)")
     missing = []
     if not isinstance(doc.get("pushed_authorization_request_endpoint"), str):
         missing.append("a pushed_authorization_request_endpoint (PAR)")
-    if "private_key_jwt" not in (strings(doc, "token_endpoint_auth_methods_supported") or []):
-        missing.append("private_key_jwt")
-    if DPOP_ALG not in (strings(doc, "dpop_signing_alg_values_supported") or []):
-        missing.append(f"DPoP with {DPOP_ALG}")
+    method = settings.token_endpoint_auth_method
+    if method not in MTLS_AUTH_METHODS:
+        method = "private_key_jwt"  # the profile's other method (the kit refuses the rest)
+    if method not in (strings(doc, "token_endpoint_auth_methods_supported") or []):
+        missing.append(method)
+    # ProviderConfig.uses_dpop: under fapi2, DPoP unless bound tokens choose mutual TLS.
+    if settings.mtls_bound_tokens:
+        constraint = "certificate-bound tokens"
+        if not offers_bound_tokens(doc):
+            missing.append(f"{constraint} ({BOUND_TOKENS})")
+    else:
+        constraint = f"DPoP ({DPOP_ALG})"
+        if DPOP_ALG not in (strings(doc, "dpop_signing_alg_values_supported") or []):
+            missing.append(f"DPoP with {DPOP_ALG}")
     if doc.get("authorization_response_iss_parameter_supported") is not True:
         missing.append("the RFC 9207 iss parameter")
     advertised = strings(doc, "id_token_signing_alg_values_supported") or []
@@ -152,7 +215,8 @@ def check_fapi2(doc: Mapping[str, Any], fapi2: bool) -> Check:
         missing.append("ID tokens in " + ", ".join(FAPI2_ID_TOKEN_ALGS))
     if missing:
         return Check("fapi2", "fail", "the provider does not offer " + "; ".join(missing))
-    return Check("fapi2", "ok", "PAR, private_key_jwt, DPoP (ES256), iss and FAPI 2.0 algorithms")
+    detail = f"PAR, {method}, {constraint}, iss and FAPI 2.0 algorithms"
+    return Check("fapi2", "ok", detail)
 
 
 def check_clock_skew(fetched: Fetched) -> Check:

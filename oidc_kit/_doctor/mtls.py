@@ -4,6 +4,7 @@ provider offers for them."""
 from __future__ import annotations
 
 import datetime
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,14 @@ from .._mtls import load_client_certificate
 from .report import Check, Status
 from .settings import DoctorSettings
 
-__all__ = ["EXPIRY_WARNING", "check_mtls", "wants_mtls"]
+__all__ = [
+    "BOUND_TOKENS",
+    "EXPIRY_WARNING",
+    "check_mtls",
+    "client_tls_context",
+    "offers_bound_tokens",
+    "wants_mtls",
+]
 
 #: A certificate expiring sooner than this is worth a warning: renewing one at a provider
 #: (a new DN or JWKS registered) takes time.
@@ -22,9 +30,31 @@ EXPIRY_WARNING = datetime.timedelta(days=30)
 _ALIASED = ("token_endpoint", "pushed_authorization_request_endpoint", "revocation_endpoint")
 
 
+#: RFC 8705 3.3: the provider's metadata saying it binds access tokens to certificates.
+BOUND_TOKENS = "tls_client_certificate_bound_access_tokens"
+
+
+def offers_bound_tokens(doc: Mapping[str, Any]) -> bool:
+    """Whether the provider says it issues certificate-bound access tokens."""
+    return doc.get(BOUND_TOKENS) is True
+
+
 def wants_mtls(settings: DoctorSettings) -> bool:
     """Whether the client uses mutual TLS (a certificate, or bound tokens asked for)."""
     return settings.client_cert is not None or settings.mtls_bound_tokens
+
+
+def client_tls_context(settings: DoctorSettings) -> ssl.SSLContext | None:
+    """A TLS context presenting the client's certificate, as the kit's HTTP client to the
+    provider does (a client-credentials grant by ``tls_client_auth`` is then a real one);
+    None without a usable pair (the ``mtls`` check says why)."""
+    if settings.client_cert is None or settings.client_cert_key is None:
+        return None
+    try:
+        cert = load_client_certificate(settings.client_cert, settings.client_cert_key)
+    except ConfigurationError:
+        return None
+    return cert.tls_context()
 
 
 def check_mtls(doc: Mapping[str, Any], settings: DoctorSettings, now: float) -> Check:
@@ -55,13 +85,8 @@ def check_mtls(doc: Mapping[str, Any], settings: DoctorSettings, now: float) -> 
                 "certificate at the plain endpoints, which must ask for one",
             )
         )
-    if (
-        settings.mtls_bound_tokens
-        and doc.get("tls_client_certificate_bound_access_tokens") is not True
-    ):
-        findings.append(
-            ("fail", "the provider does not say tls_client_certificate_bound_access_tokens")
-        )
+    if settings.mtls_bound_tokens and not offers_bound_tokens(doc):
+        findings.append(("fail", f"the provider does not say {BOUND_TOKENS}"))
     if not findings:
         where = ", ".join(aliased)
         return Check(

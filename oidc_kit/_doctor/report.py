@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote_plus
 
-__all__ = ["Check", "Report", "Status", "clean", "scrub", "secret_forms", "verdict"]
+__all__ = [
+    "Check",
+    "Report",
+    "Status",
+    "clean",
+    "offered",
+    "scrub",
+    "secret_forms",
+    "verdict",
+]
 
 Status = Literal["ok", "warn", "fail", "skip"]
 """A check's outcome; only ``fail`` makes the report (and the command) fail."""
@@ -51,6 +60,14 @@ def verdict(name: str, findings: Sequence[tuple[Status, str]], ok_detail: str) -
         return Check(name, "ok", ok_detail)
     ordered = sorted(findings, key=lambda f: -_RANK.index(f[0]))
     return Check(name, ordered[0][0], "; ".join(text for _, text in ordered))
+
+
+def offered(actual: object) -> str:
+    """`` (it advertises A, B)`` for a refusal of the kit whose ``actual`` is what the
+    provider's metadata lists instead; else nothing."""
+    if isinstance(actual, list | tuple):
+        return f" (it advertises {', '.join(map(str, actual)) or 'none'})"
+    return ""
 
 
 def secret_forms(client_id: str, secret: str | None) -> list[str]:

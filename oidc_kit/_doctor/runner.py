@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from .._provider import discovery_url
-from .algorithms import check_algorithms, jwks_algs, kit_algorithms
+from .algorithms import allowlist_config, check_algorithms, jwks_algs, kit_algorithms
 from .client import check_client_credentials, check_redirect_uri, check_token_auth_methods
 from .discovery import (
     check_clock_skew,
@@ -27,6 +27,7 @@ from .keys import check_jwks
 from .mtls import check_mtls, wants_mtls
 from .net import fetch_json
 from .report import Check, Report, clean, secret_forms
+from .requests import check_request_objects
 from .settings import DoctorSettings
 
 __all__ = ["diagnose"]
@@ -55,16 +56,15 @@ async def diagnose(
     checks = [check_discovery(settings.issuer, discovery), check_tls(settings, discovery)]
     endpoints = None
     if discovery.body is None:
-        checks += [Check(name, "skip", "no discovery document") for name in _OF_THE_DOCUMENT]
-        if wants_mtls(settings):
-            checks.append(Check("mtls", "skip", "no discovery document"))
+        names = [*_OF_THE_DOCUMENT, *_optional_checks(settings)]
+        checks += [Check(name, "skip", "no discovery document") for name in names]
     else:
         endpoints = await locate_endpoints(http, settings, discovery.body)
         checks += await _document_checks(http, settings, discovery.body, endpoints, clock)
     checks.append(check_clock_skew(discovery))
     checks.append(check_redirect_uri(settings.redirect_uri, settings.allow_insecure_http))
     checks.append(await check_client_credentials(http, settings, endpoints, clock))
-    hidden = secret_forms(settings.client_id, settings.client_secret)
+    hidden = [*secret_forms(settings.client_id, settings.client_secret), *_inline_keys(settings)]
     return Report(settings.issuer, tuple(clean(check, hidden) for check in checks))
 
 
@@ -82,13 +82,27 @@ async def _document_checks(
         check_algorithms(doc, algs),
         check_pkce(doc),
         check_response_types(doc),
-        check_response_modes(doc),
+        check_response_modes(doc, settings, endpoints, allowlist_config(settings, algs)),
         check_iss_parameter(doc),
         check_end_session(doc),
         check_revocation(doc, endpoints),
         check_endpoints(endpoints),
         check_token_auth_methods(doc, settings),
-        check_fapi2(doc, settings.fapi2),
-        # Only for a client that uses mutual TLS: a row for every client would say "skip".
+        check_fapi2(doc, settings),
+        # Only for a client that uses them: a row for every client would say "skip".
+        *([check_request_objects(settings, endpoints)] if settings.signed_requests else []),
         *([check_mtls(doc, settings, clock())] if wants_mtls(settings) else []),
     ]
+
+
+def _optional_checks(settings: DoctorSettings) -> list[str]:
+    """The checks reported only for a client using what they check, in the report's order."""
+    wanted = {"request_objects": settings.signed_requests, "mtls": wants_mtls(settings)}
+    return [name for name, used in wanted.items() if used]
+
+
+def _inline_keys(settings: DoctorSettings) -> list[str]:
+    """The private keys given inline (a PEM or JWK, not a file's path), hidden like the
+    secret: no check should show one, and none will."""
+    keys = (settings.client_key, settings.client_cert_key)
+    return [k for k in keys if k and ("\n" in k.strip() or k.lstrip().startswith("{"))]

@@ -51,6 +51,14 @@ class DoctorSettings:
     client_cert_key: str | None = field(default=None, repr=False)
     #: Certificate-bound access tokens asked for (``OIDC_MTLS_BOUND_TOKENS``).
     mtls_bound_tokens: bool = False
+    #: Signed request objects (JAR, ``OIDC_SIGNED_REQUESTS``), signed with ``client_key``.
+    signed_requests: bool = False
+    #: Logins pushed (PAR, ``OIDC_PAR``): whether request objects go by value decides what
+    #: the provider must say (``request_parameter_supported``).
+    par: bool = False
+    #: The ``response_mode`` the app sends (``OIDC_RESPONSE_MODE``): ``query``, ``form_post``,
+    #: or a JARM mode (``query.jwt``, ``form_post.jwt``, ``jwt``); None: none sent (query).
+    response_mode: str | None = None
 
 
 def kit_config(settings: DoctorSettings, **more: Any) -> ProviderConfig:
@@ -66,5 +74,10 @@ def kit_config(settings: DoctorSettings, **more: Any) -> ProviderConfig:
         "http_timeout": settings.timeout,
         "token_endpoint_auth_method": settings.token_endpoint_auth_method,
         "client_key": settings.client_key,
+        "client_cert": settings.client_cert,
+        "client_cert_key": settings.client_cert_key,
+        "mtls_bound_tokens": settings.mtls_bound_tokens,
+        "signed_requests": settings.signed_requests,
+        "par": settings.par or None,  # not given: the kit's default, not "off"
     }
     return ProviderConfig(**(fields | more))

@@ -966,12 +966,13 @@ FAPI2_DOC = {
     ],
 )
 def test_fapi2_names_what_the_provider_lacks(member: str, named: str) -> None:
-    assert check_fapi2(FAPI2_DOC, fapi2=True).status == "ok"
+    fapi2 = DoctorSettings(ISSUER, CLIENT_ID, fapi2=True)
+    assert check_fapi2(FAPI2_DOC, fapi2).status == "ok"
     lacking = {k: v for k, v in FAPI2_DOC.items() if k != member}
-    check = check_fapi2(lacking, fapi2=True)
+    check = check_fapi2(lacking, fapi2)
     assert check.status == "fail"
     assert named in check.detail
-    assert check_fapi2(lacking, fapi2=False).status == "skip"
+    assert check_fapi2(lacking, DoctorSettings(ISSUER, CLIENT_ID)).status == "skip"
 
 
 def test_fapi2_against_the_default_sandbox_names_its_rs256_id_tokens(
