@@ -36,7 +36,7 @@ from ._rfc8414 import (
 )
 from ._single_flight import SingleFlight
 
-__all__ = ["Provider", "ProviderHealth", "ProviderMetadata"]
+__all__ = ["MTLS_ALIASED", "Provider", "ProviderHealth", "ProviderMetadata"]
 
 log = logging.getLogger("oidc_kit")
 
@@ -338,7 +338,9 @@ def _parse_metadata(
 
 #: The endpoints a client presenting a certificate calls at their RFC 8705 5 alias, and the
 #: metadata field holding each (the authorization endpoint is the browser's: never aliased).
-_ALIASED = {
+#: RFC 8705 5: the endpoints whose ``mtls_endpoint_aliases`` entry the kit calls instead, with
+#: its certificate (metadata name: the ``ProviderMetadata`` field holding it).
+MTLS_ALIASED = {
     "token_endpoint": "token_endpoint",
     "pushed_authorization_request_endpoint": "par_endpoint",
     "revocation_endpoint": "revocation_endpoint",
@@ -371,7 +373,7 @@ def _aliased(meta: ProviderMetadata, config: ProviderConfig) -> ProviderMetadata
     sets, which the app chose."""
     changes: dict[str, Any] = {}
     sources = dict(meta.endpoint_sources)
-    for name, attribute in _ALIASED.items():
+    for name, attribute in MTLS_ALIASED.items():
         alias = meta.mtls_endpoint_aliases.get(name)
         if alias is not None and sources.get(name) != CONFIGURATION:
             changes[attribute] = alias

@@ -10,6 +10,7 @@ from typing import Any
 
 from .._errors import ConfigurationError
 from .._mtls import load_client_certificate
+from .._provider import MTLS_ALIASED
 from .report import Check, Status
 from .settings import DoctorSettings
 
@@ -26,8 +27,6 @@ __all__ = [
 #: (a new DN or JWKS registered) takes time.
 EXPIRY_WARNING = datetime.timedelta(days=30)
 
-#: The endpoints whose aliases the kit calls with its certificate.
-_ALIASED = ("token_endpoint", "pushed_authorization_request_endpoint", "revocation_endpoint")
 
 
 #: RFC 8705 3.3: the provider's metadata saying it binds access tokens to certificates.
@@ -76,7 +75,7 @@ def check_mtls(doc: Mapping[str, Any], settings: DoctorSettings, now: float) -> 
     if left < EXPIRY_WARNING:
         findings.append(("warn", f"the client certificate expires in {left.days} days"))
     aliases = doc.get("mtls_endpoint_aliases")
-    aliased = [n for n in _ALIASED if isinstance(aliases, dict) and n in aliases]
+    aliased = [n for n in MTLS_ALIASED if isinstance(aliases, dict) and n in aliases]
     if not aliased:
         findings.append(
             (

@@ -22,8 +22,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["Issued", "TestCA", "self_signed_client"]
 
-#: How long the certificates are valid by default: longer than any test or workshop.
-_LIFETIME = datetime.timedelta(days=1)
+#: How long the certificates are valid by default: longer than any test or workshop, and than
+#: the doctor's 30-day expiry warning, so a served sandbox's certificates check out clean.
+_LIFETIME = datetime.timedelta(days=90)
 
 
 @dataclass(frozen=True)
