@@ -9,6 +9,12 @@ shared between them:
   workers it runs once, as its own process (``python -m oidc_kit.testing``) on a free port,
   and the workers use it as an external issuer.
 
+The mutual-TLS demo (``OIDC_TOKEN_AUTH_METHOD=tls_client_auth`` or ``OIDC_MTLS_BOUND_TOKENS=1``
+with ``OIDC_ISSUER`` unset) is refused with workers: its sandbox ORCA must see the client's
+certificate, so it is served with the provider over TLS inside the app's process
+(``sandbox_tls.py``); each worker would have a provider, a CA and an ORCA of its own, and a
+login at one worker's provider would be unknown to the others.
+
 Behind a reverse proxy, ``APP_BASE_URL`` is the app's external origin and the kit never reads
 ``X-Forwarded-*``, ``Forwarded`` or ``Host``. Only the client address (and scheme) that
 uvicorn logs come from forwarded headers, and only when the connection comes from one of
@@ -39,7 +45,7 @@ import uvicorn
 
 from .settings import (
     SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
+    Settings,
     app_name,
     audit_log,
     sandbox_client_key,
@@ -205,21 +211,30 @@ def _prepare_workers(host: str, port: int) -> None:
         env["SESSION_SECRET"] = secrets.token_urlsafe(32)
     base_url = env["APP_BASE_URL"]
     if not env.get("OIDC_ISSUER", "").strip():
-        fapi2 = env.get("OIDC_PROFILE", "").strip() == "fapi2"
-        issuer = _start_sandbox_provider(host, base_url, app_port=port, fapi2=fapi2)
+        settings = Settings.from_env(env, port=port)
+        if settings.mtls:
+            sys.exit(
+                "the mutual-TLS demo (OIDC_TOKEN_AUTH_METHOD=tls_client_auth or "
+                "OIDC_MTLS_BOUND_TOKENS=1 with OIDC_ISSUER unset) runs in one process: its "
+                "sandbox provider and ORCA are served over TLS inside it, and several workers "
+                "would each have their own. Leave out --workers, or run the sandbox yourself "
+                "(python -m oidc_kit.testing --mtls DIR) and set OIDC_ISSUER"
+            )
+        issuer = _start_sandbox_provider(host, base_url, app_port=port, settings=settings)
         env.update(
             OIDC_ISSUER=issuer,
             OIDC_CLIENT_ID=SANDBOX_CLIENT_ID,
             OIDC_ALLOW_INSECURE_HTTP="1",
         )
-        if fapi2:
+        secret = settings.sandbox_client_secret
+        if secret is None:
             env.pop("OIDC_CLIENT_SECRET", None)
             env.setdefault("OIDC_CLIENT_KEY", str(sandbox_client_key()))
         else:
-            env["OIDC_CLIENT_SECRET"] = SANDBOX_CLIENT_SECRET
+            env["OIDC_CLIENT_SECRET"] = secret
 
 
-def _start_sandbox_provider(host: str, base_url: str, *, app_port: int, fapi2: bool) -> str:
+def _start_sandbox_provider(host: str, base_url: str, *, app_port: int, settings: Settings) -> str:
     """Start the sandbox provider as its own process; its issuer URL."""
     op_port = app_port
     # The app's own port is not bound yet (uvicorn binds it after this): the kernel may hand
@@ -228,7 +243,8 @@ def _start_sandbox_provider(host: str, base_url: str, *, app_port: int, fapi2: b
         with socket.socket() as sock:
             sock.bind((host, 0))
             op_port = sock.getsockname()[1]
-    secret = "" if fapi2 else SANDBOX_CLIENT_SECRET
+    fapi2 = settings.fapi2
+    secret = settings.sandbox_client_secret or ""
     prefix = os.environ.get("OIDC_ROUTE_PREFIX", "/auth").strip().rstrip("/") or "/auth"
     landing = os.environ.get("OIDC_POST_LOGOUT_PATH", "/").strip() or "/"
     client = f"{SANDBOX_CLIENT_ID}:{secret}:{base_url}{prefix}/callback:{base_url}{landing}"
@@ -236,6 +252,8 @@ def _start_sandbox_provider(host: str, base_url: str, *, app_port: int, fapi2: b
     if fapi2:
         # The provider fetches the client's public key from the app, as a real one would.
         args += ["--fapi2", "--client-jwks-uri", f"{base_url}{prefix}/jwks"]
+    if settings.token_auth_method == "client_secret_jwt":
+        args.append("--client-secret-jwt")  # the secret is long enough for HS256
     ttl = os.environ.get("SANDBOX_ACCESS_TOKEN_TTL", "").strip() or "60"
     args += ["--client-name", f"{SANDBOX_CLIENT_ID}={app_name()}"]
     process = subprocess.Popen([*args, "--client", client, "--access-token-ttl", ttl])  # noqa: S603

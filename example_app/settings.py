@@ -8,6 +8,13 @@ Set ``OIDC_ISSUER`` (and the client's id and secret) to log in at a real provide
 ``OIDC_AUDIT_LOG`` names the file the kit's audit events go to as JSON lines (``-``: stderr),
 for ``python -m example_app`` (``serve.log_config``).
 
+With ``OIDC_ISSUER`` unset the embedded sandbox provider follows the kit's own settings, so
+that each can be tried offline: ``OIDC_PROFILE=fapi2`` (PAR, private_key_jwt, DPoP),
+``OIDC_TOKEN_AUTH_METHOD=client_secret_jwt`` (the client registered for it, with a secret of
+32 bytes or more), and mutual TLS (RFC 8705) with ``OIDC_TOKEN_AUTH_METHOD=tls_client_auth`` or
+``OIDC_MTLS_BOUND_TOKENS=1``: the sandboxes are then served over real TLS with a test CA made
+at start-up (``sandbox_tls.py``).
+
 ``APP_NAME`` names the app on every page (the header, the titles, the home page), in
 ``--help`` and on the sandbox provider's login page; the look is in the CSS variables at the
 top of ``static/style.css``.
@@ -23,19 +30,21 @@ import os
 import secrets
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # the kit is imported lazily, when the app is created
     from oidc_kit import OIDCConfig
+    from oidc_kit.testing import Issued
 
 __all__ = [
     "DEFAULT_APP_NAME",
     "DEFAULT_SCOPES",
     "SANDBOX_CLIENT_ID",
     "SANDBOX_CLIENT_SECRET",
+    "SANDBOX_JWT_CLIENT_SECRET",
     "SANDBOX_OP_PATH",
     "SANDBOX_ORCA_PATH",
     "Settings",
@@ -53,6 +62,13 @@ SANDBOX_ORCA_PATH = "/sandbox/orca/v1"
 SANDBOX_CLIENT_ID = "example-app"
 # Not a secret: the embedded sandbox provider only exists inside this process.
 SANDBOX_CLIENT_SECRET = "sandbox-secret"
+#: The sandbox client's secret under ``OIDC_TOKEN_AUTH_METHOD=client_secret_jwt``: an HS256
+#: key needs 32 bytes or more (RFC 7518 3.2), which ``sandbox-secret`` is not. A constant of
+#: its own, so that every other mode (and the docs naming ``sandbox-secret``) is unchanged.
+SANDBOX_JWT_CLIENT_SECRET = "sandbox-secret-for-client-secret-jwt"
+#: The client authentication methods by certificate (RFC 8705 2): with the sandbox provider,
+#: ``tls_client_auth`` turns the mutual-TLS demo on; the self-signed one needs a real provider.
+_MTLS_METHODS = ("tls_client_auth", "self_signed_tls_client_auth")
 #: Sandbox access tokens live one minute, so that people can watch a refresh happen.
 SANDBOX_ACCESS_TOKEN_TTL = 60
 #: FAPI 2.0 with the sandbox: the app's own client key, made on first start (private: 0600;
@@ -85,6 +101,12 @@ class Settings:
     fapi2: bool = False
     #: Where the kit's routes are (``OIDC_ROUTE_PREFIX``): ``/auth/login``, ``/auth/callback``...
     route_prefix: str = "/auth"
+    #: ``OIDC_TOKEN_AUTH_METHOD``, when set: the sandbox registers its client for it.
+    token_auth_method: str | None = None
+    #: The sandboxes over mutual TLS (RFC 8705): with the sandbox provider,
+    #: ``OIDC_TOKEN_AUTH_METHOD=tls_client_auth`` or ``OIDC_MTLS_BOUND_TOKENS=1``.
+    #: ``issuer`` and ``orca_api_base`` are then the TLS server's (:meth:`served_over_tls`).
+    mtls: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, port: int = 8000) -> Settings:
@@ -93,6 +115,8 @@ class Settings:
         base_url = _get(env, "APP_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/")
         issuer = _get(env, "OIDC_ISSUER", "")  # compared exactly: keep any trailing slash
         orca_api_base = _get(env, "ORCA_API_BASE", "").rstrip("/")
+        method = _get(env, "OIDC_TOKEN_AUTH_METHOD", "") or None
+        bound = _get(env, "OIDC_MTLS_BOUND_TOKENS", "").lower() in ("1", "true", "yes", "on")
         return cls(
             base_url=base_url,
             issuer=issuer or base_url + SANDBOX_OP_PATH,
@@ -105,7 +129,25 @@ class Settings:
             app_name=app_name(env),
             fapi2=_get(env, "OIDC_PROFILE", "") == "fapi2",
             route_prefix=_get(env, "OIDC_ROUTE_PREFIX", "/auth").rstrip("/"),
+            token_auth_method=method,
+            mtls=not issuer and (bound or method in _MTLS_METHODS),
         )
+
+    @property
+    def sandbox_client_secret(self) -> str | None:
+        """The sandbox client's secret: none under FAPI 2.0 (its key) or ``tls_client_auth``
+        (its certificate), a long one for ``client_secret_jwt``."""
+        if self.fapi2 or self.token_auth_method in _MTLS_METHODS:
+            return None
+        if self.token_auth_method == "client_secret_jwt":
+            return SANDBOX_JWT_CLIENT_SECRET
+        return SANDBOX_CLIENT_SECRET
+
+    def served_over_tls(self, origin: str) -> Settings:
+        """These settings with the sandboxes at ``origin`` (``https://127.0.0.1:{port}``, the
+        mutual-TLS server) instead of under ``APP_BASE_URL``; a real ORCA stays as it is."""
+        orca = origin + SANDBOX_ORCA_PATH if self.sandbox_orca else self.orca_api_base
+        return replace(self, issuer=origin + SANDBOX_OP_PATH, orca_api_base=orca)
 
     @property
     def redirect_uri(self) -> str:
@@ -115,11 +157,15 @@ class Settings:
         """The absolute URL of one of the kit's routes (``/jwks``, ``/backchannel-logout``)."""
         return f"{self.base_url}{self.route_prefix}{path}"
 
-    def oidc_config(self, environ: Mapping[str, str] | None = None) -> OIDCConfig:
+    def oidc_config(
+        self, environ: Mapping[str, str] | None = None, *, client_cert: Issued | None = None
+    ) -> OIDCConfig:
         """The kit's configuration: the environment, with this app's choices on top.
 
         With the embedded sandbox provider, its client and ``allow_insecure_http`` are forced:
-        the sandbox knows no other client, and it is served over plain http on loopback.
+        the sandbox knows no other client, and it is served over plain http on loopback. In
+        the mutual-TLS demo, ``client_cert`` (issued by the sandbox's test CA) is the client's
+        certificate, and access tokens are bound to it.
         """
         from oidc_kit import OIDCConfig
 
@@ -132,14 +178,22 @@ class Settings:
             _refuse_public_sandbox(self.base_url, environ)
             overrides.update(
                 client_id=SANDBOX_CLIENT_ID,
-                client_secret=SANDBOX_CLIENT_SECRET,
+                client_secret=self.sandbox_client_secret,
                 allow_insecure_http=True,
             )
             if self.fapi2:
                 # The sandbox registers this client with the public half of this key.
                 env = os.environ if environ is None else environ
                 key = _get(env, "OIDC_CLIENT_KEY", "") or str(sandbox_client_key())
-                overrides.update(client_secret=None, client_key=key)
+                overrides.update(client_key=key)
+            if self.mtls:
+                if client_cert is None:
+                    raise ValueError("the mutual-TLS demo needs the client's certificate")
+                overrides.update(
+                    client_cert=client_cert.cert_pem,
+                    client_cert_key=client_cert.key_pem,
+                    mtls_bound_tokens=True,
+                )
             env = os.environ if environ is None else environ
             if not _get(env, "SESSION_SECRET", ""):
                 # A demo on a laptop: no warning about a per-process secret, no logout on

@@ -41,6 +41,7 @@ from typing import Any
 
 import httpx
 
+from ._client_key import MTLS_AUTH_METHODS
 from ._errors import ConfigurationError, IntrospectionFailed
 from ._http import json_object
 from ._provider import Provider, ProviderMetadata
@@ -116,10 +117,12 @@ INACTIVE = TokenIntrospection(active=False)
 class Introspector:
     """Asks one provider whether tokens are active (RFC 7662), caching its answers.
 
-    ``config`` gives the issuer, the client's credentials (``client_secret`` or
-    ``client_key``: introspection needs an authenticated client), ``http_timeout``,
-    ``clock_leeway``, ``introspection_cache_ttl`` and ``introspection_endpoint``;
-    ``http_client`` reaches the provider; ``cache_size`` bounds the cache::
+    ``config`` gives the issuer, the client's credentials (``client_secret``, ``client_key``,
+    or a certificate with ``tls_client_auth``: introspection needs an authenticated client),
+    ``http_timeout``, ``clock_leeway``, ``introspection_cache_ttl`` and
+    ``introspection_endpoint``; ``http_client`` reaches the provider (with mutual TLS, one
+    presenting the certificate: ``verify=config.tls_context()``; the provider's
+    ``mtls_endpoint_aliases`` are then used); ``cache_size`` bounds the cache::
 
         introspector = Introspector(config, http_client=http)
         answer = await introspector.introspect(token)
@@ -137,10 +140,12 @@ class Introspector:
         cache_size: int = DEFAULT_CACHE_SIZE,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not config.client_secret and config.signing_key is None:
+        certificate = config.token_endpoint_auth_method in MTLS_AUTH_METHODS
+        if not config.client_secret and config.signing_key is None and not certificate:
             raise ConfigurationError(
-                "token introspection needs a client secret (OIDC_CLIENT_SECRET) or a client "
-                "key (OIDC_CLIENT_KEY): the endpoint answers authenticated clients only"
+                "token introspection needs a client secret (OIDC_CLIENT_SECRET), a client "
+                "key (OIDC_CLIENT_KEY) or a client certificate (OIDC_TOKEN_AUTH_METHOD="
+                "tls_client_auth): the endpoint answers authenticated clients only"
             )
         if cache_size < 1:
             raise ConfigurationError("cache_size must be at least 1", actual=cache_size)

@@ -81,6 +81,8 @@ SLOW_MODULES = frozenset(
         "test_sandbox_jarm.py",
         # Three example apps as real processes (the black-box contract).
         "test_contract.py",
+        # The demo's mutual-TLS, client_secret_jwt and JAR/JARM modes as real processes.
+        "test_example_modes.py",
     }
 )
 

@@ -177,11 +177,16 @@ def kit_app(
     async def token(request: Request) -> Response:  # for this test only: never do this
         return PlainTextResponse(await auth.access_token(request))
 
+    async def introspect(request: Request) -> Response:
+        answer = await auth.introspect(request)
+        return JSONResponse({"active": answer.active, "client_id": answer.client_id})
+
     app = Starlette(
         routes=[
             Mount("/auth", routes=auth.routes),
             Route("/accounts", accounts),
             Route("/token", token),
+            Route("/introspect", introspect),
         ],
         middleware=[auth.middleware],
         exception_handlers=auth.exception_handlers,
@@ -239,6 +244,10 @@ async def test_login_orca_refresh_and_logout_over_mutual_tls(
         assert refreshed != token
         assert claims_of(refreshed)["cnf"] == {"x5t#S256": thumbprint}
         assert stack.op.grant_counts["refresh_token"] == 1
+        # The kit introspects its token too, authenticated by the certificate alone.
+        active = await browser.get("/introspect")
+        assert active.status_code == 200, active.text
+        assert active.json() == {"active": True, "client_id": client_id}
 
         logout = await browser.post("/auth/logout", headers={"Origin": APP})
         assert logout.status_code == 303
