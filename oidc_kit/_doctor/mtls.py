@@ -28,7 +28,6 @@ __all__ = [
 EXPIRY_WARNING = datetime.timedelta(days=30)
 
 
-
 #: RFC 8705 3.3: the provider's metadata saying it binds access tokens to certificates.
 BOUND_TOKENS = "tls_client_certificate_bound_access_tokens"
 
