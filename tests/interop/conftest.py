@@ -22,20 +22,16 @@ import pytest
 from joserfc.jwk import ECKey, RSAKey
 
 from tests.interop.stack import (
-    ACCESS_TOKEN_TTL,
-    NOCARDS_CLIENT_ID,
     Browser,
     FapiStack,
     RotationStack,
     Stack,
-    fapi_env,
-    provider_env,
+    fapi_stack_for,
     public_jwks_file,
-    run_provider,
     signing_key,
-    start_app,
+    stack_for,
 )
-from tests.servers import EXAMPLES, Server, free_port
+from tests.servers import EXAMPLES, Server
 
 HERE = Path(__file__).resolve().parent
 OIDC_PROVIDER = HERE / "node_modules" / "oidc-provider" / "package.json"
@@ -71,35 +67,20 @@ def framework(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def stack(node: str, framework: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp(f"interop-{framework}")
-    provider_port, app_port, nocards_port = free_port(), free_port(), free_port()
-    env = provider_env(
-        f"http://127.0.0.1:{app_port}",
-        ttl=ACCESS_TOKEN_TTL,
-        NOCARDS_CLIENT_ID=NOCARDS_CLIENT_ID,
-        NOCARDS_APP_BASE_URL=f"http://127.0.0.1:{nocards_port}",
-    )
-    with (
-        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
-        start_app(provider.issuer, app_port, tmp, framework=framework) as app,
-    ):
-        yield Stack(provider, app, tmp, nocards_port)
+    with stack_for(node, tmp, framework=framework, second_client=True) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
 def nocards_app(stack: Stack) -> Iterator[Server]:
     """A second example app whose client the provider never grants ``cards:read``."""
-    with start_app(
-        stack.provider.issuer,
-        stack.nocards_port,
-        stack.tmp,
-        client_id=NOCARDS_CLIENT_ID,
-        name="nocards-app",
-    ) as app:
+    with stack.second_app("nocards-app") as app:
         yield app
 
 
 @pytest.fixture
 def browser(stack: Stack) -> Iterator[Browser]:
+    """The test's own browser at the ``stack`` it sees (a module's own, where it has one)."""
     with stack.browser() as b:
         yield b
 
@@ -113,19 +94,13 @@ def rotation_stack(node: str, tmp_path: Path) -> Iterator[RotationStack]:
     sessions, grants and refresh tokens, and an app logging in there."""
     jwks_file = tmp_path / "jwks.json"
     jwks_file.write_text(json.dumps({"keys": [signing_key("old-key")]}))
-    provider_port, app_port = free_port(), free_port()
-    env = provider_env(
-        f"http://127.0.0.1:{app_port}",
-        ttl=5,
-        PROVIDER_JWKS_FILE=str(jwks_file),
-        PROVIDER_STATE_FILE=str(tmp_path / "provider-state.json"),
-        PROVIDER_COOKIE_KEYS="interop-cookie-key-0123456789",
-    )
-    with (
-        run_provider(node, provider_port, env, tmp_path / "provider.log") as provider,
-        start_app(provider.issuer, app_port, tmp_path) as app,
-    ):
-        yield RotationStack(provider, app, tmp_path, 0, jwks_file)
+    settings = {
+        "PROVIDER_JWKS_FILE": str(jwks_file),
+        "PROVIDER_STATE_FILE": str(tmp_path / "provider-state.json"),
+        "PROVIDER_COOKIE_KEYS": "interop-cookie-key-0123456789",
+    }
+    with stack_for(node, tmp_path, provider_settings=settings, ttl=5) as s:
+        yield RotationStack(s.provider, s.app, s.tmp, s.nocards_port, jwks_file)
 
 
 # --- FAPI 2.0: the provider requiring PAR, private_key_jwt and DPoP; the app's fapi2 profile ----
@@ -139,19 +114,8 @@ def fapi_stack(
     its ``/auth/jwks``; JWT access tokens for ORCA, DPoP-bound."""
     tmp = tmp_path_factory.mktemp(f"fapi2-{framework}")
     key = RSAKey.generate_key(2048, private=True)
-    provider_port, app_port = free_port(), free_port()
-    env = provider_env(f"http://127.0.0.1:{app_port}", ttl=ACCESS_TOKEN_TTL, FAPI2="1")
-    with (
-        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
-        start_app(
-            provider.issuer,
-            app_port,
-            tmp,
-            extra_env=fapi_env(key, tmp, inline=False),
-            framework=framework,
-        ) as app,
-    ):
-        yield FapiStack(provider, app, tmp, 0, key, "PS256")
+    with fapi_stack_for(node, tmp, key, "PS256", inline=False, framework=framework) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -161,18 +125,10 @@ def fapi_nonce_stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     access tokens, which its userinfo answers."""
     tmp = tmp_path_factory.mktemp("fapi2-nonce")
     key = ECKey.generate_key("P-256", private=True)
-    provider_port, app_port = free_port(), free_port()
-    env = provider_env(
-        f"http://127.0.0.1:{app_port}",
-        ttl=ACCESS_TOKEN_TTL,
-        FAPI2="1",
-        DPOP_NONCE="1",
-        USERINFO_TOKENS="1",
-        CLIENT_JWKS_FILE=str(public_jwks_file(key, "ES256", tmp)),
-        CLIENT_AUTH_ALG="ES256",
-    )
-    with (
-        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
-        start_app(provider.issuer, app_port, tmp, extra_env=fapi_env(key, tmp, inline=True)) as app,
-    ):
-        yield FapiStack(provider, app, tmp, 0, key, "ES256")
+    settings = {
+        "DPOP_NONCE": "1",
+        "USERINFO_TOKENS": "1",
+        "CLIENT_JWKS_FILE": str(public_jwks_file(key, "ES256", tmp)),
+    }
+    with fapi_stack_for(node, tmp, key, "ES256", provider_settings=settings) as s:
+        yield s

@@ -4,6 +4,8 @@
 per event). :func:`start_app` runs an example against it: ``python -m example_app``, or the
 Flask or Django example (:data:`tests.servers.EXAMPLES`), which keep the same environment and
 routes; tests of what only the demo has (its pages, ``/api/cards``) take :data:`demo_only`.
+:func:`stack_for` (and :func:`fapi_stack_for`) start the two together: every module's stack
+fixture is one call, with its provider switches and app settings.
 :class:`Browser` plays a browser over HTTP with httpx: it follows redirects across the two
 origins and fills in oidc-provider's development login, consent and logout pages from their
 HTML (form action, hidden fields and buttons are read from the page, not assumed).
@@ -15,10 +17,11 @@ import html.parser
 import json
 import os
 import re
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ import httpx
 import pytest
 from joserfc.jwk import ECKey, RSAKey
 
-from tests.servers import EXAMPLES, Server, serve
+from tests.servers import EXAMPLES, Server, free_port, serve
 
 HERE = Path(__file__).resolve().parent
 PROVIDER_JS = HERE / "provider.js"
@@ -49,17 +52,22 @@ demo_only = pytest.mark.parametrize("framework", ["starlette"], scope="module")
 
 @dataclass
 class OidcProvider:
-    """``node provider.js`` on ``127.0.0.1:port``; restartable with other keys."""
+    """``node provider.js`` on ``127.0.0.1:port``; restartable with other keys.
+
+    ``tls``: the provider serves https (its ``MTLS`` mode), and this context (trusting the test
+    CA) is what its readiness is checked with."""
 
     node: str
     port: int
     env: dict[str, str]
     log_path: Path
+    tls: ssl.SSLContext | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def issuer(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         full_env = {**os.environ, **self.env, "PROVIDER_PORT": str(self.port)}
@@ -77,7 +85,7 @@ class OidcProvider:
             if self.process.poll() is not None:
                 raise RuntimeError(f"oidc-provider exited early:\n{self.log()}")
             try:
-                if httpx.get(url, timeout=1).status_code == 200:
+                if httpx.get(url, verify=self.tls or True, timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -119,9 +127,9 @@ class OidcProvider:
 
 @contextmanager
 def run_provider(
-    node: str, port: int, env: Mapping[str, str], log_path: Path
+    node: str, port: int, env: Mapping[str, str], log_path: Path, tls: ssl.SSLContext | None = None
 ) -> Iterator[OidcProvider]:
-    provider = OidcProvider(node, port, dict(env), log_path)
+    provider = OidcProvider(node, port, dict(env), log_path, tls)
     provider.start()
     try:
         yield provider
@@ -196,6 +204,26 @@ class Stack:
     def browser(self, app: Server | None = None) -> Browser:
         return Browser((app or self.app).base_url, self.provider.issuer)
 
+    def second_app(
+        self,
+        name: str,
+        *,
+        app_settings: Mapping[str, str] | None = None,
+        framework: str = "starlette",
+    ) -> AbstractContextManager[Server]:
+        """The app of the provider's second client (:data:`NOCARDS_CLIENT_ID`, granted no
+        ``cards:read``), on :attr:`nocards_port`: a stack started with ``second_client``."""
+        assert self.nocards_port, "the stack was started without second_client=True"
+        return start_app(
+            self.provider.issuer,
+            self.nocards_port,
+            self.tmp,
+            client_id=NOCARDS_CLIENT_ID,
+            name=name,
+            extra_env=app_settings,
+            framework=framework,
+        )
+
 
 @dataclass
 class RotationStack(Stack):
@@ -211,6 +239,91 @@ class FapiStack(Stack):
     #: The app's client key (what ``OIDC_CLIENT_KEY`` names): PS256 for RSA, ES256 for EC.
     client_key: RSAKey | ECKey
     client_alg: str
+
+
+@contextmanager
+def stack_for(
+    node: str,
+    tmp: Path,
+    *,
+    provider_settings: Mapping[str, str] | None = None,
+    app_settings: Mapping[str, str] | None = None,
+    framework: str = "starlette",
+    ttl: int = ACCESS_TOKEN_TTL,
+    second_client: bool = False,
+) -> Iterator[Stack]:
+    """oidc-provider with ``provider_settings`` (provider.js's switches) on a free port, and
+    ``framework``'s example app with ``app_settings`` logging in there, their logs in ``tmp``.
+
+    ``second_client``: the provider also registers :data:`NOCARDS_CLIENT_ID`, for an app on
+    the stack's ``nocards_port`` (:meth:`Stack.second_app`)."""
+    provider_port, app_port = free_port(), free_port()
+    nocards_port = free_port() if second_client else 0
+    switches = dict(provider_settings or {})
+    if second_client:
+        switches["NOCARDS_CLIENT_ID"] = NOCARDS_CLIENT_ID
+        switches["NOCARDS_APP_BASE_URL"] = f"http://127.0.0.1:{nocards_port}"
+    env = provider_env(f"http://127.0.0.1:{app_port}", ttl=ttl, **switches)
+    with (
+        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
+        start_app(
+            provider.issuer, app_port, tmp, extra_env=app_settings, framework=framework
+        ) as app,
+    ):
+        yield Stack(provider, app, tmp, nocards_port)
+
+
+@contextmanager
+def fapi_stack_for(
+    node: str,
+    tmp: Path,
+    key: RSAKey | ECKey,
+    alg: str,
+    *,
+    inline: bool = True,
+    provider_settings: Mapping[str, str] | None = None,
+    app_settings: Mapping[str, str] | None = None,
+    framework: str = "starlette",
+) -> Iterator[FapiStack]:
+    """:func:`stack_for` with the provider in its FAPI 2.0 mode (``FAPI2=1``, the client's
+    assertions signed with ``alg``) and the app's FAPI 2.0 settings for ``key``
+    (:func:`fapi_env`), plus each side's own ``*_settings``."""
+    with stack_for(
+        node,
+        tmp,
+        provider_settings={"FAPI2": "1", "CLIENT_AUTH_ALG": alg, **(provider_settings or {})},
+        app_settings=fapi_env(key, tmp, inline=inline) | dict(app_settings or {}),
+        framework=framework,
+    ) as s:
+        yield FapiStack(s.provider, s.app, s.tmp, s.nocards_port, key, alg)
+
+
+def stacks_used(request: pytest.FixtureRequest, *names: str) -> list[Stack]:
+    """The stacks, among the fixtures ``names``, that the running test uses."""
+    return [request.getfixturevalue(n) for n in names if n in request.fixturenames]
+
+
+def print_logs(*stacks: Stack) -> None:
+    """The tails of each stack's provider and app logs, which pytest shows when a test fails
+    (a module's autouse ``_logs`` fixture calls this after each test)."""
+    for s in stacks:
+        print(f"--- provider log ---\n{s.provider.log()[-8000:]}")
+        print(f"--- app log ---\n{s.app.log()[-6000:]}")
+
+
+def json_field(line: str, name: str) -> dict[str, Any]:
+    """The ``name={...}`` JSON object that provider.js logs on a request line."""
+    match = re.search(rf"\b{name}=(\{{.*?\}})(?: |$)", line)
+    assert match, f"no {name}= in {line!r}"
+    value: dict[str, Any] = json.loads(match.group(1))
+    return value
+
+
+def field_value(line: str, name: str) -> str:
+    """The ``name=value`` field (no spaces in it) of a provider log line."""
+    match = re.search(rf"\b{name}=(\S+)", line)
+    assert match, f"no {name}= in {line!r}"
+    return match.group(1)
 
 
 def fapi_env(key: RSAKey | ECKey, tmp: Path, *, inline: bool) -> dict[str, str]:

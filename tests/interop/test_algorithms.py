@@ -15,15 +15,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.interop.stack import (
-    ACCESS_TOKEN_TTL,
-    NOCARDS_CLIENT_ID,
-    Stack,
-    provider_env,
-    run_provider,
-    start_app,
-)
-from tests.servers import Server, free_port
+from tests.interop.stack import NOCARDS_CLIENT_ID, Stack, stack_for
+from tests.servers import Server
 
 EC_KID = "es256-key"
 
@@ -31,32 +24,20 @@ EC_KID = "es256-key"
 @pytest.fixture(scope="module")
 def es256_stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("es256")
-    provider_port, app_port, rs256_port = free_port(), free_port(), free_port()
-    env = provider_env(
-        f"http://127.0.0.1:{app_port}",
-        ttl=ACCESS_TOKEN_TTL,
-        ID_TOKEN_ALG="ES256",
-        NOCARDS_CLIENT_ID=NOCARDS_CLIENT_ID,
-        NOCARDS_APP_BASE_URL=f"http://127.0.0.1:{rs256_port}",
-    )
-    with (
-        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
-        start_app(provider.issuer, app_port, tmp, extra_env={"OIDC_ID_TOKEN_ALG": "ES256"}) as app,
-    ):
-        yield Stack(provider, app, tmp, rs256_port)
+    with stack_for(
+        node,
+        tmp,
+        provider_settings={"ID_TOKEN_ALG": "ES256"},
+        app_settings={"OIDC_ID_TOKEN_ALG": "ES256"},
+        second_client=True,
+    ) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
 def rs256_app(es256_stack: Stack) -> Iterator[Server]:
     """The second client's app, configured for RS256 ID tokens: the provider sends ES256."""
-    with start_app(
-        es256_stack.provider.issuer,
-        es256_stack.nocards_port,
-        es256_stack.tmp,
-        client_id=NOCARDS_CLIENT_ID,
-        name="rs256-app",
-        extra_env={"OIDC_ID_TOKEN_ALG": "RS256"},
-    ) as app:
+    with es256_stack.second_app("rs256-app", app_settings={"OIDC_ID_TOKEN_ALG": "RS256"}) as app:
         yield app
 
 

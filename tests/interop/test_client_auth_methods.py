@@ -12,25 +12,21 @@ from there.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.interop.stack import (
-    ACCESS_TOKEN_TTL,
     CLIENT_ID,
     CLIENT_SECRET,
     Browser,
     Stack,
-    provider_env,
-    run_provider,
-    start_app,
+    json_field,
+    print_logs,
+    stack_for,
     wait_until,
 )
-from tests.servers import free_port
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -38,18 +34,13 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 @pytest.fixture(scope="module")
 def secret_jwt_stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("client-secret-jwt")
-    provider_port, app_port = free_port(), free_port()
-    env = provider_env(
-        f"http://127.0.0.1:{app_port}",
-        ttl=ACCESS_TOKEN_TTL,
-        CLIENT_AUTH_METHOD="client_secret_jwt",
-    )
-    app_env = {"OIDC_TOKEN_AUTH_METHOD": "client_secret_jwt"}
-    with (
-        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
-        start_app(provider.issuer, app_port, tmp, extra_env=app_env) as app,
-    ):
-        yield Stack(provider, app, tmp, 0)
+    with stack_for(
+        node,
+        tmp,
+        provider_settings={"CLIENT_AUTH_METHOD": "client_secret_jwt"},
+        app_settings={"OIDC_TOKEN_AUTH_METHOD": "client_secret_jwt"},
+    ) as s:
+        yield s
 
 
 @pytest.fixture
@@ -60,10 +51,8 @@ def browser(secret_jwt_stack: Stack) -> Iterator[Browser]:
 
 @pytest.fixture(autouse=True)
 def _logs(secret_jwt_stack: Stack) -> Iterator[None]:
-    """The tails of the provider's and the app's logs, which pytest shows when a test fails."""
     yield
-    print(f"--- provider log ---\n{secret_jwt_stack.provider.log()[-8000:]}")
-    print(f"--- app log ---\n{secret_jwt_stack.app.log()[-6000:]}")
+    print_logs(secret_jwt_stack)
 
 
 def _assert_client_secret_jwt(line: str, issuer: str) -> None:
@@ -71,9 +60,7 @@ def _assert_client_secret_jwt(line: str, issuer: str) -> None:
     from an HS256 assertion whose claims the kit sets, and no secret was sent."""
     assert line.endswith(" client_auth=client_secret_jwt"), line
     assert "client_secret=1" not in line, line  # neither in Basic nor in the form
-    match = re.search(r"\bclient_assertion=(\{.*?\})(?: |$)", line)
-    assert match, line
-    assertion = json.loads(match.group(1))
+    assertion = json_field(line, "client_assertion")
     assert assertion == {
         "type": ASSERTION_TYPE,
         "alg": "HS256",

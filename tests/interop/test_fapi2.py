@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import re
 import secrets
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -31,31 +29,24 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.interop.stack import CLIENT_ID, Browser, FapiStack, OidcProvider, wait_until
+from tests.interop.stack import (
+    CLIENT_ID,
+    Browser,
+    FapiStack,
+    OidcProvider,
+    field_value,
+    json_field,
+    print_logs,
+    stacks_used,
+    wait_until,
+)
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-# --- reading the provider's log ---------------------------------------------------------------
-
-
-def _json_field(line: str, name: str) -> dict[str, object]:
-    """The ``name={...}`` JSON object that provider.js logs on a request line."""
-    match = re.search(rf"\b{name}=(\{{.*?\}})(?: |$)", line)
-    assert match, f"no {name}= in {line!r}"
-    value: dict[str, object] = json.loads(match.group(1))
-    return value
-
-
-def _field(line: str, name: str) -> str:
-    match = re.search(rf"\b{name}=(\S+)", line)
-    assert match, f"no {name}= in {line!r}"
-    return match.group(1)
-
-
 def _assert_private_key_jwt(line: str, stack: FapiStack) -> None:
     """The request line carries a client assertion as FAPI 2.0 and RFC 7523 want it."""
-    assertion = _json_field(line, "client_assertion")
+    assertion = json_field(line, "client_assertion")
     assert assertion == {
         "type": ASSERTION_TYPE,
         "alg": stack.client_alg,
@@ -72,7 +63,7 @@ def _assert_private_key_jwt(line: str, stack: FapiStack) -> None:
 
 def _dpop(line: str, provider: OidcProvider, htm: str, path: str) -> dict[str, object]:
     """The DPoP proof on the request line, checked for ``htm`` and ``htu``."""
-    proof = _json_field(line, "dpop")
+    proof = json_field(line, "dpop")
     assert proof["typ"] == "dpop+jwt" and proof["alg"] == "ES256", line
     assert proof["htm"] == htm and proof["htu"] == provider.issuer + path, line
     return proof
@@ -92,16 +83,9 @@ def nonce_browser(fapi_nonce_stack: FapiStack) -> Iterator[Browser]:
 
 @pytest.fixture(autouse=True)
 def _logs(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The tails of the provider's and the app's logs, which pytest shows when a test fails."""
-    stacks = [
-        request.getfixturevalue(name)
-        for name in ("fapi_stack", "fapi_nonce_stack")
-        if name in request.fixturenames
-    ]
+    stacks = stacks_used(request, "fapi_stack", "fapi_nonce_stack")
     yield
-    for s in stacks:
-        print(f"--- provider log ---\n{s.provider.log()[-8000:]}")
-        print(f"--- app log ---\n{s.app.log()[-6000:]}")
+    print_logs(*stacks)
 
 
 # --- the provider is configured as FAPI 2.0 ---------------------------------------------------
@@ -209,7 +193,7 @@ def test_login_through_par_with_private_key_jwt_and_dpop(
     assert "token_type=DPoP auth_method=private_key_jwt" in grant
     assert "id_token_alg=PS256 access_token_alg=PS256" in grant
     # The access token is bound to the key of that proof: cnf.jkt in the JWT.
-    assert _field(grant, "cnf_jkt") == proof["jkt"]
+    assert field_value(grant, "cnf_jkt") == proof["jkt"]
     [issued] = provider.lines(r"event=access_token\.issued", since=mark)
     assert f"format=jwt client={CLIENT_ID} aud=urn:portx:orca jkt={proof['jkt']}" in issued
 
@@ -228,7 +212,7 @@ def test_userinfo_is_called_with_dpop(fapi_stack: FapiStack, fapi_browser: Brows
     proof = _dpop(userinfo, provider, "GET", "/me")
     assert proof["ath"] is True
     [grant] = provider.lines(r"event=grant\.success", since=mark)
-    assert proof["jkt"] == _field(grant, "cnf_jkt")  # the same per-session key
+    assert proof["jkt"] == field_value(grant, "cnf_jkt")  # the same per-session key
     claims = fapi_browser.session_body()["claims"]
     assert isinstance(claims, dict)
     assert claims["email"] == "bob@example.com" and claims["name"] == "Bob Berg"
@@ -264,7 +248,7 @@ def test_refresh_after_expiry_with_dpop(fapi_stack: FapiStack, fapi_browser: Bro
     mark = provider.mark()
     fapi_browser.login("alice")
     [login_grant] = provider.lines(r"event=grant\.success", since=mark)
-    jkt = _field(login_grant, "cnf_jkt")
+    jkt = field_value(login_grant, "cnf_jkt")
 
     for _ in range(2):
         expires_at = fapi_browser.expires_at()
@@ -277,7 +261,7 @@ def test_refresh_after_expiry_with_dpop(fapi_stack: FapiStack, fapi_browser: Bro
         [grant] = provider.lines(r"event=grant\.(success|error)", since=mark)
         assert f"grant.success grant_type=refresh_token client={CLIENT_ID}" in grant
         assert "token_type=DPoP auth_method=private_key_jwt" in grant
-        assert _field(grant, "cnf_jkt") == jkt
+        assert field_value(grant, "cnf_jkt") == jkt
         [token] = provider.lines(r"POST /token ", since=mark)
         _assert_private_key_jwt(token, fapi_stack)
         assert _dpop(token, provider, "POST", "/token")["jkt"] == jkt

@@ -27,11 +27,8 @@ from tests.interop.stack import (
     SESSION_SECRET,
     Browser,
     Stack,
-    provider_env,
-    run_provider,
-    start_app,
+    stack_for,
 )
-from tests.servers import free_port
 
 #: Long enough that no refresh happens during a test (the kit refreshes at half of it).
 TTL = 300
@@ -40,19 +37,8 @@ TTL = 300
 @pytest.fixture(scope="module")
 def stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("introspection")
-    provider_port, app_port = free_port(), free_port()
-    env = provider_env(f"http://127.0.0.1:{app_port}", ttl=TTL, INTROSPECTION="1")
-    with (
-        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
-        start_app(provider.issuer, app_port, tmp) as app,
-    ):
-        yield Stack(provider, app, tmp, 0)
-
-
-@pytest.fixture
-def browser(stack: Stack) -> Iterator[Browser]:
-    with stack.browser() as b:
-        yield b
+    with stack_for(node, tmp, provider_settings={"INTROSPECTION": "1"}, ttl=TTL) as s:
+        yield s
 
 
 def stored_access_token(stack: Stack, browser: Browser) -> str:

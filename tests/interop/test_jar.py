@@ -11,8 +11,6 @@ pushed request was a signed request object and nothing else.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 
 import httpx
@@ -20,15 +18,13 @@ import pytest
 from joserfc.jwk import ECKey
 
 from tests.interop.stack import (
-    ACCESS_TOKEN_TTL,
     CLIENT_ID,
     FapiStack,
-    fapi_env,
-    provider_env,
-    run_provider,
-    start_app,
+    fapi_stack_for,
+    field_value,
+    json_field,
+    print_logs,
 )
-from tests.servers import free_port
 
 #: What the kit puts in every request object: the authorization request's parameters.
 PARAMS = {
@@ -48,27 +44,21 @@ def jar_stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[F
     """An EC client key (ES256 assertions and request objects), its JWKS fetched from the app."""
     tmp = tmp_path_factory.mktemp("jar")
     key = ECKey.generate_key("P-256", private=True)
-    provider_port, app_port = free_port(), free_port()
-    env = provider_env(
-        f"http://127.0.0.1:{app_port}",
-        ttl=ACCESS_TOKEN_TTL,
-        FAPI2="1",
-        JAR="1",
-        CLIENT_AUTH_ALG="ES256",
-    )
-    app_env = fapi_env(key, tmp, inline=True) | {"OIDC_SIGNED_REQUESTS": "1"}
-    with (
-        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
-        start_app(provider.issuer, app_port, tmp, extra_env=app_env) as app,
-    ):
-        yield FapiStack(provider, app, tmp, 0, key, "ES256")
+    with fapi_stack_for(
+        node,
+        tmp,
+        key,
+        "ES256",
+        provider_settings={"JAR": "1"},
+        app_settings={"OIDC_SIGNED_REQUESTS": "1"},
+    ) as s:
+        yield s
 
 
 @pytest.fixture(autouse=True)
 def _logs(jar_stack: FapiStack) -> Iterator[None]:
     yield
-    print(f"--- provider log ---\n{jar_stack.provider.log()[-8000:]}")
-    print(f"--- app log ---\n{jar_stack.app.log()[-6000:]}")
+    print_logs(jar_stack)
 
 
 def test_the_provider_takes_signed_request_objects(jar_stack: FapiStack) -> None:
@@ -89,11 +79,9 @@ def test_a_login_pushes_a_signed_request_object(jar_stack: FapiStack) -> None:
     [line] = provider.lines(r"event=jar\.request", since=mark)
     assert " path=/request status=201 " in line, line  # pushed (PAR), and accepted
     # RFC 9126 3: the form holds the object, the client id and the client authentication only.
-    form = re.search(r"\bform=(\S+)", line)
-    assert form and form.group(1) == "client_assertion,client_assertion_type,client_id,request"
-    found = re.search(r"\brequest_object=(\{.*\})$", line)
-    assert found, line
-    request_object = json.loads(found.group(1))
+    form = field_value(line, "form")
+    assert form == "client_assertion,client_assertion_type,client_id,request"
+    request_object = json_field(line, "request_object")
     assert request_object == {
         "alg": "ES256",
         "typ": "oauth-authz-req+jwt",

@@ -17,16 +17,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from tests.interop.stack import (
-    ACCESS_TOKEN_TTL,
-    NOCARDS_CLIENT_ID,
-    Browser,
-    Stack,
-    provider_env,
-    run_provider,
-    start_app,
-)
-from tests.servers import Server, free_port
+from tests.interop.stack import Browser, Stack, stack_for
+from tests.servers import Server
 
 
 @pytest.fixture(scope="module")
@@ -34,38 +26,24 @@ def jarm_stack(
     node: str, framework: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp(f"jarm-{framework}")
-    provider_port, app_port, form_post_port = free_port(), free_port(), free_port()
-    env = provider_env(
-        f"http://127.0.0.1:{app_port}",
-        ttl=ACCESS_TOKEN_TTL,
-        JARM="1",
-        NOCARDS_CLIENT_ID=NOCARDS_CLIENT_ID,
-        NOCARDS_APP_BASE_URL=f"http://127.0.0.1:{form_post_port}",
-    )
-    with (
-        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
-        start_app(
-            provider.issuer,
-            app_port,
-            tmp,
-            framework=framework,
-            extra_env={"OIDC_RESPONSE_MODE": "query.jwt"},
-        ) as app,
-    ):
-        yield Stack(provider, app, tmp, form_post_port)
+    with stack_for(
+        node,
+        tmp,
+        provider_settings={"JARM": "1"},
+        app_settings={"OIDC_RESPONSE_MODE": "query.jwt"},
+        framework=framework,
+        second_client=True,
+    ) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
 def form_post_app(jarm_stack: Stack, framework: str) -> Iterator[Server]:
     """The second client's app, with ``OIDC_RESPONSE_MODE=form_post.jwt``."""
-    with start_app(
-        jarm_stack.provider.issuer,
-        jarm_stack.nocards_port,
-        jarm_stack.tmp,
-        client_id=NOCARDS_CLIENT_ID,
-        name="form-post-jwt-app",
+    with jarm_stack.second_app(
+        "form-post-jwt-app",
+        app_settings={"OIDC_RESPONSE_MODE": "form_post.jwt"},
         framework=framework,
-        extra_env={"OIDC_RESPONSE_MODE": "form_post.jwt"},
     ) as app:
         yield app
 

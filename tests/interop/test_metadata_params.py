@@ -18,18 +18,14 @@ import pytest
 
 from oidc_kit.cli import main
 from tests.interop.stack import (
-    ACCESS_TOKEN_TTL,
     CLIENT_ID,
     CLIENT_SECRET,
     ORCA_RESOURCE,
     Browser,
     Stack,
-    provider_env,
-    run_provider,
-    start_app,
+    stack_for,
     wait_until,
 )
-from tests.servers import free_port
 
 APP_ENV = {"OIDC_RESOURCE": ORCA_RESOURCE, "OIDC_AUTH_PARAMS": "ui_locales=de"}
 
@@ -37,21 +33,9 @@ APP_ENV = {"OIDC_RESOURCE": ORCA_RESOURCE, "OIDC_AUTH_PARAMS": "ui_locales=de"}
 @pytest.fixture(scope="module")
 def stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("metadata-params")
-    provider_port, app_port = free_port(), free_port()
-    env = provider_env(
-        f"http://127.0.0.1:{app_port}", ttl=ACCESS_TOKEN_TTL, RFC8414="1", USERINFO_TOKENS="1"
-    )
-    with (
-        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
-        start_app(provider.issuer, app_port, tmp, extra_env=APP_ENV) as app,
-    ):
-        yield Stack(provider, app, tmp, 0)
-
-
-@pytest.fixture
-def browser(stack: Stack) -> Iterator[Browser]:
-    with stack.browser() as b:
-        yield b
+    provider_settings = {"RFC8414": "1", "USERINFO_TOKENS": "1"}
+    with stack_for(node, tmp, provider_settings=provider_settings, app_settings=APP_ENV) as s:
+        yield s
 
 
 def test_logout_revokes_at_the_endpoint_only_rfc8414_metadata_names(

@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import ssl
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,11 +33,12 @@ from oidc_kit.starlette import OIDCAuth
 from oidc_kit.testing import Issued, MTLSServer, TestCA
 from tests.interop.stack import (
     CLIENT_ID,
-    HERE,
     ORCA_RESOURCE,
     SESSION_SECRET,
     Browser,
+    OidcProvider,
     provider_env,
+    run_provider,
     wait_until,
 )
 from tests.servers import free_port
@@ -53,24 +50,22 @@ SCOPES = ("openid", "email", "offline_access", "accounts:read")
 
 @dataclass
 class MTLSStack:
-    issuer: str
+    provider: OidcProvider
     app_url: str
-    log_path: Path
     ca: ssl.SSLContext
     client: Issued
     other: Issued
     auth: OIDCAuth
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    @property
+    def issuer(self) -> str:
+        return self.provider.issuer
 
     def mark(self) -> int:
-        return len(self.log().splitlines())
+        return self.provider.mark()
 
     def lines(self, pattern: str, since: int = 0) -> list[str]:
-        import re
-
-        return [line for line in self.log().splitlines()[since:] if re.search(pattern, line)]
+        return self.provider.lines(pattern, since)
 
 
 def claims_of(token: str) -> dict[str, Any]:
@@ -124,27 +119,16 @@ def stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MTLSS
         ttl=TTL,
         MTLS="1",
         PROVIDER_ISSUER=issuer,
-        PROVIDER_PORT=str(provider_port),
         MTLS_CA_FILE=ca_file,
         MTLS_SERVER_CERT_FILE=cert_file,
         MTLS_SERVER_KEY_FILE=key_file,
         MTLS_CLIENT_DN=client.subject_dn,
     )
-    log_path = tmp / "provider.log"
     ca_context = ssl.create_default_context(cafile=ca_file)
     with pytest.MonkeyPatch.context() as patch:
         # What httpx trusts (the kit's contexts, the browser's client): the test CA.
         patch.setenv("SSL_CERT_FILE", ca_file)
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(  # noqa: S603 - node and our own script
-                [node, str(HERE / "provider.js")],
-                cwd=HERE,
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            _wait_ready(f"{issuer}/.well-known/openid-configuration", ca_context, process, log_path)
+        with run_provider(node, provider_port, env, tmp / "provider.log", ca_context) as provider:
             config = OIDCConfig(
                 issuer=issuer,
                 client_id=CLIENT_ID,
@@ -166,24 +150,7 @@ def stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MTLSS
                 trusted=trusted,
                 port=app_port,
             ):
-                yield MTLSStack(issuer, app_url, log_path, ca_context, client, other, auth)
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-def _wait_ready(url: str, ca: ssl.SSLContext, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"oidc-provider exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(url, verify=ca, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"oidc-provider did not start:\n{log.read_text()}")
+                yield MTLSStack(provider, app_url, ca_context, client, other, auth)
 
 
 @pytest.fixture

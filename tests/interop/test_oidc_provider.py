@@ -31,7 +31,9 @@ from tests.interop.stack import (
     Stack,
     demo_only,
     forms,
+    print_logs,
     signing_key,
+    stacks_used,
     wait_until,
 )
 from tests.servers import Server
@@ -310,16 +312,9 @@ def test_a_scope_the_provider_does_not_grant(stack: Stack, nocards_app: Server) 
 
 @pytest.fixture(autouse=True)
 def _logs(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The tails of the provider's and the app's logs, which pytest shows when a test fails."""
-    stacks = [
-        request.getfixturevalue(name)
-        for name in ("stack", "rotation_stack")
-        if name in request.fixturenames
-    ]
+    stacks = stacks_used(request, "stack", "rotation_stack")
     yield
-    for s in stacks:
-        print(f"--- provider log ---\n{s.provider.log()[-6000:]}")
-        print(f"--- app log ---\n{s.app.log()[-6000:]}")
+    print_logs(*stacks)
 
 
 @demo_only

@@ -16,15 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from joserfc.jwk import ECKey
 
-from tests.interop.stack import (
-    ACCESS_TOKEN_TTL,
-    FapiStack,
-    fapi_env,
-    provider_env,
-    run_provider,
-    start_app,
-)
-from tests.servers import free_port
+from tests.interop.stack import FapiStack, fapi_stack_for, print_logs
 
 PAYMENT_FORM = {"amount": "42.50", "creditor": "Interop Coffee", "iban": "GB33BUKB20201555555555"}
 PAYMENT = {
@@ -39,26 +31,14 @@ PAYMENT = {
 def rar_stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FapiStack]:
     tmp = tmp_path_factory.mktemp("rar")
     key = ECKey.generate_key("P-256", private=True)
-    provider_port, app_port = free_port(), free_port()
-    env = provider_env(
-        f"http://127.0.0.1:{app_port}",
-        ttl=ACCESS_TOKEN_TTL,
-        FAPI2="1",
-        RAR="1",
-        CLIENT_AUTH_ALG="ES256",
-    )
-    with (
-        run_provider(node, provider_port, env, tmp / "provider.log") as provider,
-        start_app(provider.issuer, app_port, tmp, extra_env=fapi_env(key, tmp, inline=True)) as app,
-    ):
-        yield FapiStack(provider, app, tmp, 0, key, "ES256")
+    with fapi_stack_for(node, tmp, key, "ES256", provider_settings={"RAR": "1"}) as s:
+        yield s
 
 
 @pytest.fixture(autouse=True)
 def _logs(rar_stack: FapiStack) -> Iterator[None]:
     yield
-    print(f"--- provider log ---\n{rar_stack.provider.log()[-8000:]}")
-    print(f"--- app log ---\n{rar_stack.app.log()[-6000:]}")
+    print_logs(rar_stack)
 
 
 def test_a_payment_is_granted_as_asked_and_kept_in_the_session(rar_stack: FapiStack) -> None:
