@@ -27,6 +27,7 @@ import pytest
 import redis
 
 from oidc_kit.testing import TestCA
+from tests.servers import free_port
 
 __all__ = [
     "TLS_USERS",
@@ -74,12 +75,6 @@ def delete_prefixed(url: str, prefix: str) -> None:
             client.delete(*keys)
     finally:
         client.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def require_redis_server() -> str:

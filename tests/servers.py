@@ -27,11 +27,24 @@ EXAMPLES = {
 }
 
 
+#: Every port :func:`free_port` has handed out in this process.
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port free now and never handed out before in this process.
+
+    The kernel may give the same free port to two ``bind(0)`` calls in a row (the first socket
+    is closed at once): two servers of one test would then share it, and the second one's
+    readiness check would be answered by the first (an interop test once logged in through
+    the wrong app that way)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 @dataclass

@@ -36,7 +36,8 @@ from oidc_kit.stores import MemoryStore, RedisStore, SessionStore, SQLiteStore, 
 from oidc_kit.stores.postgres import PostgresStore
 from oidc_kit.stores.redis import _px
 from tests.postgres_server import drop_tables, unique_table_prefix
-from tests.redis_server import RedisServer, delete_prefixed, free_port, unique_prefix
+from tests.redis_server import RedisServer, delete_prefixed, unique_prefix
+from tests.servers import free_port
 
 #: "sentinel" and "cluster" are Redis topologies the tests start (tests/redis_server.py);
 #: "rediss" is a Redis of theirs that speaks TLS only, to an ACL user.
