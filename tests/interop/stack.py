@@ -42,6 +42,8 @@ SESSION_SECRET = "interop-session-secret-0123456789abcdef"
 #: Access-token lifetime at the shared provider: the kit refreshes at half of it (its leeway is
 #: capped at half the lifetime), and the tests wait for real expiry, so it stays short.
 ACCESS_TOKEN_TTL = 3
+#: How long the provider may take to answer its discovery document after starting.
+START_TIMEOUT = 60
 
 #: For a test of what only the demo (``example_app``) has: the module's stacks run it alone.
 demo_only = pytest.mark.parametrize("framework", ["starlette"], scope="module")
@@ -79,7 +81,9 @@ class OidcProvider:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 20
+        # A readiness wait, not a speed check: on a loaded 2-core runner a cold node has taken
+        # over 20 s to load oidc-provider once.
+        deadline = time.monotonic() + START_TIMEOUT
         url = f"{self.issuer}/.well-known/openid-configuration"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -90,7 +94,7 @@ class OidcProvider:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"oidc-provider did not start:\n{self.log()}")
+        raise RuntimeError(f"oidc-provider did not answer within {START_TIMEOUT} s:\n{self.log()}")
 
     def stop(self) -> None:
         if self.process is None:
