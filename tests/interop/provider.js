@@ -182,8 +182,16 @@ function signingKeys() {
 }
 
 function generated(type, options, kid, alg) {
-  const { privateKey } = crypto.generateKeyPairSync(type, options);
-  return { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
+  // The key leaves the generation job as PEM text and is exported from a KeyObject of its
+  // own. Exporting the job's own KeyObject as a JWK deadlocked Node 20 twice on CI: a garbage
+  // collection during the export ran the finished job's destructor, which waits on the lock
+  // the export holds (gdb: ExportJWKRsaKey -> GC -> ~KeyGenJob -> uv_mutex_lock).
+  const { privateKey } = crypto.generateKeyPairSync(type, {
+    ...options,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { ...crypto.createPrivateKey(privateKey).export({ format: 'jwk' }), kid, alg, use: 'sig' };
 }
 
 // --- storage: in memory, optionally persisted to a file so that a restart keeps the state -----
