@@ -71,14 +71,6 @@ class ProviderMetadata:
     #: introspection and userinfo endpoints above already hold the alias, when there is one.
     mtls_endpoint_aliases: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def token_auth_method(self) -> str:
-        """``client_secret_basic`` unless the provider only offers ``client_secret_post``."""
-        methods = self.token_endpoint_auth_methods
-        if "client_secret_post" in methods and "client_secret_basic" not in methods:
-            return "client_secret_post"
-        return "client_secret_basic"
-
 
 @dataclass
 class ProviderHealth:
