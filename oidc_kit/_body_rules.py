@@ -5,7 +5,7 @@ Anyone can POST to ``/auth/callback``, ``/auth/backchannel-logout`` and ``/auth/
 an adapter never reads a body whole before its size is known to be small: a declared
 ``Content-Length`` over :data:`MAX_BODY` is refused (:func:`declared_too_large`) before a byte
 is read, and a body without one is counted while it comes in and refused once past the limit
-(``_body.py`` does both for Starlette; a WSGI adapter does the same on its input stream).
+(``_body.py`` does both for Starlette; Flask and Django count with :func:`read_counted`).
 Forms are parsed here, with :mod:`urllib.parse` and a cap on the number of fields.
 
 What is accepted: ``application/x-www-form-urlencoded`` (what an HTML form, a provider's
@@ -15,6 +15,7 @@ other body is 415 ``unsupported_media_type``.
 
 from __future__ import annotations
 
+from typing import Protocol
 from urllib.parse import parse_qsl
 
 from ._errors import RequestTooLarge, UnsupportedMediaType
@@ -27,6 +28,7 @@ __all__ = [
     "is_form",
     "optional_form",
     "parse_form",
+    "read_counted",
     "too_large",
 ]
 
@@ -53,6 +55,27 @@ def declared_too_large(content_length: str | None, limit: int = MAX_BODY) -> boo
     """
     declared = content_length or ""
     return declared.isdigit() and int(declared) > limit
+
+
+#: How much a sync adapter reads of a body at a time.
+_READ_CHUNK = 16 * 1024
+
+
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def read_counted(stream: _Readable, limit: int = MAX_BODY) -> bytes | None:
+    """A sync body (a WSGI input, Django's request stream) read to its end, counted as it
+    comes: ``None`` once past ``limit``, never more than ``limit + 1`` bytes read."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := stream.read(min(_READ_CHUNK, limit + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
+    return b"".join(chunks)
 
 
 def is_form(content_type: str | None) -> bool:

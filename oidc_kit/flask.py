@@ -41,7 +41,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.local import LocalProxy
 
 from ._audit import RequestContext, bind_request, context_of, unbind_request
-from ._body_rules import MAX_BODY, declared_too_large
+from ._body_rules import MAX_BODY, declared_too_large, read_counted
 from ._config import OIDCConfig
 from ._errors import ConfigurationError, OIDCError
 from ._exchange import BodyMark, Headers, WebRequest, WebResponse, parse_cookies
@@ -67,7 +67,6 @@ EXTENSION = "oidc_kit"
 _EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 #: The access log of Flask's development server shows each URL: the callback's ``code`` too.
 _REDACTED = ("werkzeug", *REDACTED_LOGGERS)
-_READ_CHUNK = 16 * 1024
 
 
 class User(SessionUser):
@@ -345,14 +344,8 @@ def read_bounded(limit: int = MAX_BODY) -> bytes | BodyMark:
     if declared_too_large(request.headers.get("Content-Length"), limit):
         return BodyMark.TOO_LARGE
     stream = request.stream  # bounded by Content-Length; chunked only when the server ends it
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := stream.read(min(_READ_CHUNK, limit + 1 - size)):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return BodyMark.TOO_LARGE
-    return b"".join(chunks)
+    body = read_counted(stream, limit)
+    return BodyMark.TOO_LARGE if body is None else body
 
 
 def flask_response(answer: WebResponse) -> Response:

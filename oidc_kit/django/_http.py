@@ -14,7 +14,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 
-from .._body_rules import MAX_BODY, declared_too_large
+from .._body_rules import MAX_BODY, declared_too_large, read_counted
 from .._exchange import BodyMark, Headers, WebRequest, WebResponse, parse_cookies
 from .._session import Session
 
@@ -28,7 +28,6 @@ __all__ = [
     "web_request",
 ]
 
-_READ_CHUNK = 16 * 1024
 _NO_MIDDLEWARE = (
     "oidc_kit.django: add 'oidc_kit.django.middleware.OIDCMiddleware' to MIDDLEWARE "
     "(it loads each request's session)"
@@ -81,14 +80,8 @@ def read_bounded(request: HttpRequest, limit: int = MAX_BODY) -> bytes | BodyMar
         # Chunked under WSGI: Django reads nothing without a length, but the server marked
         # the input as ending where the body does, so it is read from there, counted.
         stream = meta["wsgi.input"]
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := stream.read(min(_READ_CHUNK, limit + 1 - size)):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return BodyMark.TOO_LARGE
-    return b"".join(chunks)
+    body = read_counted(stream, limit)
+    return BodyMark.TOO_LARGE if body is None else body
 
 
 def django_response(answer: WebResponse, method: str | None = "GET") -> HttpResponse:
