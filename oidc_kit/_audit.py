@@ -77,7 +77,8 @@ class RequestContext:
 #: A request bound to the events emitted while it is served: ``[read, request, context]``,
 #: ``context`` being ``read(request)`` once the first event has needed it (most requests emit
 #: none, and the hot path should not pay for reading headers). A list rather than a class:
-#: one is made per request, and a list is made in a fraction of an instance's time.
+#: one is made per request, and a list is made in a fraction of an instance's time. Once the
+#: request has ended, ``read`` and ``request`` are ``None`` (:func:`unbind_request`).
 _Bound = list[Any]
 
 _current: ContextVar[_Bound | None] = ContextVar("oidc_kit_request", default=None)
@@ -93,8 +94,19 @@ def bind_request(read: Callable[[Any], RequestContext], request: Any) -> Token[_
 
 
 def unbind_request(token: Token[_Bound | None]) -> None:
-    """End what :func:`bind_request` began."""
+    """End what :func:`bind_request` began, and let go of the request.
+
+    Copies of the context taken while the request was served outlive it: the keep-alive
+    timer uvicorn arms as the answer is sent holds one for seconds, a task the request
+    started holds one until it ends. Each would keep the request (its scope, its user, its
+    session) alive, and the collector would meet those objects again and again: under load,
+    ~75 young and 0.5 full collections a second, each full one a ~25 ms pause
+    (docs/performance.md). What such a copy still sees is the context if it was read
+    already, else none."""
+    bound = _current.get()
     _current.reset(token)
+    if bound is not None:
+        bound[0] = bound[1] = None
 
 
 @contextmanager
@@ -130,6 +142,8 @@ def current_request() -> RequestContext | None:
     if bound is None:
         return None
     if bound[2] is None:
+        if bound[0] is None:  # the request has ended (see unbind_request)
+            return None
         bound[2] = bound[0](bound[1])
     context: RequestContext = bound[2]
     return context

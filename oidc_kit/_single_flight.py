@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from ._audit import current_request
+
 __all__ = ["SingleFlight"]
 
 T = TypeVar("T")
@@ -32,6 +34,9 @@ class SingleFlight(Generic[T]):
         """
         task = self._tasks.get(key)
         if task is None or task.done():
+            # The call may outlive the request that starts it (the others still wait):
+            # read that request's context now, for the events the call emits after it ends.
+            current_request()
             task = asyncio.ensure_future(call())
             self._tasks[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
