@@ -41,6 +41,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from .._errors import ConfigurationError
+from .._tasks import detached_task
 
 __all__ = [
     "HEARTBEAT",
@@ -247,7 +248,8 @@ class NearCache:
         if self._task is None or self._task.done() or stranded:
             self._lose()  # nothing learnt on a closed loop can be trusted
             self._loop = loop
-            self._task = loop.create_task(self._listen(), name="oidc_kit near-cache listener")
+            # Detached: the request that happens to start it must not lend it its context.
+            self._task = detached_task(self._listen(), name="oidc_kit near-cache listener")
         if loop is not self._loop or not self._live:
             return False  # another event loop than the listener's sees no notices
         if time.monotonic() >= self._lease_until:

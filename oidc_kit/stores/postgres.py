@@ -56,6 +56,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg  # type: ignore[import-untyped]
 
 from .._errors import ConfigurationError, StoreUnavailable
+from .._tasks import detached_task
 from ._near_cache import SESSION_KEYS, NearCache, leased_session, near_cache_enabled
 from ._pg_feed import pg_feed, trigger_statements, triggers_present
 
@@ -427,7 +428,7 @@ class PostgresStore:
         if self._writes % _PURGE_EVERY == 0 and (self._purger is None or self._purger.done()):
             # In the background: the request that happened to be the hundredth write does not
             # wait for it, and one purge at a time per store.
-            self._purger = asyncio.get_running_loop().create_task(self._purge_expired())
+            self._purger = detached_task(self._purge_expired(), name="oidc_kit purge")
 
     async def _purge_expired(self) -> None:
         try:

@@ -12,6 +12,7 @@ prefix of its own, dropped afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -183,11 +184,27 @@ async def test_writes_purge_in_the_background(
     for i in range(99):
         await store.set(f"login:{i}", b"abandoned", 0.01)
     await asyncio.sleep(0.05)
-    await store.set("session:live", b"live", 60)  # the 100th write
+    purge, seen = store._purge_expired, []
+
+    async def observed() -> None:
+        seen.append(REQUEST_VALUE.get())
+        await purge()
+
+    store._purge_expired = observed  # type: ignore[method-assign]
+    marked = REQUEST_VALUE.set("the request's span")  # the 100th write is some request's
+    try:
+        await store.set("session:live", b"live", 60)  # the 100th write
+    finally:
+        REQUEST_VALUE.reset(marked)
     assert store._purger is not None
     await store._purger
     left = run_sql(postgres_url, f"SELECT key FROM {prefix}kv")
     assert [r[0] for r in left] == ["session:live"]
+    assert seen == [""]  # the purge runs detached from that request's context
+
+
+#: What a web framework or OpenTelemetry keeps in a request's context (the current span...).
+REQUEST_VALUE: contextvars.ContextVar[str] = contextvars.ContextVar("request_value", default="")
 
 
 async def test_instances_starting_together_make_the_tables_once(
