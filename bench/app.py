@@ -14,6 +14,7 @@ cookie ``SessionMiddleware`` would set) and writes the ``Cookie`` header to ``BE
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import secrets
@@ -28,7 +29,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bench import tokens as portx
@@ -55,6 +56,16 @@ def create_app() -> Starlette:
 KIT_CACHE_HEADERS = [(b"vary", b"Cookie"), (b"cache-control", b"no-store")]
 
 
+async def gc_counts(request: Request) -> Response:
+    """How many collections of each generation this process's garbage collector has run
+    (the runner reads it before and after the measured runs: bench/run.py)."""
+    return JSONResponse([generation["collections"] for generation in gc.get_stats()])
+
+
+#: Not measured: read by the runner around the measured runs.
+GC_ROUTE = Route("/__gc", gc_counts)
+
+
 def _bare(out: Path, *, cache_headers: bool = False) -> Starlette:
     async def hello(request: Request) -> Response:
         return PlainTextResponse("auth0|6543a1b2c3d4e5f6a7b8c9d0")
@@ -68,7 +79,7 @@ def _bare(out: Path, *, cache_headers: bool = False) -> Starlette:
     # the kit's shape and size too: the ratio then prices the kit's work, not h11 reading
     # 100 more bytes of request.
     out.write_text(f"oidc_session={secrets.token_urlsafe(32)}.{secrets.token_urlsafe(32)}")
-    return Starlette(routes=[Route("/", hello_uncached if cache_headers else hello)])
+    return Starlette(routes=[Route("/", hello_uncached if cache_headers else hello), GC_ROUTE])
 
 
 def _kit(out: Path, store_url: str) -> Starlette:
@@ -99,7 +110,7 @@ def _kit(out: Path, store_url: str) -> Starlette:
                 await store.close()
 
     return Starlette(
-        routes=[Route("/", me)],
+        routes=[Route("/", me), GC_ROUTE],
         middleware=[auth.middleware],
         exception_handlers=auth.exception_handlers,
         lifespan=lifespan,
@@ -149,6 +160,6 @@ def _cookie(out: Path) -> Starlette:
     value = TimestampSigner(COOKIE_SECRET).sign(data).decode()
     out.write_text(f"session={value}")
     return Starlette(
-        routes=[Route("/", me)],
+        routes=[Route("/", me), GC_ROUTE],
         middleware=[Middleware(SessionMiddleware, secret_key=COOKIE_SECRET, max_age=12 * 3600)],
     )

@@ -259,9 +259,12 @@ def throughput(mode: Mode, res: Results, only_frameworks: bool = False) -> None:
             for app in apps.values():
                 load(app, mode, 1)
         runs: dict[str, list[float]] = {name: [] for name in apps}
+        collected = {name: gc_counts(app) for name, app in apps.items()}
         for _ in range(mode.rounds):  # interleaved: noise hits every app alike
             for name, app in apps.items():
                 runs[name].append(load(app, mode, mode.duration))
+        for name, app in apps.items():
+            collected[name] = _delta(collected[name], gc_counts(app))
         res.raw["throughput_runs"] = runs
         med = {name: statistics.median(values) for name, values in runs.items()}
         cookies = {name: len(app.cookie) for name, app in apps.items()}
@@ -269,7 +272,38 @@ def throughput(mode: Mode, res: Results, only_frameworks: bool = False) -> None:
     if not only_frameworks:
         starlette_rows(med, cookies, res)
         against_cache_headers(med, res)
+        collections(collected, runs, mode, res)
     frameworks(med, res)
+
+
+def gc_counts(app: App) -> list[int] | None:
+    """The collections each generation of ``app``'s garbage collector has run (the Starlette
+    apps' ``/__gc``; ``None`` for the others)."""
+    response = httpx.get(app.url + "__gc", timeout=5)
+    return [int(n) for n in response.json()] if response.status_code == 200 else None
+
+
+def _delta(before: list[int] | None, after: list[int] | None) -> list[int] | None:
+    if before is None or after is None:
+        return None
+    return [b - a for a, b in zip(before, after, strict=True)]
+
+
+def collections(
+    collected: dict[str, list[int] | None], runs: dict[str, list[float]], mode: Mode, res: Results
+) -> None:
+    """Garbage collections while each Starlette app was measured, per 10,000 requests: the
+    young ones are cheap, a full one walks every object the process holds (a pause)."""
+    for name, counts in collected.items():
+        if counts is None:
+            continue
+        served = sum(runs[name]) * mode.duration
+        young, middle, full = (10_000 * n / served for n in counts)
+        res.add(
+            f"garbage collections per 10,000 requests under load, {name} (young / middle / full)",
+            f"{young:.1f} / {middle:.2f} / {full:.2f}",
+            "(reference)",
+        )
 
 
 def _starlette_kinds(kinds: dict[str, dict[str, str]], tmp: Path, res: Results) -> None:
