@@ -78,7 +78,8 @@ class RequestContext:
 #: ``context`` being ``read(request)`` once the first event has needed it (most requests emit
 #: none, and the hot path should not pay for reading headers). A list rather than a class:
 #: one is made per request, and a list is made in a fraction of an instance's time. Once the
-#: request has ended, ``read`` and ``request`` are ``None`` (:func:`unbind_request`).
+#: request has ended, ``request`` is ``None`` (:func:`unbind_request`): one slot, so that a
+#: reader on another thread (the sync bridge's core loop) sees the request or nothing.
 _Bound = list[Any]
 
 _current: ContextVar[_Bound | None] = ContextVar("oidc_kit_request", default=None)
@@ -87,7 +88,8 @@ _current: ContextVar[_Bound | None] = ContextVar("oidc_kit_request", default=Non
 def bind_request(read: Callable[[Any], RequestContext], request: Any) -> Token[_Bound | None]:
     """Bind ``request`` to every event emitted until :func:`unbind_request`: ``read(request)``
     makes its :class:`RequestContext`, called at most once, when the first event needs it
-    (so every event of a request carries the same made-up request id).
+    (so every event of a request carries the same made-up request id). ``request`` is never
+    ``None``: ``None`` there means the request has ended.
     (The middleware's hot path: no closure, no generator and no object of a class per
     request.)"""
     return _current.set([read, request, None])
@@ -106,7 +108,7 @@ def unbind_request(token: Token[_Bound | None]) -> None:
     bound = _current.get()
     _current.reset(token)
     if bound is not None:
-        bound[0] = bound[1] = None
+        bound[1] = None
 
 
 @contextmanager
@@ -114,11 +116,15 @@ def request_context(read: Callable[[], RequestContext]) -> Iterator[None]:
     """Bind the request being served to every event emitted until the block ends: an adapter
     wraps each request in this, ``read()`` making its :class:`RequestContext` (called at most
     once, when the first event needs it)."""
-    token = bind_request(lambda _: read(), None)
+    token = bind_request(_call, read)  # ``read`` is the request: let go of it at the end
     try:
         yield
     finally:
         unbind_request(token)
+
+
+def _call(read: Callable[[], RequestContext]) -> RequestContext:
+    return read()
 
 
 #: An ``X-Request-ID`` the audit log repeats: a plain token, as proxies and tracers make them.
@@ -142,9 +148,10 @@ def current_request() -> RequestContext | None:
     if bound is None:
         return None
     if bound[2] is None:
-        if bound[0] is None:  # the request has ended (see unbind_request)
+        request = bound[1]  # read once: unbind_request may clear it meanwhile
+        if request is None:  # the request has ended
             return None
-        bound[2] = bound[0](bound[1])
+        bound[2] = bound[0](request)
     context: RequestContext = bound[2]
     return context
 

@@ -15,7 +15,13 @@ import gc
 import weakref
 from typing import Any
 
-from oidc_kit._audit import RequestContext, bind_request, current_request, unbind_request
+from oidc_kit._audit import (
+    RequestContext,
+    bind_request,
+    current_request,
+    request_context,
+    unbind_request,
+)
 from oidc_kit._single_flight import SingleFlight
 from oidc_kit._tasks import detached_task
 from oidc_kit.stores._near_cache import FeedSink, NearCache
@@ -41,6 +47,23 @@ def test_a_context_copied_during_a_request_does_not_keep_the_request_alive() -> 
     # What the copy sees now: the request has ended, and nothing was read from it.
     assert kept.run(current_request) is None
     assert current_request() is None
+
+
+def test_an_adapters_reader_is_let_go_of_when_its_request_ends() -> None:
+    """``request_context`` (the sync adapters' and the CLI's way in): its reader holds the
+    request; a copy of the context taken meanwhile must not keep it."""
+    scope = Scope(client="203.0.113.9", id="r6")
+    gone = weakref.ref(scope)
+
+    def reader(scope: Scope = scope) -> RequestContext:
+        return read(scope)
+
+    with request_context(reader):
+        kept = contextvars.copy_context()
+    del scope, reader
+    gc.collect()
+    assert gone() is None
+    assert kept.run(current_request) is None
 
 
 def test_a_context_read_during_the_request_stays_with_its_copies() -> None:
