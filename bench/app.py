@@ -66,6 +66,18 @@ async def gc_counts(request: Request) -> Response:
 GC_ROUTE = Route("/__gc", gc_counts)
 
 
+def publish_cookie(out: Path, header: str) -> None:
+    """Hand the runner the ``Cookie`` header to send, all at once.
+
+    The runner polls for the file and reads it as soon as it exists (bench/run.py
+    ``wait_ready``): a plain ``write_text`` creates it empty first, and a runner that read it
+    in that instant sent no cookie and saw the login redirect. A rename is atomic.
+    """
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(header)
+    partial.replace(out)
+
+
 def _bare(out: Path, *, cache_headers: bool = False) -> Starlette:
     async def hello(request: Request) -> Response:
         return PlainTextResponse("auth0|6543a1b2c3d4e5f6a7b8c9d0")
@@ -78,7 +90,7 @@ def _bare(out: Path, *, cache_headers: bool = False) -> Starlette:
     # The browser sends its session cookie to every route, so the baseline gets a cookie of
     # the kit's shape and size too: the ratio then prices the kit's work, not h11 reading
     # 100 more bytes of request.
-    out.write_text(f"oidc_session={secrets.token_urlsafe(32)}.{secrets.token_urlsafe(32)}")
+    publish_cookie(out, f"oidc_session={secrets.token_urlsafe(32)}.{secrets.token_urlsafe(32)}")
     return Starlette(routes=[Route("/", hello_uncached if cache_headers else hello), GC_ROUTE])
 
 
@@ -100,7 +112,7 @@ def _kit(out: Path, store_url: str) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tokens, claims = portx.portx_tokens(int(time.time()))
         session = await auth._sessions.create(tokens, claims, provider_sid=str(claims["sid"]))
-        out.write_text(f"{auth.session_cookie}={auth._cookies.sign_session(session.sid)}")
+        publish_cookie(out, f"{auth.session_cookie}={auth._cookies.sign_session(session.sid)}")
         try:
             yield
         finally:
@@ -158,7 +170,7 @@ def _cookie(out: Path) -> Starlette:
     session["token"]["userinfo"] = {"sub": "auth0|6543a1b2c3d4e5f6a7b8c9d0"}  # type: ignore[index]
     data = b64encode(json.dumps(session).encode("utf-8"))
     value = TimestampSigner(COOKIE_SECRET).sign(data).decode()
-    out.write_text(f"session={value}")
+    publish_cookie(out, f"session={value}")
     return Starlette(
         routes=[Route("/", me), GC_ROUTE],
         middleware=[Middleware(SessionMiddleware, secret_key=COOKIE_SECRET, max_age=12 * 3600)],

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench import tokens as portx
+from bench.app import publish_cookie
 
 if TYPE_CHECKING:
     from oidc_kit._session import Session
@@ -87,7 +88,7 @@ def write_login_cookie(kit: SyncKit, out: Path) -> None:
         return session
 
     session = kit.call(login)
-    out.write_text(f"{rp.session_cookie}={rp._cookies.sign_session(session.sid)}")
+    publish_cookie(out, f"{rp.session_cookie}={rp._cookies.sign_session(session.sid)}")
 
 
 def _flask_bare(out: Path) -> Any:
@@ -99,7 +100,7 @@ def _flask_bare(out: Path) -> Any:
     def me() -> str:
         return SUB
 
-    out.write_text(random_cookie())
+    publish_cookie(out, random_cookie())
     return app
 
 
@@ -129,7 +130,7 @@ def _django_bare(out: Path) -> Any:
         return HttpResponse(SUB, content_type="text/plain")
 
     app = _django_app([path("", me)], installed_apps=[], middleware=list(DJANGO_MIDDLEWARE))
-    out.write_text(random_cookie())
+    publish_cookie(out, random_cookie())
     return app
 
 
