@@ -6,6 +6,15 @@ per call (``asyncio.to_thread``) would cost more than the statement itself; benc
 this. The price is that a call waiting on another process's lock blocks the loop for up to
 ``busy_timeout`` (one second), which only a pathologically busy file ever reaches; past it,
 and on any other SQLite error, a call raises ``StoreUnavailable`` (a 503, never a 500).
+
+Session records are served from process memory while the file's version slots
+(``_versions.py``) show no write to them since they were read: a write through the kit in any
+process changes its key's slot before it returns, so the next read everywhere sees it. A
+record read from the file is trusted for the near-cache's lease (250 ms) at most, which bounds
+what the slots cannot see: a hand edit of the file, or a writer killed between its commit and
+its change of the slot. ``near_cache=False``, or ``SESSION_STORE_NEAR_CACHE=0`` when
+``near_cache`` is left unset, reads the file every time (writes still change the slots, for
+the processes that cache).
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from .._errors import StoreUnavailable
+from ._near_cache import LEASE, MAX_ENTRIES, SESSION_KEYS, leased_session, near_cache_enabled
+from ._versions import VersionSlots
 
 __all__ = ["SQLiteStore"]
 
@@ -56,7 +67,7 @@ def _guarded(
 #: The typeof() test makes a non-numeric expiry (a hand edit, a foreign writer) count as
 #: expired, as in take(); SQLite would otherwise sort text after every number.
 _GET = (
-    "SELECT value FROM kv WHERE key = ? AND expires_at > ?"
+    "SELECT value, expires_at FROM kv WHERE key = ? AND expires_at > ?"
     " AND typeof(expires_at) IN ('real', 'integer')"
 )
 
@@ -81,7 +92,13 @@ class SQLiteStore:
     new database file is made ``0600``, since it holds (sealed) tokens.
     """
 
-    def __init__(self, path: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        near_cache: bool | None = None,
+    ) -> None:
         # Wall-clock time, unlike MemoryStore: expiry times are shared between processes and
         # outlive restarts and reboots, which a monotonic clock does not survive.
         self._path = path
@@ -89,6 +106,11 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._get_cursor: sqlite3.Cursor | None = None
         self._writes = 0
+        self._near_cache = near_cache_enabled(near_cache)
+        self._versions: VersionSlots | None = None
+        #: key -> (value, slot, the slot's version before the read, trusted until
+        #: (time.monotonic()), the row's expiry (the store's clock)).
+        self._cached: dict[str, tuple[bytes, int, int, float, float]] = {}
 
     @property
     def path(self) -> str:
@@ -97,23 +119,58 @@ class SQLiteStore:
 
     async def get(self, key: str) -> bytes | None:
         """The value under ``key``, or ``None`` when absent or expired."""
-        # Every protected request comes here, so it is kept lean (bench/: ~2 µs of the ~10
-        # the SQLite store adds per request): one cursor kept for it rather than a new one
-        # per call, and _guarded's mapping inline rather than another coroutine around it.
-        # The kept cursor holds no snapshot between calls: the single-row SELECT is stepped
-        # to its end by fetchone() (the primary key allows one row), which resets it and
-        # ends its read transaction, so the next call sees every other process's writes.
+        # Every protected request comes here: a session record read before is served from
+        # memory while its slot is unchanged, its lease fresh and the row not expired.
+        entry = self._cached.get(key)
+        if entry is not None:
+            value, slot, version, trusted_until, expires_at = entry
+            if (
+                self._versions is not None
+                and self._versions.slots[slot] == version
+                and time.monotonic() < trusted_until
+                and self._clock() < expires_at
+            ):
+                return value
+            del self._cached[key]
+        return self._read(key)
+
+    def _read(self, key: str) -> bytes | None:
+        # Kept lean: one cursor kept for it rather than a new one per call, and _guarded's
+        # mapping inline rather than another coroutine around it. The kept cursor holds no
+        # snapshot between calls: the single-row SELECT is stepped to its end by fetchone()
+        # (the primary key allows one row), which resets it and ends its read transaction,
+        # so the next call sees every other process's writes.
         try:
             if self._get_cursor is None:
                 self._get_cursor = self._db().cursor()
+            versions = self._versions if self._near_cache else None
+            if versions is not None and key.startswith(SESSION_KEYS):
+                # Noted before the SELECT: a write that lands during it changes the slot
+                # after this, so whatever the SELECT returns is read again next time.
+                slot = VersionSlots.slot(key)
+                version = versions.slots[slot]
+                trusted_until = time.monotonic() + LEASE
+            else:
+                versions = None
             row = self._get_cursor.execute(_GET, (key, self._clock())).fetchone()
         except sqlite3.Error as exc:
             log.warning("the SQLite session store failed: %s", type(exc).__name__)
             raise StoreUnavailable("the session store did not answer") from None
         if row is None:
             return None
-        value = row[0]
-        return value if type(value) is bytes else _as_bytes(value)
+        value = row[0] if type(row[0]) is bytes else _as_bytes(row[0])
+        if versions is not None and value is not None:
+            if len(self._cached) >= MAX_ENTRIES:
+                del self._cached[next(iter(self._cached))]  # the oldest read
+            self._cached[key] = (value, slot, version, trusted_until, float(row[1]))
+        return value
+
+    def _changed(self, key: str) -> None:
+        """A write to ``key`` has run (committed, or failed: either way, assume a change):
+        every process's next read of it goes to the file."""
+        if self._versions is not None and key.startswith(SESSION_KEYS):
+            self._cached.pop(key, None)
+            self._versions.changed(VersionSlots.slot(key))
 
     @_guarded
     async def set(self, key: str, value: bytes, ttl: float) -> None:
@@ -124,29 +181,38 @@ class SQLiteStore:
         if not ttl > 0:
             await self.delete(key)
             return
-        self._db().execute(
-            "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (key) DO UPDATE"
-            " SET value = excluded.value, expires_at = excluded.expires_at",
-            (key, bytes(value), self._clock() + ttl),
-        )
+        try:
+            self._db().execute(
+                "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE"
+                " SET value = excluded.value, expires_at = excluded.expires_at",
+                (key, bytes(value), self._clock() + ttl),
+            )
+        finally:
+            self._changed(key)
         self._count_write()
 
     @_guarded
     async def delete(self, key: str) -> None:
         """Remove ``key``; absent keys are fine."""
-        self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
+        try:
+            self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
+        finally:
+            self._changed(key)
 
     @_guarded
     async def take(self, key: str) -> bytes | None:
         """Read and remove ``key`` in one statement; an expired value is removed, not returned."""
         # fetchall() steps the statement to its end: only then does the autocommit transaction
         # commit and release the write lock (a half-read RETURNING cursor would keep it).
-        rows = (
-            self._db()
-            .execute("DELETE FROM kv WHERE key = ? RETURNING value, expires_at", (key,))
-            .fetchall()
-        )
+        try:
+            rows = (
+                self._db()
+                .execute("DELETE FROM kv WHERE key = ? RETURNING value, expires_at", (key,))
+                .fetchall()
+            )
+        finally:
+            self._changed(key)
         if not rows:
             return None
         value, expires_at = rows[0]
@@ -163,41 +229,55 @@ class SQLiteStore:
         if not ttl > 0:
             return False
         now = self._clock()
-        rows = (
-            self._db()
-            .execute(
-                "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (key) DO UPDATE"
-                " SET value = excluded.value, expires_at = excluded.expires_at"
-                " WHERE kv.expires_at <= ? OR typeof(kv.expires_at) NOT IN ('real', 'integer')"
-                " RETURNING 1",
-                (key, bytes(value), now + ttl, now),
+        try:
+            rows = (
+                self._db()
+                .execute(
+                    "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (key) DO UPDATE"
+                    " SET value = excluded.value, expires_at = excluded.expires_at"
+                    " WHERE kv.expires_at <= ?"
+                    " OR typeof(kv.expires_at) NOT IN ('real', 'integer')"
+                    " RETURNING 1",
+                    (key, bytes(value), now + ttl, now),
+                )
+                .fetchall()  # steps to the end, so the statement commits (see take())
             )
-            .fetchall()  # steps to the end, so the statement commits (see take())
-        )
+        finally:
+            self._changed(key)
         self._count_write()
+        session = leased_session(key)
+        if rows and session is not None:
+            # A new refresh lease: its holder re-reads the session from the file, whatever
+            # this process kept, as on every store with a near-cache (_near_cache.py).
+            self._cached.pop(session, None)
         return bool(rows)
 
     @_guarded
     async def replace(self, key: str, value: bytes, ttl: float) -> bool:
         """Store ``value`` only if ``key`` holds a live value; one ``UPDATE``, so atomic."""
         now = self._clock()
-        if not ttl > 0:
+        try:
+            if not ttl > 0:
+                rows = (
+                    self._db()
+                    .execute(
+                        "DELETE FROM kv WHERE key = ? AND expires_at > ? RETURNING 1", (key, now)
+                    )
+                    .fetchall()
+                )
+                return bool(rows)
             rows = (
                 self._db()
-                .execute("DELETE FROM kv WHERE key = ? AND expires_at > ? RETURNING 1", (key, now))
+                .execute(
+                    "UPDATE kv SET value = ?, expires_at = ? WHERE key = ? AND expires_at > ?"
+                    " AND typeof(expires_at) IN ('real', 'integer') RETURNING 1",
+                    (bytes(value), now + ttl, key, now),
+                )
                 .fetchall()
             )
-            return bool(rows)
-        rows = (
-            self._db()
-            .execute(
-                "UPDATE kv SET value = ?, expires_at = ? WHERE key = ? AND expires_at > ?"
-                " AND typeof(expires_at) IN ('real', 'integer') RETURNING 1",
-                (bytes(value), now + ttl, key, now),
-            )
-            .fetchall()
-        )
+        finally:
+            self._changed(key)
         self._count_write()
         return bool(rows)
 
@@ -208,14 +288,17 @@ class SQLiteStore:
         One ``DELETE`` matching key and value, so atomic across processes. A matching row
         that has expired is deleted too, but reported as not found (``False``).
         """
-        rows = (
-            self._db()
-            .execute(
-                "DELETE FROM kv WHERE key = ? AND value = ? RETURNING expires_at",
-                (key, bytes(value)),
+        try:
+            rows = (
+                self._db()
+                .execute(
+                    "DELETE FROM kv WHERE key = ? AND value = ? RETURNING expires_at",
+                    (key, bytes(value)),
+                )
+                .fetchall()
             )
-            .fetchall()
-        )
+        finally:
+            self._changed(key)
         return bool(rows) and _is_live(rows[0][0], self._clock())
 
     @_guarded
@@ -255,6 +338,10 @@ class SQLiteStore:
     async def close(self) -> None:
         """Close the connection; a later call opens it again."""
         self._get_cursor = None
+        self._cached.clear()
+        if self._versions is not None:
+            self._versions.close()
+            self._versions = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -262,7 +349,18 @@ class SQLiteStore:
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = self._connect()
+            self._versions = self._open_versions()
         return self._conn
+
+    def _open_versions(self) -> VersionSlots | None:
+        if self._path == ":memory:":
+            return None  # no other process can open it: nothing to tell
+        try:
+            return VersionSlots(self._path)
+        except (OSError, ValueError) as exc:
+            # Off, not wrong: every read then goes to the file.
+            log.warning("session near-cache off: the SQLite version slots: %s", type(exc).__name__)
+            return None
 
     def _connect(self) -> sqlite3.Connection:
         if self._path != ":memory:":

@@ -650,8 +650,10 @@ async def _take_all(path: str, keys: list[str], barrier: threading.Barrier) -> l
 async def test_sqlite_get_holds_no_snapshot_between_calls(tmp_path: Path) -> None:
     # get() keeps one cursor for speed: it must not keep a read transaction open after
     # returning, or another process's logout would go unseen and checkpoints would stall.
+    # (The near-cache is off: this is about the statement; a hand edit like the one below
+    # reaches a near-cache within its lease: tests/stores/test_sqlite_near_cache.py.)
     path = str(tmp_path / "sessions.db")
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, near_cache=False)
     await store.set("session:a", b"one", 60)
     await store.set("session:b", b"two", 60)
     assert await store.get("session:a") == b"one"
