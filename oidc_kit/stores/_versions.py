@@ -48,14 +48,21 @@ class VersionSlots:
     """The version slots of one database, mapped into this process.
 
     Opening creates the file (``0600``, like the database) or extends a shorter one with zeros;
-    ``OSError`` when it cannot be opened or mapped.
+    ``OSError`` when it cannot be opened, given its disk blocks, or mapped.
     """
 
     def __init__(self, database: str) -> None:
         fd = os.open(versions_path(database), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             if os.fstat(fd).st_size < _SIZE:
-                os.ftruncate(fd, _SIZE)  # several processes doing this at once is harmless
+                # Extending never overwrites: several processes doing this at once is harmless
+                # (writing zeros instead could wipe a slot another process just changed).
+                os.ftruncate(fd, _SIZE)
+            if hasattr(os, "posix_fallocate"):
+                # Blocks on disk now, not at the first store into a page: a mapped page that
+                # cannot get its block (a full disk) kills the process with SIGBUS; here it
+                # is an OSError, and the store reads the file instead.
+                os.posix_fallocate(fd, 0, _SIZE)
             self._map = mmap.mmap(fd, _SIZE)  # MAP_SHARED: every process sees every store
         finally:
             os.close(fd)  # the mapping keeps the file

@@ -276,6 +276,17 @@ async def test_without_the_slots_every_read_goes_to_the_file(
     assert "near-cache off" in caplog.text
 
 
+def test_the_slots_have_their_disk_blocks_before_they_are_written(path: str) -> None:
+    # A store into a mapped page whose block the disk cannot give (disk full) is a SIGBUS,
+    # not an exception: the blocks are taken when the file is opened, where failing is an
+    # OSError and the store reads the file instead.
+    slots = VersionSlots(path)
+    try:
+        assert os.stat(versions_path(path)).st_blocks * 512 >= SLOTS * 8
+    finally:
+        slots.close()
+
+
 def test_a_change_writes_a_fresh_value_to_its_slot(path: str) -> None:
     slots = VersionSlots(path)
     try:
