@@ -312,6 +312,12 @@ def _starlette_kinds(kinds: dict[str, dict[str, str]], tmp: Path, res: Results) 
     kinds["bare-headers"] = {"BENCH_KIND": "bare-headers"}
     kinds["kit-memory"] = {"BENCH_KIND": "kit", "BENCH_STORE": "memory://"}
     kinds["kit-sqlite"] = {"BENCH_KIND": "kit", "BENCH_STORE": f"sqlite:///{tmp}/sessions.db"}
+    # The same store reading the file on every request: what its near-cache saves.
+    kinds["kit-sqlite-uncached"] = {
+        "BENCH_KIND": "kit",
+        "BENCH_STORE": f"sqlite:///{tmp}/uncached.db",
+        "SESSION_STORE_NEAR_CACHE": "0",
+    }
     url = redis_url()
     if url is None:
         res.notes.append("Redis unreachable (REDIS_URL or 127.0.0.1:6379): kit-redis skipped.")
@@ -338,6 +344,12 @@ def starlette_rows(med: dict[str, float], cookies: dict[str, int], res: Results)
                 f">= {minimum:.2f}x bare",
                 ratio >= minimum,
             )
+    if "kit-sqlite-uncached" in med:
+        res.add(
+            "oidc_kit, sqlite store, near-cache off (a SELECT per request)",
+            f"{med['kit-sqlite-uncached']:,.0f} req/s = {med['kit-sqlite-uncached'] / bare:.2f}x bare",
+            "(reference)",
+        )
     cookie = med["cookie"]
     res.add(
         "authlib + cookie SessionMiddleware (~2 KB tokens)",
