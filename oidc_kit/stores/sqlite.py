@@ -90,6 +90,11 @@ class SQLiteStore:
     upsert, so of racing processes one wins. A ``ttl`` that is not positive stores nothing.
     The connection is opened on first use; the directory is created (``0700``) if missing and a
     new database file is made ``0600``, since it holds (sealed) tokens.
+
+    Session records are served from memory while the version slots beside the file
+    (``PATH-versions``) show no write since they were read (see the module docstring);
+    ``near_cache=False``, or ``SESSION_STORE_NEAR_CACHE=0`` when ``near_cache`` is left
+    unset, reads the file every time.
     """
 
     def __init__(
