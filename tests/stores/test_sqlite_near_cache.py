@@ -244,9 +244,8 @@ async def test_the_slots_file_is_private_and_a_short_one_is_extended(
 
 
 async def test_a_new_slots_file_is_made_0600(stores: Callable[..., SQLiteStore], path: str) -> None:
-    os.umask(old := os.umask(0))  # read the umask
+    old = os.umask(0o022)  # the usual umask: a file made 0o666 would come out world-readable
     try:
-        os.umask(0o022)
         store = stores()
         await store.set(KEY, b"one", 60)
     finally:
