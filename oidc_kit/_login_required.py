@@ -98,8 +98,14 @@ def login_required(
 
             @functools.wraps(endpoint)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                # A function endpoint's first argument is the Request: no search for it.
-                conn = args[0] if args and type(args[0]) is Request else _connection(args, kwargs)
+                # A function endpoint's first argument is the Request: no search for it, and
+                # the hot path (a session, nothing more asked) is decided at once.
+                if args and type(args[0]) is Request:
+                    conn: Request | WebSocket = args[0]
+                    if not beyond and conn.user.is_authenticated:
+                        return await endpoint(*args, **kwargs)
+                else:
+                    conn = _connection(args, kwargs)
                 # Asked as "not a Request" (it is one or the other): an exact type matches
                 # at once, where ``isinstance(conn, WebSocket)`` goes through the ABC
                 # machinery of ``Mapping`` (HTTPConnection's base) on every request.

@@ -121,7 +121,10 @@ class OIDCSessionMiddleware:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """An HTTP request: the session its cookie names, and the cookie kept current."""
         cookie, logout_cookie = self._our_cookies(scope)
-        logout_return, signed_out = self._logout_return(scope, logout_cookie)
+        # The usual request has no logout cookie: no call for it.
+        logout_return, signed_out = (
+            (False, False) if logout_cookie is None else self._logout_return(scope, logout_cookie)
+        )
         try:
             session, current = await self.kit.rp.load_session(cookie) if cookie else (None, True)
         except StoreUnavailable as exc:
@@ -223,12 +226,10 @@ class OIDCSessionMiddleware:
         ):
             headers.append("Set-Cookie", line)
 
-    def _logout_return(self, scope: Scope, cookie: str | None) -> tuple[bool, bool]:
+    def _logout_return(self, scope: Scope, cookie: str) -> tuple[bool, bool]:
         """Whether this is the browser's return from logout (its cookie, ``cookie``, then
         expires), and whether it brought back the logout's state
         (``WebAnswers.logout_return``, the rule every adapter applies)."""
-        if cookie is None:  # the hot path: no logout cookie, no call
-            return False, False
         return self.kit.logout_return(
             scope["path"], cookie, lambda: Request(scope).query_params.get("state")
         )
