@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.datastructures import MutableHeaders
@@ -141,13 +141,15 @@ class OIDCSessionMiddleware:
         resign = session if session is not None and not current else None
         no_store = cookie is not None
 
-        async def send_wrapper(message: Message) -> None:
+        # Not a coroutine function: it hands back the server's own ``send`` awaitable, so that
+        # each message costs one coroutine, not two (an ASGI ``send`` returns an awaitable).
+        def send_wrapper(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start":
                 _add_cache_headers(message, no_store=no_store)
                 if stale_cookie or logout_return or resign is not None:  # rare: no header object
                     cookie_name = self.kit.rp.session_cookie
                     self._fix_cookies(message, cookie_name, resign, stale_cookie, logout_return)
-            await send(message)
+            return send(message)
 
         await self.app(scope, receive, send_wrapper)
 
