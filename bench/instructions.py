@@ -1,0 +1,146 @@
+"""Instructions per request, whole server: ``python -m bench.instructions`` (needs valgrind).
+
+Throughput on a shared 2-core machine drifts by tens of percent from one minute to the next
+(other tenants), so two apps measured a minute apart can differ more than the kit costs.
+Counting instructions does not drift: each app of ``bench/app.py`` runs in uvicorn under
+callgrind (the same command ``bench/run.py`` starts, so the same server, h11 included), wrk
+loads it, and callgrind counts only while wrk's measured run lasts. The count divided by the
+requests wrk completed is the whole server's work per request: uvicorn, h11, the event loop,
+Starlette and the kit. Repeated runs agree within about 0.3%.
+
+The ratio of two apps' counts predicts their throughput ratio when neither stalls on memory or
+I/O (on the Intel Xeon machine of 2026-12-05, the memory store's count ratio was 0.894 and
+``make bench`` measured 0.886-0.895x). It is a companion to ``make bench``, not a
+replacement: it cannot see a cache miss, a lock or a round trip to a store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from bench.run import ROOT, SUB, free_port
+
+KINDS = {
+    "bare": {"BENCH_KIND": "bare"},
+    "bare-headers": {"BENCH_KIND": "bare-headers"},
+    "kit-memory": {"BENCH_KIND": "kit", "BENCH_STORE": "memory://"},
+    "kit-sqlite": {"BENCH_KIND": "kit", "BENCH_STORE": "sqlite:///{tmp}/sessions.db"},
+}
+
+
+def count(kind: str, tmp: Path, seconds: int) -> tuple[int, int]:
+    """(instructions, requests) of ``kind``'s server while wrk loaded it for ``seconds``."""
+    port = free_port()
+    cookie_out, out_file = tmp / f"{kind}.cookie", tmp / f"{kind}.callgrind"
+    env = {
+        **os.environ,
+        **{k: v.format(tmp=tmp) for k, v in KINDS[kind].items()},
+        "BENCH_COOKIE_OUT": str(cookie_out),
+        "PYTHONHASHSEED": "0",  # the same dict layouts every run
+    }
+    server = subprocess.Popen(
+        [  # noqa: S607 (found on PATH, as wrk is)
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",  # start-up (imports, key generation) is not counted
+            f"--callgrind-out-file={out_file}",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        cookie = _wait_ready(server, url, cookie_out)
+        wrk = ["wrk", "-t1", "-c4", "-H", f"Cookie: {cookie}", url]
+        subprocess.run([*wrk, "-d3s"], check=True, capture_output=True)  # warm
+        _callgrind_control("--instr=on", server.pid)
+        out = subprocess.run([*wrk, f"-d{seconds}s"], check=True, capture_output=True, text=True)
+        _callgrind_control("--instr=off", server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=120)
+    if "Non-2xx" in out.stdout:
+        raise RuntimeError(f"{kind}: wrk saw errors:\n{out.stdout}")
+    match = re.search(r"(\d+) requests in", out.stdout)
+    assert match, out.stdout
+    totals = [
+        int(line.split()[1])
+        for path in tmp.glob(f"{kind}.callgrind*")
+        for line in path.read_text().splitlines()
+        if line.startswith("totals:")
+    ]
+    return sum(totals), int(match.group(1))
+
+
+def _wait_ready(server: subprocess.Popen[bytes], url: str, cookie_out: Path) -> str:
+    deadline = time.monotonic() + 600  # under valgrind, start-up takes tens of seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited")
+        if cookie_out.exists():
+            cookie = cookie_out.read_text()
+            try:
+                response = httpx.get(url, headers={"Cookie": cookie}, timeout=30)
+            except httpx.HTTPError:
+                time.sleep(0.5)
+                continue
+            if response.status_code != 200 or response.text != SUB:
+                raise RuntimeError(f"{url} answered {response.status_code}")
+            return cookie
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not start")
+
+
+def _callgrind_control(option: str, pid: int) -> None:
+    subprocess.run(["callgrind_control", option, str(pid)], check=True, capture_output=True)  # noqa: S607
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated")
+    parser.add_argument("--seconds", type=int, default=10, help="wrk's measured run")
+    args = parser.parse_args()
+    for tool in ("valgrind", "callgrind_control", "wrk"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed (apt-get install valgrind wrk)")
+    kinds = args.kinds.split(",")
+    with tempfile.TemporaryDirectory(prefix="oidc_kit_instr_") as tmpdir:
+        tmp = Path(tmpdir)
+        with ThreadPoolExecutor(max_workers=2) as pool:  # counts do not depend on the load
+            results = dict(
+                zip(kinds, pool.map(lambda k: count(k, tmp, args.seconds), kinds), strict=True)
+            )
+    per_request = {kind: total / requests for kind, (total, requests) in results.items()}
+    base = per_request.get("bare")
+    print("| app | instructions per request | bare / app |")
+    print("|---|---|---|")
+    for kind, value in per_request.items():
+        ratio = f"{base / value:.3f}" if base else ""
+        print(f"| {kind} | {value:,.0f} ({results[kind][1]:,} requests) | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
