@@ -9,9 +9,10 @@ requests wrk completed is the whole server's work per request: uvicorn, h11, the
 Starlette and the kit. Repeated runs agree within about 0.3%.
 
 The ratio of two apps' counts predicts their throughput ratio when neither stalls on memory or
-I/O (on the Intel Xeon machine of 2026-12-05, the memory store's count ratio was 0.894 and
-``make bench`` measured 0.886-0.895x). It is a companion to ``make bench``, not a
-replacement: it cannot see a cache miss, a lock or a round trip to a store.
+I/O: the tree of the Intel Xeon ``make bench`` runs of 2026-12-05 (commit 344b2ed) counts
+0.891 for the memory store, and those runs measured 0.886-0.895x. It is a companion to
+``make bench``, not a replacement: it cannot see a cache miss, a lock or a round trip to a
+store.
 """
 
 from __future__ import annotations
