@@ -99,10 +99,12 @@ def login_required(
             @functools.wraps(endpoint)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 # A function endpoint's first argument is the Request: no search for it, and
-                # the hot path (a session, nothing more asked) is decided at once.
+                # the hot path (a session, nothing more asked) is decided at once, on the
+                # scope's user as ``Request.user`` reads it (without the property's call).
                 if args and type(args[0]) is Request:
                     conn: Request | WebSocket = args[0]
-                    if not beyond and conn.user.is_authenticated:
+                    user = conn.scope.get("user")
+                    if not beyond and user is not None and user.is_authenticated:
                         return await endpoint(*args, **kwargs)
                 else:
                     conn = _connection(args, kwargs)

@@ -82,6 +82,12 @@ def _parse_cookie_header(value: bytes) -> dict[str, str]:
     return cookie_parser(value.decode("latin-1"))
 
 
+#: What a request's cookies say (:meth:`OIDCSessionMiddleware._our_cookies`): a session
+#: cookie came; the session id it names (``None``: none, or a bad signature); whether it was
+#: signed with the newest secret; the logout cookie.
+_OurCookies = tuple[bool, str | None, bool, str | None]
+_NO_COOKIES: _OurCookies = (False, None, True, None)
+
 #: ``Cookie`` headers whose parse a middleware remembers (the browsers active right now), and
 #: the longest remembered: a browser's is well under it, and a flood of made-up long headers
 #: then costs at most ~4 MB.
@@ -98,9 +104,10 @@ class OIDCSessionMiddleware:
         self.app = app
         self.kit = kit
         self.owner = owner
-        #: ``Cookie`` header -> (session cookie, logout cookie): a browser sends the same
-        #: header on every request, so it is parsed once (a pure function of its bytes).
-        self._seen_headers: dict[bytes, tuple[str | None, str | None]] = {}
+        #: ``Cookie`` header -> what it says (:meth:`_our_cookies`): a browser sends the same
+        #: header on every request, so it is parsed and its signature checked once (a pure
+        #: function of its bytes).
+        self._seen_headers: dict[bytes, _OurCookies] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -120,13 +127,13 @@ class OIDCSessionMiddleware:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """An HTTP request: the session its cookie names, and the cookie kept current."""
-        cookie, logout_cookie = self._our_cookies(scope)
+        has_cookie, sid, current, logout_cookie = self._our_cookies(scope)
         # The usual request has no logout cookie: no call for it.
         logout_return, signed_out = (
             (False, False) if logout_cookie is None else self._logout_return(scope, logout_cookie)
         )
         try:
-            session, current = await self.kit.rp.load_session(cookie) if cookie else (None, True)
+            session = None if sid is None else await self.kit.rp.load_session_id(sid)
         except StoreUnavailable as exc:
             # Outside the app's exception handlers: answer here, 503 and no session lost.
             conn = HTTPConnection(scope)
@@ -136,10 +143,10 @@ class OIDCSessionMiddleware:
         self._enter(scope, session)
         #: True on the post-logout landing page, right after a logout: a page may say so.
         scope[SIGNED_OUT_KEY] = signed_out
-        stale_cookie = cookie is not None and session is None
+        stale_cookie = has_cookie and session is None
         # A cookie signed with an older secret is re-issued under the newest one.
         resign = session if session is not None and not current else None
-        no_store = cookie is not None
+        no_store = has_cookie
 
         # Not a coroutine function: it hands back the server's own ``send`` awaitable, so that
         # each message costs one coroutine, not two (an ASGI ``send`` returns an awaitable).
@@ -153,41 +160,48 @@ class OIDCSessionMiddleware:
 
         await self.app(scope, receive, send_wrapper)
 
-    def _our_cookies(self, scope: Scope) -> tuple[str | None, str | None]:
-        """The session cookie and the logout cookie the request carries (``None``: absent).
+    def _our_cookies(self, scope: Scope) -> _OurCookies:
+        """Whether the request carries a session cookie, the session id it names (``None``:
+        none, or a bad signature) and whether it was signed with the newest secret, and the
+        logout cookie (``None``: absent).
 
-        The usual request has one ``Cookie`` header, seen before: its parse is remembered
-        (bounded, and only for headers of a browser's size). Several ``Cookie`` headers
-        (HTTP/2 may split them) are read as :func:`read_cookies` reads them, each time.
+        The usual request has one ``Cookie`` header, seen before: what it says is remembered
+        (bounded, and only for headers of a browser's size), the signature check with it (a
+        pure function of the cookie: ``RelyingParty.read_session_cookie``). Several ``Cookie``
+        headers (HTTP/2 may split them) are read as :func:`read_cookies` reads them, each time.
         """
         header: bytes | None = None
         for key, value in scope["headers"]:
             if key == b"cookie":
                 if header is not None:
-                    return self._pick(read_cookies(scope))
+                    return self._read(read_cookies(scope))
                 header = value
         if header is None:
-            return None, None
+            return _NO_COOKIES
         found = self._seen_headers.get(header)
         if found is None:
-            found = self._pick(_parse_cookie_header(header))
+            found = self._read(_parse_cookie_header(header))
             if len(header) <= _REMEMBERED_HEADER_MAX:
                 if len(self._seen_headers) >= _REMEMBERED_HEADERS:
                     del self._seen_headers[next(iter(self._seen_headers))]  # the oldest
                 self._seen_headers[header] = found
         return found
 
-    def _pick(self, cookies: Mapping[str, str]) -> tuple[str | None, str | None]:
+    def _read(self, cookies: Mapping[str, str]) -> _OurCookies:
         rp = self.kit.rp
-        return cookies.get(rp.session_cookie), cookies.get(rp.logout_cookie)
+        cookie, logout_cookie = cookies.get(rp.session_cookie), cookies.get(rp.logout_cookie)
+        if cookie is None:
+            return False, None, True, logout_cookie
+        sid, current = rp.read_session_cookie(cookie) if cookie else (None, True)
+        return True, sid, current, logout_cookie
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket handshake: the session, unless the handshake is cross-site."""
-        cookie, _ = self._our_cookies(scope)
+        _, sid, _, _ = self._our_cookies(scope)
         session = None
-        if cookie and is_same_origin(HTTPConnection(scope), self.kit.origin):
+        if sid is not None and is_same_origin(HTTPConnection(scope), self.kit.origin):
             try:
-                session, _ = await self.kit.rp.load_session(cookie)
+                session = await self.kit.rp.load_session_id(sid)
             except StoreUnavailable:
                 # Refused rather than let through as anonymous: the user is not logged out.
                 log.warning("session store unavailable: WebSocket %s closed", scope["path"])

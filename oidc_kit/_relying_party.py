@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -135,9 +135,28 @@ class RelyingParty:
         """The live session a session cookie names (``None``: a bad signature, or no such
         session, ended or expired), and whether the cookie was signed with the newest secret
         (if not, re-issue it: :meth:`session_cookie_change`). :class:`~oidc_kit.StoreUnavailable`
-        when the store cannot be reached: answer 503, do not treat the user as logged out."""
+        when the store cannot be reached: answer 503, do not treat the user as logged out.
+
+        :meth:`read_session_cookie` then :meth:`load_session_id`, in one call."""
         sid, current = self._cookies.read_session(cookie)
         return (None if sid is None else await self._sessions.load(sid)), current
+
+    def read_session_cookie(self, cookie: str) -> tuple[str | None, bool]:
+        """The session id a session cookie names (``None``: a bad signature), and whether the
+        cookie was signed with the newest secret: :meth:`load_session`'s first half.
+
+        A pure function of ``cookie`` for this relying party's life (its secrets are fixed),
+        so an adapter may remember it per cookie: the Starlette middleware does, per
+        ``Cookie`` header, and then calls :meth:`load_session_id` alone."""
+        return self._cookies.read_session(cookie)
+
+    def load_session_id(self, sid: str) -> Coroutine[Any, Any, Session | None]:
+        """Await it: the live session ``sid`` (``None``: no such session, ended or expired),
+        :meth:`load_session`'s second half, with the same :class:`~oidc_kit.StoreUnavailable`.
+
+        Not a coroutine function: it hands back the sessions' own coroutine, so that the read
+        every protected request makes costs one coroutine less."""
+        return self._sessions.load(sid)
 
     def satisfies(self, session: Session, step_up: StepUp) -> bool:
         """Whether ``session``'s authentication meets a route's step-up (``max_age``,

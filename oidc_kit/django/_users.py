@@ -18,7 +18,6 @@ class OIDCUser(SessionUser):
     """The logged-in user: ``request.user`` (and always ``request.oidc_user``). Not a model:
     nothing is saved; ``pk`` is ``None`` and it has no permissions."""
 
-    is_authenticated = True
     is_anonymous = False
     is_active = True
     is_staff = False

@@ -8,6 +8,7 @@ shortcut to the answer it replaced.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -18,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from oidc_kit import MemoryStore, RelyingParty, TokenSet
+from oidc_kit import MemoryStore, OIDCConfig, RelyingParty, TokenSet
+from oidc_kit._cookie_signer import CookieSigner
 from oidc_kit._cookies import CookieWriter
 from oidc_kit._middleware import (
     _REMEMBERED_HEADER_MAX,
@@ -28,10 +30,11 @@ from oidc_kit._middleware import (
 )
 from oidc_kit._pages import KitPages
 from oidc_kit._web_kit import WebKit
-from tests.conftest import Clock, make_config
+from tests.conftest import SECRET, Clock, make_config
 from tests.fake_op import ISSUER
 
 APP = "https://app.test"
+NEW_SECRET = "a-newer-session-secret-0123456789abcdef"
 #: One response object sent again and again: the middleware must not grow its headers.
 _SHARED = PlainTextResponse("shared", headers={"Vary": "Accept-Encoding"})
 _SHARED_PLAIN = PlainTextResponse("shared")
@@ -39,7 +42,19 @@ _SHARED_PLAIN = PlainTextResponse("shared")
 
 @pytest.fixture
 async def web_kit(clock: Clock) -> AsyncIterator[WebKit]:
-    config = make_config()
+    async with _web_kit(make_config(), clock) as kit:
+        yield kit
+
+
+@pytest.fixture
+async def rotated_kit(clock: Clock) -> AsyncIterator[WebKit]:
+    """A kit whose session secret was rotated: a new one first, the old one still accepted."""
+    async with _web_kit(make_config(session_secrets=(NEW_SECRET, SECRET)), clock) as kit:
+        yield kit
+
+
+@asynccontextmanager
+async def _web_kit(config: OIDCConfig, clock: Clock) -> AsyncIterator[WebKit]:
     async with httpx.AsyncClient() as http:
         rp = RelyingParty({"default": config}, store=MemoryStore(), http=http, clock=clock)
         yield WebKit(
@@ -128,7 +143,45 @@ async def test_a_cookie_header_seen_again_is_read_from_memory(
     first = await _get(app, "/whoami", [header])
     again = await _get(app, "/whoami", [header])
     assert first == again and b"sandbox-alice" in again[1]["body"]
-    assert _middleware(app)._seen_headers == {header: (header.split(b"=", 2)[2].decode(), None)}
+    sid = web_kit.rp.read_session_cookie(header.split(b"=", 2)[2].decode())[0]
+    assert sid is not None
+    # Parsed and its signature checked once: the session id it names, signed with the newest.
+    assert _middleware(app)._seen_headers == {header: (True, sid, True, None)}
+
+
+async def test_a_forged_cookie_seen_again_is_still_refused_and_expired(
+    web_kit: WebKit, clock: Clock
+) -> None:
+    # The remembered verdict on a bad signature is "no session", every time it comes back.
+    app = _app(web_kit)
+    name, good = web_kit.rp.session_cookie, await _cookie(web_kit, clock)
+    forged = f"{name}={good[:-2]}xx".encode()
+    for _ in range(2):
+        status, answer = await _get(app, "/whoami", [forged])
+        assert status == 200 and answer["body"] == b'{"sub":null}'
+        expired = dict(answer["headers"])[b"set-cookie"]
+        assert expired.startswith(f'{name}="";'.encode()) and b"Max-Age=0" in expired
+    assert _middleware(app)._seen_headers[forged] == (True, None, False, None)
+
+
+async def test_a_cookie_signed_with_an_older_secret_is_re_signed_each_time_it_comes(
+    rotated_kit: WebKit, clock: Clock
+) -> None:
+    # Remembered as "not the newest secret": each answer re-issues it until the browser
+    # sends the new one.
+    app = _app(rotated_kit)
+    name, newest = rotated_kit.rp.session_cookie, await _cookie(rotated_kit, clock)
+    sid, current = rotated_kit.rp.read_session_cookie(newest)
+    assert sid is not None and current
+    old = CookieSigner([SECRET], 600).sign_session(sid)
+    header = f"{name}={old}".encode()
+    for _ in range(2):
+        status, answer = await _get(app, "/whoami", [header])
+        assert status == 200 and b"sandbox-alice" in answer["body"]
+        assert dict(answer["headers"])[b"set-cookie"].startswith(f"{name}={newest};".encode())
+    assert _middleware(app)._seen_headers[header] == (True, sid, False, None)
+    status, answer = await _get(app, "/whoami", [f"{name}={newest}".encode()])
+    assert b"sandbox-alice" in answer["body"] and b"set-cookie" not in dict(answer["headers"])
 
 
 async def test_a_logged_out_cookie_seen_again_is_still_refused(
