@@ -33,6 +33,8 @@ _FORMAT = 2
 #: ``last_seen`` is written back at most this often: idle timeouts do not need per-request
 #: precision, and a write per request would double the store traffic on the hot path.
 _TOUCH_INTERVAL = 60.0
+#: A session's key in the store (``Sessions.key``).
+_KEY_PREFIX = "session:"
 #: Decoded records kept (about 4 KB each): the sessions active right now.
 _DECODED_CACHE = 1024
 
@@ -184,7 +186,7 @@ class Sessions:
 
     @staticmethod
     def key(sid: str) -> str:
-        return f"session:{sid}"
+        return _KEY_PREFIX + sid
 
     async def create(
         self,
@@ -270,12 +272,18 @@ class Sessions:
 
     async def load(self, sid: str) -> Session | None:
         """The live session ``sid``; ``None`` when absent, unreadable or timed out."""
-        raw = await self.store.get(self.key(sid))
+        # Every protected request comes here: ``key`` and ``_decode_entry``'s usual case are
+        # written out, not called.
+        raw = await self.store.get(_KEY_PREFIX + sid)
         if raw is None:
             return None
-        decoded = self._decode_entry(sid, raw)
-        if decoded is None:
-            return None
+        decoded = self._decoded.get(sid)
+        if decoded is not None and decoded.raw == raw:  # unchanged since it was decoded
+            self._decoded.move_to_end(sid)
+        else:
+            decoded = self._decode_entry(sid, raw)
+            if decoded is None:
+                return None
         session = decoded.session
         now = self._clock()
         if decoded.ends <= now:
