@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import itertools
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from joserfc import jwk
 
 from oidc_kit import MemoryStore, OIDCConfig
 from oidc_kit._flow import LoginResult
 from oidc_kit.starlette import OIDCAuth
+from oidc_kit.testing import _op_keys
 from tests.fake_op import CLIENT_ID, CLIENT_SECRET, ISSUER, FakeOP
 
 SECRET = "test-session-secret-0123456789abcdef"
+
+
+#: RSA key material for the sandbox providers the tests start in this process, by the hundred:
+#: a 2048-bit key takes ~50 ms to generate, about a tenth of the quick loop. Eight are made,
+#: each once, and handed out in turn, each time with a ``kid`` of its own, so two keys made one
+#: after the other still differ, as a rotation's do. (A test of weak or foreign keys makes its
+#: own; a provider in a subprocess generates as the product does.)
+_RSA_POOL_SIZE = 8
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _pooled_sandbox_keys() -> Iterator[None]:
+    generate = _op_keys._new_key
+    pool: list[Any] = []
+    turn = itertools.count()
+
+    def new_key(alg: str) -> jwk.RSAKey | jwk.ECKey:
+        if alg == "ES256":
+            return generate(alg)  # an EC key is made in microseconds
+        index = next(turn) % _RSA_POOL_SIZE
+        if index == len(pool):
+            pool.append(generate(alg).raw_value)
+        params: Any = {"kid": f"sandbox-{secrets.token_hex(8)}", "use": "sig", "alg": alg}
+        return jwk.RSAKey(pool[index], pool[index], params)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_op_keys, "_new_key", new_key)
+        yield
 
 
 class Clock:
