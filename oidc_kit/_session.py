@@ -273,7 +273,7 @@ class Sessions:
     async def load(self, sid: str) -> Session | None:
         """The live session ``sid``; ``None`` when absent, unreadable or timed out."""
         # Every protected request comes here: ``key`` and ``_decode_entry``'s usual case are
-        # written out, not called.
+        # written out, not called (a miss decodes without looking again).
         raw = await self.store.get(_KEY_PREFIX + sid)
         if raw is None:
             return None
@@ -281,7 +281,7 @@ class Sessions:
         if decoded is not None and decoded.raw == raw:  # unchanged since it was decoded
             self._decoded.move_to_end(sid)
         else:
-            decoded = self._decode_entry(sid, raw)
+            decoded = self._decode_new(sid, raw)
             if decoded is None:
                 return None
         session = decoded.session
@@ -322,6 +322,10 @@ class Sessions:
         if decoded is not None and decoded.raw == raw:
             self._decoded.move_to_end(sid)
             return decoded
+        return self._decode_new(sid, raw)
+
+    def _decode_new(self, sid: str, raw: bytes) -> _Decoded | None:
+        """Decode a record not remembered (or changed since), and remember it."""
         try:
             session = Session.decode(sid, raw)
         except ValueError:
