@@ -6,7 +6,8 @@ module gives them their attributes. Only the session cookie takes the app's
 stay host-only, ``Path=/`` and ``Lax``, since they must reach the callback (a cross-site
 navigation from the provider) and the post-logout landing, and no sibling subdomain may plant
 one. A line is written as Starlette's ``Response.set_cookie`` writes it (the standard
-library's ``SimpleCookie``), whichever framework sends it.
+library's ``SimpleCookie``), whichever framework sends it, except that a clearing line's
+``expires`` is the fixed date :data:`CLEARED_EXPIRES` rather than the time of writing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from typing import Any, Protocol
 from ._config import OIDCConfig
 from ._outcome import CookieChange
 
-__all__ = ["CookieWriter"]
+__all__ = ["CLEARED_EXPIRES", "CookieWriter"]
+
+#: The ``expires`` of a line clearing a cookie. A fixed date long past (as Werkzeug writes it)
+#: rather than "now" (Starlette's): the line is then the same whenever it is written, and a
+#: browser whose clock runs behind the server's cannot read it as a date still to come.
+CLEARED_EXPIRES = "Thu, 01 Jan 1970 00:00:00 GMT"
 
 
 class _RawHeaders(Protocol):
@@ -41,7 +47,7 @@ class CookieWriter:
         attributes = jar[name]
         if cookie.value is None:
             attributes["max-age"] = 0
-            attributes["expires"] = 0
+            attributes["expires"] = CLEARED_EXPIRES
         elif cookie.max_age is not None:
             attributes["max-age"] = cookie.max_age
         for key, value in self._attributes(name, cookie.cross_site).items():

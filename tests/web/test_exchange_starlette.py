@@ -21,7 +21,8 @@ from tests.conftest import make_config
 
 
 def _same_second(line: str) -> str:
-    """A cookie line without its ``expires`` date (a clearing cookie's is the time of day)."""
+    """A cookie line without its ``expires`` date (Starlette's clearing line has the time of day,
+    the kit's a fixed date in the past)."""
     return re.sub(r"expires=[^;]+", "expires=X", line)
 
 
@@ -67,6 +68,14 @@ def test_a_cookie_line_is_the_one_starlette_writes(
             **attributes,
         )
     assert _same_second(writer.header(change)) == _same_second(response.headers["set-cookie"])
+
+
+def test_a_clearing_line_names_a_fixed_date_long_past() -> None:
+    # Written at any time, the line is the same, and no browser clock reads it as a future date.
+    writer = CookieWriter(make_config(), "oidc_session")
+    line = writer.header(CookieChange("oidc_session", None))
+    assert "; expires=Thu, 01 Jan 1970 00:00:00 GMT;" in line
+    assert "Max-Age=0" in line
 
 
 def test_json_and_redirects_are_encoded_as_starlette_encodes_them() -> None:
