@@ -374,7 +374,8 @@ async def _next_io_round() -> None:
 
     The first yield resumes us ahead of the callbacks that the loop's next ``select`` queues
     (they go behind our wake-up); the second resumes us after them; the third after what they
-    passed on with ``call_soon`` (asyncpg hands a notification to its listeners that way).
+    passed on with ``call_soon`` (asyncpg's listener callbacks, which the PostgreSQL feed falls
+    back on should asyncpg stop handing it notifications as it parses them).
     """
     await asyncio.sleep(0)
     await asyncio.sleep(0)

@@ -44,11 +44,18 @@ disabled (``ALTER TABLE ... DISABLE TRIGGER``, the table dropped and made again 
 version) ends the subscription, and the cache is off until a new one finds the triggers
 again.
 
-asyncpg hands notifications to ``add_listener`` callbacks with ``loop.call_soon``, one round
-of the event loop after it parsed them; a hit that finds bytes waiting on the socket
-(:meth:`ListenLink.unread`) lets the loop run that round too before it looks again
-(``_near_cache._next_io_round``). Only asyncpg's public listener API is used, so a driver
-upgrade cannot silently stop the notices: the tests would see it, and so would the lease.
+A notice is applied as asyncpg parses it, in the socket's I/O callback. asyncpg hands
+notifications to ``add_listener`` callbacks with ``loop.call_soon``, one round of the event
+loop later; on a saturated process that round is milliseconds, and a hit served in it would
+find the socket already read and the notice not yet applied. So the link's connection is a
+subclass (``connect(connection_class=...)``, asyncpg's extension point) whose
+``_process_notification``, the method asyncpg's protocol calls for every notification it
+parses, hands it to the link first. That method is asyncpg's, not public: the link still
+subscribes with the public ``add_listener`` and ignores those callbacks only once the direct
+path has delivered, so an asyncpg that stopped calling it would cost the loop round, never a
+notice (the tests would see the round, and the lease bounds any loss). A hit that finds bytes
+waiting on the socket (:meth:`ListenLink.unread`) lets the loop read them before it looks
+again (``_near_cache._next_io_round``).
 """
 
 from __future__ import annotations
@@ -150,6 +157,18 @@ _BEAT = (
 )
 
 
+class _Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg has no types
+    """asyncpg's connection, telling the link of each notification as it is parsed."""
+
+    __slots__ = ("parsed",)
+
+    def _process_notification(self, pid: int, channel: str, payload: str) -> None:
+        parsed: Callable[[str, str], None] | None = getattr(self, "parsed", None)
+        if parsed is not None:
+            parsed(channel, payload)
+        super()._process_notification(pid, channel, payload)
+
+
 class ListenLink:
     """The listener's connection, as a :class:`~oidc_kit.stores._near_cache.Subscription`."""
 
@@ -166,6 +185,9 @@ class ListenLink:
         self._poll = select.poll()
         #: When the heartbeat in flight was sent (one at a time); ``None``: none in flight.
         self._ping_sent: float | None = None
+        #: Set once a notice came through the connection's direct path (:meth:`parsed`):
+        #: asyncpg's listener callbacks (:meth:`notified`) are then duplicates.
+        self._direct = False
         self._heartbeat: asyncio.Task[None] | None = None
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.subscribed_at = 0.0
@@ -181,7 +203,9 @@ class ListenLink:
             timeout=connect_timeout,
             command_timeout=None,  # the lease bounds the heartbeat
             server_settings={"application_name": "oidc_kit_near_cache"},
+            connection_class=_Connection,
         )
+        conn.parsed = link.parsed
         link._conn = conn
         conn.add_termination_listener(link.ended_by)
         sock = conn._transport.get_extra_info("socket")
@@ -228,9 +252,20 @@ class ListenLink:
 
     # -- from the connection ------------------------------------------------------------------
 
+    def parsed(self, channel: str, payload: str) -> None:
+        """A notification, as asyncpg parses it (the direct path, :class:`_Connection`)."""
+        self._direct = True
+        self._apply(channel, payload)
+
     def notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
-        """A notification (asyncpg's listener callback): this link's heartbeat coming back, a
-        session key, or anything else for "every key may have changed" (a ``TRUNCATE``)."""
+        """A notification, a loop round after it was parsed (asyncpg's listener callback):
+        applied only while the direct path has delivered nothing."""
+        if not self._direct:
+            self._apply(channel, payload)
+
+    def _apply(self, channel: str, payload: str) -> None:
+        """This link's heartbeat coming back, a session key, or anything else for "every key
+        may have changed" (a ``TRUNCATE``)."""
         if channel == self._beat_channel:
             if self._ping_sent is not None and payload == self._awaited:
                 sent_at, self._ping_sent = self._ping_sent, None

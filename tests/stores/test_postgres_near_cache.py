@@ -229,12 +229,56 @@ async def test_a_notice_waiting_on_the_socket_is_applied_before_a_hit(
     for trial in range(20):
         await a.set(KEY, b"v%d" % trial, 60)
         await cached(b, b"v%d" % trial)
-        run_sql(own_postgres.url, f"DELETE FROM \"{prefix}kv\" WHERE key = '{KEY}'")
-        started = time.monotonic()
-        while not link(b).unread():
-            assert time.monotonic() - started < WAIT
-            time.sleep(0.0005)  # noqa: ASYNC251  (blocking on purpose: no loop round)
+        deleted_and_waiting(b, own_postgres.url, prefix)
         assert await b.get(KEY) is None
+
+
+def deleted_and_waiting(b: PostgresStore, url: str, prefix: str) -> None:
+    """Delete ``KEY`` behind ``b``'s back and block (no loop round) until its notice waits on
+    ``b``'s listener socket."""
+    run_sql(url, f"DELETE FROM \"{prefix}kv\" WHERE key = '{KEY}'")
+    started = time.monotonic()
+    while not link(b).unread():
+        assert time.monotonic() - started < WAIT
+        time.sleep(0.0005)  # blocking on purpose: no loop round
+
+
+async def test_a_notice_is_applied_by_the_io_callback_that_reads_it(
+    pair: tuple[PostgresStore, PostgresStore], own_postgres: PostgresServer, prefix: str
+) -> None:
+    # Not a loop round later, as asyncpg's listener callbacks (call_soon) would: on a busy
+    # process a hit served in that round would find the socket read and the notice unapplied.
+    a, b = pair
+    proved = 0
+    for trial in range(10):
+        await a.set(KEY, b"v%d" % trial, 60)
+        await cached(b, b"v%d" % trial)
+        deleted_and_waiting(b, own_postgres.url, prefix)
+        await asyncio.sleep(0)  # resumes ahead of the socket's I/O callback...
+        if KEY not in near(b)._entries:
+            continue  # the cache went off meanwhile: the machine stalled past the lease
+        applied = near(b).stats["invalidations"]
+        await asyncio.sleep(0)  # ...and after it
+        assert KEY not in near(b)._entries
+        for _ in range(3):  # asyncpg's own callback, a round later, is not applied again
+            await asyncio.sleep(0)
+        assert near(b).stats["invalidations"] == applied + 1
+        proved += 1
+    assert proved >= 5
+
+
+async def test_notices_still_come_through_asyncpgs_listener_callbacks(
+    pair: tuple[PostgresStore, PostgresStore], own_postgres: PostgresServer, prefix: str
+) -> None:
+    # An asyncpg that stopped calling the connection's _process_notification costs a loop
+    # round, never a notice.
+    a, b = pair
+    link(b)._conn.parsed = None
+    link(b)._direct = False
+    await a.set(KEY, b"v1", 60)
+    await cached(b, b"v1")
+    deleted_and_waiting(b, own_postgres.url, prefix)
+    assert await b.get(KEY) is None  # the hit lets the loop run asyncpg's callback first
 
 
 async def test_own_writes_are_read_back_at_once(pair: tuple[PostgresStore, PostgresStore]) -> None:
