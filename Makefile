@@ -106,7 +106,7 @@ docs: $(STAMP) $(DOCS_NODE_STAMP)
 docs-serve: $(STAMP) $(DOCS_NODE_STAMP)
 	$(MKDOCS) serve --dev-addr 127.0.0.1:8001
 
-# Benchmarks (bench/run.py): the table, and docs/performance.md on a full run (~8 minutes,
+# Benchmarks (bench/run.py): the table, and docs/performance.md on a full run (~10 minutes,
 # uses wrk when installed). QUICK=1: tiny counts, a few seconds, only proves the bench runs.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(if $(filter 1,$(QUICK)),--quick,)

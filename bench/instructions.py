@@ -11,8 +11,9 @@ Starlette and the kit. Repeated runs agree within about 0.3%.
 The ratio of two apps' counts predicts their throughput ratio when neither stalls on memory or
 I/O: the tree of the Intel Xeon ``make bench`` runs of 2026-12-05 (commit 344b2ed) counts
 0.891 for the memory store, and those runs measured 0.886-0.895x. It is a companion to
-``make bench``, not a replacement: it cannot see a cache miss, a lock or a round trip to a
-store.
+``make bench``'s timings, not a replacement: it cannot see a cache miss, a lock or a round trip
+to a store. ``make bench`` runs it too (:func:`per_request`), for the memory and SQLite stores'
+rows, when valgrind is installed.
 """
 
 from __future__ import annotations
@@ -119,28 +120,40 @@ def _callgrind_control(option: str, pid: int) -> None:
     subprocess.run(["callgrind_control", option, str(pid)], check=True, capture_output=True)  # noqa: S607
 
 
+def missing_tool() -> str | None:
+    """The first tool the count needs that is not installed, else ``None``."""
+    return next(
+        (tool for tool in ("valgrind", "callgrind_control", "wrk") if shutil.which(tool) is None),
+        None,
+    )
+
+
+def per_request(kinds: list[str], seconds: int) -> dict[str, tuple[float, int]]:
+    """Each kind's instructions per request and the requests counted, two kinds at a time."""
+    with tempfile.TemporaryDirectory(prefix="oidc_kit_instr_") as tmpdir:
+        tmp = Path(tmpdir)
+        with ThreadPoolExecutor(max_workers=2) as pool:  # counts do not depend on the load
+            results = dict(
+                zip(kinds, pool.map(lambda k: count(k, tmp, seconds), kinds), strict=True)
+            )
+    return {kind: (total / requests, requests) for kind, (total, requests) in results.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated")
     parser.add_argument("--seconds", type=int, default=10, help="wrk's measured run")
     args = parser.parse_args()
-    for tool in ("valgrind", "callgrind_control", "wrk"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} is not installed (apt-get install valgrind wrk)")
-    kinds = args.kinds.split(",")
-    with tempfile.TemporaryDirectory(prefix="oidc_kit_instr_") as tmpdir:
-        tmp = Path(tmpdir)
-        with ThreadPoolExecutor(max_workers=2) as pool:  # counts do not depend on the load
-            results = dict(
-                zip(kinds, pool.map(lambda k: count(k, tmp, args.seconds), kinds), strict=True)
-            )
-    per_request = {kind: total / requests for kind, (total, requests) in results.items()}
-    base = per_request.get("bare")
+    missing = missing_tool()
+    if missing is not None:
+        raise SystemExit(f"{missing} is not installed (apt-get install valgrind wrk)")
+    counted = per_request(args.kinds.split(","), args.seconds)
+    base = counted["bare"][0] if "bare" in counted else None
     print("| app | instructions per request | bare / app |")
     print("|---|---|---|")
-    for kind, value in per_request.items():
+    for kind, (value, requests) in counted.items():
         ratio = f"{base / value:.3f}" if base else ""
-        print(f"| {kind} | {value:,.0f} ({results[kind][1]:,} requests) | {ratio} |")
+        print(f"| {kind} | {value:,.0f} ({requests:,} requests) | {ratio} |")
 
 
 if __name__ == "__main__":
