@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.run import ROOT, SUB, free_port
+from bench.run import ROOT, SUB, free_port, postgres_url, redis_url
 
 KINDS = {
     "bare": {"BENCH_KIND": "bare"},
@@ -41,13 +41,30 @@ KINDS = {
 }
 
 
-def count(kind: str, tmp: Path, seconds: int) -> tuple[int, int]:
-    """(instructions, requests) of ``kind``'s server while wrk loaded it for ``seconds``."""
+def server_kinds() -> dict[str, dict[str, str]]:
+    """The kit over Redis and over PostgreSQL, for each that answers here (as ``make bench``
+    finds them). Their near-caches' heartbeats (ten a second) are work by the clock: under
+    callgrind's slow request rate they weigh on each request far more than at real speed
+    (``--idle`` measures them)."""
+    kinds = {}
+    if (url := redis_url()) is not None:
+        kinds["kit-redis"] = {"BENCH_KIND": "kit", "BENCH_STORE": url}
+    if (url := postgres_url()) is not None:
+        kinds["kit-postgres"] = {"BENCH_KIND": "kit", "BENCH_STORE": url}
+    return kinds
+
+
+def count(
+    kind: str, settings: dict[str, str], tmp: Path, seconds: int, *, idle: bool = False
+) -> tuple[int, int]:
+    """(instructions, requests) of ``kind``'s server (``settings``: its environment, as
+    :data:`KINDS` gives it) while wrk loaded it for ``seconds``; with ``idle``, while nothing
+    loaded it (the work it does by the clock: uvicorn's tick, a near-cache's heartbeat)."""
     port = free_port()
     cookie_out, out_file = tmp / f"{kind}.cookie", tmp / f"{kind}.callgrind"
     env = {
         **os.environ,
-        **{k: v.format(tmp=tmp) for k, v in KINDS[kind].items()},
+        **{k: v.format(tmp=tmp) for k, v in settings.items()},
         "BENCH_COOKIE_OUT": str(cookie_out),
         "PYTHONHASHSEED": "0",  # the same dict layouts every run
     }
@@ -79,15 +96,20 @@ def count(kind: str, tmp: Path, seconds: int) -> tuple[int, int]:
         wrk = ["wrk", "-t1", "-c4", "-H", f"Cookie: {cookie}", url]
         subprocess.run([*wrk, "-d3s"], check=True, capture_output=True)  # warm
         _callgrind_control("--instr=on", server.pid)
-        out = subprocess.run([*wrk, f"-d{seconds}s"], check=True, capture_output=True, text=True)
+        if idle:
+            time.sleep(seconds)
+            report = "0 requests in"
+        else:
+            run = [*wrk, f"-d{seconds}s"]
+            report = subprocess.run(run, check=True, capture_output=True, text=True).stdout
         _callgrind_control("--instr=off", server.pid)
     finally:
         server.terminate()
         server.wait(timeout=120)
-    if "Non-2xx" in out.stdout:
-        raise RuntimeError(f"{kind}: wrk saw errors:\n{out.stdout}")
-    match = re.search(r"(\d+) requests in", out.stdout)
-    assert match, out.stdout
+    if "Non-2xx" in report:
+        raise RuntimeError(f"{kind}: wrk saw errors:\n{report}")
+    match = re.search(r"(\d+) requests in", report)
+    assert match, report
     totals = [
         int(line.split()[1])
         for path in tmp.glob(f"{kind}.callgrind*")
@@ -128,26 +150,51 @@ def missing_tool() -> str | None:
     )
 
 
-def per_request(kinds: list[str], seconds: int) -> dict[str, tuple[float, int]]:
-    """Each kind's instructions per request and the requests counted, two kinds at a time."""
+def _counts(
+    kinds: dict[str, dict[str, str]], seconds: int, idle: bool
+) -> dict[str, tuple[int, int]]:
     with tempfile.TemporaryDirectory(prefix="oidc_kit_instr_") as tmpdir:
         tmp = Path(tmpdir)
         with ThreadPoolExecutor(max_workers=2) as pool:  # counts do not depend on the load
-            results = dict(
-                zip(kinds, pool.map(lambda k: count(k, tmp, seconds), kinds), strict=True)
-            )
-    return {kind: (total / requests, requests) for kind, (total, requests) in results.items()}
+            done = pool.map(lambda k: count(k, kinds[k], tmp, seconds, idle=idle), kinds)
+            return dict(zip(kinds, done, strict=True))
+
+
+def per_request(kinds: dict[str, dict[str, str]], seconds: int) -> dict[str, tuple[float, int]]:
+    """Each kind's instructions per request and the requests counted, two kinds at a time
+    (``kinds``: name -> environment, as :data:`KINDS`)."""
+    counted = _counts(kinds, seconds, idle=False)
+    return {kind: (total / requests, requests) for kind, (total, requests) in counted.items()}
+
+
+def idle_per_second(kinds: dict[str, dict[str, str]], seconds: int) -> dict[str, float]:
+    """Each kind's instructions per second with no request coming, after a warm-up."""
+    counted = _counts(kinds, seconds, idle=True)
+    return {kind: total / seconds for kind, (total, _) in counted.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated")
+    parser.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help="comma-separated, of these and kit-redis, kit-postgres",
+    )
     parser.add_argument("--seconds", type=int, default=10, help="wrk's measured run")
+    parser.add_argument(
+        "--idle", action="store_true", help="count each server with no load: the clock's work"
+    )
     args = parser.parse_args()
     missing = missing_tool()
     if missing is not None:
         raise SystemExit(f"{missing} is not installed (apt-get install valgrind wrk)")
-    counted = per_request(args.kinds.split(","), args.seconds)
+    known = {**KINDS, **server_kinds()}
+    kinds = {kind: known[kind] for kind in args.kinds.split(",")}
+    if args.idle:
+        for kind, rate in idle_per_second(kinds, args.seconds).items():
+            print(f"{kind}: {rate:,.0f} instructions per second, idle")
+        return
+    counted = per_request(kinds, args.seconds)
     base = counted["bare"][0] if "bare" in counted else None
     print("| app | instructions per request | bare / app |")
     print("|---|---|---|")
