@@ -12,8 +12,9 @@ The ratio of two apps' counts predicts their throughput ratio when neither stall
 I/O: the tree of the Intel Xeon ``make bench`` runs of 2026-12-05 (commit 344b2ed) counts
 0.891 for the memory store, and those runs measured 0.886-0.895x. It is a companion to
 ``make bench``'s timings, not a replacement: it cannot see a cache miss, a lock or a round trip
-to a store. ``make bench`` runs it too (:func:`per_request`), for the memory and SQLite stores'
-rows, when valgrind is installed.
+to a store. ``make bench`` runs it too (:func:`per_request`), for the rows marked counted, when
+valgrind is installed; the kit over Redis and PostgreSQL (:func:`server_kinds`) is counted in
+the app's process only, its near-cache's heartbeats included.
 """
 
 from __future__ import annotations
