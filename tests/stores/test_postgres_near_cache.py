@@ -252,6 +252,10 @@ async def test_a_notice_is_applied_by_the_io_callback_that_reads_it(
     proved = 0
     for trial in range(10):
         await a.set(KEY, b"v%d" % trial, 60)
+        written = time.monotonic()
+        # That write's own notice may still be on its way: wait until a heartbeat sent after
+        # it is answered (every notice before it is then in), so only the delete's is counted.
+        await wait_until(lambda at=written: near(b)._lease_until > at + LEASE)
         await cached(b, b"v%d" % trial)
         deleted_and_waiting(b, own_postgres.url, prefix)
         await asyncio.sleep(0)  # resumes ahead of the socket's I/O callback...
