@@ -138,8 +138,8 @@ class RelyingParty:
         when the store cannot be reached: answer 503, do not treat the user as logged out.
 
         :meth:`read_session_cookie` then :meth:`load_session_id`, in one call."""
-        sid, current = self._cookies.read_session(cookie)
-        return (None if sid is None else await self._sessions.load(sid)), current
+        sid, current = self.read_session_cookie(cookie)
+        return (None if sid is None else await self.load_session_id(sid)), current
 
     def read_session_cookie(self, cookie: str) -> tuple[str | None, bool]:
         """The session id a session cookie names (``None``: a bad signature), and whether the
