@@ -110,55 +110,58 @@ class OIDCSessionMiddleware:
         self._seen_headers: dict[bytes, _OurCookies] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An HTTP request: the session its cookie names, and the cookie kept current (here,
+        not in a coroutine of its own: one coroutine less on every request). A WebSocket
+        handshake: :meth:`_websocket`."""
         kind = scope["type"]
-        if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
+        if kind != "http":
+            await (self._websocket if kind == "websocket" else self.app)(scope, receive, send)
             return
         # Every audit event of this request (an expired session, a refresh...) says where
         # the request came from.
         token = bind_request(read_request_context, scope)
         try:
-            if kind == "http":
-                await self._http(scope, receive, send)
-            else:
-                await self._websocket(scope, receive, send)
+            has_cookie, sid, current, logout_cookie = self._our_cookies(scope)
+            # The usual request has no logout cookie: no call for it.
+            logout_return, signed_out = (
+                (False, False)
+                if logout_cookie is None
+                else self._logout_return(scope, logout_cookie)
+            )
+            try:
+                session = None if sid is None else await self.kit.rp.load_session_id(sid)
+            except StoreUnavailable as exc:
+                # Outside the app's exception handlers: answer here, 503 and no session lost.
+                response = self.kit.error_response(HTTPConnection(scope), exc)
+                await response(scope, receive, send)
+                return
+            self._enter(scope, session)
+            #: True on the post-logout landing page, right after a logout: a page may say so.
+            scope[SIGNED_OUT_KEY] = signed_out
+            no_store = has_cookie
+            stale_cookie = has_cookie and session is None
+            # A cookie signed with an older secret is re-issued under the newest one.
+            resign = session if session is not None and not current else None
+            # What the answer's cookies need (rare: the usual answer needs nothing).
+            repairs = (
+                (resign, stale_cookie, logout_return)
+                if stale_cookie or logout_return or resign is not None
+                else None
+            )
+
+            # Not a coroutine function: it hands back the server's own ``send`` awaitable, so
+            # that each message costs one coroutine, not two (an ASGI ``send`` returns an
+            # awaitable).
+            def send_wrapper(message: Message) -> Awaitable[None]:
+                if message["type"] == "http.response.start":
+                    _add_cache_headers(message, no_store=no_store)
+                    if repairs is not None:
+                        self._fix_cookies(message, *repairs)
+                return send(message)
+
+            await self.app(scope, receive, send_wrapper)
         finally:
             unbind_request(token)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """An HTTP request: the session its cookie names, and the cookie kept current."""
-        has_cookie, sid, current, logout_cookie = self._our_cookies(scope)
-        # The usual request has no logout cookie: no call for it.
-        logout_return, signed_out = (
-            (False, False) if logout_cookie is None else self._logout_return(scope, logout_cookie)
-        )
-        try:
-            session = None if sid is None else await self.kit.rp.load_session_id(sid)
-        except StoreUnavailable as exc:
-            # Outside the app's exception handlers: answer here, 503 and no session lost.
-            conn = HTTPConnection(scope)
-            response = self.kit.error_response(conn, exc)
-            await response(scope, receive, send)
-            return
-        self._enter(scope, session)
-        #: True on the post-logout landing page, right after a logout: a page may say so.
-        scope[SIGNED_OUT_KEY] = signed_out
-        stale_cookie = has_cookie and session is None
-        # A cookie signed with an older secret is re-issued under the newest one.
-        resign = session if session is not None and not current else None
-        no_store = has_cookie
-
-        # Not a coroutine function: it hands back the server's own ``send`` awaitable, so that
-        # each message costs one coroutine, not two (an ASGI ``send`` returns an awaitable).
-        def send_wrapper(message: Message) -> Awaitable[None]:
-            if message["type"] == "http.response.start":
-                _add_cache_headers(message, no_store=no_store)
-                if stale_cookie or logout_return or resign is not None:  # rare: no header object
-                    cookie_name = self.kit.rp.session_cookie
-                    self._fix_cookies(message, cookie_name, resign, stale_cookie, logout_return)
-            return send(message)
-
-        await self.app(scope, receive, send_wrapper)
 
     def _our_cookies(self, scope: Scope) -> _OurCookies:
         """Whether the request carries a session cookie, the session id it names (``None``:
@@ -197,18 +200,22 @@ class OIDCSessionMiddleware:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket handshake: the session, unless the handshake is cross-site."""
-        _, sid, _, _ = self._our_cookies(scope)
-        session = None
-        if sid is not None and is_same_origin(HTTPConnection(scope), self.kit.origin):
-            try:
-                session = await self.kit.rp.load_session_id(sid)
-            except StoreUnavailable:
-                # Refused rather than let through as anonymous: the user is not logged out.
-                log.warning("session store unavailable: WebSocket %s closed", scope["path"])
-                await WebSocketClose(WS_1011_INTERNAL_ERROR)(scope, receive, send)
-                return
-        self._enter(scope, session)
-        await self.app(scope, receive, send)
+        token = bind_request(read_request_context, scope)
+        try:
+            _, sid, _, _ = self._our_cookies(scope)
+            session = None
+            if sid is not None and is_same_origin(HTTPConnection(scope), self.kit.origin):
+                try:
+                    session = await self.kit.rp.load_session_id(sid)
+                except StoreUnavailable:
+                    # Refused rather than let through as anonymous: the user is not logged out.
+                    log.warning("session store unavailable: WebSocket %s closed", scope["path"])
+                    await WebSocketClose(WS_1011_INTERNAL_ERROR)(scope, receive, send)
+                    return
+            self._enter(scope, session)
+            await self.app(scope, receive, send)
+        finally:
+            unbind_request(token)
 
     def _enter(self, scope: Scope, session: Session | None) -> None:
         """Put ``session`` (or none) into the scope, as the session and as Starlette's user."""
@@ -222,17 +229,13 @@ class OIDCSessionMiddleware:
             scope["auth"] = AuthCredentials(_scopes(session.granted_scope))
 
     def _fix_cookies(
-        self,
-        message: Message,
-        cookie_name: str,
-        resign: Session | None,
-        stale_cookie: bool,
-        logout_return: bool,
+        self, message: Message, resign: Session | None, stale_cookie: bool, logout_return: bool
     ) -> None:
         """Expire a cookie naming no live session, re-sign ``resign``'s cookie (signed with an
         older secret), and expire the logout-state cookie once it has served: the lines every
         adapter adds (``WebAnswers.cookie_repairs``)."""
         headers = MutableHeaders(scope=message)
+        cookie_name = self.kit.rp.session_cookie
         sets = (stale_cookie or resign is not None) and _sets_cookie(headers, cookie_name)
         for line in self.kit.cookie_repairs(
             sets_session_cookie=sets,
