@@ -22,8 +22,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Mapping
+from typing import TypeVar
 
-from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request, cookie_parser
 from starlette.status import WS_1011_INTERNAL_ERROR
@@ -33,7 +34,7 @@ from starlette.websockets import WebSocketClose
 from ._audit import bind_request, unbind_request
 from ._errors import StoreUnavailable
 from ._session import Session
-from ._session_user import SessionUser
+from ._starlette_user import OIDCUser, SessionCredentials
 from ._web import is_same_origin, read_request_context
 from ._web_kit import WebKit
 
@@ -43,7 +44,6 @@ __all__ = [
     "SCOPE_KEY",
     "SIGNED_OUT_KEY",
     "OIDCSessionMiddleware",
-    "OIDCUser",
 ]
 
 #: Where the loaded :class:`Session` (or ``None``) sits in the ASGI scope.
@@ -56,12 +56,6 @@ KIT_KEY = "oidc_kit"
 AUTH_KEY = "oidc_auth"
 
 log = logging.getLogger("oidc_kit")
-
-
-class OIDCUser(SessionUser, BaseUser):
-    """The logged-in user, as ``request.user`` (``_session_user.SessionUser``: ``identity``,
-    ``sub``, ``display_name``, ``claims``, ``scopes``); a logged-out request's user is
-    Starlette's ``UnauthenticatedUser``."""
 
 
 def read_cookies(scope: Scope) -> dict[str, str]:
@@ -88,11 +82,22 @@ def _parse_cookie_header(value: bytes) -> dict[str, str]:
 _OurCookies = tuple[bool, str | None, bool, str | None]
 _NO_COOKIES: _OurCookies = (False, None, True, None)
 
-#: ``Cookie`` headers whose parse a middleware remembers (the browsers active right now), and
-#: the longest remembered: a browser's is well under it, and a flood of made-up long headers
-#: then costs at most ~4 MB.
-_REMEMBERED_HEADERS = 1024
+#: What a middleware remembers of each table (:func:`_remember`): ``Cookie`` headers' parses
+#: (the browsers active right now) and the users of the sessions they name. The longest
+#: header remembered: a browser's is well under it, and a flood of made-up long headers then
+#: costs at most ~4 MB.
+_REMEMBERED = 1024
 _REMEMBERED_HEADER_MAX = 4096
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(table: dict[_K, _V], key: _K, value: _V) -> None:
+    """``table[key] = value``, the oldest entry going first when it holds :data:`_REMEMBERED`."""
+    if len(table) >= _REMEMBERED:
+        del table[next(iter(table))]
+    table[key] = value
 
 
 class OIDCSessionMiddleware:
@@ -108,6 +113,8 @@ class OIDCSessionMiddleware:
         #: header on every request, so it is parsed and its signature checked once (a pure
         #: function of its bytes).
         self._seen_headers: dict[bytes, _OurCookies] = {}
+        #: Session id -> the user and credentials made for its record (:meth:`_enter`).
+        self._users: dict[str, tuple[OIDCUser, SessionCredentials]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """An HTTP request: the session its cookie names, and the cookie kept current (here,
@@ -185,9 +192,7 @@ class OIDCSessionMiddleware:
         if found is None:
             found = self._read(_parse_cookie_header(header))
             if len(header) <= _REMEMBERED_HEADER_MAX:
-                if len(self._seen_headers) >= _REMEMBERED_HEADERS:
-                    del self._seen_headers[next(iter(self._seen_headers))]  # the oldest
-                self._seen_headers[header] = found
+                _remember(self._seen_headers, header, found)
         return found
 
     def _read(self, cookies: Mapping[str, str]) -> _OurCookies:
@@ -218,15 +223,22 @@ class OIDCSessionMiddleware:
             unbind_request(token)
 
     def _enter(self, scope: Scope, session: Session | None) -> None:
-        """Put ``session`` (or none) into the scope, as the session and as Starlette's user."""
+        """Put ``session`` (or none) into the scope, as the session and as Starlette's user.
+
+        A logged-in request gets the user and credentials made for the very record it loaded
+        (the store returns one ``Session`` object while the record is unchanged): both are
+        read-only, so sharing them is invisible (``_starlette_user``)."""
         scope[SCOPE_KEY] = session
         scope[KIT_KEY] = self.kit
         scope[AUTH_KEY] = self.owner
         if session is None:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
-        else:
-            scope["user"] = OIDCUser(session)
-            scope["auth"] = AuthCredentials(_scopes(session.granted_scope))
+            return
+        found = self._users.get(session.sid)
+        if found is None or found[0].session is not session:
+            found = OIDCUser(session), SessionCredentials(_scopes(session.granted_scope))
+            _remember(self._users, session.sid, found)
+        scope["user"], scope["auth"] = found
 
     def _fix_cookies(
         self, message: Message, resign: Session | None, stale_cookie: bool, logout_return: bool

@@ -48,8 +48,9 @@ from fastapi.security.base import SecurityBase
 from ._claims import ClaimsRequirement
 from ._config import OIDCConfig
 from ._errors import ConfigurationError, StepUpRequired
-from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCUser
+from ._middleware import AUTH_KEY, SCOPE_KEY
 from ._session import Session
+from ._starlette_user import OIDCUser
 from ._step_up import StepUp
 from .starlette import OIDCAuth, _require_session
 

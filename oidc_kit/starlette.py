@@ -37,12 +37,13 @@ from ._hooks import Hooks
 from ._introspection import TokenIntrospection
 from ._kit_parts import build_parts
 from ._login_required import login_required
-from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCSessionMiddleware, OIDCUser
+from ._middleware import AUTH_KEY, SCOPE_KEY, OIDCSessionMiddleware
 from ._outcome import CookieChange
 from ._redact import redact_server_logs
 from ._relying_party import RelyingParty
 from ._routes import KitRoutes
 from ._session import Session
+from ._starlette_user import OIDCUser
 from ._step_up import StepUp
 from ._web import is_same_origin, login_redirect, origin_of, wants_json
 from ._web_kit import WebKit

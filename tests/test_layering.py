@@ -20,6 +20,7 @@ ADAPTERS = frozenset(
         "oidc_kit.starlette",
         "oidc_kit.fastapi",
         "oidc_kit._middleware",
+        "oidc_kit._starlette_user",
         "oidc_kit._login_required",
         "oidc_kit._web",
         "oidc_kit._body",

@@ -1,19 +1,22 @@
 """The session middleware's per-request shortcuts answer exactly as the long way did.
 
 A ``Cookie`` header's parse is remembered (bounded), the cache headers are added to a new
-list, and several ``Cookie`` headers are still read as one browser's: these tests hold each
-shortcut to the answer it replaced.
+list, several ``Cookie`` headers are still read as one browser's, and the requests that load
+the same session record share its user and credentials, which no request can change: these
+tests hold each shortcut to the answer it replaced.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.authentication import requires
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -23,8 +26,8 @@ from oidc_kit import MemoryStore, OIDCConfig, RelyingParty, TokenSet
 from oidc_kit._cookie_signer import CookieSigner
 from oidc_kit._cookies import CookieWriter
 from oidc_kit._middleware import (
+    _REMEMBERED,
     _REMEMBERED_HEADER_MAX,
-    _REMEMBERED_HEADERS,
     OIDCSessionMiddleware,
     read_cookies,
 )
@@ -38,6 +41,8 @@ NEW_SECRET = "a-newer-session-secret-0123456789abcdef"
 #: One response object sent again and again: the middleware must not grow its headers.
 _SHARED = PlainTextResponse("shared", headers={"Vary": "Accept-Encoding"})
 _SHARED_PLAIN = PlainTextResponse("shared")
+#: What ``/identity`` saw: each request's ``request.user`` and ``request.auth``.
+SEEN: list[tuple[Any, Any]] = []
 
 
 @pytest.fixture
@@ -82,9 +87,22 @@ def _app(kit: WebKit) -> Starlette:
     async def shared_plain(request: Request) -> Response:
         return _SHARED_PLAIN
 
+    @requires("accounts:read")
+    async def accounts(request: Request) -> Response:
+        return PlainTextResponse("accounts")
+
+    async def identity(request: Request) -> Response:
+        SEEN.append((request.user, request.auth))
+        return PlainTextResponse("ok")
+
     routes = [Route("/whoami", whoami), Route("/cached", cached), Route("/shared", shared)]
     return Starlette(
-        routes=[*routes, Route("/shared-plain", shared_plain)],
+        routes=[
+            *routes,
+            Route("/shared-plain", shared_plain),
+            Route("/accounts", accounts),
+            Route("/identity", identity),
+        ],
         middleware=[Middleware(OIDCSessionMiddleware, kit=kit)],
     )
 
@@ -219,11 +237,11 @@ async def test_several_cookie_headers_read_as_one_browser(web_kit: WebKit, clock
 
 async def test_the_remembered_headers_are_bounded(web_kit: WebKit) -> None:
     app = _app(web_kit)
-    for i in range(_REMEMBERED_HEADERS + 10):
+    for i in range(_REMEMBERED + 10):
         await _get(app, "/whoami", [f"other={i}".encode()])
     seen = _middleware(app)._seen_headers
-    assert len(seen) == _REMEMBERED_HEADERS
-    assert b"other=0" not in seen and f"other={_REMEMBERED_HEADERS + 9}".encode() in seen
+    assert len(seen) == _REMEMBERED
+    assert b"other=0" not in seen and f"other={_REMEMBERED + 9}".encode() in seen
     long = b"other=" + b"x" * _REMEMBERED_HEADER_MAX
     assert (await _get(app, "/whoami", [long]))[0] == 200
     assert long not in seen
@@ -256,3 +274,106 @@ async def test_a_response_sent_again_does_not_collect_headers(web_kit: WebKit) -
     assert [v for k, v in answer["headers"] if k == b"vary"] == [b"Cookie"]
     assert [v for k, v in answer["headers"] if k == b"cache-control"] == [b"no-store"]
     assert b"vary" not in dict(_SHARED_PLAIN.raw_headers)
+
+
+async def _identity(app: Starlette, header: bytes) -> tuple[Any, Any]:
+    """The ``request.user`` and ``request.auth`` that ``/identity`` saw for ``header``."""
+    SEEN.clear()
+    assert (await _get(app, "/identity", [header]))[0] == 200
+    return SEEN[0]
+
+
+async def test_a_sessions_requests_share_its_user_until_its_record_changes(
+    web_kit: WebKit, clock: Clock
+) -> None:
+    app = _app(web_kit)
+    sessions, name = web_kit.rp._sessions, web_kit.rp.session_cookie
+    alice = f"{name}={await _cookie(web_kit, clock)}".encode()
+    user, auth = await _identity(app, alice)
+    assert user.identity == "sandbox-alice" and auth.scopes[0] == "authenticated"
+    assert await _identity(app, alice) == (user, auth)  # the very same objects
+    other_user, _ = await _identity(app, f"{name}={await _cookie(web_kit, clock)}".encode())
+    assert other_user is not user and other_user.session.sid != user.session.sid
+
+    # The record changes (a refresh's new grant): the next request sees it, not the old pair.
+    await sessions.save(replace(user.session, granted_scope="openid accounts:read"))
+    new_user, new_auth = await _identity(app, alice)
+    assert new_user is not user and new_auth is not auth
+    assert new_auth.scopes == ["authenticated", "openid", "accounts:read"]
+    assert new_user.session.granted_scope == "openid accounts:read"
+    assert (await _get(app, "/accounts", [alice]))[0] == 200
+
+    # Ended: no remembered user stands in for the session the store no longer has.
+    await sessions.delete(new_user.session.sid)
+    anonymous, anonymous_auth = await _identity(app, alice)
+    assert not anonymous.is_authenticated and anonymous_auth.scopes == []
+    assert (await _get(app, "/accounts", [alice]))[0] == 403
+
+
+async def test_request_user_cannot_be_changed(web_kit: WebKit, clock: Clock) -> None:
+    # Shared by a session's requests: a change would outlive the request that made it.
+    app = _app(web_kit)
+    header = f"{web_kit.rp.session_cookie}={await _cookie(web_kit, clock)}".encode()
+    user, _ = await _identity(app, header)
+    session = user.session
+    with pytest.raises(AttributeError, match=r"request\.user is read-only"):
+        user.role = "admin"
+    with pytest.raises(AttributeError, match=r"request\.user is read-only"):
+        user.session = None
+    with pytest.raises(AttributeError, match=r"request\.user is read-only"):
+        del user.session
+    again, _ = await _identity(app, header)
+    assert again is user and again.session is session and not hasattr(again, "role")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.append("admin"),
+        lambda s: s.extend(["admin"]),
+        lambda s: s.insert(0, "admin"),
+        lambda s: s.remove("authenticated"),
+        lambda s: s.pop(),
+        lambda s: s.clear(),
+        lambda s: s.sort(),
+        lambda s: s.reverse(),
+        lambda s: s.__setitem__(0, "admin"),
+        lambda s: s.__delitem__(0),
+        lambda s: s.__iadd__(["admin"]),
+        lambda s: s.__imul__(2),
+    ],
+)
+async def test_request_auth_scopes_cannot_be_changed(
+    web_kit: WebKit, clock: Clock, change: Callable[[list[str]], object]
+) -> None:
+    app = _app(web_kit)
+    cookie = await _cookie(web_kit, clock)
+    sid, _ = web_kit.rp._cookies.read_session(cookie)
+    assert sid is not None
+    session = await web_kit.rp._sessions.load(sid)
+    assert session is not None
+    await web_kit.rp._sessions.save(replace(session, granted_scope="accounts:read openid"))
+    header = f"{web_kit.rp.session_cookie}={cookie}".encode()
+    _, auth = await _identity(app, header)
+    assert auth.scopes == ["authenticated", "accounts:read", "openid"]  # a list, as Starlette's
+    with pytest.raises(TypeError, match=r"request\.auth\.scopes is read-only"):
+        change(auth.scopes)
+    with pytest.raises(AttributeError, match=r"request\.auth is read-only"):
+        auth.scopes = ["authenticated", "admin"]
+    with pytest.raises(AttributeError, match=r"request\.auth is read-only"):
+        del auth.scopes
+    _, again = await _identity(app, header)
+    assert again is auth and again.scopes == ["authenticated", "accounts:read", "openid"]
+
+
+async def test_the_remembered_users_are_bounded(web_kit: WebKit, clock: Clock) -> None:
+    app = _app(web_kit)
+    name = web_kit.rp.session_cookie
+    first = f"{name}={await _cookie(web_kit, clock)}".encode()
+    first_user, _ = await _identity(app, first)
+    for _ in range(_REMEMBERED):
+        await _identity(app, f"{name}={await _cookie(web_kit, clock)}".encode())
+    users = _middleware(app)._users
+    assert len(users) == _REMEMBERED and first_user.session.sid not in users
+    again, _ = await _identity(app, first)  # made afresh: the same user, a new object
+    assert again is not first_user and again.identity == "sandbox-alice"
