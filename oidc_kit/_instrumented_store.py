@@ -5,6 +5,13 @@ API is installed, so every backend, the app's own too, gets ``oidc_kit.store.dur
 ``oidc_kit.store.errors`` (labelled with the store's kind and the method) without a line of
 telemetry in it. Without the API the store is used as it is: the hot path (a session read per
 request) pays nothing. Keys and values are never recorded.
+
+With the API but no SDK (FastAPI installs the API), nothing would see the figures, so nothing
+is timed, and reads (one per request) are the wrapped store's own ``get``, no call of ours
+around them. An SDK configured later is found by the next timed call that looks (at most once
+a second: :func:`~._telemetry.metrics_recording`); reads are timed from the first store write
+after it (a login, a refresh, a logout, or a session's touch: each live session writes at
+least once a minute while it is used).
 """
 
 from __future__ import annotations
@@ -43,10 +50,15 @@ class InstrumentedStore:
     def __init__(self, inner: SessionStore) -> None:
         self.inner = inner
         self.kind = store_kind(inner)
+        if not metrics_recording():
+            # Nothing records: every request's read goes to the wrapped store's own ``get``,
+            # until a timed call finds an SDK (:meth:`_timed`).
+            self.get = inner.get  # type: ignore[method-assign]
 
     async def _timed(self, operation: str, call: Awaitable[_T]) -> _T:
         if not metrics_recording():  # the API alone: nothing would see the figures
             return await call
+        self.__dict__.pop("get", None)  # an SDK records now: reads are timed too
         started = time.perf_counter()
         try:
             result = await call
@@ -57,10 +69,7 @@ class InstrumentedStore:
         return result
 
     def get(self, key: str) -> Coroutine[Any, Any, bytes | None]:
-        # Every request reads: while nothing records, the wrapped store's own coroutine is
-        # handed back, with no coroutine of ours around it.
-        if not metrics_recording():
-            return self.inner.get(key)
+        # Only once an SDK records (before, the instance's ``get`` is the wrapped store's).
         return self._timed("get", self.inner.get(key))
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:

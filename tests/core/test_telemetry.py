@@ -543,7 +543,8 @@ def test_without_opentelemetry_the_store_is_not_wrapped(monkeypatch: pytest.Monk
 
 def test_an_sdk_configured_after_the_kit_is_built_gets_the_spans() -> None:
     """An app may set up its SDK after importing the kit and building its ``OIDCAuth``: the
-    API's global providers are looked up through proxies that follow it."""
+    API's global providers are looked up through proxies that follow it. Store reads, the
+    wrapped store's own until then, are timed from the first store write after it."""
     done = run_python(
         """
         import asyncio, httpx
@@ -559,6 +560,8 @@ def test_an_sdk_configured_after_the_kit_is_built_gets_the_spans() -> None:
         )
         http = httpx.AsyncClient(transport=httpx.MockTransport(handle))
         kit = OIDCAuth(config, http_client=http, store=MemoryStore())
+        from oidc_kit import _telemetry
+        _telemetry._RECHECK_SECONDS = 0.0  # an app's first write comes more than 1 s later
 
         from opentelemetry import metrics, trace
         from opentelemetry.sdk.metrics import MeterProvider
@@ -574,23 +577,33 @@ def test_an_sdk_configured_after_the_kit_is_built_gets_the_spans() -> None:
         metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
 
         async def main():
-            await kit.rp.load_session(kit.rp.session_cookie_change("x").value)
+            cookie = kit.rp.session_cookie_change("x").value
+            await kit.rp.load_session(cookie)  # not timed: no store write since the SDK came
             try:
                 await kit.rp.start_login({}, {})
             except Exception as exc:
                 print(exc.code)
+            await kit.rp._sessions.store.set("k", b"v", 10)  # a write, as a login's
+            await kit.rp.load_session(cookie)
+            await kit.rp.load_session(cookie)
 
         asyncio.run(main())
         print(*sorted(s.name for s in spans.get_finished_spans()))
         data = reader.get_metrics_data().resource_metrics
         print(*sorted(m.name for r in data for s in r.scope_metrics for m in s.metrics))
+        print(*sorted(
+            f"{p.attributes['oidc_kit.operation']}={p.count}"
+            for r in data for s in r.scope_metrics for m in s.metrics
+            if m.name == "oidc_kit.store.duration" for p in m.data.data_points
+        ))
         """
     )
     assert done.returncode == 0, done.stderr
-    code, spans, metrics = (line.split() for line in done.stdout.splitlines())
+    code, spans, metrics, store_calls = (line.split() for line in done.stdout.splitlines())
     assert code == ["provider_unavailable"]
     assert "oidc_kit.provider.discovery" in spans
     assert {"oidc_kit.provider.request.duration", "oidc_kit.store.duration"} <= set(metrics)
+    assert store_calls == ["get=2", "set=1"]
 
 
 # -- the docs --------------------------------------------------------------------------------------
@@ -622,8 +635,17 @@ async def test_the_operations_page_gives_each_metric_its_unit(otel: Recorded) ->
 
 def test_with_the_api_alone_store_calls_are_not_timed() -> None:
     """The API without an SDK (FastAPI installs it) records into a no-op: the store calls
-    skip timing them; a test's own providers always record."""
+    skip timing them, and reads (one per request) are the wrapped store's own ``get``; a
+    test's own providers always record."""
     from oidc_kit import _telemetry
 
     _telemetry.use_providers()  # back to the globals: no SDK configured in this process
     assert _telemetry.metrics_recording() is False
+    inner = MemoryStore()
+    store = instrument_store(inner)
+    assert isinstance(store, InstrumentedStore) and store.get == inner.get
+    _telemetry.use_providers(meter_provider=MeterProvider())
+    try:
+        assert instrument_store(MemoryStore()).get != inner.get  # recording: reads timed
+    finally:
+        _telemetry.use_providers()
