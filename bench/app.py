@@ -167,7 +167,7 @@ def _cookie(out: Path) -> Starlette:
         return PlainTextResponse(str(token["userinfo"]["sub"]))
 
     session = {"token": cookie_session_token(int(time.time()))}
-    session["token"]["userinfo"] = {"sub": "auth0|6543a1b2c3d4e5f6a7b8c9d0"}  # type: ignore[index]
+    session["token"]["userinfo"] = {"sub": "auth0|6543a1b2c3d4e5f6a7b8c9d0"}
     data = b64encode(json.dumps(session).encode("utf-8"))
     value = TimestampSigner(COOKIE_SECRET).sign(data).decode()
     publish_cookie(out, f"session={value}")

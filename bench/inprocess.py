@@ -4,8 +4,14 @@ Drives the bench apps (``bench/app.py``) as ASGI callables with a fixed scope: 1
 best of 3, in µs per request; the Flask pair (``bench/sync_apps.py``, kinds ``flask-bare`` and
 ``flask-kit``) as WSGI callables from one thread, and, next to ``flask-kit``, one bridge crossing
 of a trivial coroutine in the same process (``SyncKit.call``). With ``--profile kit-memory`` (or
-``kit-sqlite``, ``bare``), it prints a cProfile of 20,000 requests instead. This is the analysis tool behind
-docs/performance.md; the throughput figures come from ``bench/run.py`` under uvicorn.
+``kit-sqlite``, ``bare``), it prints a cProfile of 20,000 requests instead. With ``--count
+kit-memory,bare`` (needs valgrind), it counts each app's instructions per request under
+callgrind: the count of 4,000 requests less that of 1,000, each counted from after a warm-up
+(start-up, whose RSA key generation alone varies by ~10^8 instructions, is not counted), with
+a fresh scope and fresh header bytes per request, as a server makes them. Repeated counts
+agree within ~0.5k. This is the analysis tool behind docs/performance.md; the throughput
+figures come from ``bench/run.py`` under uvicorn, the whole server's count from
+``bench/instructions.py``.
 """
 
 from __future__ import annotations
@@ -16,8 +22,12 @@ import cProfile
 import io
 import os
 import pstats
+import re
+import subprocess
+import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +73,12 @@ def get_scope(path: str = "/", query: bytes = b"", cookie: str = "") -> dict[str
     }
 
 
-async def drive(app: Any, n: int, scope: dict[str, Any], status: int = 200) -> None:
-    """Send the request ``scope`` describes ``n`` times; each answer must be ``status``."""
+async def drive(
+    app: Any, n: int, scope: dict[str, Any], status: int = 200, *, fresh: bool = False
+) -> None:
+    """Send the request ``scope`` describes ``n`` times; each answer must be ``status``.
+    ``fresh``: new header bytes each time, as a server parses them (a ``bytes`` object
+    caches its hash, so reusing them would spare the kit's look-ups their hashing)."""
     statuses: set[int] = set()
 
     async def receive() -> dict[str, Any]:
@@ -75,7 +89,11 @@ async def drive(app: Any, n: int, scope: dict[str, Any], status: int = 200) -> N
             statuses.add(message["status"])
 
     for _ in range(n):
-        await app(dict(scope), receive, send)
+        if fresh:
+            headers = [(name, bytes(memoryview(value))) for name, value in scope["headers"]]
+            await app({**scope, "headers": headers}, receive, send)
+        else:
+            await app(dict(scope), receive, send)
     if statuses != {status}:
         raise RuntimeError(f"the app answered {statuses}")
 
@@ -100,6 +118,51 @@ async def measure(kind: str, tmp: str, profile: bool) -> None:
             await drive(app, 10_000, get_scope(cookie=cookie))
             best = min(best, (time.perf_counter() - start) / 10_000)
         print(f"{kind:12} {best * 1e6:6.1f} µs per request")
+
+
+async def counted_run(kind: str, tmp: str, requests: int) -> None:
+    """Under callgrind (:func:`count`): 500 requests, then counting on, then ``requests``."""
+    os.environ.update({k: v.format(tmp=tmp) for k, v in KINDS[kind].items()})
+    os.environ["BENCH_COOKIE_OUT"] = f"{tmp}/{kind}.cookie"
+    app = bench_app.create_app()
+    async with app.router.lifespan_context(app):
+        scope = get_scope(cookie=Path(f"{tmp}/{kind}.cookie").read_text())
+        await drive(app, 500, scope)
+        pid = str(os.getpid())
+        # Blocking on purpose: counting must be on before the first counted request.
+        on = ["callgrind_control", "--instr=on", pid]
+        subprocess.run(on, check=True, capture_output=True)  # noqa: ASYNC221
+        await drive(app, requests, scope, fresh=True)
+
+
+def count(kind: str) -> int:
+    """``kind``'s instructions per request, in process (:func:`counted_run`)."""
+    totals = []
+    for requests in (1_000, 4_000):
+        with tempfile.TemporaryDirectory() as tmp:
+            done = subprocess.run(
+                [  # noqa: S607 (found on PATH, as bench/instructions.py finds it)
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--instr-atstart=no",
+                    f"--callgrind-out-file={tmp}/out",
+                    sys.executable,
+                    "-m",
+                    "bench.inprocess",
+                    "--counted-run",
+                    kind,
+                    "--requests",
+                    str(requests),
+                ],
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            match = re.search(r"Collected : (\d+)", done.stderr)
+            assert match, done.stderr
+            totals.append(int(match.group(1)))
+    return (totals[1] - totals[0]) // 3_000
 
 
 def wsgi_environ(cookie: str) -> dict[str, Any]:
@@ -177,7 +240,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(KINDS))
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated")
+    parser.add_argument("--count", help="comma-separated kinds: instructions per request")
+    parser.add_argument("--counted-run", help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.counted_run:
+        with tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(counted_run(args.counted_run, tmp, args.requests))
+        return
+    if args.count:
+        kinds = args.count.split(",")
+        with ThreadPoolExecutor(max_workers=2) as pool:  # counts do not depend on the load
+            for kind, per_request in zip(kinds, pool.map(count, kinds), strict=True):
+                print(f"{kind:12} {per_request:,} instructions per request, in process")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for kind in [args.profile] if args.profile else args.kinds.split(","):
             if kind in WSGI_KINDS:

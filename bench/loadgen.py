@@ -16,7 +16,9 @@ import time
 import httpx
 
 
-async def run(url: str, cookie: str, concurrency: int, warmup: float, duration: float) -> dict:
+async def run(
+    url: str, cookie: str, concurrency: int, warmup: float, duration: float
+) -> dict[str, float]:
     headers = {"Cookie": cookie} if cookie else {}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     start = time.perf_counter()
