@@ -94,8 +94,9 @@ _V = TypeVar("_V")
 
 
 def _remember(table: dict[_K, _V], key: _K, value: _V) -> None:
-    """``table[key] = value``, the oldest entry going first when it holds :data:`_REMEMBERED`."""
-    if len(table) >= _REMEMBERED:
+    """``table[key] = value``; a new key makes the oldest entry go when the table holds
+    :data:`_REMEMBERED`."""
+    if key not in table and len(table) >= _REMEMBERED:
         del table[next(iter(table))]
     table[key] = value
 

@@ -377,3 +377,8 @@ async def test_the_remembered_users_are_bounded(web_kit: WebKit, clock: Clock) -
     assert len(users) == _REMEMBERED and first_user.session.sid not in users
     again, _ = await _identity(app, first)  # made afresh: the same user, a new object
     assert again is not first_user and again.identity == "sandbox-alice"
+    # A record that changes replaces its own entry: nobody else's goes.
+    kept = set(users)
+    await web_kit.rp._sessions.save(replace(again.session, granted_scope="openid"))
+    changed, _ = await _identity(app, first)
+    assert changed is not again and set(users) == kept and users[changed.session.sid][0] is changed
