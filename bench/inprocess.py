@@ -27,12 +27,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from bench import app as bench_app
 from bench import sync_apps
+from bench.instructions import callgrind_control
 
 KINDS = {
     "bare": {"BENCH_KIND": "bare"},
@@ -98,40 +101,41 @@ async def drive(
         raise RuntimeError(f"the app answered {statuses}")
 
 
-async def measure(kind: str, tmp: str, profile: bool) -> None:
+@asynccontextmanager
+async def started(kind: str, tmp: str, warm_up: int) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
+    """``kind``'s app, started (its lifespan) and sent ``warm_up`` requests, and the scope of
+    its logged-in request."""
     os.environ.update({k: v.format(tmp=tmp) for k, v in KINDS[kind].items()})
     os.environ["BENCH_COOKIE_OUT"] = f"{tmp}/{kind}.cookie"
     app = bench_app.create_app()
     async with app.router.lifespan_context(app):
-        cookie = Path(f"{tmp}/{kind}.cookie").read_text()
-        await drive(app, 2_000, get_scope(cookie=cookie))
+        scope = get_scope(cookie=Path(f"{tmp}/{kind}.cookie").read_text())
+        await drive(app, warm_up, scope)
+        yield app, scope
+
+
+async def measure(kind: str, tmp: str, profile: bool) -> None:
+    async with started(kind, tmp, warm_up=2_000) as (app, scope):
         if profile:
             profiler = cProfile.Profile()
             profiler.enable()
-            await drive(app, 20_000, get_scope(cookie=cookie))
+            await drive(app, 20_000, scope)
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
             return
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
-            await drive(app, 10_000, get_scope(cookie=cookie))
+            await drive(app, 10_000, scope)
             best = min(best, (time.perf_counter() - start) / 10_000)
         print(f"{kind:12} {best * 1e6:6.1f} µs per request")
 
 
 async def counted_run(kind: str, tmp: str, requests: int) -> None:
     """Under callgrind (:func:`count`): 500 requests, then counting on, then ``requests``."""
-    os.environ.update({k: v.format(tmp=tmp) for k, v in KINDS[kind].items()})
-    os.environ["BENCH_COOKIE_OUT"] = f"{tmp}/{kind}.cookie"
-    app = bench_app.create_app()
-    async with app.router.lifespan_context(app):
-        scope = get_scope(cookie=Path(f"{tmp}/{kind}.cookie").read_text())
-        await drive(app, 500, scope)
-        pid = str(os.getpid())
+    async with started(kind, tmp, warm_up=500) as (app, scope):
         # Blocking on purpose: counting must be on before the first counted request.
-        on = ["callgrind_control", "--instr=on", pid]
-        subprocess.run(on, check=True, capture_output=True)  # noqa: ASYNC221
+        callgrind_control("--instr=on", os.getpid())
         await drive(app, requests, scope, fresh=True)
 
 

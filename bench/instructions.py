@@ -96,14 +96,14 @@ def count(
         cookie = _wait_ready(server, url, cookie_out)
         wrk = ["wrk", "-t1", "-c4", "-H", f"Cookie: {cookie}", url]
         subprocess.run([*wrk, "-d3s"], check=True, capture_output=True)  # warm
-        _callgrind_control("--instr=on", server.pid)
+        callgrind_control("--instr=on", server.pid)
         if idle:
             time.sleep(seconds)
             report = "0 requests in"
         else:
             run = [*wrk, f"-d{seconds}s"]
             report = subprocess.run(run, check=True, capture_output=True, text=True).stdout
-        _callgrind_control("--instr=off", server.pid)
+        callgrind_control("--instr=off", server.pid)
     finally:
         server.terminate()
         server.wait(timeout=120)
@@ -139,7 +139,8 @@ def _wait_ready(server: subprocess.Popen[bytes], url: str, cookie_out: Path) -> 
     raise RuntimeError(f"{url} did not start")
 
 
-def _callgrind_control(option: str, pid: int) -> None:
+def callgrind_control(option: str, pid: int) -> None:
+    """Tell the callgrind running process ``pid`` to do ``option`` (``--instr=on``, ...)."""
     subprocess.run(["callgrind_control", option, str(pid)], check=True, capture_output=True)  # noqa: S607
 
 
